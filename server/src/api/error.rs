@@ -1,0 +1,275 @@
+//! The one error body of the API, `{code, message}`, and how every failure becomes one.
+//!
+//! `code` is stable and machine-readable (`invalid-credentials`); clients branch on it.
+//! `message` is for a person: it says what happened and what to do. Internal causes (storage
+//! errors) are logged with detail and answered with a plain `internal` code.
+//!
+//! Failures that happen before an operation runs — an unknown route, a wrong method, a body that
+//! is not JSON, a missing content type, a body over the size limit, a missing token — come out of
+//! poem as `poem::Error`s; [`into_error_response`] gives them the same body.
+
+use poem::IntoResponse;
+use poem::error::{MethodNotAllowedError, NotFoundError, ReadBodyError, ResponseError};
+use poem::http::StatusCode;
+use poem_openapi::error::{
+    AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+use crate::service::accounts::AccountError;
+use crate::service::wechat::WeChatError;
+
+/// The body of every error response.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `invalid-credentials`.
+    pub code: String,
+    /// What happened and what to do, for a person.
+    pub message: String,
+}
+
+/// Every error an operation can answer with.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed or a field is not acceptable (`malformed-body`, `invalid-field`,
+    /// `invalid-parameter`, `wechat-invalid-code`, `invitation-*`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// No valid session (`unauthenticated`, `invalid-token`, `session-expired`,
+    /// `invalid-credentials`).
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The caller may not do this (`forbidden`, `account-disabled`, `wechat-not-bound`,
+    /// `wechat-user-blocked`).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// No such thing (`not-found`, `user-not-found`).
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The method is not allowed on this path (`method-not-allowed`).
+    #[oai(status = 405)]
+    MethodNotAllowed(Json<ErrorBody>),
+    /// The change does not fit the current state (`username-taken`, `last-admin`,
+    /// `edit-conflict`, `wechat-bound-elsewhere`).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The body is larger than the limit (`payload-too-large`).
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not `application/json` (`unsupported-media-type`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+    /// Too many attempts (`login-throttled`, `wechat-rate-limited`); retry after the header's seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    /// The server failed (`internal`); the cause is in the server log.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// WeChat answered something unexpected (`wechat-error`).
+    #[oai(status = 502)]
+    BadGateway(Json<ErrorBody>),
+    /// Temporarily unavailable (`wechat-busy`, `wechat-unreachable`, `wechat-disabled`); retryable
+    /// when `Retry-After` is present.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] Option<u64>),
+}
+
+impl ApiError {
+    /// An error with this status, code and message. Statuses without a variant become 500.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+        let body = Json(ErrorBody {
+            code: code.to_string(),
+            message: message.into(),
+        });
+        match status {
+            StatusCode::BAD_REQUEST => ApiError::BadRequest(body),
+            StatusCode::UNAUTHORIZED => ApiError::Unauthorized(body),
+            StatusCode::FORBIDDEN => ApiError::Forbidden(body),
+            StatusCode::NOT_FOUND => ApiError::NotFound(body),
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(body),
+            StatusCode::CONFLICT => ApiError::Conflict(body),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(body),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(body),
+            StatusCode::TOO_MANY_REQUESTS => ApiError::TooManyRequests(body, 1),
+            StatusCode::BAD_GATEWAY => ApiError::BadGateway(body),
+            StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(body, None),
+            _ => ApiError::Internal(body),
+        }
+    }
+
+    fn internal() -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed to handle this request; it has been logged, try again later",
+        )
+    }
+
+    fn retry_after(self, secs: u64) -> ApiError {
+        match self {
+            ApiError::TooManyRequests(body, _) => ApiError::TooManyRequests(body, secs.max(1)),
+            ApiError::Unavailable(body, _) => ApiError::Unavailable(body, Some(secs.max(1))),
+            other => other,
+        }
+    }
+}
+
+/// A request body over the configured limit.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body is larger than the {limit}-byte limit")]
+pub struct BodyTooLarge {
+    /// The limit, in bytes.
+    pub limit: usize,
+}
+
+impl ResponseError for BodyTooLarge {
+    fn status(&self) -> StatusCode {
+        StatusCode::PAYLOAD_TOO_LARGE
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(err: AccountError) -> ApiError {
+        use AccountError as E;
+        let message = err.to_string();
+        let (status, code) = match &err {
+            E::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid-credentials"),
+            E::Throttled { retry_after } => {
+                return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "login-throttled", message)
+                    .retry_after(retry_after.as_secs_f64().ceil() as u64);
+            }
+            E::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid-token"),
+            E::SessionExpired => (StatusCode::UNAUTHORIZED, "session-expired"),
+            E::AccountDisabled => (StatusCode::FORBIDDEN, "account-disabled"),
+            E::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+            E::Invalid { .. } | E::Access(_) => (StatusCode::BAD_REQUEST, "invalid-field"),
+            E::UsernameTaken => (StatusCode::CONFLICT, "username-taken"),
+            E::UserNotFound => (StatusCode::NOT_FOUND, "user-not-found"),
+            E::LastAdmin => (StatusCode::CONFLICT, "last-admin"),
+            E::EditConflict => (StatusCode::CONFLICT, "edit-conflict"),
+            E::WeChatDisabled => (StatusCode::SERVICE_UNAVAILABLE, "wechat-disabled"),
+            E::WeChat(wechat) => return from_wechat(wechat),
+            E::WeChatNotBound => (StatusCode::FORBIDDEN, "wechat-not-bound"),
+            E::InvitationUnknown => (StatusCode::BAD_REQUEST, "invitation-invalid"),
+            E::InvitationUsed => (StatusCode::BAD_REQUEST, "invitation-used"),
+            E::InvitationExpired => (StatusCode::BAD_REQUEST, "invitation-expired"),
+            E::OpenidBoundElsewhere => (StatusCode::CONFLICT, "wechat-bound-elsewhere"),
+            E::Storage(cause) => {
+                tracing::error!(error = %cause, "storage failure");
+                return ApiError::internal();
+            }
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+fn from_wechat(err: &WeChatError) -> ApiError {
+    let message = err.to_string();
+    match err {
+        WeChatError::Busy => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "wechat-busy",
+            "WeChat is busy; try again in a moment (微信系统繁忙)",
+        )
+        .retry_after(2),
+        WeChatError::InvalidCode(_) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "wechat-invalid-code",
+            "the WeChat login code is invalid, expired or already used; call wx.login() again for a new one",
+        ),
+        WeChatError::RateLimited => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "wechat-rate-limited",
+            "WeChat is limiting logins for this user; wait a minute and try again",
+        )
+        .retry_after(60),
+        WeChatError::Blocked => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wechat-user-blocked",
+            "WeChat has blocked this account from logging in (高风险用户); it cannot be used here",
+        ),
+        WeChatError::Unreachable(_) => {
+            tracing::warn!(error = %message, "WeChat unreachable");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "wechat-unreachable",
+                "WeChat could not be reached; try again shortly",
+            )
+            .retry_after(5)
+        }
+        WeChatError::Unexpected(_) => {
+            tracing::warn!(error = %message, "WeChat answered unexpectedly");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "wechat-error",
+                "WeChat answered in a way this server does not understand; the details are in the server log",
+            )
+        }
+    }
+}
+
+/// Turns any error that reached the outside of the app into a response with the error body.
+pub fn into_error_response(err: poem::Error) -> poem::Response {
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let api_error = if err.is::<NotFoundError>() {
+        ApiError::new(StatusCode::NOT_FOUND, "not-found", "there is no such path; the API is described at /docs")
+    } else if err.is::<MethodNotAllowedError>() {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "this path does not take this method; the API is described at /docs",
+        )
+    } else if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+            format!("the request body does not fit this operation: {}", payload.reason),
+        )
+    } else if let Some(param) = err.downcast_ref::<ParseParamError>() {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            format!("the parameter `{}` is not valid: {}", param.name, param.reason),
+        )
+    } else if let Some(path) = err.downcast_ref::<ParsePathError>() {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            format!("the path parameter `{}` is not valid: {}", path.name, path.reason),
+        )
+    } else if let Some(content_type) = err.downcast_ref::<ContentTypeError>() {
+        let message = match content_type {
+            ContentTypeError::NotSupported { content_type } => {
+                format!("the body must be `application/json`, not `{content_type}`")
+            }
+            ContentTypeError::ExpectContentType => {
+                "the body must be `application/json`; send a `Content-Type: application/json` header".to_string()
+            }
+        };
+        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", message)
+    } else if err.is::<AuthorizationError>() {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "this needs a session: send `Authorization: Bearer <token>` with a token from POST /v1/auth/login",
+        )
+    } else if let Some(too_large) = err.downcast_ref::<BodyTooLarge>() {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", too_large.to_string())
+    } else if err.status() == StatusCode::PAYLOAD_TOO_LARGE || matches!(err.downcast_ref::<ReadBodyError>(), Some(ReadBodyError::PayloadTooLarge)) {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "the request body is too large")
+    } else if err.status().is_client_error() {
+        // A refusal from inside poem that has no variant of its own keeps its status.
+        let body = Json(ErrorBody {
+            code: "bad-request".to_string(),
+            message: format!("the request was refused: {err}"),
+        });
+        return body.with_status(err.status()).into_response();
+    } else {
+        tracing::error!(error = %err, status = %err.status(), "unhandled error");
+        ApiError::internal()
+    };
+    api_error.into_response()
+}

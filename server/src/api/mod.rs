@@ -1,0 +1,124 @@
+//! The HTTP API: poem-openapi operations, one file per tag, combined here.
+//!
+//! Only this module knows the wire: request and response types live in [`model`], the one
+//! error body in [`error`]. A handler reads in four steps: authenticate (the [`security::Auth`]
+//! parameter), convert the request to service types, make one service call with `?`, wrap the
+//! result. The spec is built from these types alone, without a database, so tests and
+//! `anjian-server openapi` can print it.
+//!
+//! Outside the operations, [`routes`] adds the docs (`/docs`), the spec (`/openapi.json`,
+//! `/openapi.yaml`), the JSON body limit, request logging, and the conversion of every
+//! remaining failure into the error body.
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod model;
+pub mod security;
+pub mod system;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use poem::http::header;
+use poem::middleware::Tracing;
+use poem::{Endpoint, EndpointExt, Request, Route};
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::service::accounts::Accounts;
+use error::BodyTooLarge;
+
+/// What the operations reach through `Data<&Arc<AppState>>`.
+#[derive(Debug)]
+pub struct AppState {
+    /// The accounts service.
+    pub accounts: Accounts,
+    /// Whether the client address comes from `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
+}
+
+impl AppState {
+    /// The address a request came from, for login throttling.
+    pub fn client_ip(&self, req: &Request) -> IpAddr {
+        let forwarded = self
+            .trust_forwarded_for
+            .then(|| req.headers().get("x-forwarded-for")?.to_str().ok()?.rsplit(',').next()?.trim().parse().ok())
+            .flatten();
+        forwarded
+            .or_else(|| req.remote_addr().as_socket_addr().map(|addr| addr.ip()))
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+}
+
+/// The API's tags, one per operation file.
+#[derive(Debug, Tags)]
+pub enum ApiTags {
+    /// Health and metadata.
+    System,
+    /// Logging in and out (登录): password for web users, WeChat for the mini-program.
+    Auth,
+    /// Town safety office administration (安委办管理): users and invitations.
+    Admin,
+}
+
+/// All operations.
+pub type Api = (system::SystemApi, auth::AuthApi, admin::AdminApi);
+
+/// The OpenAPI service over all operations.
+pub fn service() -> OpenApiService<Api, ()> {
+    OpenApiService::new(
+        (system::SystemApi, auth::AuthApi, admin::AdminApi),
+        "Anjian (安检) API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "The central server of Anjian, an offline-first field system for a town's work-safety \
+         supervision (安全生产监管). Every error is a JSON body `{code, message}`: `code` is \
+         stable and machine-readable, `message` says what to do.",
+    )
+}
+
+/// The spec as YAML, as checked in at `openapi/openapi.yaml`.
+pub fn spec_yaml() -> String {
+    service().spec_yaml()
+}
+
+/// Every route of the server, with its middleware, over `state`.
+pub fn routes(state: Arc<AppState>, max_json_body_bytes: usize) -> impl Endpoint {
+    let api = service();
+    Route::new()
+        .nest("/docs", api.swagger_ui())
+        .at("/openapi.json", api.spec_endpoint())
+        .at("/openapi.yaml", api.spec_endpoint_yaml())
+        .nest("/", api)
+        .around(move |ep, req| limit_body(ep, req, max_json_body_bytes))
+        .data(state)
+        .with(Tracing)
+        .catch_all_error(|err| async move { error::into_error_response(err) })
+}
+
+/// Refuses bodies over `limit` bytes: by `Content-Length` before reading, and for bodies sent
+/// without one (chunked) by reading at most `limit` bytes.
+async fn limit_body<E: Endpoint>(ep: Arc<E>, mut req: Request, limit: usize) -> poem::Result<poem::Response> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => return Err(BodyTooLarge { limit }.into()),
+        Some(_) => {}
+        None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
+            let body = req
+                .take_body()
+                .into_bytes_limit(limit)
+                .await
+                .map_err(|err| match err {
+                    poem::error::ReadBodyError::PayloadTooLarge => poem::Error::from(BodyTooLarge { limit }),
+                    other => poem::Error::from(other),
+                })?;
+            req.set_body(body);
+        }
+        None => {}
+    }
+    ep.call(req).await.map(poem::IntoResponse::into_response)
+}

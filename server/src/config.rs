@@ -1,0 +1,274 @@
+//! Typed settings for the server process.
+//!
+//! Settings come, each later layer winning, from: the built-in defaults, an optional TOML file
+//! (`--config`), `ANJIAN_*` environment variables, and command-line flags. The file's keys are
+//! exactly [`DEFAULT_CONFIG`], which `anjian-server default-config` prints; unknown keys are an
+//! error so a misspelt setting is never silently ignored. Secrets are [`SecretString`]s, whose
+//! `Debug` prints `[REDACTED]`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The commented default configuration, as printed by `anjian-server default-config`.
+/// A test checks that it parses to exactly [`Settings::default`].
+pub const DEFAULT_CONFIG: &str = include_str!("default-config.toml");
+
+/// The file name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "anjian.redb";
+/// The directory name of the blob store inside the data directory.
+pub const BLOB_DIR: &str = "blobs";
+
+/// Everything the server can be told.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Directory holding the database file and the blob directory.
+    pub data_dir: PathBuf,
+    /// HTTP limits and behaviour.
+    pub http: HttpSettings,
+    /// Sessions, login throttling, invitations.
+    pub auth: AuthSettings,
+    /// WeChat mini-program login.
+    pub wechat: WeChatSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// HTTP limits and behaviour.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Largest JSON request body accepted, in bytes; larger bodies get 413.
+    pub max_json_body_bytes: usize,
+    /// Whether to take the client address from the last `X-Forwarded-For` entry (set this only
+    /// behind a reverse proxy that sets that header).
+    pub trust_forwarded_for: bool,
+    /// Seconds that in-flight requests get to finish after SIGINT or SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+/// Sessions, login throttling, invitations.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// How long a session token stays valid, in seconds.
+    pub session_ttl_secs: u64,
+    /// How long an invitation code stays redeemable, in seconds.
+    pub invitation_ttl_secs: u64,
+    /// Failed logins for one username, within the window, before further tries are refused.
+    pub max_failures_per_user: u32,
+    /// Failed logins from one client address, within the window, before further tries are refused.
+    pub max_failures_per_address: u32,
+    /// The window in which failures are counted, in seconds.
+    pub failure_window_secs: u64,
+    /// The first lock-out, in seconds; it doubles with each further failure, up to the window.
+    pub lockout_secs: u64,
+}
+
+/// WeChat mini-program login (微信小程序登录).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WeChatSettings {
+    /// The mini-program's AppID; WeChat login is off while it is empty.
+    pub app_id: String,
+    /// The mini-program's AppSecret.
+    pub app_secret: SecretString,
+    /// Base URL of the WeChat API.
+    pub api_base: String,
+    /// Seconds to wait for WeChat before answering 503.
+    pub timeout_secs: u64,
+}
+
+/// Logging.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `anjian_server=debug,info`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./anjian-data"),
+            http: HttpSettings::default(),
+            auth: AuthSettings::default(),
+            wechat: WeChatSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            max_json_body_bytes: 1024 * 1024,
+            trust_forwarded_for: false,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            session_ttl_secs: 30 * 24 * 3600,
+            invitation_ttl_secs: 7 * 24 * 3600,
+            max_failures_per_user: 5,
+            max_failures_per_address: 30,
+            failure_window_secs: 15 * 60,
+            lockout_secs: 30,
+        }
+    }
+}
+
+impl Default for WeChatSettings {
+    fn default() -> Self {
+        WeChatSettings {
+            app_id: String::new(),
+            app_secret: SecretString::from(String::new()),
+            api_base: "https://api.weixin.qq.com".to_string(),
+            timeout_secs: 5,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Text,
+            level: "info".to_string(),
+        }
+    }
+}
+
+/// The most a JSON body limit may be set to: larger uploads go through the blob protocol.
+pub const MAX_JSON_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+impl Settings {
+    /// Reads the TOML file at `path`, or the defaults when there is none.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Settings> {
+        let settings = match path {
+            None => Settings::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the config file {}", path.display()))?;
+                Settings::parse(&text)
+                    .with_context(|| format!("the config file {} is not valid", path.display()))?
+            }
+        };
+        Ok(settings)
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> anyhow::Result<Settings> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Checks values that parse but make no sense; call after every layer is applied.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let http = &self.http;
+        if http.max_json_body_bytes == 0 || http.max_json_body_bytes > MAX_JSON_BODY_LIMIT {
+            bail!(
+                "http.max_json_body_bytes must be between 1 and {MAX_JSON_BODY_LIMIT}, not {}",
+                http.max_json_body_bytes
+            );
+        }
+        let auth = &self.auth;
+        for (name, value) in [
+            ("auth.session_ttl_secs", auth.session_ttl_secs),
+            ("auth.invitation_ttl_secs", auth.invitation_ttl_secs),
+            ("auth.failure_window_secs", auth.failure_window_secs),
+            ("auth.lockout_secs", auth.lockout_secs),
+        ] {
+            if value == 0 || value > 366 * 24 * 3600 {
+                bail!("{name} must be between 1 second and one year, not {value}");
+            }
+        }
+        if auth.max_failures_per_user == 0 || auth.max_failures_per_address == 0 {
+            bail!("auth.max_failures_per_user and auth.max_failures_per_address must be at least 1");
+        }
+        let base = &self.wechat.api_base;
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            bail!("wechat.api_base must be an http:// or https:// URL, not {base:?}");
+        }
+        if self.wechat.timeout_secs == 0 || self.wechat.timeout_secs > 120 {
+            bail!("wechat.timeout_secs must be between 1 and 120");
+        }
+        Ok(())
+    }
+
+    /// The database file inside the data directory.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join(DATABASE_FILE)
+    }
+
+    /// The blob directory inside the data directory.
+    pub fn blob_dir(&self) -> PathBuf {
+        self.data_dir.join(BLOB_DIR)
+    }
+}
+
+impl AuthSettings {
+    /// Session lifetime.
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(self.session_ttl_secs)
+    }
+
+    /// Invitation lifetime.
+    pub fn invitation_ttl(&self) -> Duration {
+        Duration::from_secs(self.invitation_ttl_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn default_config_text_is_the_defaults() {
+        let parsed = Settings::parse(DEFAULT_CONFIG).unwrap();
+        // Settings has secrets, so it has no PartialEq; the Debug form redacts them and
+        // shows everything else, which is what must agree.
+        assert_eq!(format!("{parsed:?}"), format!("{:?}", Settings::default()));
+        assert_eq!(parsed.wechat.app_secret.expose_secret(), "");
+        parsed.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let err = Settings::parse("lisen = \"127.0.0.1:1\"").unwrap_err();
+        assert!(format!("{err:#}").contains("lisen"), "{err:#}");
+        let big = Settings::parse("[http]\nmax_json_body_bytes = 5000000").unwrap();
+        assert!(big.validate().is_err());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let settings = Settings::parse("[wechat]\napp_id = \"wx1\"\napp_secret = \"s3cr3t-value\"").unwrap();
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("s3cr3t-value"), "{debug}");
+        assert!(debug.contains("wx1"));
+    }
+}

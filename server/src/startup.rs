@@ -1,0 +1,148 @@
+//! Wiring: from settings and an already-bound listener to a running server, and a clean stop.
+//!
+//! [`Application::build`] opens the store (refusing at once when another server holds the data
+//! directory), creates the first admin on an empty store, and assembles the services.
+//! [`Application::run_until`] serves on an already-bound listener until the shutdown future
+//! resolves, lets in-flight requests finish (up to `http.shutdown_grace_secs`), then closes the
+//! database cleanly. `main` binds the configured address and passes a SIGINT/SIGTERM future; the
+//! end-to-end tests bind `127.0.0.1:0` and pass their own.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use poem::Server;
+use poem::listener::TcpAcceptor;
+use secrecy::SecretString;
+
+use crate::api::{self, AppState};
+use crate::config::Settings;
+use crate::service::accounts::Accounts;
+use crate::service::wechat::WeChatClient;
+use crate::store::{AccountStore, RedbStore, StoreError};
+
+/// A server that is built, not yet serving.
+#[derive(Debug)]
+pub struct Application {
+    state: Arc<AppState>,
+    store: Arc<RedbStore>,
+    settings: Settings,
+    initial_admin_password: Option<SecretString>,
+}
+
+impl Application {
+    /// Builds the server. `admin_password` is used only when the store is empty.
+    pub async fn build(settings: Settings, admin_password: Option<SecretString>) -> anyhow::Result<Application> {
+        settings.validate()?;
+        for dir in [&settings.data_dir, &settings.blob_dir()] {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create the directory {}", dir.display()))?;
+        }
+        let path = settings.database_path();
+        let store = tokio::task::spawn_blocking(move || RedbStore::open(&path))
+            .await?
+            .map_err(|err| match err {
+                StoreError::Locked { .. } => anyhow::anyhow!("{err}"),
+                other => anyhow::anyhow!(other),
+            })?;
+        if store.was_repaired() {
+            tracing::warn!("the database was not closed cleanly last time and has been repaired");
+        }
+        let store = Arc::new(store);
+        let wechat = WeChatClient::new(&settings.wechat)?;
+        if wechat.is_none() {
+            tracing::info!("WeChat login is off: wechat.app_id is not set");
+        }
+        let accounts = Accounts::new(store.clone() as Arc<dyn AccountStore>, settings.auth.clone(), wechat);
+        let initial_admin_password = accounts
+            .bootstrap_admin(admin_password)
+            .await
+            .map_err(|err| anyhow::anyhow!("cannot create the first admin user: {err}"))?;
+        let state = Arc::new(AppState {
+            accounts,
+            trust_forwarded_for: settings.http.trust_forwarded_for,
+        });
+        Ok(Application {
+            state,
+            store,
+            settings,
+            initial_admin_password,
+        })
+    }
+
+    /// The generated password of the `admin` user, when this start created it without one given.
+    pub fn initial_admin_password(&self) -> Option<&SecretString> {
+        self.initial_admin_password.as_ref()
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests and
+    /// closes the store.
+    pub async fn run_until(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let Application {
+            state, store, settings, ..
+        } = self;
+        let local_addr = listener.local_addr()?;
+        let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
+        let routes = api::routes(state, settings.http.max_json_body_bytes);
+        tracing::info!(%local_addr, data_dir = %settings.data_dir.display(), "serving; API docs at /docs");
+        Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)
+            .run_with_graceful_shutdown(routes, shutdown, Some(grace))
+            .await
+            .context("the HTTP server failed")?;
+        close_store(store).await
+    }
+}
+
+/// Closes the store once the last request's storage task has let go of it.
+async fn close_store(mut store: Arc<RedbStore>) -> anyhow::Result<()> {
+    // Requests cut off by the grace period may leave a blocking storage call running for a
+    // moment; wait for it (bounded), so the close is clean rather than abandoned.
+    for _ in 0..100 {
+        match Arc::try_unwrap(store) {
+            Ok(store) => {
+                tokio::task::spawn_blocking(move || store.close()).await??;
+                tracing::info!("database closed cleanly");
+                return Ok(());
+            }
+            Err(shared) => {
+                store = shared;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    tracing::warn!("storage tasks were still running after 5 s; the database will be repaired at next start");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,116 @@
+//! The central store: the narrow interface the services use, and its embedded redb backend.
+//!
+//! Services see only the [`AccountStore`] trait, whose methods are named for what they mean
+//! (`redeem_invitation`), not for tables. Each method is one transaction, so every rule it states
+//! holds even with many requests at once. The methods block: async callers run them on the
+//! blocking thread pool. [`RedbStore`] is the embedded default (one file in the data directory);
+//! a distributed backend would implement the same trait and pass the same conformance suite
+//! (`conformance` below).
+//!
+//! Words: a *record* is a value as stored ([`model`]); *rev* is a user's revision, which every
+//! change increments so that two admins editing at once cannot overwrite each other unseen.
+
+pub mod codec;
+pub mod model;
+mod redb_store;
+pub mod tables;
+
+pub use redb_store::RedbStore;
+
+use model::{Invitation, SecretHash, Session, UnixMillis, User};
+use uuid::Uuid;
+
+/// What a store call can fail with. Small and matchable on purpose.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing named does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The change does not fit what is stored.
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    /// The database is already open in another server process.
+    #[error(
+        "the database {path} is in use by another anjian-server; stop that server or choose another data directory"
+    )]
+    Locked {
+        /// The database file.
+        path: String,
+    },
+    /// Anything else: I/O, corruption. Logged, never shown to clients.
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+impl StoreError {
+    /// Wraps any other failure.
+    pub fn other(err: impl std::fmt::Display) -> StoreError {
+        StoreError::Other(err.to_string())
+    }
+}
+
+/// Why a change does not fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conflict {
+    /// The username is taken.
+    UsernameTaken,
+    /// The user changed since the revision the update started from.
+    StaleRevision,
+    /// The change would leave no enabled admin.
+    LastAdmin,
+    /// The WeChat account is bound to another user.
+    OpenidBoundElsewhere,
+    /// The invitation was already redeemed.
+    InvitationUsed,
+    /// The invitation expired.
+    InvitationExpired,
+    /// The user the invitation is for is disabled.
+    UserDisabled,
+}
+
+/// Users, sessions and WeChat bindings.
+pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Whether any user exists (an empty store gets a first admin).
+    fn has_users(&self) -> Result<bool, StoreError>;
+
+    /// Adds a new user. Fails with [`Conflict::UsernameTaken`].
+    fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+
+    /// The user with this id.
+    fn user(&self, id: Uuid) -> Result<Option<User>, StoreError>;
+
+    /// The user with this username.
+    fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+
+    /// The user this WeChat openid is bound to.
+    fn user_by_openid(&self, openid: &str) -> Result<Option<User>, StoreError>;
+
+    /// Up to `limit` users in id (= creation) order, starting after `after`.
+    fn list_users(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<User>, StoreError>;
+
+    /// Replaces a user whose stored revision is `expected_rev` (its username cannot change).
+    /// A disabled user's sessions end in the same transaction. Fails with `NotFound`,
+    /// [`Conflict::StaleRevision`], or [`Conflict::LastAdmin`] when no enabled admin would remain.
+    fn replace_user(&self, user: &User, expected_rev: u64) -> Result<(), StoreError>;
+
+    /// Stores a new session and drops that user's expired ones (as of `now`).
+    fn insert_session(&self, token: &SecretHash, session: &Session, now: UnixMillis) -> Result<(), StoreError>;
+
+    /// The session with this token hash and its user, read together.
+    fn session_with_user(&self, token: &SecretHash) -> Result<Option<(Session, User)>, StoreError>;
+
+    /// Ends a session; whether it existed.
+    fn delete_session(&self, token: &SecretHash) -> Result<bool, StoreError>;
+
+    /// Stores a new invitation.
+    fn insert_invitation(&self, code: &SecretHash, invitation: &Invitation) -> Result<(), StoreError>;
+
+    /// Redeems an invitation: binds `openid` to the invited user (replacing any earlier binding of
+    /// that user) and marks the invitation used, all at once. Fails with `NotFound`,
+    /// [`Conflict::InvitationUsed`], [`Conflict::InvitationExpired`], [`Conflict::UserDisabled`]
+    /// or [`Conflict::OpenidBoundElsewhere`]; on failure nothing changes.
+    fn redeem_invitation(&self, code: &SecretHash, openid: &str, now: UnixMillis) -> Result<User, StoreError>;
+}
+
+#[cfg(test)]
+pub(crate) mod conformance;

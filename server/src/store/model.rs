@@ -1,0 +1,124 @@
+//! The records the store keeps: users (用户), sessions (登录会话) and invitations (邀请码).
+//!
+//! These types are persisted with [`super::codec`]: the order and types of their fields are a
+//! stored format. Add fields only at the end, and only with a new format version in the codec.
+
+use std::fmt;
+
+use anjian_sync::access::{Grant, Role};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A moment, as milliseconds since the Unix epoch, by the server's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct UnixMillis(pub i64);
+
+impl UnixMillis {
+    /// The server's clock now.
+    pub fn now() -> UnixMillis {
+        let millis = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        UnixMillis(i64::try_from(millis).unwrap_or(i64::MAX))
+    }
+
+    /// This moment plus `duration`, saturating.
+    pub fn plus(self, duration: std::time::Duration) -> UnixMillis {
+        let add = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        UnixMillis(self.0.saturating_add(add))
+    }
+
+    /// As a calendar time in UTC, for the wire.
+    pub fn to_datetime(self) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
+/// The sha256 of a secret the client holds (a session token or an invitation code). Only this
+/// hash is stored, so a copy of the database does not let anyone log in.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SecretHash(pub [u8; 32]);
+
+impl fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretHash({:02x}{:02x}…)", self.0[0], self.0[1])
+    }
+}
+
+/// A password hash in PHC string form (`$argon2id$…`). Its `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordHash(pub String);
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash([REDACTED])")
+    }
+}
+
+/// A person who can log in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// A UUIDv7, so ids sort by creation.
+    pub id: Uuid,
+    /// The login name: lower-case, unique, never changes.
+    pub username: String,
+    /// The name shown to people (may be Chinese).
+    pub display_name: String,
+    /// `None` for users who log in only through WeChat.
+    pub password_hash: Option<PasswordHash>,
+    /// Roles and scopes, checked by [`Grant::new`] before they were stored.
+    pub grant: Grant,
+    /// A disabled user cannot log in and their tokens stop working.
+    pub disabled: bool,
+    /// The WeChat mini-program openid bound to this user, if any.
+    pub wechat_openid: Option<String>,
+    /// When the user was created.
+    pub created_at: UnixMillis,
+    /// When the user was last changed.
+    pub updated_at: UnixMillis,
+    /// Incremented on every change; updates name the revision they start from.
+    pub rev: u64,
+}
+
+impl User {
+    /// Whether this user is an admin who can still act.
+    pub fn is_active_admin(&self) -> bool {
+        !self.disabled && self.grant.has(Role::Admin)
+    }
+}
+
+/// How a session was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoginMethod {
+    /// Username and password.
+    Password,
+    /// WeChat mini-program code.
+    WeChat,
+}
+
+/// A logged-in session, stored under the hash of its token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Whose session it is.
+    pub user_id: Uuid,
+    /// How it was opened.
+    pub method: LoginMethod,
+    /// When it was opened.
+    pub created_at: UnixMillis,
+    /// When it stops working.
+    pub expires_at: UnixMillis,
+}
+
+/// A one-time code that binds a WeChat account to a user (微信绑定邀请码), stored under its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    /// The user a WeChat account will be bound to.
+    pub user_id: Uuid,
+    /// The admin who created it.
+    pub created_by: Uuid,
+    /// When it was created.
+    pub created_at: UnixMillis,
+    /// When it stops being redeemable.
+    pub expires_at: UnixMillis,
+    /// When it was redeemed, if it was.
+    pub redeemed_at: Option<UnixMillis>,
+}

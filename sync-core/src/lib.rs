@@ -1,0 +1,11 @@
+//! Anjian (安检) sync core: the words and rules that the central server and the field devices share.
+//!
+//! This crate is the part of Anjian that both ends run. The server uses it to decide, the devices
+//! use it to show the result at once while offline; neither re-implements a rule written here.
+//! Its shared part does no I/O at all: no network, no disk, no clock. Callers pass the current
+//! time and the data in; the functions here only look at what they are given.
+//!
+//! - [`access`]: roles (角色) and scopes (管辖范围): who a person is to the system and which part of
+//!   the town their work covers.
+
+pub mod access;
