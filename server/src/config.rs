@@ -206,7 +206,9 @@ impl Settings {
             }
         }
         if auth.max_failures_per_user == 0 || auth.max_failures_per_address == 0 {
-            bail!("auth.max_failures_per_user and auth.max_failures_per_address must be at least 1");
+            bail!(
+                "auth.max_failures_per_user and auth.max_failures_per_address must be at least 1"
+            );
         }
         let base = &self.wechat.api_base;
         if !(base.starts_with("https://") || base.starts_with("http://")) {
@@ -266,7 +268,8 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_in_debug() {
-        let settings = Settings::parse("[wechat]\napp_id = \"wx1\"\napp_secret = \"s3cr3t-value\"").unwrap();
+        let settings =
+            Settings::parse("[wechat]\napp_id = \"wx1\"\napp_secret = \"s3cr3t-value\"").unwrap();
         let debug = format!("{settings:?}");
         assert!(!debug.contains("s3cr3t-value"), "{debug}");
         assert!(debug.contains("wx1"));

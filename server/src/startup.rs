@@ -33,10 +33,14 @@ pub struct Application {
 
 impl Application {
     /// Builds the server. `admin_password` is used only when the store is empty.
-    pub async fn build(settings: Settings, admin_password: Option<SecretString>) -> anyhow::Result<Application> {
+    pub async fn build(
+        settings: Settings,
+        admin_password: Option<SecretString>,
+    ) -> anyhow::Result<Application> {
         settings.validate()?;
         for dir in [&settings.data_dir, &settings.blob_dir()] {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create the directory {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the directory {}", dir.display()))?;
         }
         let path = settings.database_path();
         let store = tokio::task::spawn_blocking(move || RedbStore::open(&path))
@@ -53,7 +57,11 @@ impl Application {
         if wechat.is_none() {
             tracing::info!("WeChat login is off: wechat.app_id is not set");
         }
-        let accounts = Accounts::new(store.clone() as Arc<dyn AccountStore>, settings.auth.clone(), wechat);
+        let accounts = Accounts::new(
+            store.clone() as Arc<dyn AccountStore>,
+            settings.auth.clone(),
+            wechat,
+        );
         let initial_admin_password = accounts
             .bootstrap_admin(admin_password)
             .await
@@ -83,7 +91,10 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
         let Application {
-            state, store, settings, ..
+            state,
+            store,
+            settings,
+            ..
         } = self;
         let local_addr = listener.local_addr()?;
         let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
@@ -114,7 +125,9 @@ async fn close_store(mut store: Arc<RedbStore>) -> anyhow::Result<()> {
             }
         }
     }
-    tracing::warn!("storage tasks were still running after 5 s; the database will be repaired at next start");
+    tracing::warn!(
+        "storage tasks were still running after 5 s; the database will be repaired at next start"
+    );
     Ok(())
 }
 

@@ -107,7 +107,9 @@ pub struct Scopes {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AccessError {
     /// No role was given.
-    #[error("a user needs at least one role (one of: admin, leader, inspector, enterprise_manager, team_lead, publicist, reviewer)")]
+    #[error(
+        "a user needs at least one role (one of: admin, leader, inspector, enterprise_manager, team_lead, publicist, reviewer)"
+    )]
     NoRole,
     /// An id in the scopes is empty, too long or has characters outside `A-Z a-z 0-9 - _`.
     #[error("{what} id `{id}` is not valid: use 1 to {max} characters from A-Z, a-z, 0-9, `-` and `_`", max = MAX_ID_LEN)]
@@ -157,7 +159,10 @@ pub struct Grant {
 impl Grant {
     /// Checks roles and scopes together. Repeated roles and grids are merged; nothing else is
     /// changed: a scope that no role uses is an error, not silently dropped.
-    pub fn new(roles: impl IntoIterator<Item = Role>, scopes: Scopes) -> Result<Grant, AccessError> {
+    pub fn new(
+        roles: impl IntoIterator<Item = Role>,
+        scopes: Scopes,
+    ) -> Result<Grant, AccessError> {
         let roles: BTreeSet<Role> = roles.into_iter().collect();
         if roles.is_empty() {
             return Err(AccessError::NoRole);
@@ -180,7 +185,11 @@ impl Grant {
         if let Some(team) = &team {
             check_id("team", team)?;
         }
-        let grids: Vec<String> = grids.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+        let grids: Vec<String> = grids
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
 
         let has = |role| roles.contains(&role);
         if has(Role::Inspector) && !town && grids.is_empty() {
@@ -293,22 +302,40 @@ mod tests {
             }
         );
         Grant::new([Role::Inspector], scopes(true, &[], None, None)).unwrap();
-        let grant = Grant::new([Role::Inspector], scopes(false, &["g2", "g1", "g2"], None, None)).unwrap();
-        assert_eq!(grant.scopes().grids, vec!["g1", "g2"], "grids are sorted and merged");
+        let grant = Grant::new(
+            [Role::Inspector],
+            scopes(false, &["g2", "g1", "g2"], None, None),
+        )
+        .unwrap();
+        assert_eq!(
+            grant.scopes().grids,
+            vec!["g1", "g2"],
+            "grids are sorted and merged"
+        );
     }
 
     #[test]
     fn enterprise_roles_need_their_scopes() {
         assert!(matches!(
             Grant::new([Role::EnterpriseManager], Scopes::default()),
-            Err(AccessError::MissingScope { role: Role::EnterpriseManager, .. })
+            Err(AccessError::MissingScope {
+                role: Role::EnterpriseManager,
+                ..
+            })
         ));
         assert!(matches!(
             Grant::new([Role::TeamLead], scopes(false, &[], Some("e1"), None)),
-            Err(AccessError::MissingScope { role: Role::TeamLead, .. })
+            Err(AccessError::MissingScope {
+                role: Role::TeamLead,
+                ..
+            })
         ));
         Grant::new([Role::TeamLead], scopes(false, &[], Some("e1"), Some("t1"))).unwrap();
-        Grant::new([Role::EnterpriseManager], scopes(false, &[], Some("e1"), None)).unwrap();
+        Grant::new(
+            [Role::EnterpriseManager],
+            scopes(false, &[], Some("e1"), None),
+        )
+        .unwrap();
     }
 
     #[test]
@@ -319,10 +346,16 @@ mod tests {
         ));
         assert!(matches!(
             Grant::new([Role::Inspector], scopes(true, &[], Some("e1"), None)),
-            Err(AccessError::UnusedScope { scope: "enterprise", .. })
+            Err(AccessError::UnusedScope {
+                scope: "enterprise",
+                ..
+            })
         ));
         assert!(matches!(
-            Grant::new([Role::EnterpriseManager], scopes(false, &[], Some("e1"), Some("t1"))),
+            Grant::new(
+                [Role::EnterpriseManager],
+                scopes(false, &[], Some("e1"), Some("t1"))
+            ),
             Err(AccessError::UnusedScope { scope: "team", .. })
         ));
     }
@@ -332,14 +365,23 @@ mod tests {
         for bad in ["", "has space", "斜杠", &"x".repeat(MAX_ID_LEN + 1)] {
             assert!(
                 matches!(
-                    Grant::new([Role::EnterpriseManager], scopes(false, &[], Some(bad), None)),
-                    Err(AccessError::BadId { what: "enterprise", .. })
+                    Grant::new(
+                        [Role::EnterpriseManager],
+                        scopes(false, &[], Some(bad), None)
+                    ),
+                    Err(AccessError::BadId {
+                        what: "enterprise",
+                        ..
+                    })
                 ),
                 "{bad:?} should be refused"
             );
         }
         let many: Vec<String> = (0..=MAX_GRIDS).map(|i| format!("g{i}")).collect();
-        let too_many = Scopes { grids: many, ..Scopes::default() };
+        let too_many = Scopes {
+            grids: many,
+            ..Scopes::default()
+        };
         assert!(matches!(
             Grant::new([Role::Inspector], too_many),
             Err(AccessError::TooManyGrids { .. })
@@ -348,16 +390,29 @@ mod tests {
 
     #[test]
     fn no_role_is_refused_and_roles_merge() {
-        assert_eq!(Grant::new([], Scopes::default()).unwrap_err(), AccessError::NoRole);
-        let grant = Grant::new([Role::Reviewer, Role::Admin, Role::Reviewer], Scopes::default()).unwrap();
-        assert_eq!(grant.roles().collect::<Vec<_>>(), vec![Role::Admin, Role::Reviewer]);
+        assert_eq!(
+            Grant::new([], Scopes::default()).unwrap_err(),
+            AccessError::NoRole
+        );
+        let grant = Grant::new(
+            [Role::Reviewer, Role::Admin, Role::Reviewer],
+            Scopes::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            grant.roles().collect::<Vec<_>>(),
+            vec![Role::Admin, Role::Reviewer]
+        );
     }
 
     #[test]
     fn role_names_round_trip_and_match_serde() {
         for role in Role::ALL {
             assert_eq!(Role::parse(role.as_str()), Some(role));
-            assert_eq!(serde_json::to_string(&role).unwrap(), format!("\"{}\"", role.as_str()));
+            assert_eq!(
+                serde_json::to_string(&role).unwrap(),
+                format!("\"{}\"", role.as_str())
+            );
         }
         assert_eq!(Role::parse("root"), None);
     }

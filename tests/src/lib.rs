@@ -1,1 +1,19 @@
+//! The end-to-end harness: the real server on `127.0.0.1:0` over a temporary data directory,
+//! reached over real HTTP, and a fake of WeChat's `jscode2session` on loopback.
+//!
+//! Tests call named helpers (`server.login(..)`, `server.create_user(..)`) rather than building
+//! requests by hand. Everything the servers log is captured in memory ([`logs`]) so tests can
+//! check that no secret was ever written.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test harness fails loudly on purpose"
+)]
+
+pub mod logs;
+pub mod server;
+pub mod wechat;
+
+pub use server::{ADMIN_PASSWORD, Reply, TestServer};
+pub use wechat::FakeWeChat;

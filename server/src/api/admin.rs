@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::model::{
-    CreateInvitationRequest, CreateUserRequest, InvitationView, UpdateUserRequest, UserPage, UserView, secret,
+    CreateInvitationRequest, CreateUserRequest, InvitationView, UpdateUserRequest, UserPage,
+    UserView, secret,
 };
 use super::security::Auth;
 use super::{ApiTags, AppState};
@@ -36,7 +37,11 @@ impl AdminApi {
     ///
     /// Users who log in only through WeChat need no password: create them, then give them an
     /// invitation code.
-    #[oai(path = "/v1/admin/users", method = "post", operation_id = "create_user")]
+    #[oai(
+        path = "/v1/admin/users",
+        method = "post",
+        operation_id = "create_user"
+    )]
     async fn create_user(
         &self,
         state: Data<&Arc<AppState>>,
@@ -69,7 +74,9 @@ impl AdminApi {
     ) -> Result<Json<UserPage>, ApiError> {
         let limit = limit.0 as usize;
         let users = state.accounts.list_users(&auth.0, after.0, limit).await?;
-        let next_after = (users.len() == limit).then(|| users.last().map(|u| u.id)).flatten();
+        let next_after = (users.len() == limit)
+            .then(|| users.last().map(|u| u.id))
+            .flatten();
         Ok(Json(UserPage {
             users: users.iter().map(UserView::from).collect(),
             next_after,
@@ -77,7 +84,11 @@ impl AdminApi {
     }
 
     /// One user.
-    #[oai(path = "/v1/admin/users/:id", method = "get", operation_id = "get_user")]
+    #[oai(
+        path = "/v1/admin/users/:id",
+        method = "get",
+        operation_id = "get_user"
+    )]
     async fn get_user(
         &self,
         state: Data<&Arc<AppState>>,
@@ -93,7 +104,11 @@ impl AdminApi {
     ///
     /// Disabling ends all the user's sessions at once. The last enabled admin cannot be
     /// disabled or lose the admin role (409 `last-admin`).
-    #[oai(path = "/v1/admin/users/:id", method = "patch", operation_id = "update_user")]
+    #[oai(
+        path = "/v1/admin/users/:id",
+        method = "patch",
+        operation_id = "update_user"
+    )]
     async fn update_user(
         &self,
         state: Data<&Arc<AppState>>,
@@ -106,7 +121,9 @@ impl AdminApi {
         let changes = UserChanges {
             display_name: body.display_name,
             password: body.password.map(secret),
-            roles: body.roles.map(|roles| roles.into_iter().map(Into::into).collect()),
+            roles: body
+                .roles
+                .map(|roles| roles.into_iter().map(Into::into).collect()),
             scopes: body.scopes.map(Into::into),
             disabled: body.disabled,
         };
@@ -118,14 +135,21 @@ impl AdminApi {
     ///
     /// Give the code to the person; they enter it in the mini-program at their first login.
     /// A new code for the same user replaces the WeChat account linked before.
-    #[oai(path = "/v1/admin/invitations", method = "post", operation_id = "create_invitation")]
+    #[oai(
+        path = "/v1/admin/invitations",
+        method = "post",
+        operation_id = "create_invitation"
+    )]
     async fn create_invitation(
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
         body: Json<CreateInvitationRequest>,
     ) -> Result<Created<InvitationView>, ApiError> {
-        let issued = state.accounts.create_invitation(&auth.0, body.0.user_id).await?;
+        let issued = state
+            .accounts
+            .create_invitation(&auth.0, body.0.user_id)
+            .await?;
         Ok(Created::Created(Json(issued.into())))
     }
 }

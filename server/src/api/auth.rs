@@ -39,7 +39,10 @@ impl AuthApi {
     ) -> Result<Json<LoginResponse>, ApiError> {
         let client = state.client_ip(req);
         let Json(LoginRequest { username, password }) = body;
-        let logged_in = state.accounts.login(&username, secret(password), client).await?;
+        let logged_in = state
+            .accounts
+            .login(&username, secret(password), client)
+            .await?;
         Ok(Json(logged_in.into()))
     }
 
@@ -48,7 +51,11 @@ impl AuthApi {
     /// Send the code from `wx.login()`. The first time, also send the invitation code (邀请码)
     /// the town safety office gave you: it links your WeChat account to your Anjian user. Later
     /// logins need only the code.
-    #[oai(path = "/v1/auth/wechat", method = "post", operation_id = "wechat_login")]
+    #[oai(
+        path = "/v1/auth/wechat",
+        method = "post",
+        operation_id = "wechat_login"
+    )]
     async fn wechat_login(
         &self,
         state: Data<&Arc<AppState>>,

@@ -215,7 +215,11 @@ pub fn into_error_response(err: poem::Error) -> poem::Response {
         return err.into_response();
     }
     let api_error = if err.is::<NotFoundError>() {
-        ApiError::new(StatusCode::NOT_FOUND, "not-found", "there is no such path; the API is described at /docs")
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "there is no such path; the API is described at /docs",
+        )
     } else if err.is::<MethodNotAllowedError>() {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -226,19 +230,28 @@ pub fn into_error_response(err: poem::Error) -> poem::Response {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed-body",
-            format!("the request body does not fit this operation: {}", payload.reason),
+            format!(
+                "the request body does not fit this operation: {}",
+                payload.reason
+            ),
         )
     } else if let Some(param) = err.downcast_ref::<ParseParamError>() {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid-parameter",
-            format!("the parameter `{}` is not valid: {}", param.name, param.reason),
+            format!(
+                "the parameter `{}` is not valid: {}",
+                param.name, param.reason
+            ),
         )
     } else if let Some(path) = err.downcast_ref::<ParsePathError>() {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid-parameter",
-            format!("the path parameter `{}` is not valid: {}", path.name, path.reason),
+            format!(
+                "the path parameter `{}` is not valid: {}",
+                path.name, path.reason
+            ),
         )
     } else if let Some(content_type) = err.downcast_ref::<ContentTypeError>() {
         let message = match content_type {
@@ -249,7 +262,11 @@ pub fn into_error_response(err: poem::Error) -> poem::Response {
                 "the body must be `application/json`; send a `Content-Type: application/json` header".to_string()
             }
         };
-        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", message)
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            message,
+        )
     } else if err.is::<AuthorizationError>() {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -257,9 +274,22 @@ pub fn into_error_response(err: poem::Error) -> poem::Response {
             "this needs a session: send `Authorization: Bearer <token>` with a token from POST /v1/auth/login",
         )
     } else if let Some(too_large) = err.downcast_ref::<BodyTooLarge>() {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", too_large.to_string())
-    } else if err.status() == StatusCode::PAYLOAD_TOO_LARGE || matches!(err.downcast_ref::<ReadBodyError>(), Some(ReadBodyError::PayloadTooLarge)) {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "the request body is too large")
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            too_large.to_string(),
+        )
+    } else if err.status() == StatusCode::PAYLOAD_TOO_LARGE
+        || matches!(
+            err.downcast_ref::<ReadBodyError>(),
+            Some(ReadBodyError::PayloadTooLarge)
+        )
+    {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "the request body is too large",
+        )
     } else if err.status().is_client_error() {
         // A refusal from inside poem that has no variant of its own keeps its status.
         let body = Json(ErrorBody {

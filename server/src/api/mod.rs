@@ -42,7 +42,17 @@ impl AppState {
     pub fn client_ip(&self, req: &Request) -> IpAddr {
         let forwarded = self
             .trust_forwarded_for
-            .then(|| req.headers().get("x-forwarded-for")?.to_str().ok()?.rsplit(',').next()?.trim().parse().ok())
+            .then(|| {
+                req.headers()
+                    .get("x-forwarded-for")?
+                    .to_str()
+                    .ok()?
+                    .rsplit(',')
+                    .next()?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
             .flatten();
         forwarded
             .or_else(|| req.remote_addr().as_socket_addr().map(|addr| addr.ip()))
@@ -99,7 +109,11 @@ pub fn routes(state: Arc<AppState>, max_json_body_bytes: usize) -> impl Endpoint
 
 /// Refuses bodies over `limit` bytes: by `Content-Length` before reading, and for bodies sent
 /// without one (chunked) by reading at most `limit` bytes.
-async fn limit_body<E: Endpoint>(ep: Arc<E>, mut req: Request, limit: usize) -> poem::Result<poem::Response> {
+async fn limit_body<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    limit: usize,
+) -> poem::Result<poem::Response> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -113,7 +127,9 @@ async fn limit_body<E: Endpoint>(ep: Arc<E>, mut req: Request, limit: usize) -> 
                 .into_bytes_limit(limit)
                 .await
                 .map_err(|err| match err {
-                    poem::error::ReadBodyError::PayloadTooLarge => poem::Error::from(BodyTooLarge { limit }),
+                    poem::error::ReadBodyError::PayloadTooLarge => {
+                        poem::Error::from(BodyTooLarge { limit })
+                    }
                     other => poem::Error::from(other),
                 })?;
             req.set_body(body);

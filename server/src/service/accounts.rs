@@ -21,7 +21,8 @@ use crate::store::model::{Invitation, LoginMethod, SecretHash, Session, UnixMill
 use crate::store::{AccountStore, Conflict, StoreError};
 
 /// Username rules: 3 to 32 characters from `a-z 0-9 . _ -`, starting with a letter or digit.
-pub const USERNAME_RULE: &str = "3 to 32 characters from a-z, 0-9, `.`, `_` and `-`, starting with a letter or digit";
+pub const USERNAME_RULE: &str =
+    "3 to 32 characters from a-z, 0-9, `.`, `_` and `-`, starting with a letter or digit";
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 /// The longest password accepted (hashing cost is bounded by it).
@@ -115,7 +116,9 @@ impl From<StoreError> for AccountError {
             StoreError::Conflict(Conflict::UsernameTaken) => AccountError::UsernameTaken,
             StoreError::Conflict(Conflict::LastAdmin) => AccountError::LastAdmin,
             StoreError::Conflict(Conflict::StaleRevision) => AccountError::EditConflict,
-            StoreError::Conflict(Conflict::OpenidBoundElsewhere) => AccountError::OpenidBoundElsewhere,
+            StoreError::Conflict(Conflict::OpenidBoundElsewhere) => {
+                AccountError::OpenidBoundElsewhere
+            }
             StoreError::Conflict(Conflict::InvitationUsed) => AccountError::InvitationUsed,
             StoreError::Conflict(Conflict::InvitationExpired) => AccountError::InvitationExpired,
             StoreError::Conflict(Conflict::UserDisabled) => AccountError::AccountDisabled,
@@ -207,7 +210,11 @@ pub struct Accounts {
 
 impl Accounts {
     /// The service over a store.
-    pub fn new(store: Arc<dyn AccountStore>, settings: AuthSettings, wechat: Option<WeChatClient>) -> Accounts {
+    pub fn new(
+        store: Arc<dyn AccountStore>,
+        settings: AuthSettings,
+        wechat: Option<WeChatClient>,
+    ) -> Accounts {
         Accounts {
             throttle: LoginThrottle::new(&settings),
             store,
@@ -218,7 +225,10 @@ impl Accounts {
 
     /// On an empty store, creates the `admin` user with `password`, or with a random password
     /// that is returned so it can be shown once. Does nothing when users exist.
-    pub async fn bootstrap_admin(&self, password: Option<SecretString>) -> Result<Option<SecretString>, AccountError> {
+    pub async fn bootstrap_admin(
+        &self,
+        password: Option<SecretString>,
+    ) -> Result<Option<SecretString>, AccountError> {
         let store = self.store.clone();
         if blocking(move || store.has_users()).await? {
             return Ok(None);
@@ -239,9 +249,17 @@ impl Accounts {
     }
 
     /// Logs in with username and password from `client`.
-    pub async fn login(&self, username: &str, password: SecretString, client: IpAddr) -> Result<LoggedIn, AccountError> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: SecretString,
+        client: IpAddr,
+    ) -> Result<LoggedIn, AccountError> {
         let username = username.trim().to_lowercase();
-        let keys = [ThrottleKey::User(username.clone()), ThrottleKey::Addr(client)];
+        let keys = [
+            ThrottleKey::User(username.clone()),
+            ThrottleKey::Addr(client),
+        ];
         self.throttle
             .check(&keys, Instant::now())
             .map_err(|retry_after| AccountError::Throttled { retry_after })?;
@@ -283,7 +301,8 @@ impl Accounts {
         if code.is_empty() || code.len() > 128 || !code.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(AccountError::Invalid {
                 field: "code",
-                message: "must be the code from wx.login(): 1 to 128 printable ASCII characters".into(),
+                message: "must be the code from wx.login(): 1 to 128 printable ASCII characters"
+                    .into(),
             });
         }
         let keys = [ThrottleKey::Addr(client)];
@@ -333,7 +352,11 @@ impl Accounts {
         self.open_session(user, LoginMethod::WeChat).await
     }
 
-    async fn open_session(&self, user: User, method: LoginMethod) -> Result<LoggedIn, AccountError> {
+    async fn open_session(
+        &self,
+        user: User,
+        method: LoginMethod,
+    ) -> Result<LoggedIn, AccountError> {
         let (token, hash) = secrets::new_token();
         let now = UnixMillis::now();
         let session = Session {
@@ -346,7 +369,11 @@ impl Accounts {
         let stored = session.clone();
         blocking(move || store.insert_session(&hash, &stored, now)).await?;
         tracing::info!(user = %user.id, username = %user.username, ?method, "logged in");
-        Ok(LoggedIn { token, session, user })
+        Ok(LoggedIn {
+            token,
+            session,
+            user,
+        })
     }
 
     /// The caller behind a bearer token.
@@ -419,7 +446,12 @@ impl Accounts {
     }
 
     /// A page of users in creation order (admin only).
-    pub async fn list_users(&self, caller: &Caller, after: Option<Uuid>, limit: usize) -> Result<Vec<User>, AccountError> {
+    pub async fn list_users(
+        &self,
+        caller: &Caller,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<User>, AccountError> {
         caller.require(Role::Admin)?;
         if limit == 0 || limit > MAX_PAGE {
             return Err(AccountError::Invalid {
@@ -435,13 +467,24 @@ impl Accounts {
     pub async fn user(&self, caller: &Caller, id: Uuid) -> Result<User, AccountError> {
         caller.require(Role::Admin)?;
         let store = self.store.clone();
-        blocking(move || store.user(id)).await?.ok_or(AccountError::UserNotFound)
+        blocking(move || store.user(id))
+            .await?
+            .ok_or(AccountError::UserNotFound)
     }
 
     /// Changes a user (admin only). Disabling ends the user's sessions at once.
-    pub async fn update_user(&self, caller: &Caller, id: Uuid, changes: UserChanges) -> Result<User, AccountError> {
+    pub async fn update_user(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        changes: UserChanges,
+    ) -> Result<User, AccountError> {
         caller.require(Role::Admin)?;
-        let display_name = changes.display_name.as_deref().map(check_display_name).transpose()?;
+        let display_name = changes
+            .display_name
+            .as_deref()
+            .map(check_display_name)
+            .transpose()?;
         let password_hash = match changes.password {
             Some(password) => Some(hash_new_password(password).await?),
             None => None,
@@ -457,8 +500,14 @@ impl Accounts {
                 next.password_hash = Some(hash.clone());
             }
             if changes.roles.is_some() || changes.scopes.is_some() {
-                let roles = changes.roles.clone().unwrap_or_else(|| current.grant.roles().collect());
-                let scopes = changes.scopes.clone().unwrap_or_else(|| current.grant.scopes().clone());
+                let roles = changes
+                    .roles
+                    .clone()
+                    .unwrap_or_else(|| current.grant.roles().collect());
+                let scopes = changes
+                    .scopes
+                    .clone()
+                    .unwrap_or_else(|| current.grant.scopes().clone());
                 next.grant = Grant::new(roles, scopes)?;
             }
             if let Some(disabled) = changes.disabled {
@@ -482,7 +531,11 @@ impl Accounts {
     }
 
     /// Creates a one-time invitation code that binds a WeChat account to `user_id` (admin only).
-    pub async fn create_invitation(&self, caller: &Caller, user_id: Uuid) -> Result<IssuedInvitation, AccountError> {
+    pub async fn create_invitation(
+        &self,
+        caller: &Caller,
+        user_id: Uuid,
+    ) -> Result<IssuedInvitation, AccountError> {
         let user = self.user(caller, user_id).await?;
         if user.disabled {
             return Err(AccountError::AccountDisabled);
@@ -507,7 +560,9 @@ impl Accounts {
 fn check_username(raw: &str) -> Result<String, AccountError> {
     let name = raw.trim().to_lowercase();
     let ok = (3..=32).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
         && name.as_bytes()[0].is_ascii_alphanumeric();
     if ok {
         Ok(name)
@@ -521,16 +576,23 @@ fn check_username(raw: &str) -> Result<String, AccountError> {
 
 fn check_display_name(raw: &str) -> Result<String, AccountError> {
     let name = raw.trim();
-    if name.is_empty() || name.chars().count() > MAX_DISPLAY_NAME_CHARS || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name.chars().count() > MAX_DISPLAY_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
         return Err(AccountError::Invalid {
             field: "display_name",
-            message: format!("must be 1 to {MAX_DISPLAY_NAME_CHARS} characters, without control characters"),
+            message: format!(
+                "must be 1 to {MAX_DISPLAY_NAME_CHARS} characters, without control characters"
+            ),
         });
     }
     Ok(name.to_string())
 }
 
-async fn hash_new_password(password: SecretString) -> Result<crate::store::model::PasswordHash, AccountError> {
+async fn hash_new_password(
+    password: SecretString,
+) -> Result<crate::store::model::PasswordHash, AccountError> {
     let chars = password.expose_secret().chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
         return Err(AccountError::Invalid {

@@ -24,7 +24,10 @@ const INVITATION_LEN: usize = 12;
 fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     // The operating system's generator failing is not something a server can work around.
-    #[allow(clippy::expect_used, reason = "no secure randomness means no secure server")]
+    #[allow(
+        clippy::expect_used,
+        reason = "no secure randomness means no secure server"
+    )]
     getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
     bytes
 }
@@ -79,7 +82,9 @@ pub fn invitation_hash(typed: &str) -> Option<SecretHash> {
 
 /// A random password for the first admin, when none was given.
 pub fn new_password() -> SecretString {
-    SecretString::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<15>()))
+    SecretString::from(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<15>()),
+    )
 }
 
 /// Hashes a password (slow by design: call it off the async executor).
@@ -120,7 +125,11 @@ mod tests {
         let (b, _) = new_token();
         assert_ne!(a.expose_secret(), b.expose_secret());
         assert!(a.expose_secret().starts_with("anj_"));
-        assert_eq!(a.expose_secret().len(), 4 + 43, "32 bytes in unpadded base64");
+        assert_eq!(
+            a.expose_secret().len(),
+            4 + 43,
+            "32 bytes in unpadded base64"
+        );
         assert_eq!(token_hash(a.expose_secret()), hash_a);
     }
 
@@ -129,14 +138,24 @@ mod tests {
         let (code, hash) = new_invitation_code();
         assert_eq!(code.len(), 14);
         assert_eq!(invitation_hash(&code), Some(hash));
-        assert_eq!(invitation_hash(&code.to_lowercase().replace('-', " ")), Some(hash));
+        assert_eq!(
+            invitation_hash(&code.to_lowercase().replace('-', " ")),
+            Some(hash)
+        );
         let plain = code.replace('-', "");
-        let confusable: String = plain.chars().map(|c| if c == '0' { 'o' } else { c }).collect();
+        let confusable: String = plain
+            .chars()
+            .map(|c| if c == '0' { 'o' } else { c })
+            .collect();
         assert_eq!(invitation_hash(&confusable), Some(hash));
         assert_eq!(invitation_hash("short"), None);
         assert_eq!(invitation_hash(&format!("{plain}0")), None);
         assert_eq!(invitation_hash("ABCD-EFGH-JKM!"), None);
-        assert_eq!(invitation_hash("ABCD-EFGH-JKMU"), None, "U is not Crockford base32");
+        assert_eq!(
+            invitation_hash("ABCD-EFGH-JKMU"),
+            None,
+            "U is not Crockford base32"
+        );
     }
 
     #[test]
@@ -145,7 +164,10 @@ mod tests {
         let hash = hash_password(&password).unwrap();
         assert!(hash.0.starts_with("$argon2id$"));
         assert!(verify_password(&password, Some(&hash)));
-        assert!(!verify_password(&SecretString::from("wrong".to_string()), Some(&hash)));
+        assert!(!verify_password(
+            &SecretString::from("wrong".to_string()),
+            Some(&hash)
+        ));
         assert!(!verify_password(&password, None));
     }
 }

@@ -60,7 +60,9 @@ impl LoginThrottle {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ThrottleKey, Failures>> {
         // A panic while holding this lock cannot leave the counts inconsistent in a way that
         // matters, so a poisoned lock is used as it is.
-        self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// `Err(wait)` when any of `keys` is locked out at `now`.
@@ -145,7 +147,11 @@ mod tests {
         let later = start + Duration::from_secs(11);
         assert!(t.check(&key, later).is_ok(), "the lock-out ends");
         t.record_failure(&key, later);
-        assert_eq!(t.check(&key, later), Err(Duration::from_secs(20)), "and doubles");
+        assert_eq!(
+            t.check(&key, later),
+            Err(Duration::from_secs(20)),
+            "and doubles"
+        );
     }
 
     #[test]
@@ -157,7 +163,10 @@ mod tests {
             t.record_failure(&[ThrottleKey::User(format!("user{i}")), addr.clone()], now);
         }
         assert!(t.check(&[ThrottleKey::User("user0".into())], now).is_ok());
-        assert!(t.check(&[ThrottleKey::User("new".into()), addr.clone()], now).is_err());
+        assert!(
+            t.check(&[ThrottleKey::User("new".into()), addr.clone()], now)
+                .is_err()
+        );
 
         let user = ThrottleKey::User("wang".into());
         t.record_failure(&[user.clone()], now);

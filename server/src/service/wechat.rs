@@ -100,7 +100,9 @@ impl WeChatClient {
             return Ok(None);
         }
         if settings.app_secret.expose_secret().is_empty() {
-            anyhow::bail!("wechat.app_id is set but wechat.app_secret is empty (set ANJIAN_WECHAT_APP_SECRET)");
+            anyhow::bail!(
+                "wechat.app_id is set but wechat.app_secret is empty (set ANJIAN_WECHAT_APP_SECRET)"
+            );
         }
         // reqwest is built without a bundled crypto provider; use ring's. A second install (as
         // in tests that start several servers) changes nothing.
@@ -111,7 +113,10 @@ impl WeChatClient {
             .build()?;
         Ok(Some(WeChatClient {
             http,
-            endpoint: format!("{}/sns/jscode2session", settings.api_base.trim_end_matches('/')),
+            endpoint: format!(
+                "{}/sns/jscode2session",
+                settings.api_base.trim_end_matches('/')
+            ),
             app_id: settings.app_id.clone(),
             app_secret: settings.app_secret.clone(),
         }))
@@ -119,7 +124,8 @@ impl WeChatClient {
 
     /// Trades a `wx.login()` code for the user's openid.
     pub async fn code_to_session(&self, code: &str) -> Result<WeChatSession, WeChatError> {
-        let unreachable = |err: reqwest::Error| WeChatError::Unreachable(err.without_url().to_string());
+        let unreachable =
+            |err: reqwest::Error| WeChatError::Unreachable(err.without_url().to_string());
         let mut response = self
             .http
             .get(&self.endpoint)
@@ -136,7 +142,9 @@ impl WeChatClient {
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
             if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(WeChatError::Unexpected("an answer larger than 64 KiB".into()));
+                return Err(WeChatError::Unexpected(
+                    "an answer larger than 64 KiB".into(),
+                ));
             }
             body.extend_from_slice(&chunk);
         }
@@ -148,8 +156,9 @@ impl WeChatClient {
             });
         }
         // WeChat sends JSON labelled text/plain, so the body is parsed whatever its type.
-        let answer: Answer = serde_json::from_slice(&body)
-            .map_err(|err| WeChatError::Unexpected(format!("an answer that is not the documented JSON: {err}")))?;
+        let answer: Answer = serde_json::from_slice(&body).map_err(|err| {
+            WeChatError::Unexpected(format!("an answer that is not the documented JSON: {err}"))
+        })?;
         match answer.errcode {
             0 => {}
             -1 => return Err(WeChatError::Busy),
@@ -157,16 +166,23 @@ impl WeChatClient {
             45011 => return Err(WeChatError::RateLimited),
             40226 => return Err(WeChatError::Blocked),
             code => {
-                return Err(WeChatError::Unexpected(format!("errcode {code}: {}", answer.errmsg)));
+                return Err(WeChatError::Unexpected(format!(
+                    "errcode {code}: {}",
+                    answer.errmsg
+                )));
             }
         }
         match (answer.openid, answer.session_key) {
-            (Some(openid), Some(session_key)) if !openid.is_empty() && openid.len() <= 128 => Ok(WeChatSession {
-                openid,
-                unionid: answer.unionid,
-                session_key,
-            }),
-            _ => Err(WeChatError::Unexpected("a success without a usable openid and session_key".into())),
+            (Some(openid), Some(session_key)) if !openid.is_empty() && openid.len() <= 128 => {
+                Ok(WeChatSession {
+                    openid,
+                    unionid: answer.unionid,
+                    session_key,
+                })
+            }
+            _ => Err(WeChatError::Unexpected(
+                "a success without a usable openid and session_key".into(),
+            )),
         }
     }
 }

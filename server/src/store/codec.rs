@@ -16,7 +16,8 @@ const FORMAT_V1: u8 = 1;
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     let mut bytes = vec![FORMAT_V1];
     bytes.extend(
-        postcard::to_stdvec(value).map_err(|err| StoreError::other(format!("cannot encode a record: {err}")))?,
+        postcard::to_stdvec(value)
+            .map_err(|err| StoreError::other(format!("cannot encode a record: {err}")))?,
     );
     Ok(bytes)
 }

@@ -51,7 +51,10 @@ fn users(store: &dyn AccountStore) {
     store.insert_user(&admin).unwrap();
     assert!(store.has_users().unwrap());
     assert_eq!(store.user(admin.id).unwrap(), Some(admin.clone()));
-    assert_eq!(store.user_by_username("admin").unwrap(), Some(admin.clone()));
+    assert_eq!(
+        store.user_by_username("admin").unwrap(),
+        Some(admin.clone())
+    );
     assert_eq!(store.user_by_username("nobody").unwrap(), None);
     assert_eq!(store.user(Uuid::now_v7()).unwrap(), None);
 
@@ -60,9 +63,19 @@ fn users(store: &dyn AccountStore) {
     twin.username = "leader".into();
     store.insert_user(&twin).unwrap();
 
-    let ids: Vec<Uuid> = store.list_users(None, 10).unwrap().iter().map(|u| u.id).collect();
+    let ids: Vec<Uuid> = store
+        .list_users(None, 10)
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
     assert_eq!(ids, vec![admin.id, twin.id], "users list in creation order");
-    let page: Vec<Uuid> = store.list_users(Some(admin.id), 10).unwrap().iter().map(|u| u.id).collect();
+    let page: Vec<Uuid> = store
+        .list_users(Some(admin.id), 10)
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
     assert_eq!(page, vec![twin.id]);
     assert_eq!(store.list_users(None, 1).unwrap().len(), 1);
 
@@ -70,10 +83,19 @@ fn users(store: &dyn AccountStore) {
     changed.display_name = "Changed".into();
     changed.rev = 1;
     store.replace_user(&changed, 0).unwrap();
-    assert_eq!(conflict(store.replace_user(&changed, 0)), Conflict::StaleRevision);
-    assert_eq!(store.user(twin.id).unwrap().unwrap().display_name, "Changed");
+    assert_eq!(
+        conflict(store.replace_user(&changed, 0)),
+        Conflict::StaleRevision
+    );
+    assert_eq!(
+        store.user(twin.id).unwrap().unwrap().display_name,
+        "Changed"
+    );
     let ghost = user("ghost", &[Role::Leader]);
-    assert!(matches!(store.replace_user(&ghost, 0), Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.replace_user(&ghost, 0),
+        Err(StoreError::NotFound)
+    ));
 }
 
 fn last_admin(store: &dyn AccountStore) {
@@ -81,7 +103,10 @@ fn last_admin(store: &dyn AccountStore) {
     let mut disabled = admin.clone();
     disabled.disabled = true;
     disabled.rev += 1;
-    assert_eq!(conflict(store.replace_user(&disabled, admin.rev)), Conflict::LastAdmin);
+    assert_eq!(
+        conflict(store.replace_user(&disabled, admin.rev)),
+        Conflict::LastAdmin
+    );
 
     let second = user("admin2", &[Role::Admin, Role::Reviewer]);
     store.insert_user(&second).unwrap();
@@ -89,7 +114,10 @@ fn last_admin(store: &dyn AccountStore) {
     let mut demoted = second.clone();
     demoted.grant = Grant::new([Role::Reviewer], Scopes::default()).unwrap();
     demoted.rev += 1;
-    assert_eq!(conflict(store.replace_user(&demoted, second.rev)), Conflict::LastAdmin);
+    assert_eq!(
+        conflict(store.replace_user(&demoted, second.rev)),
+        Conflict::LastAdmin
+    );
 
     // Bring the first admin back for the rest of the suite.
     let mut enabled = disabled.clone();
@@ -103,10 +131,14 @@ fn sessions(store: &dyn AccountStore) {
     store.insert_user(&owner).unwrap();
     let old = SecretHash([1; 32]);
     let live = SecretHash([2; 32]);
-    store.insert_session(&old, &session(&owner, 5_000), UnixMillis(1_000)).unwrap();
+    store
+        .insert_session(&old, &session(&owner, 5_000), UnixMillis(1_000))
+        .unwrap();
     assert_eq!(store.session_with_user(&old).unwrap().unwrap().1, owner);
     // Opening a session at 6_000 prunes the one that expired at 5_000.
-    store.insert_session(&live, &session(&owner, 90_000), UnixMillis(6_000)).unwrap();
+    store
+        .insert_session(&live, &session(&owner, 90_000), UnixMillis(6_000))
+        .unwrap();
     assert!(store.session_with_user(&old).unwrap().is_none());
     assert!(store.session_with_user(&live).unwrap().is_some());
     assert!(store.delete_session(&live).unwrap());
@@ -116,7 +148,9 @@ fn sessions(store: &dyn AccountStore) {
     // Disabling a user ends every session of theirs in the same change.
     let tokens = [SecretHash([3; 32]), SecretHash([4; 32])];
     for token in &tokens {
-        store.insert_session(token, &session(&owner, 90_000), UnixMillis(6_000)).unwrap();
+        store
+            .insert_session(token, &session(&owner, 90_000), UnixMillis(6_000))
+            .unwrap();
     }
     let mut disabled = owner.clone();
     disabled.disabled = true;
@@ -139,22 +173,31 @@ fn invitations(store: &dyn AccountStore) {
         redeemed_at: None,
     };
     let code = SecretHash([9; 32]);
-    store.insert_invitation(&code, &invite(invitee.id, 10_000)).unwrap();
+    store
+        .insert_invitation(&code, &invite(invitee.id, 10_000))
+        .unwrap();
 
     assert!(matches!(
         store.redeem_invitation(&SecretHash([8; 32]), "openid-a", UnixMillis(2_000)),
         Err(StoreError::NotFound)
     ));
-    let bound = store.redeem_invitation(&code, "openid-a", UnixMillis(2_000)).unwrap();
+    let bound = store
+        .redeem_invitation(&code, "openid-a", UnixMillis(2_000))
+        .unwrap();
     assert_eq!(bound.wechat_openid.as_deref(), Some("openid-a"));
-    assert_eq!(store.user_by_openid("openid-a").unwrap().unwrap().id, invitee.id);
+    assert_eq!(
+        store.user_by_openid("openid-a").unwrap().unwrap().id,
+        invitee.id
+    );
     assert_eq!(
         conflict(store.redeem_invitation(&code, "openid-a", UnixMillis(3_000))),
         Conflict::InvitationUsed
     );
 
     let late = SecretHash([10; 32]);
-    store.insert_invitation(&late, &invite(invitee.id, 10_000)).unwrap();
+    store
+        .insert_invitation(&late, &invite(invitee.id, 10_000))
+        .unwrap();
     assert_eq!(
         conflict(store.redeem_invitation(&late, "openid-b", UnixMillis(10_000))),
         Conflict::InvitationExpired
@@ -162,24 +205,39 @@ fn invitations(store: &dyn AccountStore) {
 
     // The admin cannot take over an openid that is bound to the invitee.
     let steal = SecretHash([11; 32]);
-    store.insert_invitation(&steal, &invite(admin.id, 10_000)).unwrap();
+    store
+        .insert_invitation(&steal, &invite(admin.id, 10_000))
+        .unwrap();
     assert_eq!(
         conflict(store.redeem_invitation(&steal, "openid-a", UnixMillis(3_000))),
         Conflict::OpenidBoundElsewhere
     );
-    assert_eq!(store.user(admin.id).unwrap().unwrap().wechat_openid, None, "a refusal changes nothing");
+    assert_eq!(
+        store.user(admin.id).unwrap().unwrap().wechat_openid,
+        None,
+        "a refusal changes nothing"
+    );
 
     // A new invitation rebinds the invitee to a new WeChat account and frees the old openid.
     let rebind = SecretHash([12; 32]);
-    store.insert_invitation(&rebind, &invite(invitee.id, 10_000)).unwrap();
-    store.redeem_invitation(&rebind, "openid-c", UnixMillis(3_000)).unwrap();
+    store
+        .insert_invitation(&rebind, &invite(invitee.id, 10_000))
+        .unwrap();
+    store
+        .redeem_invitation(&rebind, "openid-c", UnixMillis(3_000))
+        .unwrap();
     assert_eq!(store.user_by_openid("openid-a").unwrap(), None);
-    assert_eq!(store.user_by_openid("openid-c").unwrap().unwrap().id, invitee.id);
+    assert_eq!(
+        store.user_by_openid("openid-c").unwrap().unwrap().id,
+        invitee.id
+    );
 
     // A disabled user cannot be bound.
     let disabled = store.user_by_username("session-owner").unwrap().unwrap();
     let code = SecretHash([13; 32]);
-    store.insert_invitation(&code, &invite(disabled.id, 10_000)).unwrap();
+    store
+        .insert_invitation(&code, &invite(disabled.id, 10_000))
+        .unwrap();
     assert_eq!(
         conflict(store.redeem_invitation(&code, "openid-d", UnixMillis(3_000))),
         Conflict::UserDisabled

@@ -94,7 +94,12 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
     fn replace_user(&self, user: &User, expected_rev: u64) -> Result<(), StoreError>;
 
     /// Stores a new session and drops that user's expired ones (as of `now`).
-    fn insert_session(&self, token: &SecretHash, session: &Session, now: UnixMillis) -> Result<(), StoreError>;
+    fn insert_session(
+        &self,
+        token: &SecretHash,
+        session: &Session,
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
 
     /// The session with this token hash and its user, read together.
     fn session_with_user(&self, token: &SecretHash) -> Result<Option<(Session, User)>, StoreError>;
@@ -103,13 +108,22 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
     fn delete_session(&self, token: &SecretHash) -> Result<bool, StoreError>;
 
     /// Stores a new invitation.
-    fn insert_invitation(&self, code: &SecretHash, invitation: &Invitation) -> Result<(), StoreError>;
+    fn insert_invitation(
+        &self,
+        code: &SecretHash,
+        invitation: &Invitation,
+    ) -> Result<(), StoreError>;
 
     /// Redeems an invitation: binds `openid` to the invited user (replacing any earlier binding of
     /// that user) and marks the invitation used, all at once. Fails with `NotFound`,
     /// [`Conflict::InvitationUsed`], [`Conflict::InvitationExpired`], [`Conflict::UserDisabled`]
     /// or [`Conflict::OpenidBoundElsewhere`]; on failure nothing changes.
-    fn redeem_invitation(&self, code: &SecretHash, openid: &str, now: UnixMillis) -> Result<User, StoreError>;
+    fn redeem_invitation(
+        &self,
+        code: &SecretHash,
+        openid: &str,
+        now: UnixMillis,
+    ) -> Result<User, StoreError>;
 }
 
 #[cfg(test)]

@@ -5,17 +5,18 @@
 //! missing table.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use redb::{
-    Database, DatabaseError, ReadableDatabase, ReadableMultimapTable, ReadableTable, ReadableTableMetadata,
+    Database, DatabaseError, ReadableDatabase, ReadableMultimapTable, ReadableTable,
+    ReadableTableMetadata,
 };
 use uuid::Uuid;
 
 use super::codec::{decode, encode};
 use super::model::{Invitation, SecretHash, Session, UnixMillis, User};
-use super::tables::{INVITATIONS, SESSIONS, USERNAMES, USERS, USER_SESSIONS, WECHAT_OPENIDS};
+use super::tables::{INVITATIONS, SESSIONS, USER_SESSIONS, USERNAMES, USERS, WECHAT_OPENIDS};
 use super::{AccountStore, Conflict, StoreError};
 
 /// The redb-backed store.
@@ -54,7 +55,10 @@ impl RedbStore {
                 DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
                     path: path.display().to_string(),
                 },
-                other => StoreError::other(format!("cannot open the database {}: {other}", path.display())),
+                other => StoreError::other(format!(
+                    "cannot open the database {}: {other}",
+                    path.display()
+                )),
             })?;
         let txn = db.begin_write()?;
         txn.open_table(USERS)?;
@@ -81,7 +85,10 @@ impl RedbStore {
     }
 }
 
-fn user_from<T: ReadableTable<u128, &'static [u8]>>(table: &T, id: u128) -> Result<Option<User>, StoreError> {
+fn user_from<T: ReadableTable<u128, &'static [u8]>>(
+    table: &T,
+    id: u128,
+) -> Result<Option<User>, StoreError> {
     match table.get(id)? {
         Some(bytes) => Ok(Some(decode("user", bytes.value())?)),
         None => Ok(None),
@@ -102,7 +109,8 @@ impl AccountStore for RedbStore {
                 return Err(StoreError::Conflict(Conflict::UsernameTaken));
             }
             names.insert(user.username.as_str(), user.id.as_u128())?;
-            txn.open_table(USERS)?.insert(user.id.as_u128(), encode(user)?.as_slice())?;
+            txn.open_table(USERS)?
+                .insert(user.id.as_u128(), encode(user)?.as_slice())?;
         }
         txn.commit()?;
         Ok(())
@@ -115,7 +123,11 @@ impl AccountStore for RedbStore {
 
     fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
         let txn = self.db.begin_read()?;
-        let Some(id) = txn.open_table(USERNAMES)?.get(username)?.map(|id| id.value()) else {
+        let Some(id) = txn
+            .open_table(USERNAMES)?
+            .get(username)?
+            .map(|id| id.value())
+        else {
             return Ok(None);
         };
         user_from(&txn.open_table(USERS)?, id)
@@ -123,7 +135,11 @@ impl AccountStore for RedbStore {
 
     fn user_by_openid(&self, openid: &str) -> Result<Option<User>, StoreError> {
         let txn = self.db.begin_read()?;
-        let Some(id) = txn.open_table(WECHAT_OPENIDS)?.get(openid)?.map(|id| id.value()) else {
+        let Some(id) = txn
+            .open_table(WECHAT_OPENIDS)?
+            .get(openid)?
+            .map(|id| id.value())
+        else {
             return Ok(None);
         };
         user_from(&txn.open_table(USERS)?, id)
@@ -133,7 +149,10 @@ impl AccountStore for RedbStore {
         let txn = self.db.begin_read()?;
         let users = txn.open_table(USERS)?;
         let range = match after {
-            Some(after) => users.range((std::ops::Bound::Excluded(after.as_u128()), std::ops::Bound::Unbounded))?,
+            Some(after) => users.range((
+                std::ops::Bound::Excluded(after.as_u128()),
+                std::ops::Bound::Unbounded,
+            ))?,
             None => users.range::<u128>(..)?,
         };
         range
@@ -159,7 +178,9 @@ impl AccountStore for RedbStore {
                 let mut others = false;
                 for entry in users.iter()? {
                     let (id, bytes) = entry?;
-                    if id.value() != user.id.as_u128() && decode::<User>("user", bytes.value())?.is_active_admin() {
+                    if id.value() != user.id.as_u128()
+                        && decode::<User>("user", bytes.value())?.is_active_admin()
+                    {
                         others = true;
                         break;
                     }
@@ -181,7 +202,12 @@ impl AccountStore for RedbStore {
         Ok(())
     }
 
-    fn insert_session(&self, token: &SecretHash, session: &Session, now: UnixMillis) -> Result<(), StoreError> {
+    fn insert_session(
+        &self,
+        token: &SecretHash,
+        session: &Session,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
         {
             let mut sessions = txn.open_table(SESSIONS)?;
@@ -241,7 +267,11 @@ impl AccountStore for RedbStore {
         Ok(existed)
     }
 
-    fn insert_invitation(&self, code: &SecretHash, invitation: &Invitation) -> Result<(), StoreError> {
+    fn insert_invitation(
+        &self,
+        code: &SecretHash,
+        invitation: &Invitation,
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
         txn.open_table(INVITATIONS)?
             .insert(&code.0, encode(invitation)?.as_slice())?;
@@ -249,7 +279,12 @@ impl AccountStore for RedbStore {
         Ok(())
     }
 
-    fn redeem_invitation(&self, code: &SecretHash, openid: &str, now: UnixMillis) -> Result<User, StoreError> {
+    fn redeem_invitation(
+        &self,
+        code: &SecretHash,
+        openid: &str,
+        now: UnixMillis,
+    ) -> Result<User, StoreError> {
         let txn = self.db.begin_write()?;
         let user = {
             let mut invitations = txn.open_table(INVITATIONS)?;
@@ -264,7 +299,8 @@ impl AccountStore for RedbStore {
                 return Err(StoreError::Conflict(Conflict::InvitationExpired));
             }
             let mut users = txn.open_table(USERS)?;
-            let mut user = user_from(&users, invitation.user_id.as_u128())?.ok_or(StoreError::NotFound)?;
+            let mut user =
+                user_from(&users, invitation.user_id.as_u128())?.ok_or(StoreError::NotFound)?;
             if user.disabled {
                 return Err(StoreError::Conflict(Conflict::UserDisabled));
             }
@@ -305,7 +341,10 @@ mod tests {
         let path = dir.path().join("test.redb");
         let first = super::RedbStore::open(&path).unwrap();
         let second = super::RedbStore::open(&path).unwrap_err();
-        assert!(matches!(second, super::StoreError::Locked { .. }), "{second:?}");
+        assert!(
+            matches!(second, super::StoreError::Locked { .. }),
+            "{second:?}"
+        );
         first.close().unwrap();
         let again = super::RedbStore::open(&path).unwrap();
         assert!(!again.was_repaired());

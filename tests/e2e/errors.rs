@@ -1,0 +1,142 @@
+//! One error body for everything that goes wrong before or inside an operation.
+
+use anjian_tests::TestServer;
+use reqwest::Method;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn unknown_routes_and_methods() {
+    let server = TestServer::start().await;
+    server
+        .get("/v1/nothing-here", None)
+        .await
+        .assert_error(404, "not-found");
+    server
+        .call(Method::DELETE, "/v1/auth/login", None, None)
+        .await
+        .assert_error(405, "method-not-allowed");
+    server
+        .call(Method::PUT, "/healthz", None, None)
+        .await
+        .assert_error(405, "method-not-allowed");
+}
+
+#[tokio::test]
+async fn malformed_and_wrongly_typed_bodies_change_nothing() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let before = server.users(&admin).await;
+    let path = "/v1/admin/users";
+
+    let reply = server
+        .call_raw(
+            Method::POST,
+            path,
+            Some(&admin),
+            "application/json",
+            b"{\"username\": ".to_vec(),
+        )
+        .await;
+    reply.assert_error(400, "malformed-body");
+    let reply = server
+        .call_raw(
+            Method::POST,
+            path,
+            Some(&admin),
+            "application/json",
+            b"[1, 2]".to_vec(),
+        )
+        .await;
+    reply.assert_error(400, "malformed-body");
+    let reply = server
+        .call_raw(
+            Method::POST,
+            path,
+            Some(&admin),
+            "application/json",
+            vec![0xff, 0xfe, 0x00],
+        )
+        .await;
+    reply.assert_error(400, "malformed-body");
+    let form = b"username=x&roles=admin".to_vec();
+    let reply = server
+        .call_raw(
+            Method::POST,
+            path,
+            Some(&admin),
+            "application/x-www-form-urlencoded",
+            form,
+        )
+        .await;
+    reply.assert_error(415, "unsupported-media-type");
+    let reply = server
+        .call_raw(
+            Method::POST,
+            path,
+            Some(&admin),
+            "text/plain",
+            b"{}".to_vec(),
+        )
+        .await;
+    reply.assert_error(415, "unsupported-media-type");
+    let reply = server
+        .post(
+            path,
+            Some(&admin),
+            json!({"username": "ok-name", "roles": "leader"}),
+        )
+        .await;
+    reply.assert_error(400, "malformed-body");
+
+    assert_eq!(server.users(&admin).await, before, "nothing changed");
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413_and_change_nothing() {
+    let server = TestServer::start_with(|s| s.http.max_json_body_bytes = 2048).await;
+    let admin = server.admin().await;
+    let before = server.users(&admin).await;
+    let big = json!({"username": "big", "display_name": "x".repeat(4096), "roles": ["leader"]});
+
+    // With a Content-Length: refused before the body is read.
+    let reply = server
+        .post("/v1/admin/users", Some(&admin), big.clone())
+        .await;
+    reply.assert_error(413, "payload-too-large");
+    assert!(reply.body["message"].as_str().unwrap().contains("2048"));
+
+    // Without one (chunked): refused once the limit is passed.
+    let body = big.to_string();
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST /v1/admin/users HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {admin}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        server.addr,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains("\"code\":\"payload-too-large\""),
+        "{answer}"
+    );
+
+    assert_eq!(server.users(&admin).await, before, "nothing changed");
+}
+
+#[tokio::test]
+async fn bad_query_parameters_get_the_error_body() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    server
+        .get("/v1/admin/users?limit=lots", Some(&admin))
+        .await
+        .assert_error(400, "invalid-parameter");
+    server
+        .get("/v1/admin/users?after=yesterday", Some(&admin))
+        .await
+        .assert_error(400, "invalid-parameter");
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests: the real server on 127.0.0.1:0 with a temporary data directory, over HTTP.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on purpose"
+)]
+
+mod admin;
+mod auth;
+mod errors;
+mod lifecycle;
+mod wechat;

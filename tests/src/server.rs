@@ -1,0 +1,284 @@
+//! [`TestServer`]: one real server process-in-a-task over its own temporary data directory.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anjian_server::config::Settings;
+use anjian_server::startup::Application;
+use reqwest::Method;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The password of the `admin` user every test server starts with.
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+/// A running server.
+#[derive(Debug)]
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    dir: Arc<TempDir>,
+    settings: Settings,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    http: reqwest::Client,
+}
+
+/// An answer: status, `Retry-After`, and the body as JSON (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// `Retry-After` seconds, if sent.
+    pub retry_after: Option<u64>,
+    /// `Content-Type`, if sent.
+    pub content_type: Option<String>,
+    /// The body.
+    pub body: Value,
+}
+
+impl Reply {
+    /// The error code of an error body.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    /// Asserts an error with this status and code, and a message for a person.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) -> &Reply {
+        assert_eq!(
+            (self.status, self.code()),
+            (status, code),
+            "unexpected reply: {self:?}"
+        );
+        let message = self.body["message"].as_str().unwrap_or("");
+        assert!(
+            message.len() > 10,
+            "an error needs a message a person can act on: {self:?}"
+        );
+        assert_eq!(
+            self.body.as_object().map(|o| o.len()),
+            Some(2),
+            "the error body is exactly {{code, message}}: {self:?}"
+        );
+        assert_eq!(
+            self.content_type.as_deref(),
+            Some("application/json; charset=utf-8")
+        );
+        self
+    }
+
+    /// Asserts a success status and returns the body.
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "unexpected reply: {self:?}");
+        &self.body
+    }
+}
+
+fn test_settings(dir: &TempDir) -> Settings {
+    let mut settings = Settings::default();
+    settings.data_dir = dir.path().to_path_buf();
+    settings.http.shutdown_grace_secs = 5;
+    settings
+}
+
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().build().unwrap()
+}
+
+impl TestServer {
+    /// A server with the default settings on a fresh data directory.
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// A server whose settings `configure` adjusts, on a fresh data directory.
+    pub async fn start_with(configure: impl FnOnce(&mut Settings)) -> TestServer {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let mut settings = test_settings(&dir);
+        configure(&mut settings);
+        TestServer::launch(dir, settings).await.unwrap()
+    }
+
+    async fn launch(dir: Arc<TempDir>, settings: Settings) -> anyhow::Result<TestServer> {
+        crate::logs::install();
+        let app = Application::build(
+            settings.clone(),
+            Some(SecretString::from(ADMIN_PASSWORD.to_string())),
+        )
+        .await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(listener, async {
+            let _ = stop.await;
+        }));
+        Ok(TestServer {
+            addr,
+            dir,
+            settings,
+            shutdown: Some(shutdown),
+            task: Some(task),
+            http: http_client(),
+        })
+    }
+
+    /// Tries to build a second server on this server's data directory.
+    pub async fn second_on_same_dir(&self) -> anyhow::Result<()> {
+        Application::build(self.settings.clone(), None)
+            .await
+            .map(drop)
+    }
+
+    /// Stops the server as SIGTERM would and waits until its database is closed.
+    pub async fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    /// Stops the server and starts a new one on the same data directory and settings.
+    pub async fn restart(mut self) -> TestServer {
+        self.stop().await;
+        TestServer::launch(self.dir.clone(), self.settings.clone())
+            .await
+            .unwrap()
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The URL of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Any request, with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        reply(request.send().await.unwrap()).await
+    }
+
+    /// A request with a raw body and content type.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        reply(request.send().await.unwrap()).await
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    /// `PATCH path` with a JSON body.
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::PATCH, path, token, Some(body)).await
+    }
+
+    /// Password login.
+    pub async fn login(&self, username: &str, password: &str) -> Reply {
+        self.post(
+            "/v1/auth/login",
+            None,
+            json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// Logs in and returns the token, failing the test otherwise.
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        let reply = self.login(username, password).await;
+        reply.ok(200)["token"].as_str().unwrap().to_string()
+    }
+
+    /// The admin's token.
+    pub async fn admin(&self) -> String {
+        self.token("admin", ADMIN_PASSWORD).await
+    }
+
+    /// Creates a user as `admin_token` and returns it.
+    pub async fn create_user(&self, admin_token: &str, user: Value) -> Value {
+        self.post("/v1/admin/users", Some(admin_token), user)
+            .await
+            .ok(201)
+            .clone()
+    }
+
+    /// All users, as the admin sees them.
+    pub async fn users(&self, admin_token: &str) -> Vec<Value> {
+        let reply = self
+            .get("/v1/admin/users?limit=200", Some(admin_token))
+            .await;
+        reply.ok(200)["users"].as_array().unwrap().clone()
+    }
+}
+
+async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = response.bytes().await.unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        retry_after,
+        content_type,
+        body,
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
