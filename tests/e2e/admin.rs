@@ -1,6 +1,6 @@
 //! The admin API for users: create, list, update roles and scopes, disable; and who may use it.
 
-use anjian_tests::TestServer;
+use anjian_tests::{TestServer, USER_PASSWORD};
 use serde_json::json;
 
 #[tokio::test]
@@ -24,7 +24,7 @@ async fn create_list_get_and_update_users() {
     assert_eq!(inspector["scopes"]["grids"], json!(["g1", "g2"]));
     assert_eq!(inspector["has_password"], true);
     assert_eq!(inspector["wechat_bound"], false);
-    let id = inspector["id"].as_str().unwrap();
+    let id = inspector["id"].as_str().unwrap().to_string();
 
     let lead = server
         .create_user(
@@ -66,9 +66,9 @@ async fn create_list_get_and_update_users() {
 
     // Roles and scopes change together and are checked together.
     let changed = server
-        .patch(
-            &format!("/v1/admin/users/{id}"),
-            Some(&admin),
+        .update_user(
+            &admin,
+            &id,
             json!({"roles": ["inspector", "reviewer"], "scopes": {"town": true}}),
         )
         .await;
@@ -78,29 +78,17 @@ async fn create_list_get_and_update_users() {
     assert_eq!(changed["scopes"]["grids"], json!([]));
 
     server
-        .patch(
-            &format!("/v1/admin/users/{id}"),
-            Some(&admin),
-            json!({"roles": ["team_lead"]}),
-        )
+        .update_user(&admin, &id, json!({"roles": ["team_lead"]}))
         .await
         .assert_error(400, "invalid-field");
     server
-        .patch(
-            &format!("/v1/admin/users/{id}"),
-            Some(&admin),
-            json!({"password": "short"}),
-        )
+        .update_user(&admin, &id, json!({"password": "short"}))
         .await
         .assert_error(400, "invalid-field");
 
     // A new password works; the old one does not.
     server
-        .patch(
-            &format!("/v1/admin/users/{id}"),
-            Some(&admin),
-            json!({"password": "a-new-password"}),
-        )
+        .update_user(&admin, &id, json!({"password": "a-new-password"}))
         .await
         .ok(200);
     server
@@ -198,13 +186,7 @@ async fn bad_users_are_refused_and_change_nothing() {
 async fn non_admins_get_403_on_admin_endpoints() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
-    server
-        .create_user(
-            &admin,
-            json!({"username": "leader", "password": "leader-password", "roles": ["leader"]}),
-        )
-        .await;
-    let leader = server.token("leader", "leader-password").await;
+    let (_, leader) = server.add_user(&admin, "leader", &["leader"]).await;
     let admin_id = server.users(&admin).await[0]["id"]
         .as_str()
         .unwrap()
@@ -227,11 +209,7 @@ async fn non_admins_get_403_on_admin_endpoints() {
         .await
         .assert_error(403, "forbidden");
     server
-        .patch(
-            &format!("/v1/admin/users/{admin_id}"),
-            Some(&leader),
-            json!({"disabled": true}),
-        )
+        .update_user(&leader, &admin_id, json!({"disabled": true}))
         .await
         .assert_error(403, "forbidden");
     server
@@ -250,22 +228,11 @@ async fn non_admins_get_403_on_admin_endpoints() {
 async fn a_disabled_user_is_locked_out_at_once() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
-    let user = server
-        .create_user(
-            &admin,
-            json!({"username": "publicist", "password": "publicist-pw", "roles": ["publicist"]}),
-        )
-        .await;
-    let id = user["id"].as_str().unwrap();
-    let token = server.token("publicist", "publicist-pw").await;
+    let (id, token) = server.add_user(&admin, "publicist", &["publicist"]).await;
     server.get("/v1/me", Some(&token)).await.ok(200);
 
     let disabled = server
-        .patch(
-            &format!("/v1/admin/users/{id}"),
-            Some(&admin),
-            json!({"disabled": true}),
-        )
+        .update_user(&admin, &id, json!({"disabled": true}))
         .await;
     assert_eq!(disabled.ok(200)["disabled"], true);
     server
@@ -273,7 +240,7 @@ async fn a_disabled_user_is_locked_out_at_once() {
         .await
         .assert_error(401, "invalid-token");
     server
-        .login("publicist", "publicist-pw")
+        .login("publicist", USER_PASSWORD)
         .await
         .assert_error(403, "account-disabled");
     server
@@ -286,14 +253,10 @@ async fn a_disabled_user_is_locked_out_at_once() {
         .assert_error(403, "account-disabled");
 
     server
-        .patch(
-            &format!("/v1/admin/users/{id}"),
-            Some(&admin),
-            json!({"disabled": false}),
-        )
+        .update_user(&admin, &id, json!({"disabled": false}))
         .await
         .ok(200);
-    server.login("publicist", "publicist-pw").await.ok(200);
+    server.login("publicist", USER_PASSWORD).await.ok(200);
 }
 
 #[tokio::test]
@@ -305,19 +268,11 @@ async fn the_last_admin_cannot_be_disabled_or_demoted() {
         .unwrap()
         .to_string();
     server
-        .patch(
-            &format!("/v1/admin/users/{admin_id}"),
-            Some(&admin),
-            json!({"disabled": true}),
-        )
+        .update_user(&admin, &admin_id, json!({"disabled": true}))
         .await
         .assert_error(409, "last-admin");
     server
-        .patch(
-            &format!("/v1/admin/users/{admin_id}"),
-            Some(&admin),
-            json!({"roles": ["leader"]}),
-        )
+        .update_user(&admin, &admin_id, json!({"roles": ["leader"]}))
         .await
         .assert_error(409, "last-admin");
     server.get("/v1/me", Some(&admin)).await.ok(200);

@@ -1,6 +1,6 @@
 //! Password login, logout, expiry, throttling, `GET /v1/me`.
 
-use anjian_tests::{ADMIN_PASSWORD, TestServer};
+use anjian_tests::{ADMIN_PASSWORD, TestServer, USER_PASSWORD};
 use serde_json::json;
 
 #[tokio::test]
@@ -100,12 +100,7 @@ async fn repeated_failures_are_refused_per_user() {
     })
     .await;
     let admin = server.admin().await;
-    server
-        .create_user(
-            &admin,
-            json!({"username": "reviewer", "password": "reviewer-password", "roles": ["reviewer"]}),
-        )
-        .await;
+    server.add_user(&admin, "reviewer", &["reviewer"]).await;
     for _ in 0..3 {
         server
             .login("admin", "wrong-password")
@@ -118,7 +113,7 @@ async fn repeated_failures_are_refused_per_user() {
     let retry = locked.retry_after.expect("a Retry-After header");
     assert!((1..=30).contains(&retry), "{retry}");
     // Another user from the same address is not affected, and the admin's session still works.
-    server.login("reviewer", "reviewer-password").await.ok(200);
+    server.login("reviewer", USER_PASSWORD).await.ok(200);
     server.get("/v1/me", Some(&admin)).await.ok(200);
 }
 

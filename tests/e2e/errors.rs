@@ -28,58 +28,35 @@ async fn malformed_and_wrongly_typed_bodies_change_nothing() {
     let admin = server.admin().await;
     let before = server.users(&admin).await;
     let path = "/v1/admin/users";
-
-    let reply = server
-        .call_raw(
-            Method::POST,
-            path,
-            Some(&admin),
+    let cases: [(&str, &[u8], u16, &str); 5] = [
+        (
             "application/json",
-            b"{\"username\": ".to_vec(),
-        )
-        .await;
-    reply.assert_error(400, "malformed-body");
-    let reply = server
-        .call_raw(
-            Method::POST,
-            path,
-            Some(&admin),
-            "application/json",
-            b"[1, 2]".to_vec(),
-        )
-        .await;
-    reply.assert_error(400, "malformed-body");
-    let reply = server
-        .call_raw(
-            Method::POST,
-            path,
-            Some(&admin),
-            "application/json",
-            vec![0xff, 0xfe, 0x00],
-        )
-        .await;
-    reply.assert_error(400, "malformed-body");
-    let form = b"username=x&roles=admin".to_vec();
-    let reply = server
-        .call_raw(
-            Method::POST,
-            path,
-            Some(&admin),
+            b"{\"username\": ",
+            400,
+            "malformed-body",
+        ),
+        ("application/json", b"[1, 2]", 400, "malformed-body"),
+        ("application/json", b"\xff\xfe\x00", 400, "malformed-body"),
+        (
             "application/x-www-form-urlencoded",
-            form,
-        )
-        .await;
-    reply.assert_error(415, "unsupported-media-type");
-    let reply = server
-        .call_raw(
-            Method::POST,
-            path,
-            Some(&admin),
-            "text/plain",
-            b"{}".to_vec(),
-        )
-        .await;
-    reply.assert_error(415, "unsupported-media-type");
+            b"username=x&roles=admin",
+            415,
+            "unsupported-media-type",
+        ),
+        ("text/plain", b"{}", 415, "unsupported-media-type"),
+    ];
+    for (content_type, body, status, code) in cases {
+        server
+            .call_raw(
+                Method::POST,
+                path,
+                Some(&admin),
+                content_type,
+                body.to_vec(),
+            )
+            .await
+            .assert_error(status, code);
+    }
     let reply = server
         .post(
             path,

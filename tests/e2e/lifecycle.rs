@@ -11,13 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 async fn users_and_sessions_survive_a_restart() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
-    server
-        .create_user(
-            &admin,
-            json!({"username": "reviewer", "password": "reviewer-password", "roles": ["reviewer"]}),
-        )
-        .await;
-    let reviewer = server.token("reviewer", "reviewer-password").await;
+    let (_, reviewer) = server.add_user(&admin, "reviewer", &["reviewer"]).await;
 
     let server = server.restart().await;
     assert_eq!(

@@ -15,5 +15,5 @@ pub mod logs;
 pub mod server;
 pub mod wechat;
 
-pub use server::{ADMIN_PASSWORD, Reply, TestServer};
+pub use server::{ADMIN_PASSWORD, Reply, TestServer, USER_PASSWORD};
 pub use wechat::FakeWeChat;

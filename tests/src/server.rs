@@ -14,6 +14,8 @@ use tokio::task::JoinHandle;
 
 /// The password of the `admin` user every test server starts with.
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+/// The password of users made with [`TestServer::add_user`].
+pub const USER_PASSWORD: &str = "user-password-for-tests";
 
 /// A running server.
 #[derive(Debug)]
@@ -80,14 +82,16 @@ impl Reply {
 }
 
 fn test_settings(dir: &TempDir) -> Settings {
-    let mut settings = Settings::default();
-    settings.data_dir = dir.path().to_path_buf();
+    let mut settings = Settings {
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
     settings.http.shutdown_grace_secs = 5;
     settings
 }
 
 fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    anjian_server::service::wechat::install_tls_provider();
     reqwest::Client::builder().build().unwrap()
 }
 
@@ -243,6 +247,30 @@ impl TestServer {
             .await
             .ok(201)
             .clone()
+    }
+
+    /// Creates a user with town-wide roles and [`USER_PASSWORD`], logs them in, and returns
+    /// their id and token.
+    pub async fn add_user(
+        &self,
+        admin_token: &str,
+        username: &str,
+        roles: &[&str],
+    ) -> (String, String) {
+        let user = self
+            .create_user(
+                admin_token,
+                json!({"username": username, "password": USER_PASSWORD, "roles": roles}),
+            )
+            .await;
+        let token = self.token(username, USER_PASSWORD).await;
+        (user["id"].as_str().unwrap().to_string(), token)
+    }
+
+    /// `PATCH /v1/admin/users/{id}` as `token`.
+    pub async fn update_user(&self, token: &str, id: &str, changes: Value) -> Reply {
+        self.patch(&format!("/v1/admin/users/{id}"), Some(token), changes)
+            .await
     }
 
     /// All users, as the admin sees them.

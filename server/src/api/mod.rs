@@ -138,3 +138,57 @@ async fn limit_body<E: Endpoint>(
     }
     ep.call(req).await.map(poem::IntoResponse::into_response)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    /// The checked-in spec must be exactly what the code generates.
+    #[test]
+    fn checked_in_spec_matches_the_code() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../openapi/openapi.yaml");
+        let generated = super::spec_yaml();
+        if std::env::var_os("UPDATE_SPEC").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+            return;
+        }
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        if checked_in != generated {
+            let diff = similar::TextDiff::from_lines(&checked_in, &generated);
+            panic!(
+                "openapi/openapi.yaml differs from the spec the code generates:\n{}\n\
+                 If the change is intended, rewrite the file with:\n    \
+                 UPDATE_SPEC=1 cargo test -p anjian-server checked_in_spec_matches_the_code",
+                diff.unified_diff()
+                    .header("openapi/openapi.yaml (checked in)", "generated")
+            );
+        }
+    }
+
+    /// Every operation has a tag, a summary and an operation id.
+    #[test]
+    fn every_operation_is_documented() {
+        let spec: serde_json::Value = serde_json::from_str(&super::service().spec()).unwrap();
+        let paths = spec["paths"].as_object().unwrap();
+        assert!(!paths.is_empty());
+        for (path, methods) in paths {
+            for (method, operation) in methods.as_object().unwrap() {
+                let what = format!("{method} {path}");
+                assert!(
+                    operation["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                    "{what} has no tag"
+                );
+                assert!(
+                    operation["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                    "{what} has no summary"
+                );
+                assert!(
+                    operation["operationId"]
+                        .as_str()
+                        .is_some_and(|s| !s.is_empty()),
+                    "{what} has no operation_id"
+                );
+            }
+        }
+    }
+}

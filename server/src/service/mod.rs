@@ -6,7 +6,7 @@
 //! - [`wechat`]: the client for WeChat's `jscode2session`.
 //!
 //! Services take plain values and return domain types or a service error; they know nothing of
-//! HTTP. Store calls block, so services run them on the blocking thread pool ([`blocking`]).
+//! HTTP. Store calls block, so services run them on the blocking thread pool (`blocking`).
 
 pub mod accounts;
 pub mod secrets;

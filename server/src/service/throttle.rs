@@ -169,10 +169,10 @@ mod tests {
         );
 
         let user = ThrottleKey::User("wang".into());
-        t.record_failure(&[user.clone()], now);
-        t.record_failure(&[user.clone()], now);
+        t.record_failure(std::slice::from_ref(&user), now);
+        t.record_failure(std::slice::from_ref(&user), now);
         t.record_success(&user);
-        t.record_failure(&[user.clone()], now);
+        t.record_failure(std::slice::from_ref(&user), now);
         assert!(t.check(&[user], now).is_ok(), "the success reset the count");
     }
 

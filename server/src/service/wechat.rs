@@ -75,6 +75,13 @@ struct Answer {
     session_key: Option<SecretString>,
 }
 
+/// Makes ring the process's TLS crypto provider, which reqwest needs before a client is built
+/// (it is built without a bundled provider to keep the build lean). Installing twice changes
+/// nothing.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Calls WeChat for one mini-program.
 pub struct WeChatClient {
     http: reqwest::Client,
@@ -104,9 +111,7 @@ impl WeChatClient {
                 "wechat.app_id is set but wechat.app_secret is empty (set ANJIAN_WECHAT_APP_SECRET)"
             );
         }
-        // reqwest is built without a bundled crypto provider; use ring's. A second install (as
-        // in tests that start several servers) changes nothing.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(settings.timeout_secs))
             .connect_timeout(Duration::from_secs(settings.timeout_secs))

@@ -1,0 +1,181 @@
+//! The `anjian-server` binary as an operator runs it: subcommands, environment, signals, and a
+//! second process on the same data directory.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on purpose"
+)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_anjian-server");
+
+fn command(data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("ANJIAN_DATA_DIR", data_dir)
+        .env("ANJIAN_LISTEN", "127.0.0.1:0")
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Reads lines from `pipe` into a shared buffer until the stream ends.
+fn collect(
+    pipe: impl AsyncRead + Unpin + Send + 'static,
+) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = text.clone();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(pipe).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut sink = sink.lock().unwrap();
+            sink.push_str(&line);
+            sink.push('\n');
+        }
+    });
+    text
+}
+
+struct Running {
+    child: Child,
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    addr: String,
+}
+
+async fn start(data_dir: &std::path::Path) -> Running {
+    let mut child = command(data_dir).spawn().unwrap();
+    let stdout = collect(child.stdout.take().unwrap());
+    let stderr = collect(child.stderr.take().unwrap());
+    // Wait (bounded) for the log line that names the bound address.
+    for _ in 0..200 {
+        let found = stderr.lock().unwrap().lines().find_map(|line| {
+            line.split("local_addr=")
+                .nth(1)
+                .map(|rest| rest.split_whitespace().next().unwrap_or("").to_string())
+        });
+        if let Some(addr) = found {
+            return Running {
+                child,
+                stdout,
+                stderr,
+                addr,
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not start: {}", stderr.lock().unwrap());
+}
+
+async fn terminate(mut running: Running) -> (std::process::ExitStatus, String, String) {
+    let pid = running.child.id().unwrap().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(20), running.child.wait())
+        .await
+        .expect("the server stops within the grace period")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stdout = running.stdout.lock().unwrap().clone();
+    let stderr = running.stderr.lock().unwrap().clone();
+    (status, stdout, stderr)
+}
+
+#[tokio::test]
+async fn serve_print_the_password_once_refuse_a_second_server_and_stop_cleanly_on_sigterm() {
+    anjian_server::service::wechat::install_tls_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let first = start(dir.path()).await;
+
+    let health = reqwest::get(format!("http://{}/healthz", first.addr))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    // A second server on the same data directory fails at once, saying why.
+    let second = tokio::time::timeout(Duration::from_secs(10), command(dir.path()).output())
+        .await
+        .expect("the second server fails at once")
+        .unwrap();
+    assert!(!second.status.success());
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        message.contains("in use by another anjian-server"),
+        "{message}"
+    );
+    assert!(!message.contains("stack backtrace"), "{message}");
+
+    let (status, stdout, stderr) = terminate(first).await;
+    assert!(status.success(), "exit status {status}: {stderr}");
+    assert!(
+        stdout.contains("Created the first user `admin` with the password: "),
+        "{stdout}"
+    );
+    assert!(stderr.contains("database closed cleanly"), "{stderr}");
+
+    // The next start finds the admin and prints no password, and needs no repair.
+    let again = start(dir.path()).await;
+    let (status, stdout, stderr) = terminate(again).await;
+    assert!(status.success());
+    assert!(!stdout.contains("password"), "{stdout}");
+    assert!(!stderr.contains("repaired"), "{stderr}");
+}
+
+#[tokio::test]
+async fn default_config_prints_the_commented_defaults() {
+    let output = Command::new(BIN)
+        .arg("default-config")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(text, anjian_server::config::DEFAULT_CONFIG);
+    assert!(text.contains("# Address and port to listen on"));
+    anjian_server::config::Settings::parse(&text).unwrap();
+}
+
+#[tokio::test]
+async fn openapi_prints_the_spec() {
+    let output = Command::new(BIN).arg("openapi").output().await.unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        anjian_server::api::spec_yaml()
+    );
+}
+
+#[tokio::test]
+async fn a_bad_config_file_is_refused_with_the_key_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("anjian.toml");
+    std::fs::write(&config, "[http]\nmax_body = 5\n").unwrap();
+    let output = command(dir.path())
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("max_body") && message.contains("anjian.toml"),
+        "{message}"
+    );
+}
