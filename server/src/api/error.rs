@@ -29,8 +29,10 @@ pub struct ErrorBody {
     pub message: String,
 }
 
-/// Every error an operation can answer with.
+/// Every error an operation can answer with. Its `Display` (`code: message`) is what request
+/// logs show.
 #[derive(Debug, ApiResponse)]
+#[oai(display)]
 pub enum ApiError {
     /// The request is malformed or a field is not acceptable (`malformed-body`, `invalid-field`,
     /// `invalid-parameter`, `wechat-invalid-code`, `invitation-*`).
@@ -98,6 +100,24 @@ impl ApiError {
         }
     }
 
+    /// The error body.
+    pub fn body(&self) -> &ErrorBody {
+        match self {
+            ApiError::BadRequest(body)
+            | ApiError::Unauthorized(body)
+            | ApiError::Forbidden(body)
+            | ApiError::NotFound(body)
+            | ApiError::MethodNotAllowed(body)
+            | ApiError::Conflict(body)
+            | ApiError::PayloadTooLarge(body)
+            | ApiError::UnsupportedMediaType(body)
+            | ApiError::TooManyRequests(body, _)
+            | ApiError::Internal(body)
+            | ApiError::BadGateway(body)
+            | ApiError::Unavailable(body, _) => &body.0,
+        }
+    }
+
     fn internal() -> ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -112,6 +132,13 @@ impl ApiError {
             ApiError::Unavailable(body, _) => ApiError::Unavailable(body, Some(secs.max(1))),
             other => other,
         }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let body = self.body();
+        write!(f, "{}: {}", body.code, body.message)
     }
 }
 
