@@ -253,6 +253,57 @@ impl Grant {
     pub fn scopes(&self) -> &Scopes {
         &self.scopes
     }
+
+    /// The buckets (数据分区) this grant reads, for the user `user_id`: always `user:<id>`; `town`
+    /// for admins, leaders and town-wide inspectors; `grid:<id>` per grid of an inspector;
+    /// `enterprise:<id>` for an enterprise manager; `team:<enterprise>/<team>` for a team lead;
+    /// `public` for publicists and reviewers. Sorted, without repeats.
+    pub fn buckets(&self, user_id: &str) -> Vec<String> {
+        let mut buckets = vec![format!("user:{user_id}")];
+        let scopes = &self.scopes;
+        if self.has(Role::Admin)
+            || self.has(Role::Leader)
+            || (self.has(Role::Inspector) && scopes.town)
+        {
+            buckets.push(crate::entity::TOWN.to_string());
+        }
+        if self.has(Role::Inspector) {
+            buckets.extend(scopes.grids.iter().map(|g| format!("grid:{g}")));
+        }
+        if let Some(enterprise) = &scopes.enterprise {
+            if self.has(Role::EnterpriseManager) {
+                buckets.push(format!("enterprise:{enterprise}"));
+            }
+            if let (true, Some(team)) = (self.has(Role::TeamLead), &scopes.team) {
+                buckets.push(format!("team:{enterprise}/{team}"));
+            }
+        }
+        if self.has(Role::Publicist) || self.has(Role::Reviewer) {
+            buckets.push(crate::entity::PUBLIC.to_string());
+        }
+        buckets.sort();
+        buckets.dedup();
+        buckets
+    }
+
+    /// Whether an inspector of this grant covers `grid` (town-wide inspectors cover every grid).
+    pub fn inspects(&self, grid: Option<&str>) -> bool {
+        self.has(Role::Inspector)
+            && (self.scopes.town
+                || grid.is_some_and(|g| self.scopes.grids.iter().any(|mine| mine == g)))
+    }
+
+    /// Whether this grant manages `enterprise`.
+    pub fn manages(&self, enterprise: &str) -> bool {
+        self.has(Role::EnterpriseManager) && self.scopes.enterprise.as_deref() == Some(enterprise)
+    }
+
+    /// Whether this grant leads `team` of `enterprise`.
+    pub fn leads(&self, enterprise: &str, team: &str) -> bool {
+        self.has(Role::TeamLead)
+            && self.scopes.enterprise.as_deref() == Some(enterprise)
+            && self.scopes.team.as_deref() == Some(team)
+    }
 }
 
 fn check_id(what: &'static str, id: &str) -> Result<(), AccessError> {
@@ -403,6 +454,29 @@ mod tests {
             grant.roles().collect::<Vec<_>>(),
             vec![Role::Admin, Role::Reviewer]
         );
+    }
+
+    #[test]
+    fn buckets_follow_roles_and_scopes() {
+        let admin = Grant::new([Role::Admin], Scopes::default()).unwrap();
+        assert_eq!(admin.buckets("u1"), vec!["town", "user:u1"]);
+        let inspector =
+            Grant::new([Role::Inspector], scopes(false, &["g2", "g1"], None, None)).unwrap();
+        assert_eq!(
+            inspector.buckets("u2"),
+            vec!["grid:g1", "grid:g2", "user:u2"]
+        );
+        assert!(
+            inspector.inspects(Some("g1"))
+                && !inspector.inspects(Some("g3"))
+                && !inspector.inspects(None)
+        );
+        let lead =
+            Grant::new([Role::TeamLead], scopes(false, &[], Some("e1"), Some("t1"))).unwrap();
+        assert_eq!(lead.buckets("u3"), vec!["team:e1/t1", "user:u3"]);
+        assert!(lead.leads("e1", "t1") && !lead.leads("e2", "t1") && !lead.manages("e1"));
+        let writer = Grant::new([Role::Publicist, Role::Reviewer], Scopes::default()).unwrap();
+        assert_eq!(writer.buckets("u4"), vec!["public", "user:u4"]);
     }
 
     #[test]

@@ -5,7 +5,18 @@
 //! Its shared part does no I/O at all: no network, no disk, no clock. Callers pass the current
 //! time and the data in; the functions here only look at what they are given.
 //!
-//! - [`access`]: roles (角色) and scopes (管辖范围): who a person is to the system and which part of
-//!   the town their work covers.
+//! - [`access`]: roles (角色) and scopes (管辖范围), and the buckets a grant reads.
+//! - [`canonical`]: the canonical JSON encoding that is hashed and signed.
+//! - [`event`]: events, their hash chain and signatures, device keys.
+//! - [`entity`]: entities, their scopes and buckets, bucket digests.
+//! - [`judge`]: verdicts and the judgement of an event against an entity.
+//! - [`kinds`]: the event kinds (`meeting.*`, `hazard.*`).
+//! - [`clock`]: capture times and device clock skew.
 
 pub mod access;
+pub mod canonical;
+pub mod clock;
+pub mod entity;
+pub mod event;
+pub mod judge;
+pub mod kinds;

@@ -1,0 +1,293 @@
+//! Events: the intents a device records, hash-chained and signed.
+//!
+//! An *event* is one thing a person did on a device (`hazard.report`, `meeting.submit`, …),
+//! recorded with the device's *sequence number* `seq` (1, 2, 3 … without gaps), a UUIDv7 `id`,
+//! and the *hash* of the device's previous event (`prev_hash`; 64 zeros for `seq` 1), so a
+//! device's events form a chain that cannot be reordered, dropped from the middle or edited
+//! without the break showing. The event's *hash* is sha256 of its canonical encoding
+//! ([`crate::canonical`]) without the `hash` and `sig` members; the *signature* is Ed25519 by
+//! the device's key over the 32 hash bytes. Hashes, keys and signatures travel as lower-case hex.
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::canonical::{CanonicalError, to_canonical};
+
+/// The event format version this crate writes and reads.
+pub const EVENT_VERSION: u32 = 1;
+/// `prev_hash` of a device's first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// The most blob references one event may carry.
+pub const MAX_BLOB_REFS: usize = 32;
+/// The largest canonical encoding of one event, in bytes.
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+/// When the device says the thing was captured.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Captured {
+    /// The device's clock at capture, milliseconds since the Unix epoch.
+    pub wall_ms: i64,
+    /// The device's time-zone offset from UTC at capture, in minutes (China: 480).
+    pub tz_offset_min: i32,
+}
+
+/// Everything of an event that is hashed and signed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventBody {
+    /// Format version, [`EVENT_VERSION`].
+    pub v: u32,
+    /// The enrolled device that recorded it.
+    pub device_id: String,
+    /// The device's sequence number: 1, 2, 3 … without gaps.
+    pub seq: u64,
+    /// A UUIDv7 chosen by the device.
+    pub id: String,
+    /// The hash of the device's previous event, or [`GENESIS_HASH`].
+    pub prev_hash: String,
+    /// What was done, e.g. `hazard.transition`.
+    pub kind: String,
+    /// The entity it is about (a UUID chosen by the device that created the entity).
+    pub entity_id: String,
+    /// The kind's data.
+    pub payload: Value,
+    /// sha256 (hex) of each photo or file the event cites.
+    pub blob_refs: Vec<String>,
+    /// The checklist template version the event was captured with, if any.
+    pub template_ref: Option<String>,
+    /// The entity revision the edit was based on, for editable drafts.
+    pub base_rev: Option<u64>,
+    /// When the device says it was captured.
+    pub captured: Captured,
+}
+
+/// An event with its hash and signature, as pushed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedEvent {
+    /// The signed content.
+    #[serde(flatten)]
+    pub body: EventBody,
+    /// sha256 of the canonical encoding of `body`, hex.
+    pub hash: String,
+    /// Ed25519 signature of the 32 hash bytes, hex.
+    pub sig: String,
+}
+
+/// Why an event is not a well-formed link of its device's chain.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// The body has no canonical encoding.
+    #[error("the event has no canonical encoding: {0}")]
+    Canonical(#[from] CanonicalError),
+    /// The canonical encoding is too large.
+    #[error("the event is {0} bytes; at most {MAX_EVENT_BYTES} are accepted")]
+    TooLarge(usize),
+    /// A field is malformed.
+    #[error("{0}")]
+    Malformed(String),
+    /// `hash` is not the sha256 of the canonical encoding.
+    #[error("the hash does not match the event's content (computed {computed})")]
+    HashMismatch {
+        /// The hash of the content as received.
+        computed: String,
+    },
+    /// The signature does not verify with the device's key.
+    #[error("the signature does not verify with the device's key")]
+    BadSignature,
+}
+
+/// The canonical encoding of a body.
+pub fn canonical_bytes(body: &EventBody) -> Result<Vec<u8>, EventError> {
+    let value = serde_json::to_value(body).map_err(|err| EventError::Malformed(err.to_string()))?;
+    let bytes = to_canonical(&value)?;
+    if bytes.len() > MAX_EVENT_BYTES {
+        return Err(EventError::TooLarge(bytes.len()));
+    }
+    Ok(bytes)
+}
+
+/// sha256 of a body's canonical encoding, as hex.
+pub fn hash_body(body: &EventBody) -> Result<String, EventError> {
+    Ok(hex::encode(Sha256::digest(canonical_bytes(body)?)))
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
+}
+
+/// A device's signing key. Its `Debug` does not print the secret.
+pub struct DeviceKey(SigningKey);
+
+impl std::fmt::Debug for DeviceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DeviceKey(public {})", self.public_hex())
+    }
+}
+
+impl DeviceKey {
+    /// A key from 32 secret bytes (drawn from the operating system's generator by the caller).
+    pub fn from_secret(secret: [u8; 32]) -> DeviceKey {
+        DeviceKey(SigningKey::from_bytes(&secret))
+    }
+
+    /// The 32 secret bytes, to store on the device.
+    pub fn secret(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// The public key, hex, as enrolled with the server.
+    pub fn public_hex(&self) -> String {
+        hex::encode(self.0.verifying_key().to_bytes())
+    }
+
+    /// Hashes and signs a body.
+    pub fn sign(&self, body: EventBody) -> Result<SignedEvent, EventError> {
+        let hash = hash_body(&body)?;
+        let raw = hex::decode(&hash).map_err(|err| EventError::Malformed(err.to_string()))?;
+        let sig = hex::encode(self.0.sign(&raw).to_bytes());
+        Ok(SignedEvent { body, hash, sig })
+    }
+}
+
+/// Parses a hex public key.
+pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, EventError> {
+    let bytes: [u8; 32] = hex::decode(hex_key)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            EventError::Malformed("a public key is 64 hex characters (32 bytes)".into())
+        })?;
+    VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| EventError::Malformed("not an Ed25519 public key".into()))
+}
+
+impl SignedEvent {
+    /// Checks the event's own form, that `hash` is the hash of its content, and that `sig`
+    /// verifies with `key`. The chain (`seq`, `prev_hash`) is the caller's to check.
+    pub fn verify(&self, key: &VerifyingKey) -> Result<(), EventError> {
+        let body = &self.body;
+        let malformed = |what: &str| Err(EventError::Malformed(what.to_string()));
+        if body.v != EVENT_VERSION {
+            return malformed("`v` must be 1");
+        }
+        if body.seq == 0 {
+            return malformed("`seq` starts at 1");
+        }
+        if !is_uuid(&body.id) || !is_uuid(&body.entity_id) || !is_uuid(&body.device_id) {
+            return malformed(
+                "`id`, `entity_id` and `device_id` must be UUIDs (lower-case, with dashes)",
+            );
+        }
+        if !is_hex(&body.prev_hash, 64) || !is_hex(&self.hash, 64) || !is_hex(&self.sig, 128) {
+            return malformed(
+                "`prev_hash` and `hash` are 64 and `sig` 128 lower-case hex characters",
+            );
+        }
+        if body.kind.is_empty() || body.kind.len() > 64 {
+            return malformed("`kind` must be 1 to 64 characters");
+        }
+        if body.blob_refs.len() > MAX_BLOB_REFS || !body.blob_refs.iter().all(|r| is_hex(r, 64)) {
+            return malformed("`blob_refs` holds at most 32 sha256 hashes as lower-case hex");
+        }
+        let computed = hash_body(body)?;
+        if computed != self.hash {
+            return Err(EventError::HashMismatch { computed });
+        }
+        let raw = hex::decode(&self.hash).map_err(|err| EventError::Malformed(err.to_string()))?;
+        let sig_bytes: [u8; 64] = hex::decode(&self.sig)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(EventError::BadSignature)?;
+        key.verify(&raw, &Signature::from_bytes(&sig_bytes))
+            .map_err(|_| EventError::BadSignature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The test vector of `openapi/PROTOCOL.md`: a fixed key and event, and the exact bytes,
+    /// hash and signature they give. A JavaScript client checks itself against the same.
+    pub(crate) fn vector() -> (DeviceKey, EventBody) {
+        let key = DeviceKey::from_secret([7u8; 32]);
+        let body = EventBody {
+            v: 1,
+            device_id: "0192f3a0-0000-7000-8000-000000000001".into(),
+            seq: 1,
+            id: "0192f3a0-0000-7000-8000-0000000000e1".into(),
+            prev_hash: GENESIS_HASH.into(),
+            kind: "hazard.report".into(),
+            entity_id: "0192f3a0-0000-7000-8000-0000000000a1".into(),
+            payload: json!({
+                "enterprise_id": "e-seaweed-01",
+                "grid_id": "g1",
+                "level": "general",
+                "description": "配电箱未接地 \"A区\"",
+                "deadline": "2026-12-05",
+                "location": {"lat_e6": 26657000, "lng_e6": 119543000}
+            }),
+            blob_refs: vec![
+                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+            ],
+            template_ref: None,
+            base_rev: None,
+            captured: Captured {
+                wall_ms: 1_764_300_000_000,
+                tz_offset_min: 480,
+            },
+        };
+        (key, body)
+    }
+
+    #[test]
+    fn the_protocol_test_vector_holds() {
+        let (key, body) = vector();
+        let canonical = String::from_utf8(canonical_bytes(&body).unwrap()).unwrap();
+        assert_eq!(
+            canonical,
+            r#"{"base_rev":null,"blob_refs":["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],"captured":{"tz_offset_min":480,"wall_ms":1764300000000},"device_id":"0192f3a0-0000-7000-8000-000000000001","entity_id":"0192f3a0-0000-7000-8000-0000000000a1","id":"0192f3a0-0000-7000-8000-0000000000e1","kind":"hazard.report","payload":{"deadline":"2026-12-05","description":"配电箱未接地 \"A区\"","enterprise_id":"e-seaweed-01","grid_id":"g1","level":"general","location":{"lat_e6":26657000,"lng_e6":119543000}},"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","seq":1,"template_ref":null,"v":1}"#
+        );
+        let signed = key.sign(body).unwrap();
+        let expected = include_str!("../testdata/vector.txt");
+        let mut lines = expected.lines();
+        assert_eq!(Some(key.public_hex().as_str()), lines.next(), "public key");
+        assert_eq!(Some(signed.hash.as_str()), lines.next(), "hash");
+        assert_eq!(Some(signed.sig.as_str()), lines.next(), "signature");
+        signed
+            .verify(&parse_public_key(&key.public_hex()).unwrap())
+            .unwrap();
+    }
+
+    #[test]
+    fn any_change_after_signing_is_caught() {
+        let (key, body) = vector();
+        let public = parse_public_key(&key.public_hex()).unwrap();
+        let signed = key.sign(body).unwrap();
+
+        let mut altered = signed.clone();
+        altered.body.payload["level"] = json!("major");
+        assert!(matches!(
+            altered.verify(&public),
+            Err(EventError::HashMismatch { .. })
+        ));
+
+        let mut rehashed = altered.clone();
+        rehashed.hash = hash_body(&rehashed.body).unwrap();
+        assert_eq!(
+            rehashed.verify(&public),
+            Err(EventError::BadSignature),
+            "a new hash needs the key"
+        );
+
+        let other = DeviceKey::from_secret([8u8; 32]);
+        let forged = other.sign(signed.body.clone()).unwrap();
+        assert_eq!(forged.verify(&public), Err(EventError::BadSignature));
+    }
+}

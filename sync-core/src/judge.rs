@@ -1,0 +1,266 @@
+//! Judgement: what an event does to the entity it is about.
+//!
+//! Each event gets exactly one *verdict*:
+//! - `applied`: the entity changed (or was created);
+//! - `conflict`: the event is valid but no longer fits the entity as it stands (a hazard
+//!   transition whose `from` is stale, a second submission of a frozen meeting); it is kept for a
+//!   person to resolve;
+//! - `quarantined`: the event is invalid (unknown kind, malformed payload, not permitted, about an
+//!   entity that does not exist); it is kept with the reason and shown back to its author.
+//!
+//! [`judge`] is a pure function of the event, the actor and the entity's current state. The
+//! server calls it to decide; a device calls it to show the result at once, offline, and again
+//! after every pull to re-apply its unacknowledged events on top of the server's state.
+//!
+//! Adding a kind is one type implementing [`Kind`] (its name, payload, scope, who may send it,
+//! and what it does) and one line in [`KINDS`] and [`judge`].
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::access::Grant;
+use crate::entity::{Entity, EntityScope, EntityType};
+use crate::event::EventBody;
+use crate::kinds::{hazard, meeting};
+
+/// The person behind an event: the user its device is enrolled to, with their grant at judgement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// The user's id.
+    pub user_id: String,
+    /// Their roles and scopes.
+    pub grant: Grant,
+}
+
+/// The three verdicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The entity changed.
+    Applied,
+    /// Valid, but does not fit the current state; kept for a person to resolve.
+    Conflict,
+    /// Invalid; kept with the reason, shown to its author.
+    Quarantined,
+}
+
+/// Why an event was not applied: a stable code and a sentence for a person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    /// Stable machine-readable code, e.g. `stale-transition`.
+    pub code: String,
+    /// What happened, for a person.
+    pub message: String,
+}
+
+/// A refusal from a kind: which verdict, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reject {
+    /// The event is valid but does not fit.
+    Conflict(Reason),
+    /// The event is invalid.
+    Quarantine(Reason),
+}
+
+impl Reject {
+    /// A conflict with this code and message.
+    pub fn conflict(code: &str, message: impl Into<String>) -> Reject {
+        Reject::Conflict(Reason {
+            code: code.into(),
+            message: message.into(),
+        })
+    }
+
+    /// A quarantine with this code and message.
+    pub fn quarantine(code: &str, message: impl Into<String>) -> Reject {
+        Reject::Quarantine(Reason {
+            code: code.into(),
+            message: message.into(),
+        })
+    }
+}
+
+/// The result of judging one event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Judgement {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why, unless applied.
+    pub reason: Option<Reason>,
+    /// The entity as it now stands, when applied.
+    pub entity: Option<Entity>,
+    /// The scope of the entity the event was about, when known (a conflict is shown to those
+    /// who see that entity).
+    pub target_scope: Option<EntityScope>,
+}
+
+/// An event kind: everything about it in one place.
+pub trait Kind {
+    /// The `kind` string, e.g. `hazard.report`.
+    const NAME: &'static str;
+    /// The type of entity it is about.
+    const ENTITY: EntityType;
+    /// Its payload.
+    type Payload: DeserializeOwned;
+
+    /// Checks the payload and the event on their own (lengths, dates, photos).
+    fn validate(event: &EventBody, payload: &Self::Payload) -> Result<(), Reject>;
+
+    /// The scope of the entity: from the payload for a new entity, from the entity as it
+    /// stands otherwise. Fails when the entity must exist and does not, or must not and does.
+    fn scope(
+        actor: &Actor,
+        payload: &Self::Payload,
+        current: Option<&Entity>,
+    ) -> Result<EntityScope, Reject>;
+
+    /// Who may send it.
+    fn authorize(
+        actor: &Actor,
+        payload: &Self::Payload,
+        scope: &EntityScope,
+        current: Option<&Entity>,
+    ) -> Result<(), Reject>;
+
+    /// The entity after the event.
+    fn apply(
+        actor: &Actor,
+        event: &EventBody,
+        payload: Self::Payload,
+        scope: EntityScope,
+        current: Option<&Entity>,
+    ) -> Result<Entity, Reject>;
+}
+
+/// Every kind the server accepts.
+pub const KINDS: [&str; 4] = [
+    meeting::MeetingSubmit::NAME,
+    meeting::MeetingAmend::NAME,
+    hazard::HazardReport::NAME,
+    hazard::HazardTransition::NAME,
+];
+
+/// Judges `event`, sent by `actor`, against the entity it is about as it stands (`current`).
+pub fn judge(event: &EventBody, actor: &Actor, current: Option<&Entity>) -> Judgement {
+    match event.kind.as_str() {
+        meeting::MeetingSubmit::NAME => run::<meeting::MeetingSubmit>(event, actor, current),
+        meeting::MeetingAmend::NAME => run::<meeting::MeetingAmend>(event, actor, current),
+        hazard::HazardReport::NAME => run::<hazard::HazardReport>(event, actor, current),
+        hazard::HazardTransition::NAME => run::<hazard::HazardTransition>(event, actor, current),
+        other => refused(
+            Reject::quarantine(
+                "unknown-kind",
+                format!(
+                    "`{other}` is not an event kind this server knows ({})",
+                    KINDS.join(", ")
+                ),
+            ),
+            current,
+        ),
+    }
+}
+
+fn refused(reject: Reject, current: Option<&Entity>) -> Judgement {
+    let (verdict, reason) = match reject {
+        Reject::Conflict(reason) => (Verdict::Conflict, reason),
+        Reject::Quarantine(reason) => (Verdict::Quarantined, reason),
+    };
+    Judgement {
+        verdict,
+        reason: Some(reason),
+        entity: None,
+        target_scope: current.map(|c| c.scope.clone()),
+    }
+}
+
+fn run<K: Kind>(event: &EventBody, actor: &Actor, current: Option<&Entity>) -> Judgement {
+    let outcome = (|| {
+        if let Some(current) = current {
+            if current.entity_type != K::ENTITY {
+                return Err(Reject::quarantine(
+                    "wrong-entity-type",
+                    format!(
+                        "`{}` is about a {:?}, but this entity is a {:?}",
+                        K::NAME,
+                        K::ENTITY,
+                        current.entity_type
+                    ),
+                ));
+            }
+        }
+        let payload: K::Payload = serde_json::from_value(event.payload.clone()).map_err(|err| {
+            Reject::quarantine(
+                "payload-invalid",
+                format!("the `{}` payload does not fit: {err}", K::NAME),
+            )
+        })?;
+        K::validate(event, &payload)?;
+        let scope = K::scope(actor, &payload, current)?;
+        K::authorize(actor, &payload, &scope, current)?;
+        K::apply(actor, event, payload, scope, current)
+    })();
+    match outcome {
+        Ok(entity) => Judgement {
+            verdict: Verdict::Applied,
+            reason: None,
+            target_scope: Some(entity.scope.clone()),
+            entity: Some(entity),
+        },
+        Err(reject) => refused(reject, current),
+    }
+}
+
+/// Checks a text field: trimmed length between `min` and `max` characters, no control characters
+/// but newlines.
+pub fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Reject> {
+    let chars = value.trim().chars().count();
+    if chars < min || chars > max || value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Reject::quarantine(
+            "payload-invalid",
+            format!("`{field}` must be {min} to {max} characters, without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an id field the way scopes are checked (1 to 64 of `A-Z a-z 0-9 - _`).
+pub fn check_id(field: &str, value: &str) -> Result<(), Reject> {
+    let ok = !value.is_empty()
+        && value.len() <= crate::access::MAX_ID_LEN
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Reject::quarantine(
+            "payload-invalid",
+            format!("`{field}` must be 1 to 64 characters from A-Z, a-z, 0-9, `-` and `_`"),
+        ))
+    }
+}
+
+/// Checks a calendar date written `YYYY-MM-DD`.
+pub fn check_date(field: &str, value: &str) -> Result<(), Reject> {
+    let bytes = value.as_bytes();
+    let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
+    let ok = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && digits(0..4)
+        && digits(5..7)
+        && digits(8..10)
+        && {
+            let month: u32 = value[5..7].parse().unwrap_or(0);
+            let day: u32 = value[8..10].parse().unwrap_or(0);
+            (1..=12).contains(&month) && (1..=31).contains(&day)
+        };
+    if ok {
+        Ok(())
+    } else {
+        Err(Reject::quarantine(
+            "payload-invalid",
+            format!("`{field}` must be a date written YYYY-MM-DD"),
+        ))
+    }
+}

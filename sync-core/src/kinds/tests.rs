@@ -1,0 +1,404 @@
+//! Judgement of the shipped kinds.
+
+use serde_json::{Value, json};
+
+use crate::access::{Grant, Role, Scopes};
+use crate::entity::Entity;
+use crate::event::{Captured, EventBody, GENESIS_HASH};
+use crate::judge::{Actor, Judgement, Verdict, judge};
+
+pub(crate) fn actor(user: &str, roles: &[Role], scopes: Scopes) -> Actor {
+    Actor {
+        user_id: user.into(),
+        grant: Grant::new(roles.iter().copied(), scopes).unwrap(),
+    }
+}
+
+pub(crate) fn inspector(user: &str, grids: &[&str]) -> Actor {
+    let scopes = Scopes {
+        grids: grids.iter().map(|g| g.to_string()).collect(),
+        ..Scopes::default()
+    };
+    actor(user, &[Role::Inspector], scopes)
+}
+
+pub(crate) fn manager(user: &str, enterprise: &str) -> Actor {
+    let scopes = Scopes {
+        enterprise: Some(enterprise.into()),
+        ..Scopes::default()
+    };
+    actor(user, &[Role::EnterpriseManager], scopes)
+}
+
+pub(crate) fn lead(user: &str, enterprise: &str, team: &str) -> Actor {
+    let scopes = Scopes {
+        enterprise: Some(enterprise.into()),
+        team: Some(team.into()),
+        ..Scopes::default()
+    };
+    actor(user, &[Role::TeamLead], scopes)
+}
+
+pub(crate) const ENTITY: &str = "0192f3a0-0000-7000-8000-0000000000a1";
+const PHOTO: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+pub(crate) fn event(kind: &str, payload: Value, photos: usize) -> EventBody {
+    EventBody {
+        v: 1,
+        device_id: "0192f3a0-0000-7000-8000-000000000001".into(),
+        seq: 1,
+        id: "0192f3a0-0000-7000-8000-0000000000e1".into(),
+        prev_hash: GENESIS_HASH.into(),
+        kind: kind.into(),
+        entity_id: ENTITY.into(),
+        payload,
+        blob_refs: vec![PHOTO.to_string(); photos],
+        template_ref: None,
+        base_rev: None,
+        captured: Captured {
+            wall_ms: 1_764_300_000_000,
+            tz_offset_min: 480,
+        },
+    }
+}
+
+pub(crate) fn meeting_payload(enterprise: &str, team: &str) -> Value {
+    json!({
+        "enterprise_id": enterprise, "team_id": team, "date": "2026-11-28", "shift": "早班",
+        "slot": "pre_shift", "host": "王班长", "started_at_ms": 1_764_300_000_000_i64,
+        "ended_at_ms": 1_764_300_300_000_i64, "place": "加工车间",
+        "attendance": [{"name": "李四", "status": "present", "fit_for_duty": true, "ppe_ok": true}],
+        "topics": ["液氨泄漏应急处置"]
+    })
+}
+
+pub(crate) fn report_payload(level: &str) -> Value {
+    json!({"enterprise_id": "e1", "grid_id": "g1", "level": level, "description": "配电箱未接地", "deadline": "2026-12-05"})
+}
+
+pub(crate) fn transition(from: &str, to: &str) -> Value {
+    json!({"from": from, "to": to})
+}
+
+fn applied(judgement: Judgement) -> Entity {
+    assert_eq!(judgement.verdict, Verdict::Applied, "{judgement:?}");
+    judgement.entity.unwrap()
+}
+
+fn refused(judgement: &Judgement, verdict: Verdict, code: &str) {
+    assert_eq!(judgement.verdict, verdict, "{judgement:?}");
+    assert_eq!(
+        judgement.reason.as_ref().unwrap().code,
+        code,
+        "{judgement:?}"
+    );
+    assert!(judgement.entity.is_none());
+}
+
+#[test]
+fn meetings_are_frozen_and_amended() {
+    let wang = lead("wang", "e1", "t1");
+    let submit = event("meeting.submit", meeting_payload("e1", "t1"), 1);
+    let meeting = applied(judge(&submit, &wang, None));
+    assert_eq!(
+        meeting.scope.buckets(),
+        vec!["enterprise:e1", "team:e1/t1", "town", "user:wang"]
+    );
+    assert_eq!(meeting.body["content_hash"].as_str().unwrap().len(), 64);
+
+    refused(
+        &judge(&submit, &wang, Some(&meeting)),
+        Verdict::Conflict,
+        "already-submitted",
+    );
+
+    let amend = event(
+        "meeting.amend",
+        json!({"reason": "漏记", "changes": {"risks": ["地面湿滑"]}}),
+        0,
+    );
+    let amended = applied(judge(&amend, &manager("zhou", "e1"), Some(&meeting)));
+    assert_eq!(amended.body["risks"], json!(["地面湿滑"]));
+    assert_eq!(
+        amended.body["topics"], meeting.body["topics"],
+        "unchanged fields stay"
+    );
+    assert_eq!(amended.body["amendments"][0]["reason"], "漏记");
+    assert_eq!(
+        amended.body["content_hash"], meeting.body["content_hash"],
+        "the original stays recorded"
+    );
+
+    refused(
+        &judge(&amend, &wang, None),
+        Verdict::Quarantined,
+        "unknown-entity",
+    );
+}
+
+#[test]
+fn meetings_are_checked() {
+    let wang = lead("wang", "e1", "t1");
+    refused(
+        &judge(
+            &event("meeting.submit", meeting_payload("e1", "t1"), 0),
+            &wang,
+            None,
+        ),
+        Verdict::Quarantined,
+        "photo-required",
+    );
+    refused(
+        &judge(
+            &event("meeting.submit", meeting_payload("e2", "t1"), 1),
+            &wang,
+            None,
+        ),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+    refused(
+        &judge(
+            &event("meeting.submit", meeting_payload("e1", "t2"), 1),
+            &wang,
+            None,
+        ),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+    let mut bad = meeting_payload("e1", "t1");
+    bad["date"] = json!("28/11/2026");
+    refused(
+        &judge(&event("meeting.submit", bad, 1), &wang, None),
+        Verdict::Quarantined,
+        "payload-invalid",
+    );
+    let mut extra = meeting_payload("e1", "t1");
+    extra["colour"] = json!("red");
+    refused(
+        &judge(&event("meeting.submit", extra, 1), &wang, None),
+        Verdict::Quarantined,
+        "payload-invalid",
+    );
+    refused(
+        &judge(&event("meeting.fly", json!({}), 1), &wang, None),
+        Verdict::Quarantined,
+        "unknown-kind",
+    );
+}
+
+#[test]
+fn a_general_hazard_goes_round_and_a_stale_move_conflicts() {
+    let li = inspector("li", &["g1"]);
+    let zhou = manager("zhou", "e1");
+    let hazard = applied(judge(
+        &event("hazard.report", report_payload("general"), 1),
+        &li,
+        None,
+    ));
+    assert_eq!(hazard.body["state"], "reported");
+    assert_eq!(
+        hazard.scope.buckets(),
+        vec!["enterprise:e1", "grid:g1", "town", "user:li"]
+    );
+
+    let start = event("hazard.transition", transition("reported", "rectifying"), 0);
+    let rectifying = applied(judge(&start, &zhou, Some(&hazard)));
+    // The same move again, from a device that had not seen the first: a conflict, nothing lost.
+    refused(
+        &judge(&start, &li, Some(&rectifying)),
+        Verdict::Conflict,
+        "stale-transition",
+    );
+
+    refused(
+        &judge(
+            &event(
+                "hazard.transition",
+                transition("rectifying", "pending_acceptance"),
+                0,
+            ),
+            &zhou,
+            Some(&rectifying),
+        ),
+        Verdict::Quarantined,
+        "photo-required",
+    );
+    let pending = applied(judge(
+        &event(
+            "hazard.transition",
+            transition("rectifying", "pending_acceptance"),
+            1,
+        ),
+        &zhou,
+        Some(&rectifying),
+    ));
+    assert_eq!(pending.body["photos_after"].as_array().unwrap().len(), 1);
+    refused(
+        &judge(
+            &event(
+                "hazard.transition",
+                transition("pending_acceptance", "closed"),
+                0,
+            ),
+            &zhou,
+            Some(&pending),
+        ),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+    let closed = applied(judge(
+        &event(
+            "hazard.transition",
+            transition("pending_acceptance", "closed"),
+            0,
+        ),
+        &li,
+        Some(&pending),
+    ));
+    assert_eq!(closed.body["state"], "closed");
+    assert_eq!(closed.body["history"].as_array().unwrap().len(), 4);
+    refused(
+        &judge(
+            &event(
+                "hazard.transition",
+                json!({"from": "closed", "to": "void", "note": "x"}),
+                0,
+            ),
+            &actor("root", &[Role::Admin], Scopes::default()),
+            Some(&closed),
+        ),
+        Verdict::Quarantined,
+        "invalid-transition",
+    );
+}
+
+#[test]
+fn hazard_rules() {
+    let li = inspector("li", &["g1"]);
+    let outsider = inspector("zhao", &["g9"]);
+    refused(
+        &judge(
+            &event("hazard.report", report_payload("general"), 1),
+            &outsider,
+            None,
+        ),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+    refused(
+        &judge(
+            &event("hazard.report", report_payload("general"), 0),
+            &li,
+            None,
+        ),
+        Verdict::Quarantined,
+        "photo-required",
+    );
+
+    let major = applied(judge(
+        &event("hazard.report", report_payload("major"), 1),
+        &li,
+        None,
+    ));
+    refused(
+        &judge(
+            &event("hazard.transition", transition("reported", "rectifying"), 0),
+            &li,
+            Some(&major),
+        ),
+        Verdict::Quarantined,
+        "invalid-transition",
+    );
+    refused(
+        &judge(
+            &event(
+                "hazard.transition",
+                transition("reported", "plan_pending"),
+                0,
+            ),
+            &li,
+            Some(&major),
+        ),
+        Verdict::Quarantined,
+        "double-report-required",
+    );
+    let with_reports = json!({"from": "reported", "to": "plan_pending",
+        "double_report": {"regulator_at_ms": 1_764_300_000_000_i64, "congress_at_ms": 1_764_300_000_000_i64}});
+    let planning = applied(judge(
+        &event("hazard.transition", with_reports, 0),
+        &li,
+        Some(&major),
+    ));
+    refused(
+        &judge(
+            &event(
+                "hazard.transition",
+                transition("plan_pending", "rectifying"),
+                0,
+            ),
+            &li,
+            Some(&planning),
+        ),
+        Verdict::Quarantined,
+        "plan-required",
+    );
+    let void = json!({"from": "plan_pending", "to": "void", "note": "重复上报"});
+    refused(
+        &judge(
+            &event("hazard.transition", void.clone(), 0),
+            &li,
+            Some(&planning),
+        ),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+    let admin = actor("root", &[Role::Admin], Scopes::default());
+    assert_eq!(
+        applied(judge(
+            &event("hazard.transition", void, 0),
+            &admin,
+            Some(&planning)
+        ))
+        .body["state"],
+        "void"
+    );
+    refused(
+        &judge(
+            &event("hazard.transition", transition("reported", "rectifying"), 0),
+            &li,
+            None,
+        ),
+        Verdict::Quarantined,
+        "unknown-entity",
+    );
+    // A meeting event cannot touch a hazard.
+    refused(
+        &judge(
+            &event(
+                "meeting.amend",
+                json!({"reason": "x", "changes": {"topics": ["y"]}}),
+                0,
+            ),
+            &li,
+            Some(&major),
+        ),
+        Verdict::Quarantined,
+        "wrong-entity-type",
+    );
+}
+
+#[test]
+fn overdue_is_derived() {
+    let hazard: crate::kinds::hazard::Hazard = serde_json::from_value(
+        applied(judge(
+            &event("hazard.report", report_payload("general"), 1),
+            &inspector("li", &["g1"]),
+            None,
+        ))
+        .body,
+    )
+    .unwrap();
+    assert!(!hazard.is_overdue("2026-12-05"));
+    assert!(hazard.is_overdue("2026-12-06"));
+}
