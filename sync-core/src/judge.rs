@@ -264,3 +264,41 @@ pub fn check_date(field: &str, value: &str) -> Result<(), Reject> {
         ))
     }
 }
+
+/// The id of the sync issue kept for a device's event that was not applied.
+pub fn issue_id(device_id: &str, seq: u64) -> String {
+    format!("issue:{device_id}:{seq}")
+}
+
+/// The sync issue (a conflict or quarantine kept for a person) for an event that was not
+/// applied. It holds the whole signed event, so nothing the person captured is lost. Its
+/// author sees it; a conflict is also seen by everyone who sees the entity it was about.
+pub fn issue_entity(
+    event: &crate::event::SignedEvent,
+    judgement: &Judgement,
+    author: &str,
+) -> Entity {
+    let mut scope = match (judgement.verdict, &judgement.target_scope) {
+        (Verdict::Conflict, Some(target)) => EntityScope {
+            public: false,
+            ..target.clone()
+        },
+        _ => EntityScope::default(),
+    };
+    if !scope.users.iter().any(|u| u == author) {
+        scope.users.push(author.to_string());
+    }
+    Entity {
+        id: issue_id(&event.body.device_id, event.body.seq),
+        entity_type: EntityType::SyncIssue,
+        scope,
+        deleted: false,
+        body: serde_json::json!({
+            "verdict": judgement.verdict,
+            "reason": judgement.reason,
+            "about_entity": event.body.entity_id,
+            "author": author,
+            "event": event,
+        }),
+    }
+}

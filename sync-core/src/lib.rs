@@ -12,6 +12,7 @@
 //! - [`judge`]: verdicts and the judgement of an event against an entity.
 //! - [`kinds`]: the event kinds (`meeting.*`, `hazard.*`).
 //! - [`clock`]: capture times and device clock skew.
+//! - [`protocol`]: the push and pull messages.
 
 pub mod access;
 pub mod canonical;
@@ -20,3 +21,4 @@ pub mod entity;
 pub mod event;
 pub mod judge;
 pub mod kinds;
+pub mod protocol;

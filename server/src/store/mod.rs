@@ -13,11 +13,14 @@
 pub mod codec;
 pub mod model;
 mod redb_store;
+mod redb_sync;
 pub mod tables;
 
 pub use redb_store::RedbStore;
 
-use model::{Invitation, SecretHash, Session, UnixMillis, User};
+use anjian_sync::entity::{BucketDigest, Entity};
+use anjian_sync::protocol::{JudgedEvent, Projection, Receipt};
+use model::{Device, Invitation, SecretHash, Session, UnixMillis, User};
 use uuid::Uuid;
 
 /// What a store call can fail with. Small and matchable on purpose.
@@ -124,6 +127,89 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
         openid: &str,
         now: UnixMillis,
     ) -> Result<User, StoreError>;
+}
+
+/// Devices, the event log, projections and the per-bucket change index.
+pub trait SyncStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Adds a newly enrolled device.
+    fn insert_device(&self, device: &Device) -> Result<(), StoreError>;
+
+    /// The device with this id.
+    fn device(&self, id: Uuid) -> Result<Option<Device>, StoreError>;
+
+    /// Every device, or those of one user, in enrolment order.
+    fn devices(&self, user: Option<Uuid>) -> Result<Vec<Device>, StoreError>;
+
+    /// Marks a device revoked at `now` (once; a second revoke keeps the first time).
+    fn revoke_device(&self, id: Uuid, now: UnixMillis) -> Result<Device, StoreError>;
+
+    /// Runs `work` in one write transaction and commits it durably when `work` returns `Ok`;
+    /// on `Err` nothing it wrote is kept.
+    fn write(
+        &self,
+        work: &mut dyn FnMut(&mut dyn SyncWrite) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+
+    /// A page of the projections in `buckets` changed after revision `after`, at most `limit`.
+    fn pull(&self, buckets: &[String], after: u64, limit: usize) -> Result<PullPage, StoreError>;
+
+    /// Receipts of a device's events after `after_seq`, at most `limit`.
+    fn receipts(
+        &self,
+        device: Uuid,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Receipt>, StoreError>;
+}
+
+/// What one write transaction of the sync store can do.
+pub trait SyncWrite {
+    /// A device, as of this transaction.
+    fn device(&mut self, id: Uuid) -> Result<Option<Device>, StoreError>;
+    /// Stores a device's new state.
+    fn put_device(&mut self, device: &Device) -> Result<(), StoreError>;
+    /// A device's event at `seq`.
+    fn event(&mut self, device: Uuid, seq: u64) -> Result<Option<JudgedEvent>, StoreError>;
+    /// Stores a judged event.
+    fn put_event(&mut self, device: Uuid, event: &JudgedEvent) -> Result<(), StoreError>;
+    /// Records a refused fork for audit: the event that reused a taken `seq` with other content.
+    fn record_fork(
+        &mut self,
+        device: Uuid,
+        event: &anjian_sync::event::SignedEvent,
+        at: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// An entity's projection.
+    fn entity(&mut self, id: &str) -> Result<Option<Projection>, StoreError>;
+    /// Stores an entity at the next revision, moving it in the bucket index and digests;
+    /// returns the stored projection.
+    fn put_entity(
+        &mut self,
+        entity: Entity,
+        meta: ProjectionMeta,
+    ) -> Result<Projection, StoreError>;
+}
+
+/// What a projection records about the event that last changed it.
+#[derive(Clone, Debug)]
+pub struct ProjectionMeta {
+    /// The event.
+    pub event_id: String,
+    /// Its capture time.
+    pub time: anjian_sync::clock::CaptureTime,
+}
+
+/// A page of a pull.
+#[derive(Clone, Debug)]
+pub struct PullPage {
+    /// Projections in revision order.
+    pub projections: Vec<Projection>,
+    /// Nothing further is in the buckets: this page ends a checkpoint.
+    pub complete: bool,
+    /// The highest revision given out in the whole store.
+    pub last_rev: u64,
+    /// Each bucket's digest, when complete.
+    pub digests: Vec<(String, BucketDigest)>,
 }
 
 #[cfg(test)]

@@ -122,3 +122,26 @@ pub struct Invitation {
     /// When it was redeemed, if it was.
     pub redeemed_at: Option<UnixMillis>,
 }
+
+/// An enrolled device (设备): the public half of its signing key and how far its log has come.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// Its id, given at enrolment.
+    pub id: Uuid,
+    /// The user it is enrolled to.
+    pub user_id: Uuid,
+    /// Its Ed25519 public key, hex.
+    pub public_key: String,
+    /// A name the person gave it ("李的手机").
+    pub name: String,
+    /// When it was enrolled.
+    pub enrolled_at: UnixMillis,
+    /// When an admin revoked it; its pushes are refused from then on.
+    pub revoked_at: Option<UnixMillis>,
+    /// The highest `seq` taken from it.
+    pub last_seq: u64,
+    /// The hash of that event (the genesis hash before the first).
+    pub last_hash: String,
+    /// When it last pushed.
+    pub last_push_at: Option<UnixMillis>,
+}

@@ -16,7 +16,10 @@ use uuid::Uuid;
 
 use super::codec::{decode, encode};
 use super::model::{Invitation, SecretHash, Session, UnixMillis, User};
-use super::tables::{INVITATIONS, SESSIONS, USER_SESSIONS, USERNAMES, USERS, WECHAT_OPENIDS};
+use super::tables::{
+    BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES, EVENTS, FORKS, INVITATIONS,
+    SESSIONS, USER_SESSIONS, USERNAMES, USERS, WECHAT_OPENIDS,
+};
 use super::{AccountStore, Conflict, StoreError};
 
 /// The redb-backed store.
@@ -67,11 +70,22 @@ impl RedbStore {
         txn.open_table(SESSIONS)?;
         txn.open_multimap_table(USER_SESSIONS)?;
         txn.open_table(INVITATIONS)?;
+        txn.open_table(DEVICES)?;
+        txn.open_table(EVENTS)?;
+        txn.open_table(FORKS)?;
+        txn.open_table(ENTITIES)?;
+        txn.open_table(BUCKET_INDEX)?;
+        txn.open_table(BUCKET_DIGESTS)?;
+        txn.open_table(COUNTERS)?;
         txn.commit()?;
         Ok(RedbStore {
             db,
             repaired: repaired.load(Ordering::Relaxed),
         })
+    }
+
+    pub(super) fn db(&self) -> &Database {
+        &self.db
     }
 
     /// Whether opening found the file not cleanly closed and repaired it.

@@ -19,3 +19,19 @@ pub const USER_SESSIONS: MultimapTableDefinition<u128, &[u8; 32]> =
     MultimapTableDefinition::new("user-sessions-0");
 /// Invitation code hashes → [`super::model::Invitation`].
 pub const INVITATIONS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("invitations-0");
+
+/// Devices by id → [`super::model::Device`].
+pub const DEVICES: TableDefinition<u128, &[u8]> = TableDefinition::new("devices-0");
+/// Events by (device id, seq) → [`anjian_sync::protocol::JudgedEvent`] (JSON).
+pub const EVENTS: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("events-0");
+/// Refused forks by (device id, seq, hash) → the refused event and when (JSON), for audit.
+pub const FORKS: TableDefinition<(u128, u64, &str), &[u8]> = TableDefinition::new("forks-0");
+/// Entities by id → [`anjian_sync::protocol::Projection`] (JSON).
+pub const ENTITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entities-0");
+/// The per-bucket change index: (bucket, revision) → entity id. An entity has one entry per
+/// bucket, at its latest revision, so a pull reads only its buckets' changes.
+pub const BUCKET_INDEX: TableDefinition<(&str, u64), &str> = TableDefinition::new("bucket-index-0");
+/// Bucket → its [`anjian_sync::entity::BucketDigest`], kept up to date with every change.
+pub const BUCKET_DIGESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("bucket-digests-0");
+/// Counters: `last_rev`, the highest revision given out.
+pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters-0");

@@ -1,0 +1,148 @@
+//! The messages of the sync protocol, as both ends read and write them (JSON).
+//!
+//! `openapi/PROTOCOL.md` is the prose; `openapi/openapi.yaml` the exact shapes. A *receipt*
+//! acknowledges one event for good; a *refusal* stops a push at the first event the server will
+//! not take; a *projection* is an entity as the server judged it, with its revision and times; a
+//! *checkpoint* ends a pull with the caller's bucket digests.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::ClockFlag;
+use crate::entity::{BucketDigest, Entity};
+use crate::event::SignedEvent;
+use crate::judge::{Reason, Verdict};
+
+/// The most events one push may carry.
+pub const MAX_PUSH_EVENTS: usize = 500;
+/// The most entities one pull page may carry.
+pub const MAX_PULL_LIMIT: usize = 1000;
+
+/// `POST /v1/sync/push`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRequest {
+    /// The enrolled device.
+    pub device_id: String,
+    /// The device's clock now, ms since the epoch (for its skew).
+    pub device_clock_ms: i64,
+    /// Events in ascending `seq`, without gaps.
+    pub events: Vec<SignedEvent>,
+}
+
+/// The server's acknowledgement of one event: durable once sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The event's `seq`.
+    pub seq: u64,
+    /// The event's `id`.
+    pub event_id: String,
+    /// The event's hash.
+    pub hash: String,
+    /// What the server made of it.
+    pub verdict: Verdict,
+    /// Why, unless applied.
+    pub reason: Option<Reason>,
+    /// The entity's revision after an applied event.
+    pub rev: Option<u64>,
+    /// The sync issue kept for a conflict or quarantine (an entity in the author's bucket).
+    pub issue_id: Option<String>,
+    /// When the server received it, ms.
+    pub received_at_ms: i64,
+}
+
+/// Why a push stopped before an event. Events before it were taken.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The `seq` of the refused event.
+    pub seq: u64,
+    /// Stable code: `gap`, `fork`, `broken-chain`, `bad-signature`, `hash-mismatch`,
+    /// `malformed-event`, `wrong-device`.
+    pub code: String,
+    /// What happened and what to do.
+    pub message: String,
+    /// The `seq` the server expects next from this device.
+    pub expected_seq: u64,
+}
+
+/// The answer to a push.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// One receipt per event taken, in order (replays included).
+    pub receipts: Vec<Receipt>,
+    /// Set when the push stopped early.
+    pub refused: Option<Refusal>,
+    /// The highest `seq` the server holds from this device.
+    pub last_seq: u64,
+}
+
+/// An entity as the server judged it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Projection {
+    /// The entity.
+    #[serde(flatten)]
+    pub entity: Entity,
+    /// Server-wide revision of its last change; orders all changes.
+    pub rev: u64,
+    /// Its buckets.
+    pub buckets: Vec<String>,
+    /// The event that last changed it.
+    pub last_event_id: String,
+    /// Best estimate of when that event was captured, ms.
+    pub captured_at_ms: i64,
+    /// When the server received it, ms.
+    pub received_at_ms: i64,
+    /// How far to trust `captured_at_ms`.
+    pub clock: ClockFlag,
+}
+
+/// One bucket's state at a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketState {
+    /// The bucket.
+    pub bucket: String,
+    /// Entities in it (tombstones included).
+    pub count: u64,
+    /// Its digest, hex.
+    pub digest: String,
+}
+
+impl BucketState {
+    /// From a digest.
+    pub fn new(bucket: &str, digest: &BucketDigest) -> BucketState {
+        BucketState {
+            bucket: bucket.to_string(),
+            count: digest.count,
+            digest: digest.digest_hex(),
+        }
+    }
+}
+
+/// The answer to a pull.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// The caller's buckets, or its scope changed, or the cursor is unknown to this server:
+    /// drop every projection (never the outbox), then pull again from `next_cursor`.
+    pub reset: bool,
+    /// Entities changed after the cursor, in revision order.
+    pub entities: Vec<Projection>,
+    /// Where the next page starts.
+    pub next_cursor: String,
+    /// This page completes a checkpoint: apply the staged pages now.
+    pub complete: bool,
+    /// At a checkpoint: the caller's buckets with their counts and digests.
+    pub checkpoint: Option<Vec<BucketState>>,
+    /// Receipts of the named device after `receipts_after`.
+    pub receipts: Vec<Receipt>,
+}
+
+/// The stored form of an event: the event, its receipt and its times.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JudgedEvent {
+    /// The event as signed.
+    pub event: SignedEvent,
+    /// Its receipt.
+    pub receipt: Receipt,
+    /// Its capture time as estimated.
+    pub time: crate::clock::CaptureTime,
+    /// The user its device was enrolled to.
+    pub user_id: String,
+}
