@@ -11,8 +11,11 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
 /// The central server of Anjian (安检), an offline-first field system for work-safety supervision.
+///
+/// The first admin's password comes from ANJIAN_ADMIN_PASSWORD on the first start (or is made up
+/// and printed once); `reset-password` sets a new one while the server is stopped.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -28,28 +31,44 @@ enum Command {
     DefaultConfig,
     /// Print the OpenAPI document (YAML).
     Openapi,
+    /// Set a user's password while the server is stopped (from ANJIAN_ADMIN_PASSWORD, or a new
+    /// random one that is printed), and end their sessions.
+    ResetPassword(ResetArgs),
+}
+
+/// Where the settings and the data are.
+#[derive(Debug, Args)]
+struct Location {
+    /// A TOML config file (see `anjian-server default-config`).
+    #[arg(long, env = "ANJIAN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for the database and blobs [default: ./anjian-data].
+    #[arg(long, env = "ANJIAN_DATA_DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// A TOML config file (see `anjian-server default-config`).
-    #[arg(long, env = "ANJIAN_CONFIG")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    location: Location,
     /// Address and port to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "ANJIAN_LISTEN")]
     listen: Option<std::net::SocketAddr>,
-    /// Directory for the database and blobs [default: ./anjian-data].
-    #[arg(long, env = "ANJIAN_DATA_DIR")]
-    data_dir: Option<PathBuf>,
     /// The mini-program's AppID (微信小程序 AppID).
     #[arg(long, env = "ANJIAN_WECHAT_APP_ID")]
     wechat_app_id: Option<String>,
     /// The mini-program's AppSecret; prefer the environment variable over the flag.
     #[arg(long, env = "ANJIAN_WECHAT_APP_SECRET", hide_env_values = true)]
     wechat_app_secret: Option<SecretString>,
-    /// The first admin's password, used only when the store is empty.
-    #[arg(long, env = "ANJIAN_ADMIN_PASSWORD", hide_env_values = true)]
-    admin_password: Option<SecretString>,
+}
+
+#[derive(Debug, Args)]
+struct ResetArgs {
+    #[command(flatten)]
+    location: Location,
+    /// Whose password.
+    #[arg(default_value = "admin")]
+    username: String,
 }
 
 fn main() -> ExitCode {
@@ -63,6 +82,7 @@ fn main() -> ExitCode {
             print!("{}", api::spec_yaml());
             Ok(())
         }
+        Some(Command::ResetPassword(args)) => reset_password(args),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     };
@@ -76,13 +96,28 @@ fn main() -> ExitCode {
     }
 }
 
+fn admin_password() -> Option<SecretString> {
+    std::env::var("ANJIAN_ADMIN_PASSWORD")
+        .ok()
+        .map(SecretString::from)
+}
+
+fn settings(location: Location) -> anyhow::Result<Settings> {
+    let mut settings = Settings::load(location.config.as_deref())?;
+    if let Some(dir) = location.data_dir {
+        settings.data_dir = dir;
+    }
+    Ok(settings)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("cannot start the async runtime")
+}
+
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let mut settings = Settings::load(args.config.as_deref())?;
+    let mut settings = settings(args.location)?;
     if let Some(listen) = args.listen {
         settings.listen = listen;
-    }
-    if let Some(dir) = args.data_dir {
-        settings.data_dir = dir;
     }
     if let Some(app_id) = args.wechat_app_id {
         settings.wechat.app_id = app_id;
@@ -91,23 +126,49 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settings.wechat.app_secret = secret;
     }
     settings.validate()?;
-    telemetry::init(&settings.log);
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    telemetry::init(&settings.log)?;
+    runtime()?.block_on(async {
         let listen = settings.listen;
-        // The store first: a second server on the same data directory is refused for that,
-        // whatever its address.
-        let app = Application::build(settings, args.admin_password).await?;
+        // The data directory first, so a second server on it is refused for that, whatever its
+        // address; then the address; only then the first admin, so its password is never made
+        // by a start that cannot serve.
+        let app = Application::build(settings).await?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        if let Some(password) = app.initial_admin_password() {
+        if let Some(password) = app.ensure_admin(admin_password()).await? {
             println!(
                 "Created the first user `admin` with the password: {}\n\
-                 It is shown only this once. Log in at http://{listen}/docs (POST /v1/auth/login) and change it.",
+                 It is shown only this once. Log in at http://{listen}/docs (POST /v1/auth/login); \
+                 change it with PATCH /v1/admin/users/{{id}}, or `anjian-server reset-password` \
+                 while the server is stopped.",
                 password.expose_secret(),
             );
         }
         app.run_until(listener, shutdown_signal()).await
+    })
+}
+
+fn reset_password(args: ResetArgs) -> anyhow::Result<()> {
+    let settings = settings(args.location)?;
+    settings.validate()?;
+    telemetry::init(&settings.log)?;
+    runtime()?.block_on(async {
+        let app = Application::build(settings).await?;
+        let given = admin_password();
+        let from_env = given.is_some();
+        let result = app.reset_password(&args.username, given).await;
+        app.close().await?;
+        let password = result?;
+        if from_env {
+            println!("The password of `{}` is now the one in ANJIAN_ADMIN_PASSWORD; their sessions have ended.", args.username);
+        } else {
+            println!(
+                "The new password of `{}` is: {}\nIt is shown only this once; their sessions have ended.",
+                args.username,
+                password.expose_secret()
+            );
+        }
+        Ok(())
     })
 }

@@ -28,19 +28,22 @@ pub struct Application {
     state: Arc<AppState>,
     store: Arc<RedbStore>,
     settings: Settings,
-    initial_admin_password: Option<SecretString>,
 }
 
 impl Application {
-    /// Builds the server. `admin_password` is used only when the store is empty.
-    pub async fn build(
-        settings: Settings,
-        admin_password: Option<SecretString>,
-    ) -> anyhow::Result<Application> {
+    /// Builds the server over its data directory, which it holds from now on.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.validate()?;
         for dir in [&settings.data_dir, &settings.blob_dir()] {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+        }
+        // The database holds password and token hashes: only the server's user may read it.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&settings.data_dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("cannot restrict {}", settings.data_dir.display()))?;
         }
         let path = settings.database_path();
         let store = tokio::task::spawn_blocking(move || RedbStore::open(&path))
@@ -62,10 +65,6 @@ impl Application {
             settings.auth.clone(),
             wechat,
         );
-        let initial_admin_password = accounts
-            .bootstrap_admin(admin_password)
-            .await
-            .map_err(|err| anyhow::anyhow!("cannot create the first admin user: {err}"))?;
         let state = Arc::new(AppState {
             accounts,
             trust_forwarded_for: settings.http.trust_forwarded_for,
@@ -74,13 +73,41 @@ impl Application {
             state,
             store,
             settings,
-            initial_admin_password,
         })
     }
 
-    /// The generated password of the `admin` user, when this start created it without one given.
-    pub fn initial_admin_password(&self) -> Option<&SecretString> {
-        self.initial_admin_password.as_ref()
+    /// On an empty store, creates the `admin` user with `password`, or with a random password
+    /// that is returned to be shown once. Does nothing when users exist.
+    pub async fn ensure_admin(
+        &self,
+        password: Option<SecretString>,
+    ) -> anyhow::Result<Option<SecretString>> {
+        self.state
+            .accounts
+            .bootstrap_admin(password)
+            .await
+            .map_err(|err| anyhow::anyhow!("cannot create the first admin user: {err}"))
+    }
+
+    /// Sets a user's password offline (the server must be stopped) and ends their sessions;
+    /// a random password is made and returned when none is given.
+    pub async fn reset_password(
+        &self,
+        username: &str,
+        password: Option<SecretString>,
+    ) -> anyhow::Result<SecretString> {
+        self.state
+            .accounts
+            .reset_password(username, password)
+            .await
+            .map_err(|err| anyhow::anyhow!("cannot reset the password of `{username}`: {err}"))
+    }
+
+    /// Closes the store without serving.
+    pub async fn close(self) -> anyhow::Result<()> {
+        let Application { state, store, .. } = self;
+        drop(state);
+        close_store(store).await
     }
 
     /// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests and

@@ -179,3 +179,83 @@ async fn a_bad_config_file_is_refused_with_the_key_named() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn flags_before_the_subcommand_are_refused_not_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = command(dir.path())
+        .args(["--listen", "127.0.0.1:1", "serve"])
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("refused at once")
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        !dir.path().join("anjian.redb").exists(),
+        "nothing was started"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_log_level_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("anjian.toml");
+    std::fs::write(&config, "[log]\nlevel = \"inof\"\n").unwrap();
+    let run = command(dir.path())
+        .env_remove("RUST_LOG")
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("refused at once")
+        .unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("log.level"), "{message}");
+}
+
+#[tokio::test]
+async fn reset_password_works_offline_and_refuses_while_serving() {
+    anjian_server::service::wechat::install_tls_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path()).await;
+    // While the server runs, the data directory is held.
+    let busy = command(dir.path())
+        .arg("reset-password")
+        .output()
+        .await
+        .unwrap();
+    assert!(!busy.status.success());
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("in use"));
+    let (status, _, _) = terminate(running).await;
+    assert!(status.success());
+
+    let reset = tokio::time::timeout(
+        Duration::from_secs(20),
+        command(dir.path())
+            .arg("reset-password")
+            .env("ANJIAN_ADMIN_PASSWORD", "a-password-set-offline")
+            .output(),
+    )
+    .await
+    .expect("done at once")
+    .unwrap();
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+
+    let running = start(dir.path()).await;
+    let login = reqwest::Client::new()
+        .post(format!("http://{}/v1/auth/login", running.addr))
+        .json(&serde_json::json!({"username": "admin", "password": "a-password-set-offline"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let (status, _, _) = terminate(running).await;
+    assert!(status.success());
+}

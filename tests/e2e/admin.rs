@@ -54,10 +54,16 @@ async fn create_list_get_and_update_users() {
         )
         .await;
     assert_eq!(second.ok(200)["users"][0]["username"], "inspector.li");
-    server
-        .get("/v1/admin/users?limit=0", Some(&admin))
-        .await
-        .assert_error(400, "invalid-field");
+    // A page that holds the last user says there is no next one.
+    let all = server.get("/v1/admin/users?limit=3", Some(&admin)).await;
+    assert_eq!(all.ok(200)["users"].as_array().unwrap().len(), 3);
+    assert!(all.body.get("next_after").is_none(), "{:?}", all.body);
+    for bad in ["0", "201", "lots"] {
+        server
+            .get(&format!("/v1/admin/users?limit={bad}"), Some(&admin))
+            .await
+            .assert_error(400, "invalid-parameter");
+    }
 
     let got = server
         .get(&format!("/v1/admin/users/{id}"), Some(&admin))
@@ -167,6 +173,26 @@ async fn bad_users_are_refused_and_change_nothing() {
             "malformed-body",
         ),
         (json!({"username": "no-roles-field"}), 400, "malformed-body"),
+        (
+            json!({"username": 123456, "roles": ["leader"]}),
+            400,
+            "malformed-body",
+        ),
+        (
+            json!({"username": "num-name", "display_name": 42, "roles": ["leader"]}),
+            400,
+            "malformed-body",
+        ),
+        (
+            json!({"username": "scope-typo", "roles": ["inspector"], "scopes": {"town": true, "grid": ["g9"]}}),
+            400,
+            "malformed-body",
+        ),
+        (
+            json!({"username": "num-scope", "roles": ["enterprise_manager"], "scopes": {"enterprise": 7}}),
+            400,
+            "malformed-body",
+        ),
     ];
     for (body, status, code) in cases {
         let reply = server
@@ -257,6 +283,25 @@ async fn a_disabled_user_is_locked_out_at_once() {
         .await
         .ok(200);
     server.login("publicist", USER_PASSWORD).await.ok(200);
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_the_users_sessions() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let (id, token) = server.add_user(&admin, "manager", &["leader"]).await;
+    server
+        .update_user(&admin, &id, json!({"password": "a-brand-new-password"}))
+        .await
+        .ok(200);
+    server
+        .get("/v1/me", Some(&token))
+        .await
+        .assert_error(401, "invalid-token");
+    server
+        .login("manager", "a-brand-new-password")
+        .await
+        .ok(200);
 }
 
 #[tokio::test]

@@ -134,3 +134,24 @@ async fn repeated_failures_are_refused_per_address() {
     reply.assert_error(429, "login-throttled");
     assert!(reply.retry_after.is_some());
 }
+
+#[tokio::test]
+async fn a_parallel_burst_of_guesses_is_held_to_the_limit() {
+    let server = TestServer::start_with(|s| {
+        s.auth.max_failures_per_user = 3;
+        s.auth.max_failures_per_address = 100;
+    })
+    .await;
+    let guesses = (0..20).map(|i| {
+        let server = &server;
+        async move { server.login("admin", &format!("wrong-password-{i}")).await }
+    });
+    let replies = futures_util::future::join_all(guesses).await;
+    let checked = replies.iter().filter(|r| r.status == 401).count();
+    let refused = replies.iter().filter(|r| r.status == 429).count();
+    assert_eq!(
+        (checked, refused),
+        (3, 17),
+        "only the limit's worth of passwords is ever checked"
+    );
+}

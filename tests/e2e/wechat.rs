@@ -110,24 +110,48 @@ async fn bindings_survive_a_restart_and_a_new_invitation_rebinds() {
         .post("/v1/auth/wechat", None, json!({"code": "user:zhao:2"}))
         .await;
     assert_eq!(reply.ok(200)["user"]["id"], id.as_str());
+    let old_phone = reply.body["token"].as_str().unwrap().to_string();
 
-    // A new phone and WeChat account: a new invitation moves the binding.
-    let reply = server
-        .post(
-            "/v1/admin/invitations",
-            Some(&admin),
-            json!({"user_id": id}),
-        )
-        .await;
-    let code = reply.ok(201)["code"].as_str().unwrap().to_string();
+    // A new phone and WeChat account: a new invitation moves the binding. Only the newest
+    // code works, and the old phone is logged out.
+    let issue = || async {
+        let reply = server
+            .post(
+                "/v1/admin/invitations",
+                Some(&admin),
+                json!({"user_id": id}),
+            )
+            .await;
+        reply.ok(201)["code"].as_str().unwrap().to_string()
+    };
+    let withdrawn = issue().await;
+    let code = issue().await;
+    let calls = fake.calls();
     server
         .post(
             "/v1/auth/wechat",
             None,
-            json!({"code": "user:zhao-new", "invitation": code}),
+            json!({"code": "user:thief", "invitation": withdrawn}),
         )
         .await
-        .ok(200);
+        .assert_error(400, "invitation-invalid");
+    assert_eq!(
+        fake.calls(),
+        calls,
+        "a bad invitation does not use up the wx.login() code"
+    );
+    let first = json!({"code": "user:zhao-new", "invitation": code});
+    server.post("/v1/auth/wechat", None, first).await.ok(200);
+    server
+        .get("/v1/me", Some(&old_phone))
+        .await
+        .assert_error(401, "invalid-token");
+    // The answer was lost; the app retries with a fresh code and the same invitation.
+    let retry = json!({"code": "user:zhao-new:retry", "invitation": code});
+    assert_eq!(
+        server.post("/v1/auth/wechat", None, retry).await.ok(200)["user"]["id"],
+        id.as_str()
+    );
     server
         .post("/v1/auth/wechat", None, json!({"code": "user:zhao:3"}))
         .await

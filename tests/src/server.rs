@@ -111,11 +111,9 @@ impl TestServer {
 
     async fn launch(dir: Arc<TempDir>, settings: Settings) -> anyhow::Result<TestServer> {
         crate::logs::install();
-        let app = Application::build(
-            settings.clone(),
-            Some(SecretString::from(ADMIN_PASSWORD.to_string())),
-        )
-        .await?;
+        let app = Application::build(settings.clone()).await?;
+        app.ensure_admin(Some(SecretString::from(ADMIN_PASSWORD.to_string())))
+            .await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (shutdown, stop) = oneshot::channel::<()>();
@@ -134,9 +132,7 @@ impl TestServer {
 
     /// Tries to build a second server on this server's data directory.
     pub async fn second_on_same_dir(&self) -> anyhow::Result<()> {
-        Application::build(self.settings.clone(), None)
-            .await
-            .map(drop)
+        Application::build(self.settings.clone()).await.map(drop)
     }
 
     /// Stops the server as SIGTERM would and waits until its database is closed.

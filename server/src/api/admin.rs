@@ -50,8 +50,8 @@ impl AdminApi {
     ) -> Result<Created<UserView>, ApiError> {
         let Json(body) = body;
         let new = NewUser {
-            username: body.username,
-            display_name: body.display_name,
+            username: body.username.0,
+            display_name: body.display_name.map(String::from),
             password: body.password.map(secret),
             roles: body.roles.into_iter().map(Into::into).collect(),
             scopes: body.scopes.into(),
@@ -69,14 +69,23 @@ impl AdminApi {
         /// Start after this user id (the previous page's `next_after`).
         after: Query<Option<Uuid>>,
         /// Users per page, 1 to 200.
-        #[oai(default = "default_page")]
+        #[oai(
+            default = "default_page",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
         limit: Query<u32>,
     ) -> Result<Json<UserPage>, ApiError> {
         let limit = limit.0 as usize;
-        let users = state.accounts.list_users(&auth.0, after.0, limit).await?;
-        let next_after = (users.len() == limit)
-            .then(|| users.last().map(|u| u.id))
-            .flatten();
+        // One more than asked tells whether there is a next page.
+        let mut users = state
+            .accounts
+            .list_users(&auth.0, after.0, limit + 1)
+            .await?;
+        let next_after = (users.len() > limit).then(|| {
+            users.truncate(limit);
+            users.last().map(|u| u.id)
+        });
+        let next_after = next_after.flatten();
         Ok(Json(UserPage {
             users: users.iter().map(UserView::from).collect(),
             next_after,
@@ -119,7 +128,7 @@ impl AdminApi {
     ) -> Result<Json<UserView>, ApiError> {
         let Json(body) = body;
         let changes = UserChanges {
-            display_name: body.display_name,
+            display_name: body.display_name.map(String::from),
             password: body.password.map(secret),
             roles: body
                 .roles

@@ -41,7 +41,7 @@ impl AuthApi {
         let Json(LoginRequest { username, password }) = body;
         let logged_in = state
             .accounts
-            .login(&username, secret(password), client)
+            .login(&username.0, secret(password), client)
             .await?;
         Ok(Json(logged_in.into()))
     }
@@ -66,7 +66,7 @@ impl AuthApi {
         let Json(WeChatLoginRequest { code, invitation }) = body;
         let logged_in = state
             .accounts
-            .login_wechat(&code, invitation.as_deref(), client)
+            .login_wechat(&code.0, invitation.as_ref().map(|i| i.0.as_str()), client)
             .await?;
         Ok(Json(logged_in.into()))
     }

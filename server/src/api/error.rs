@@ -275,10 +275,7 @@ pub fn into_error_response(err: poem::Error) -> poem::Response {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid-parameter",
-            format!(
-                "the path parameter `{}` is not valid: {}",
-                path.name, path.reason
-            ),
+            format!("a parameter in the path is not valid: {}", path.reason),
         )
     } else if let Some(content_type) = err.downcast_ref::<ContentTypeError>() {
         let message = match content_type {

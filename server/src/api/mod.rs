@@ -16,6 +16,7 @@ pub mod error;
 pub mod model;
 pub mod security;
 pub mod system;
+pub mod text;
 
 use std::net::IpAddr;
 use std::sync::Arc;

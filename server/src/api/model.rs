@@ -7,6 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::text::Text;
 use crate::service::accounts::{IssuedInvitation, LoggedIn};
 use crate::store::model::User;
 
@@ -62,26 +63,29 @@ impl From<Role> for RoleName {
 /// enterprise managers an enterprise; team leads an enterprise and a team. A scope that none of
 /// the user's roles uses is refused.
 #[derive(Debug, Clone, Default, Object)]
+#[oai(deny_unknown_fields)]
 pub struct ScopesBody {
     /// The whole town (全镇).
     #[oai(default)]
     pub town: bool,
     /// Grid ids (网格).
     #[oai(default, validator(max_items = 256))]
-    pub grids: Vec<String>,
+    pub grids: Vec<Text>,
     /// Enterprise id (企业).
-    pub enterprise: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub enterprise: Option<Text>,
     /// Team id (班组).
-    pub team: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub team: Option<Text>,
 }
 
 impl From<ScopesBody> for Scopes {
     fn from(body: ScopesBody) -> Scopes {
         Scopes {
             town: body.town,
-            grids: body.grids,
-            enterprise: body.enterprise,
-            team: body.team,
+            grids: body.grids.into_iter().map(String::from).collect(),
+            enterprise: body.enterprise.map(String::from),
+            team: body.team.map(String::from),
         }
     }
 }
@@ -90,9 +94,9 @@ impl From<&Scopes> for ScopesBody {
     fn from(scopes: &Scopes) -> ScopesBody {
         ScopesBody {
             town: scopes.town,
-            grids: scopes.grids.clone(),
-            enterprise: scopes.enterprise.clone(),
-            team: scopes.team.clone(),
+            grids: scopes.grids.iter().cloned().map(Text).collect(),
+            enterprise: scopes.enterprise.clone().map(Text),
+            team: scopes.team.clone().map(Text),
         }
     }
 }
@@ -145,10 +149,10 @@ impl From<&User> for UserView {
 pub struct LoginRequest {
     /// Login name (case does not matter).
     #[oai(validator(max_length = 64))]
-    pub username: String,
+    pub username: Text,
     /// Password.
     #[oai(validator(max_length = 1024))]
-    pub password: String,
+    pub password: Text,
 }
 
 impl std::fmt::Debug for LoginRequest {
@@ -165,10 +169,10 @@ impl std::fmt::Debug for LoginRequest {
 pub struct WeChatLoginRequest {
     /// The code from `wx.login()`; valid once, for five minutes.
     #[oai(validator(max_length = 256))]
-    pub code: String,
+    pub code: Text,
     /// An invitation code (邀请码) from the town safety office, needed the first time only.
     #[oai(validator(max_length = 64))]
-    pub invitation: Option<String>,
+    pub invitation: Option<Text>,
 }
 
 /// A new session.
@@ -197,14 +201,14 @@ impl From<LoggedIn> for LoginResponse {
 #[oai(deny_unknown_fields)]
 pub struct CreateUserRequest {
     /// Login name: 3 to 32 characters from a-z, 0-9, `.`, `_`, `-`.
+    #[oai(validator(max_length = 32))]
+    pub username: Text,
+    /// Shown name (may be Chinese), 1 to 64 characters; the username when absent.
     #[oai(validator(max_length = 64))]
-    pub username: String,
-    /// Shown name (may be Chinese); the username when absent.
-    #[oai(validator(max_length = 256))]
-    pub display_name: Option<String>,
+    pub display_name: Option<Text>,
     /// Password, 10 to 128 characters; absent for users who log in only through WeChat.
-    #[oai(validator(max_length = 1024))]
-    pub password: Option<String>,
+    #[oai(validator(max_length = 128))]
+    pub password: Option<Text>,
     /// Roles; at least one.
     #[oai(validator(max_items = 16))]
     pub roles: Vec<RoleName>,
@@ -226,12 +230,12 @@ impl std::fmt::Debug for CreateUserRequest {
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 pub struct UpdateUserRequest {
-    /// New shown name.
-    #[oai(validator(max_length = 256))]
-    pub display_name: Option<String>,
-    /// New password (10 to 128 characters).
-    #[oai(validator(max_length = 1024))]
-    pub password: Option<String>,
+    /// New shown name, 1 to 64 characters.
+    #[oai(validator(max_length = 64))]
+    pub display_name: Option<Text>,
+    /// New password, 10 to 128 characters. Ends the user's sessions.
+    #[oai(validator(max_length = 128))]
+    pub password: Option<Text>,
     /// New roles.
     #[oai(validator(max_items = 16))]
     pub roles: Option<Vec<RoleName>>,
@@ -256,6 +260,7 @@ pub struct UserPage {
     /// Users in creation order.
     pub users: Vec<UserView>,
     /// Pass as `after` to get the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
     pub next_after: Option<Uuid>,
 }
 
@@ -298,6 +303,6 @@ pub struct Health {
 }
 
 /// A password from the wire, held as a secret from the moment it arrives.
-pub fn secret(text: String) -> SecretString {
-    SecretString::from(text)
+pub fn secret(text: Text) -> SecretString {
+    SecretString::from(text.0)
 }

@@ -17,7 +17,9 @@ use super::secrets;
 use super::throttle::{LoginThrottle, ThrottleKey};
 use super::wechat::{WeChatClient, WeChatError};
 use crate::config::AuthSettings;
-use crate::store::model::{Invitation, LoginMethod, SecretHash, Session, UnixMillis, User};
+use crate::store::model::{
+    Invitation, LoginMethod, PasswordHash, SecretHash, Session, UnixMillis, User,
+};
 use crate::store::{AccountStore, Conflict, StoreError};
 
 /// Username rules: 3 to 32 characters from `a-z 0-9 . _ -`, starting with a letter or digit.
@@ -39,7 +41,7 @@ pub enum AccountError {
     #[error("the username or password is wrong")]
     InvalidCredentials,
     /// Too many failures; try again after the wait.
-    #[error("too many failed attempts; try again in {} seconds", retry_after.as_secs().max(1))]
+    #[error("too many failed attempts; try again in {} seconds", retry_after.as_secs_f64().ceil().max(1.0))]
     Throttled {
         /// How long to wait.
         retry_after: std::time::Duration,
@@ -205,6 +207,7 @@ pub struct Accounts {
     store: Arc<dyn AccountStore>,
     settings: AuthSettings,
     throttle: LoginThrottle,
+    hashing: tokio::sync::Semaphore,
     wechat: Option<WeChatClient>,
 }
 
@@ -215,8 +218,10 @@ impl Accounts {
         settings: AuthSettings,
         wechat: Option<WeChatClient>,
     ) -> Accounts {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Accounts {
             throttle: LoginThrottle::new(&settings),
+            hashing: tokio::sync::Semaphore::new(cores),
             store,
             settings,
             wechat,
@@ -248,6 +253,30 @@ impl Accounts {
         Ok(generated.then_some(password))
     }
 
+    /// Sets a user's password without a caller (the offline `reset-password` command), ending
+    /// their sessions; a random password is made and returned when none is given.
+    pub async fn reset_password(
+        &self,
+        username: &str,
+        password: Option<SecretString>,
+    ) -> Result<SecretString, AccountError> {
+        let password = password.unwrap_or_else(secrets::new_password);
+        let hash = self.hash_new_password(password.clone()).await?;
+        let store = self.store.clone();
+        let name = username.trim().to_lowercase();
+        let mut user = blocking(move || store.user_by_username(&name))
+            .await?
+            .ok_or(AccountError::UserNotFound)?;
+        let rev = user.rev;
+        user.password_hash = Some(hash);
+        user.updated_at = UnixMillis::now();
+        user.rev += 1;
+        let store = self.store.clone();
+        blocking(move || store.replace_user(&user, rev)).await?;
+        tracing::info!(username, "password reset offline");
+        Ok(password)
+    }
+
     /// Logs in with username and password from `client`.
     pub async fn login(
         &self,
@@ -261,36 +290,60 @@ impl Accounts {
             ThrottleKey::Addr(client),
         ];
         self.throttle
-            .check(&keys, Instant::now())
+            .begin(&keys, Instant::now())
             .map_err(|retry_after| AccountError::Throttled { retry_after })?;
         if password.expose_secret().chars().count() > MAX_PASSWORD_CHARS {
             return Err(AccountError::InvalidCredentials);
         }
         let store = self.store.clone();
-        let (user, matches) = tokio::task::spawn_blocking(move || {
-            let user = store.user_by_username(&username)?;
-            let hash = user.as_ref().and_then(|u| u.password_hash.as_ref());
-            let matches = secrets::verify_password(&password, hash);
-            Ok::<_, StoreError>((user, matches))
-        })
-        .await
-        .map_err(|err| StoreError::other(format!("a password check failed: {err}")))??;
-        let user = match user {
-            Some(user) if matches => user,
-            _ => {
-                self.throttle.record_failure(&keys, Instant::now());
-                return Err(AccountError::InvalidCredentials);
-            }
+        let (user, matches) = self
+            .hashing(move || {
+                let user = store.user_by_username(&username)?;
+                let hash = user.as_ref().and_then(|u| u.password_hash.as_ref());
+                let matches = secrets::verify_password(&password, hash);
+                Ok((user, matches))
+            })
+            .await?;
+        let Some(user) = user.filter(|_| matches) else {
+            return Err(AccountError::InvalidCredentials);
         };
-        self.throttle.record_success(&keys[0]);
+        self.throttle.succeeded(&keys);
         if user.disabled {
             return Err(AccountError::AccountDisabled);
         }
         self.open_session(user, LoginMethod::Password).await
     }
 
+    /// Runs password hashing or checking on the blocking pool, at most as many at once as
+    /// there are cores: each takes 19 MiB and a few tens of milliseconds, and a flood of logins
+    /// must queue rather than exhaust memory.
+    async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, AccountError> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|err| AccountError::Storage(StoreError::other(err)))?;
+        Ok(blocking(work).await?)
+    }
+
+    async fn hash_new_password(
+        &self,
+        password: SecretString,
+    ) -> Result<PasswordHash, AccountError> {
+        check_password(&password)?;
+        self.hashing(move || secrets::hash_password(&password).map_err(StoreError::other))
+            .await
+    }
+
     /// Logs in with a WeChat `wx.login()` code, binding the WeChat account to a user first when
     /// an invitation code is given.
+    ///
+    /// An invitation is checked before WeChat is asked, so a mistyped one does not use up the
+    /// one-time `wx.login()` code. Redeeming is idempotent for the account it bound: a retry
+    /// after a lost answer logs in instead of failing as "used".
     pub async fn login_wechat(
         &self,
         code: &str,
@@ -310,15 +363,19 @@ impl Accounts {
             None => None,
             Some(typed) => {
                 self.throttle
-                    .check(&keys, Instant::now())
+                    .begin(&keys, Instant::now())
                     .map_err(|retry_after| AccountError::Throttled { retry_after })?;
-                match secrets::invitation_hash(typed) {
-                    Some(hash) => Some(hash),
-                    None => {
-                        self.throttle.record_failure(&keys, Instant::now());
-                        return Err(AccountError::InvitationUnknown);
-                    }
+                let hash =
+                    secrets::invitation_hash(typed).ok_or(AccountError::InvitationUnknown)?;
+                let store = self.store.clone();
+                let found = blocking(move || store.invitation(&hash))
+                    .await?
+                    .ok_or(AccountError::InvitationUnknown)?;
+                if found.redeemed_at.is_none() && found.expires_at <= UnixMillis::now() {
+                    return Err(AccountError::InvitationExpired);
                 }
+                self.throttle.succeeded(&keys);
+                Some(hash)
             }
         };
         let session = wechat.code_to_session(code).await?;
@@ -333,17 +390,14 @@ impl Accounts {
             }
             Some(hash) => {
                 let now = UnixMillis::now();
-                match blocking(move || store.redeem_invitation(&hash, &openid, now)).await {
-                    Ok(user) => {
-                        tracing::info!(user = %user.id, username = %user.username, "WeChat account bound by invitation");
-                        user
-                    }
-                    Err(StoreError::NotFound) => {
-                        self.throttle.record_failure(&keys, Instant::now());
-                        return Err(AccountError::InvitationUnknown);
-                    }
-                    Err(err) => return Err(err.into()),
-                }
+                let user = blocking(move || store.redeem_invitation(&hash, &openid, now))
+                    .await
+                    .map_err(|err| match err {
+                        StoreError::NotFound => AccountError::InvitationUnknown,
+                        other => other.into(),
+                    })?;
+                tracing::info!(user = %user.id, username = %user.username, "WeChat account bound by invitation");
+                user
             }
         };
         if user.disabled {
@@ -423,7 +477,7 @@ impl Accounts {
         };
         let grant = Grant::new(new.roles, new.scopes)?;
         let password_hash = match new.password {
-            Some(password) => Some(hash_new_password(password).await?),
+            Some(password) => Some(self.hash_new_password(password).await?),
             None => None,
         };
         let now = UnixMillis::now();
@@ -453,7 +507,7 @@ impl Accounts {
         limit: usize,
     ) -> Result<Vec<User>, AccountError> {
         caller.require(Role::Admin)?;
-        if limit == 0 || limit > MAX_PAGE {
+        if limit == 0 || limit > MAX_PAGE + 1 {
             return Err(AccountError::Invalid {
                 field: "limit",
                 message: format!("must be between 1 and {MAX_PAGE}"),
@@ -486,7 +540,7 @@ impl Accounts {
             .map(check_display_name)
             .transpose()?;
         let password_hash = match changes.password {
-            Some(password) => Some(hash_new_password(password).await?),
+            Some(password) => Some(self.hash_new_password(password).await?),
             None => None,
         };
         // Optimistic: read, change, write if nobody wrote in between; a few tries, then give up.
@@ -590,9 +644,7 @@ fn check_display_name(raw: &str) -> Result<String, AccountError> {
     Ok(name.to_string())
 }
 
-async fn hash_new_password(
-    password: SecretString,
-) -> Result<crate::store::model::PasswordHash, AccountError> {
+fn check_password(password: &SecretString) -> Result<(), AccountError> {
     let chars = password.expose_secret().chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
         return Err(AccountError::Invalid {
@@ -600,10 +652,13 @@ async fn hash_new_password(
             message: format!("must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),
         });
     }
-    tokio::task::spawn_blocking(move || secrets::hash_password(&password))
-        .await
-        .map_err(|err| AccountError::Storage(StoreError::other(err)))?
-        .map_err(|err| AccountError::Storage(StoreError::other(err)))
+    if password.expose_secret().trim().is_empty() {
+        return Err(AccountError::Invalid {
+            field: "password",
+            message: "must not be only spaces".into(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

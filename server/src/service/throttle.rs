@@ -6,6 +6,10 @@
 //! to the window. A window with no failure forgets the key; a successful login forgets its
 //! username key (not its address key: one address guessing many accounts stays suspect).
 //!
+//! An attempt is counted as a failure when it *begins* ([`LoginThrottle::begin`]), under the same
+//! lock as the check, and taken back when it succeeds ([`LoginThrottle::succeeded`]). So a burst
+//! of parallel tries cannot all pass the check before any of them has failed.
+//!
 //! The counts live in memory: a restart forgets them, which costs an attacker a restart they
 //! cannot cause. Memory is bounded: past [`MAX_KEYS`] keys, the ones not locked are forgotten.
 
@@ -65,24 +69,45 @@ impl LoginThrottle {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// `Err(wait)` when any of `keys` is locked out at `now`.
-    pub fn check(&self, keys: &[ThrottleKey], now: Instant) -> Result<(), Duration> {
-        let map = self.lock();
+    /// Begins an attempt: `Err(wait)` when any of `keys` is locked out at `now`; otherwise the
+    /// attempt is counted as a failure against each key until [`LoginThrottle::succeeded`].
+    pub fn begin(&self, keys: &[ThrottleKey], now: Instant) -> Result<(), Duration> {
+        let mut map = self.lock();
         let wait = keys
             .iter()
             .filter_map(|key| map.get(key)?.locked_until)
             .filter_map(|until| until.checked_duration_since(now))
             .filter(|wait| !wait.is_zero())
             .max();
-        match wait {
-            Some(wait) => Err(wait),
-            None => Ok(()),
+        if let Some(wait) = wait {
+            return Err(wait);
+        }
+        self.count(&mut map, keys, now);
+        Ok(())
+    }
+
+    /// Takes back a begun attempt that succeeded: its username key is forgotten, its address
+    /// key counts one failure less.
+    pub fn succeeded(&self, keys: &[ThrottleKey]) {
+        let mut map = self.lock();
+        for key in keys {
+            match key {
+                ThrottleKey::User(_) => {
+                    map.remove(key);
+                }
+                ThrottleKey::Addr(_) => {
+                    if let Some(entry) = map.get_mut(key) {
+                        entry.count = entry.count.saturating_sub(1);
+                        if entry.count < self.per_addr {
+                            entry.locked_until = None;
+                        }
+                    }
+                }
+            }
         }
     }
 
-    /// Counts a failure against each key.
-    pub fn record_failure(&self, keys: &[ThrottleKey], now: Instant) {
-        let mut map = self.lock();
+    fn count(&self, map: &mut HashMap<ThrottleKey, Failures>, keys: &[ThrottleKey], now: Instant) {
         if map.len() >= MAX_KEYS {
             map.retain(|_, f| f.locked_until.is_some_and(|until| until > now));
         }
@@ -112,11 +137,6 @@ impl LoginThrottle {
             }
         }
     }
-
-    /// Forgets a key's failures after a success.
-    pub fn record_success(&self, key: &ThrottleKey) {
-        self.lock().remove(key);
-    }
 }
 
 #[cfg(test)]
@@ -138,17 +158,14 @@ mod tests {
         let t = throttle();
         let key = [ThrottleKey::User("li".into())];
         let start = Instant::now();
-        for _ in 0..2 {
-            t.record_failure(&key, start);
-            assert!(t.check(&key, start).is_ok());
+        for _ in 0..3 {
+            assert!(t.begin(&key, start).is_ok());
         }
-        t.record_failure(&key, start);
-        assert_eq!(t.check(&key, start), Err(Duration::from_secs(10)));
+        assert_eq!(t.begin(&key, start), Err(Duration::from_secs(10)));
         let later = start + Duration::from_secs(11);
-        assert!(t.check(&key, later).is_ok(), "the lock-out ends");
-        t.record_failure(&key, later);
+        assert!(t.begin(&key, later).is_ok(), "the lock-out ends");
         assert_eq!(
-            t.check(&key, later),
+            t.begin(&key, later),
             Err(Duration::from_secs(20)),
             "and doubles"
         );
@@ -160,20 +177,31 @@ mod tests {
         let addr = ThrottleKey::Addr("127.0.0.1".parse().unwrap());
         let now = Instant::now();
         for i in 0..5 {
-            t.record_failure(&[ThrottleKey::User(format!("user{i}")), addr.clone()], now);
+            let keys = [ThrottleKey::User(format!("user{i}")), addr.clone()];
+            assert!(t.begin(&keys, now).is_ok());
         }
-        assert!(t.check(&[ThrottleKey::User("user0".into())], now).is_ok());
-        assert!(
-            t.check(&[ThrottleKey::User("new".into()), addr.clone()], now)
-                .is_err()
-        );
+        assert!(t.begin(&[ThrottleKey::User("user0".into())], now).is_ok());
+        let fresh = [ThrottleKey::User("new".into()), addr.clone()];
+        assert!(t.begin(&fresh, now).is_err());
 
-        let user = ThrottleKey::User("wang".into());
-        t.record_failure(std::slice::from_ref(&user), now);
-        t.record_failure(std::slice::from_ref(&user), now);
-        t.record_success(&user);
-        t.record_failure(std::slice::from_ref(&user), now);
-        assert!(t.check(&[user], now).is_ok(), "the success reset the count");
+        let user = [ThrottleKey::User("wang".into())];
+        assert!(t.begin(&user, now).is_ok());
+        assert!(t.begin(&user, now).is_ok());
+        t.succeeded(&user);
+        assert!(t.begin(&user, now).is_ok());
+        assert!(t.begin(&user, now).is_ok(), "the success reset the count");
+    }
+
+    #[test]
+    fn a_parallel_burst_cannot_pass_the_limit() {
+        let t = throttle();
+        let key = [ThrottleKey::User("burst".into())];
+        let now = Instant::now();
+        let passed = (0..50).filter(|_| t.begin(&key, now).is_ok()).count();
+        assert_eq!(
+            passed, 3,
+            "attempts count when they begin, not when they fail"
+        );
     }
 
     #[test]
@@ -181,10 +209,13 @@ mod tests {
         let t = throttle();
         let key = [ThrottleKey::User("zhao".into())];
         let now = Instant::now();
-        t.record_failure(&key, now);
-        t.record_failure(&key, now);
+        assert!(t.begin(&key, now).is_ok());
+        assert!(t.begin(&key, now).is_ok());
         let later = now + Duration::from_secs(601);
-        t.record_failure(&key, later);
-        assert!(t.check(&key, later).is_ok());
+        assert!(t.begin(&key, later).is_ok());
+        assert!(
+            t.begin(&key, later).is_ok(),
+            "the earlier failures were forgotten"
+        );
     }
 }

@@ -3,7 +3,7 @@
 use anjian_sync::access::{Grant, Role, Scopes};
 use uuid::Uuid;
 
-use super::model::{Invitation, LoginMethod, SecretHash, Session, UnixMillis, User};
+use super::model::{Invitation, LoginMethod, PasswordHash, SecretHash, Session, UnixMillis, User};
 use super::{AccountStore, Conflict, StoreError};
 
 fn user(username: &str, roles: &[Role]) -> User {
@@ -145,6 +145,18 @@ fn sessions(store: &dyn AccountStore) {
     assert!(!store.delete_session(&live).unwrap());
     assert!(store.session_with_user(&live).unwrap().is_none());
 
+    // Changing the password ends the sessions (a reset after a compromise must lock out).
+    let token = SecretHash([5; 32]);
+    store
+        .insert_session(&token, &session(&owner, 90_000), UnixMillis(6_000))
+        .unwrap();
+    let mut repassworded = owner.clone();
+    repassworded.password_hash = Some(PasswordHash("$argon2id$new".into()));
+    repassworded.rev += 1;
+    store.replace_user(&repassworded, owner.rev).unwrap();
+    assert!(store.session_with_user(&token).unwrap().is_none());
+    let owner = repassworded;
+
     // Disabling a user ends every session of theirs in the same change.
     let tokens = [SecretHash([3; 32]), SecretHash([4; 32])];
     for token in &tokens {
@@ -181,16 +193,44 @@ fn invitations(store: &dyn AccountStore) {
         store.redeem_invitation(&SecretHash([8; 32]), "openid-a", UnixMillis(2_000)),
         Err(StoreError::NotFound)
     ));
+    // Only the newest code of a user works.
+    let superseded = SecretHash([7; 32]);
+    store
+        .insert_invitation(&superseded, &invite(invitee.id, 10_000))
+        .unwrap();
+    store
+        .insert_invitation(&code, &invite(invitee.id, 10_000))
+        .unwrap();
+    assert_eq!(store.invitation(&superseded).unwrap(), None);
+    assert!(matches!(
+        store.redeem_invitation(&superseded, "openid-a", UnixMillis(2_000)),
+        Err(StoreError::NotFound)
+    ));
     let bound = store
         .redeem_invitation(&code, "openid-a", UnixMillis(2_000))
         .unwrap();
+    assert!(
+        store
+            .invitation(&code)
+            .unwrap()
+            .unwrap()
+            .redeemed_at
+            .is_some()
+    );
+    // A retry by the same account succeeds and changes nothing.
+    assert_eq!(
+        store
+            .redeem_invitation(&code, "openid-a", UnixMillis(2_500))
+            .unwrap(),
+        bound
+    );
     assert_eq!(bound.wechat_openid.as_deref(), Some("openid-a"));
     assert_eq!(
         store.user_by_openid("openid-a").unwrap().unwrap().id,
         invitee.id
     );
     assert_eq!(
-        conflict(store.redeem_invitation(&code, "openid-a", UnixMillis(3_000))),
+        conflict(store.redeem_invitation(&code, "openid-z", UnixMillis(3_000))),
         Conflict::InvitationUsed
     );
 
@@ -218,7 +258,22 @@ fn invitations(store: &dyn AccountStore) {
         "a refusal changes nothing"
     );
 
-    // A new invitation rebinds the invitee to a new WeChat account and frees the old openid.
+    // A new invitation rebinds the invitee to a new WeChat account and frees the old openid;
+    // the old account's WeChat sessions end, a password session stays.
+    let wechat_session = SecretHash([20; 32]);
+    let password_session = SecretHash([21; 32]);
+    let mut by_wechat = session(&invitee, 90_000);
+    by_wechat.method = LoginMethod::WeChat;
+    store
+        .insert_session(&wechat_session, &by_wechat, UnixMillis(2_000))
+        .unwrap();
+    store
+        .insert_session(
+            &password_session,
+            &session(&invitee, 90_000),
+            UnixMillis(2_000),
+        )
+        .unwrap();
     let rebind = SecretHash([12; 32]);
     store
         .insert_invitation(&rebind, &invite(invitee.id, 10_000))
@@ -227,6 +282,13 @@ fn invitations(store: &dyn AccountStore) {
         .redeem_invitation(&rebind, "openid-c", UnixMillis(3_000))
         .unwrap();
     assert_eq!(store.user_by_openid("openid-a").unwrap(), None);
+    assert!(store.session_with_user(&wechat_session).unwrap().is_none());
+    assert!(
+        store
+            .session_with_user(&password_session)
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(
         store.user_by_openid("openid-c").unwrap().unwrap().id,
         invitee.id

@@ -92,7 +92,7 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
     fn list_users(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<User>, StoreError>;
 
     /// Replaces a user whose stored revision is `expected_rev` (its username cannot change).
-    /// A disabled user's sessions end in the same transaction. Fails with `NotFound`,
+    /// Disabling a user or changing their password ends their sessions in the same transaction. Fails with `NotFound`,
     /// [`Conflict::StaleRevision`], or [`Conflict::LastAdmin`] when no enabled admin would remain.
     fn replace_user(&self, user: &User, expected_rev: u64) -> Result<(), StoreError>;
 
@@ -110,15 +110,20 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
     /// Ends a session; whether it existed.
     fn delete_session(&self, token: &SecretHash) -> Result<bool, StoreError>;
 
-    /// Stores a new invitation.
+    /// The invitation with this code hash.
+    fn invitation(&self, code: &SecretHash) -> Result<Option<Invitation>, StoreError>;
+
+    /// Stores a new invitation; the user's earlier unredeemed invitations stop working.
     fn insert_invitation(
         &self,
         code: &SecretHash,
         invitation: &Invitation,
     ) -> Result<(), StoreError>;
 
-    /// Redeems an invitation: binds `openid` to the invited user (replacing any earlier binding of
-    /// that user) and marks the invitation used, all at once. Fails with `NotFound`,
+    /// Redeems an invitation: binds `openid` to the invited user and marks the invitation used,
+    /// all at once. Replacing an earlier binding of that user ends the user's WeChat sessions
+    /// (the old phone is logged out). Redeeming again for the account it bound succeeds without
+    /// change (a retry after a lost answer). Fails with `NotFound`,
     /// [`Conflict::InvitationUsed`], [`Conflict::InvitationExpired`], [`Conflict::UserDisabled`]
     /// or [`Conflict::OpenidBoundElsewhere`]; on failure nothing changes.
     fn redeem_invitation(

@@ -15,10 +15,10 @@ use redb::{
 use uuid::Uuid;
 
 use super::codec::{decode, encode};
-use super::model::{Invitation, SecretHash, Session, UnixMillis, User};
+use super::model::{Invitation, LoginMethod, SecretHash, Session, UnixMillis, User};
 use super::tables::{
     BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES, EVENTS, FORKS, INVITATIONS,
-    SESSIONS, USER_SESSIONS, USERNAMES, USERS, WECHAT_OPENIDS,
+    SESSIONS, USER_INVITATIONS, USER_SESSIONS, USERNAMES, USERS, WECHAT_OPENIDS,
 };
 use super::{AccountStore, Conflict, StoreError};
 
@@ -70,6 +70,7 @@ impl RedbStore {
         txn.open_table(SESSIONS)?;
         txn.open_multimap_table(USER_SESSIONS)?;
         txn.open_table(INVITATIONS)?;
+        txn.open_multimap_table(USER_INVITATIONS)?;
         txn.open_table(DEVICES)?;
         txn.open_table(EVENTS)?;
         txn.open_table(FORKS)?;
@@ -107,6 +108,34 @@ fn user_from<T: ReadableTable<u128, &'static [u8]>>(
         Some(bytes) => Ok(Some(decode("user", bytes.value())?)),
         None => Ok(None),
     }
+}
+
+/// Ends a user's sessions, or only those opened by `method`.
+fn end_sessions(
+    txn: &redb::WriteTransaction,
+    user: Uuid,
+    method: Option<LoginMethod>,
+) -> Result<(), StoreError> {
+    let mut sessions = txn.open_table(SESSIONS)?;
+    let mut by_user = txn.open_multimap_table(USER_SESSIONS)?;
+    let mut ended = Vec::new();
+    for hash in by_user.get(user.as_u128())? {
+        let hash = *hash?.value();
+        let matches = match (method, sessions.get(&hash)?) {
+            (None, _) | (_, None) => true,
+            (Some(method), Some(bytes)) => {
+                decode::<Session>("session", bytes.value())?.method == method
+            }
+        };
+        if matches {
+            ended.push(hash);
+        }
+    }
+    for hash in &ended {
+        sessions.remove(hash)?;
+        by_user.remove(user.as_u128(), hash)?;
+    }
+    Ok(())
 }
 
 impl AccountStore for RedbStore {
@@ -204,12 +233,8 @@ impl AccountStore for RedbStore {
                 }
             }
             users.insert(user.id.as_u128(), encode(user)?.as_slice())?;
-            if user.disabled {
-                let mut sessions = txn.open_table(SESSIONS)?;
-                let mut by_user = txn.open_multimap_table(USER_SESSIONS)?;
-                for hash in by_user.remove_all(user.id.as_u128())? {
-                    sessions.remove(hash?.value())?;
-                }
+            if user.disabled || user.password_hash != stored.password_hash {
+                end_sessions(&txn, user.id, None)?;
             }
         }
         txn.commit()?;
@@ -281,14 +306,31 @@ impl AccountStore for RedbStore {
         Ok(existed)
     }
 
+    fn invitation(&self, code: &SecretHash) -> Result<Option<Invitation>, StoreError> {
+        let txn = self.db.begin_read()?;
+        match txn.open_table(INVITATIONS)?.get(&code.0)? {
+            Some(bytes) => Ok(Some(decode("invitation", bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
     fn insert_invitation(
         &self,
         code: &SecretHash,
         invitation: &Invitation,
     ) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
-        txn.open_table(INVITATIONS)?
-            .insert(&code.0, encode(invitation)?.as_slice())?;
+        {
+            let mut invitations = txn.open_table(INVITATIONS)?;
+            let mut by_user = txn.open_multimap_table(USER_INVITATIONS)?;
+            let user = invitation.user_id.as_u128();
+            // Only the newest code of a user works: the earlier unredeemed ones are withdrawn.
+            for older in by_user.remove_all(user)? {
+                invitations.remove(older?.value())?;
+            }
+            invitations.insert(&code.0, encode(invitation)?.as_slice())?;
+            by_user.insert(user, &code.0)?;
+        }
         txn.commit()?;
         Ok(())
     }
@@ -306,15 +348,19 @@ impl AccountStore for RedbStore {
                 Some(bytes) => decode("invitation", bytes.value())?,
                 None => return Err(StoreError::NotFound),
             };
+            let mut users = txn.open_table(USERS)?;
+            let mut user =
+                user_from(&users, invitation.user_id.as_u128())?.ok_or(StoreError::NotFound)?;
             if invitation.redeemed_at.is_some() {
+                // A retry after a lost answer: the same account again is a success.
+                if user.wechat_openid.as_deref() == Some(openid) {
+                    return Ok(user);
+                }
                 return Err(StoreError::Conflict(Conflict::InvitationUsed));
             }
             if invitation.expires_at <= now {
                 return Err(StoreError::Conflict(Conflict::InvitationExpired));
             }
-            let mut users = txn.open_table(USERS)?;
-            let mut user =
-                user_from(&users, invitation.user_id.as_u128())?.ok_or(StoreError::NotFound)?;
             if user.disabled {
                 return Err(StoreError::Conflict(Conflict::UserDisabled));
             }
@@ -325,6 +371,10 @@ impl AccountStore for RedbStore {
             }
             if let Some(old) = user.wechat_openid.take() {
                 openids.remove(old.as_str())?;
+                if old != openid {
+                    // The old WeChat account (the old phone) is logged out.
+                    end_sessions(&txn, user.id, Some(LoginMethod::WeChat))?;
+                }
             }
             openids.insert(openid, user.id.as_u128())?;
             user.wechat_openid = Some(openid.to_string());
@@ -333,6 +383,8 @@ impl AccountStore for RedbStore {
             users.insert(user.id.as_u128(), encode(&user)?.as_slice())?;
             invitation.redeemed_at = Some(now);
             invitations.insert(&code.0, encode(&invitation)?.as_slice())?;
+            txn.open_multimap_table(USER_INVITATIONS)?
+                .remove(user.id.as_u128(), &code.0)?;
             user
         };
         txn.commit()?;

@@ -19,6 +19,9 @@ pub const USER_SESSIONS: MultimapTableDefinition<u128, &[u8; 32]> =
     MultimapTableDefinition::new("user-sessions-0");
 /// Invitation code hashes → [`super::model::Invitation`].
 pub const INVITATIONS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("invitations-0");
+/// User id → the code hashes of that user's unredeemed invitations, to supersede them.
+pub const USER_INVITATIONS: MultimapTableDefinition<u128, &[u8; 32]> =
+    MultimapTableDefinition::new("user-invitations-0");
 
 /// Devices by id → [`super::model::Device`].
 pub const DEVICES: TableDefinition<u128, &[u8]> = TableDefinition::new("devices-0");
