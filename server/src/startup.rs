@@ -19,8 +19,9 @@ use secrecy::SecretString;
 use crate::api::{self, AppState};
 use crate::config::Settings;
 use crate::service::accounts::Accounts;
+use crate::service::sync::SyncService;
 use crate::service::wechat::WeChatClient;
-use crate::store::{AccountStore, RedbStore, StoreError};
+use crate::store::{AccountStore, RedbStore, StoreError, SyncStore};
 
 /// A server that is built, not yet serving.
 #[derive(Debug)]
@@ -65,8 +66,10 @@ impl Application {
             settings.auth.clone(),
             wechat,
         );
+        let sync = SyncService::new(store.clone() as Arc<dyn SyncStore>);
         let state = Arc::new(AppState {
             accounts,
+            sync,
             trust_forwarded_for: settings.http.trust_forwarded_for,
         });
         Ok(Application {

@@ -18,6 +18,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
 use crate::service::accounts::AccountError;
+use crate::service::sync::SyncError;
 use crate::service::wechat::WeChatError;
 
 /// The body of every error response.
@@ -183,6 +184,24 @@ impl From<AccountError> for ApiError {
             E::InvitationExpired => (StatusCode::BAD_REQUEST, "invitation-expired"),
             E::OpenidBoundElsewhere => (StatusCode::CONFLICT, "wechat-bound-elsewhere"),
             E::Storage(cause) => {
+                tracing::error!(error = %cause, "storage failure");
+                return ApiError::internal();
+            }
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+impl From<SyncError> for ApiError {
+    fn from(err: SyncError) -> ApiError {
+        let message = err.to_string();
+        let (status, code) = match &err {
+            SyncError::DeviceUnknown => (StatusCode::NOT_FOUND, "device-unknown"),
+            SyncError::DeviceNotYours => (StatusCode::FORBIDDEN, "device-not-yours"),
+            SyncError::DeviceRevoked => (StatusCode::FORBIDDEN, "device-revoked"),
+            SyncError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid-field"),
+            SyncError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            SyncError::Storage(cause) => {
                 tracing::error!(error = %cause, "storage failure");
                 return ApiError::internal();
             }

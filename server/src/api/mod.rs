@@ -15,6 +15,8 @@ pub mod auth;
 pub mod error;
 pub mod model;
 pub mod security;
+pub mod sync;
+pub mod sync_model;
 pub mod system;
 pub mod text;
 
@@ -27,6 +29,7 @@ use poem::{Endpoint, EndpointExt, Request, Route};
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::service::accounts::Accounts;
+use crate::service::sync::SyncService;
 use error::BodyTooLarge;
 
 /// What the operations reach through `Data<&Arc<AppState>>`.
@@ -34,6 +37,8 @@ use error::BodyTooLarge;
 pub struct AppState {
     /// The accounts service.
     pub accounts: Accounts,
+    /// The sync service.
+    pub sync: SyncService,
     /// Whether the client address comes from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
 }
@@ -70,15 +75,31 @@ pub enum ApiTags {
     Auth,
     /// Town safety office administration (安委办管理): users and invitations.
     Admin,
+    /// Devices (设备) that capture offline: enrolment and revocation.
+    Devices,
+    /// The sync protocol (同步): push signed events, pull judged projections. See PROTOCOL.md.
+    Sync,
 }
 
 /// All operations.
-pub type Api = (system::SystemApi, auth::AuthApi, admin::AdminApi);
+pub type Api = (
+    system::SystemApi,
+    auth::AuthApi,
+    admin::AdminApi,
+    sync::DevicesApi,
+    sync::SyncApi,
+);
 
 /// The OpenAPI service over all operations.
 pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (system::SystemApi, auth::AuthApi, admin::AdminApi),
+        (
+            system::SystemApi,
+            auth::AuthApi,
+            admin::AdminApi,
+            sync::DevicesApi,
+            sync::SyncApi,
+        ),
         "Anjian (安检) API",
         env!("CARGO_PKG_VERSION"),
     )

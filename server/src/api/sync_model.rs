@@ -1,0 +1,301 @@
+//! The wire types of devices and sync. They describe, for the spec, exactly the JSON that
+//! `anjian_sync::protocol`'s serde types read and write: values cross between the two through
+//! JSON ([`via_json`]), so the server emits what the shared client code parses.
+
+use poem_openapi::types::{ParseFromJSON, ToJSON};
+use poem_openapi::{Enum, Object};
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::text::Text;
+use crate::store::model::Device;
+
+/// Converts between a serde type and its wire description through their shared JSON.
+pub fn via_json<W: ParseFromJSON, T: serde::Serialize>(value: &T) -> Result<W, String> {
+    let json = serde_json::to_value(value).map_err(|err| err.to_string())?;
+    W::parse_from_json(Some(json)).map_err(|err| err.into_message())
+}
+
+/// Converts a wire value to its serde type through JSON.
+pub fn from_wire<T: serde::de::DeserializeOwned, W: ToJSON>(wire: &W) -> Result<T, String> {
+    serde_json::from_value(wire.to_json().unwrap_or_default()).map_err(|err| err.to_string())
+}
+
+/// Enrols a device (登记设备).
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct EnrolRequest {
+    /// The device's Ed25519 public key, 64 lower-case hex characters. The private key never
+    /// leaves the device.
+    #[oai(validator(max_length = 64))]
+    pub public_key: Text,
+    /// A name for people ("李的手机"), 1 to 64 characters.
+    #[oai(validator(max_length = 64))]
+    pub name: Text,
+}
+
+/// An enrolled device.
+#[derive(Debug, Object)]
+pub struct DeviceView {
+    /// Its id: every event it signs names it.
+    pub id: Uuid,
+    /// The user it is enrolled to.
+    pub user_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its public key, hex.
+    pub public_key: String,
+    /// When it was enrolled.
+    pub enrolled_at: OffsetDateTime,
+    /// When it was revoked; its pushes are refused since.
+    #[oai(skip_serializing_if_is_none)]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// The highest `seq` the server holds from it.
+    pub last_seq: u64,
+    /// When it last pushed.
+    #[oai(skip_serializing_if_is_none)]
+    pub last_push_at: Option<OffsetDateTime>,
+}
+
+impl From<&Device> for DeviceView {
+    fn from(device: &Device) -> DeviceView {
+        DeviceView {
+            id: device.id,
+            user_id: device.user_id,
+            name: device.name.clone(),
+            public_key: device.public_key.clone(),
+            enrolled_at: device.enrolled_at.to_datetime(),
+            revoked_at: device.revoked_at.map(|t| t.to_datetime()),
+            last_seq: device.last_seq,
+            last_push_at: device.last_push_at.map(|t| t.to_datetime()),
+        }
+    }
+}
+
+/// Devices.
+#[derive(Debug, Object)]
+pub struct DeviceList {
+    /// In enrolment order.
+    pub devices: Vec<DeviceView>,
+}
+
+/// When the device says something was captured.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct Captured {
+    /// The device clock at capture, ms since the Unix epoch.
+    pub wall_ms: i64,
+    /// The device's offset from UTC, minutes (China: 480).
+    pub tz_offset_min: i32,
+}
+
+/// A signed event (事件). Every member but `hash` and `sig` is hashed, in the canonical
+/// encoding of `openapi/PROTOCOL.md`; absent optional members count as `null`.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct Event {
+    /// Format version: 1.
+    pub v: u32,
+    /// The enrolled device.
+    pub device_id: String,
+    /// 1, 2, 3 … per device, without gaps.
+    pub seq: u64,
+    /// A UUIDv7 chosen by the device.
+    pub id: String,
+    /// The previous event's hash; 64 zeros for seq 1.
+    pub prev_hash: String,
+    /// `meeting.submit`, `meeting.amend`, `hazard.report`, `hazard.transition`.
+    pub kind: String,
+    /// The entity it is about.
+    pub entity_id: String,
+    /// The kind's data (see PROTOCOL.md).
+    pub payload: Value,
+    /// sha256 (hex) of each photo or file cited.
+    #[oai(default)]
+    pub blob_refs: Vec<String>,
+    /// The checklist template version used, if any.
+    pub template_ref: Option<String>,
+    /// The entity revision an edit was based on, if any.
+    pub base_rev: Option<u64>,
+    /// Capture time, as the device says.
+    pub captured: Captured,
+    /// sha256 of the canonical encoding, hex.
+    pub hash: String,
+    /// Ed25519 signature of the 32 hash bytes, hex.
+    pub sig: String,
+}
+
+/// A batch of one device's events.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct PushRequest {
+    /// The device.
+    pub device_id: String,
+    /// The device's clock now, ms since the epoch.
+    pub device_clock_ms: i64,
+    /// Up to 500 events, ascending `seq`, without gaps.
+    #[oai(validator(max_items = 500))]
+    pub events: Vec<Event>,
+}
+
+/// The three verdicts.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The entity changed.
+    Applied,
+    /// Valid but stale; kept as a sync issue for a person to resolve.
+    Conflict,
+    /// Invalid; kept as a sync issue with the reason, shown to its author.
+    Quarantined,
+}
+
+/// Why an event was not applied.
+#[derive(Debug, Object)]
+pub struct Reason {
+    /// Stable code, e.g. `stale-transition`, `not-permitted`, `payload-invalid`.
+    pub code: String,
+    /// For a person.
+    pub message: String,
+}
+
+/// The acknowledgement of one event; durable once received.
+#[derive(Debug, Object)]
+pub struct Receipt {
+    /// The event's seq.
+    pub seq: u64,
+    /// The event's id.
+    pub event_id: String,
+    /// The event's hash.
+    pub hash: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why, unless applied.
+    pub reason: Option<Reason>,
+    /// The entity's revision after an applied event.
+    pub rev: Option<u64>,
+    /// The sync issue kept for a conflict or quarantine.
+    pub issue_id: Option<String>,
+    /// When the server received it, ms.
+    pub received_at_ms: i64,
+}
+
+/// Why a push stopped; the events before were taken.
+#[derive(Debug, Object)]
+pub struct Refusal {
+    /// The refused event's seq.
+    pub seq: u64,
+    /// `gap`, `fork`, `broken-chain`, `bad-signature`, `hash-mismatch`, `malformed-event`,
+    /// `wrong-device`.
+    pub code: String,
+    /// What happened and what to do.
+    pub message: String,
+    /// The seq the server expects next.
+    pub expected_seq: u64,
+}
+
+/// The answer to a push.
+#[derive(Debug, Object)]
+pub struct PushResponse {
+    /// One receipt per event taken (replays included), in order.
+    pub receipts: Vec<Receipt>,
+    /// Set when the push stopped early.
+    pub refused: Option<Refusal>,
+    /// The highest seq the server holds from the device.
+    pub last_seq: u64,
+}
+
+/// What an entity is.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum EntityType {
+    /// Shift safety meeting (班组安全交接会).
+    Meeting,
+    /// Hazard (隐患).
+    Hazard,
+    /// A conflict or quarantined event kept for a person.
+    SyncIssue,
+}
+
+/// Whose an entity is.
+#[derive(Debug, Object)]
+pub struct EntityScope {
+    /// Enterprise.
+    pub enterprise: Option<String>,
+    /// Team.
+    pub team: Option<String>,
+    /// Grid.
+    pub grid: Option<String>,
+    /// Users it concerns.
+    pub users: Vec<String>,
+    /// Public.
+    pub public: bool,
+}
+
+/// How far to trust a capture time.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum ClockFlag {
+    /// The device clock agreed with the server's.
+    Ok,
+    /// The device clock was off; corrected by its skew.
+    Corrected,
+    /// Not to be trusted.
+    Unreliable,
+}
+
+/// An entity as the server judged it (a projection).
+#[derive(Debug, Object)]
+pub struct Projection {
+    /// Its id.
+    pub id: String,
+    /// What it is.
+    pub entity_type: EntityType,
+    /// Whose it is.
+    pub scope: EntityScope,
+    /// A tombstone: drop it.
+    pub deleted: bool,
+    /// The type's data (see PROTOCOL.md).
+    pub body: Value,
+    /// Server-wide revision of its last change.
+    pub rev: u64,
+    /// Its buckets.
+    pub buckets: Vec<String>,
+    /// The event that last changed it.
+    pub last_event_id: String,
+    /// Best estimate of when that event was captured, ms.
+    pub captured_at_ms: i64,
+    /// When the server received it, ms.
+    pub received_at_ms: i64,
+    /// How far to trust `captured_at_ms`.
+    pub clock: ClockFlag,
+}
+
+/// A bucket at a checkpoint.
+#[derive(Debug, Object)]
+pub struct BucketState {
+    /// The bucket.
+    pub bucket: String,
+    /// Entities in it, tombstones included.
+    pub count: u64,
+    /// XOR of sha256(`<id>\n<rev>`) over them, hex.
+    pub digest: String,
+}
+
+/// A page of a pull.
+#[derive(Debug, Object)]
+pub struct PullResponse {
+    /// Drop every projection (never the outbox) and pull again from `next_cursor`.
+    pub reset: bool,
+    /// Changed entities, in revision order.
+    pub entities: Vec<Projection>,
+    /// Where the next page starts.
+    pub next_cursor: String,
+    /// This page completes a checkpoint: apply the staged pages now.
+    pub complete: bool,
+    /// At a checkpoint, the caller's buckets.
+    pub checkpoint: Option<Vec<BucketState>>,
+    /// The named device's receipts after `receipts_after`.
+    pub receipts: Vec<Receipt>,
+}

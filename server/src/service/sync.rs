@@ -1,0 +1,453 @@
+//! The sync service: device enrolment, push (judging each device's events exactly once, in
+//! order) and pull (the caller's buckets, page by page up to a checkpoint).
+//!
+//! Push, for one device, in one write transaction: each event in `seq` order is either a replay
+//! of an event already taken (same hash: its stored receipt again), or the next link of the
+//! device's chain (verified, judged, stored with its receipt), or refused — a fork (a taken `seq`
+//! with another hash, recorded for audit), a gap, a broken chain or a bad signature — which stops
+//! the push there. Every judged event advances the device's `last_seq` whatever its verdict, so
+//! the queue never jams on a business error. The transaction commits durably before the answer.
+//!
+//! Pull: a *cursor* is `v1.<revision>.<buckets-fingerprint>`; it is opaque to clients. When the
+//! caller's buckets are not the ones the cursor was made for (their scope changed), or the
+//! revision is beyond the store's (a restored server), the answer is an explicit `reset`.
+
+use std::sync::Arc;
+
+use anjian_sync::clock::estimate;
+use anjian_sync::event::{GENESIS_HASH, SignedEvent, parse_public_key};
+use anjian_sync::judge::{Actor, Verdict, issue_entity, judge};
+use anjian_sync::protocol::{
+    BucketState, JudgedEvent, MAX_PULL_LIMIT, MAX_PUSH_EVENTS, PullResponse, PushRequest,
+    PushResponse, Receipt, Refusal,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::accounts::Caller;
+use super::blocking;
+use crate::store::model::{Device, UnixMillis};
+use crate::store::{ProjectionMeta, StoreError, SyncStore, SyncWrite};
+use anjian_sync::access::Role;
+
+/// Why a sync operation failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// No device has this id.
+    #[error("no device has this id; enrol the device first (POST /v1/devices)")]
+    DeviceUnknown,
+    /// The device is enrolled to another user.
+    #[error(
+        "this device is enrolled to another user; log in as that user or enrol this device anew"
+    )]
+    DeviceNotYours,
+    /// An admin revoked the device.
+    #[error(
+        "this device was revoked by the town safety office (安委办); enrol it anew after checking with them"
+    )]
+    DeviceRevoked,
+    /// A field is not acceptable.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The caller lacks a role.
+    #[error("this needs the {0} role")]
+    Forbidden(Role),
+    /// Storage failed.
+    #[error("storage failed")]
+    Storage(#[from] StoreError),
+}
+
+/// The sync service.
+#[derive(Debug)]
+pub struct SyncService {
+    store: Arc<dyn SyncStore>,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> SyncError {
+    SyncError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// The fingerprint of a bucket set, as carried in cursors.
+fn fingerprint(buckets: &[String]) -> String {
+    let digest = Sha256::digest(buckets.join("\n").as_bytes());
+    hex::encode(&digest[..8])
+}
+
+fn cursor(rev: u64, buckets: &[String]) -> String {
+    format!("v1.{rev}.{}", fingerprint(buckets))
+}
+
+fn parse_cursor(cursor: &str) -> Option<(u64, &str)> {
+    let rest = cursor.strip_prefix("v1.")?;
+    let (rev, print) = rest.split_once('.')?;
+    Some((rev.parse().ok()?, print))
+}
+
+impl SyncService {
+    /// The service over a store.
+    pub fn new(store: Arc<dyn SyncStore>) -> SyncService {
+        SyncService { store }
+    }
+
+    /// Enrols a device for the caller with its Ed25519 public key.
+    pub async fn enrol(
+        &self,
+        caller: &Caller,
+        public_key: &str,
+        name: &str,
+    ) -> Result<Device, SyncError> {
+        parse_public_key(public_key).map_err(|err| invalid("public_key", err.to_string()))?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(invalid(
+                "name",
+                "must be 1 to 64 characters, without control characters",
+            ));
+        }
+        let device = Device {
+            id: Uuid::now_v7(),
+            user_id: caller.user.id,
+            public_key: public_key.to_string(),
+            name: name.to_string(),
+            enrolled_at: UnixMillis::now(),
+            revoked_at: None,
+            last_seq: 0,
+            last_hash: GENESIS_HASH.to_string(),
+            last_push_at: None,
+        };
+        let store = self.store.clone();
+        let stored = device.clone();
+        blocking(move || store.insert_device(&stored)).await?;
+        tracing::info!(user = %caller.user.username, device = %device.id, "device enrolled");
+        Ok(device)
+    }
+
+    /// The caller's devices; an admin may name any user, or all.
+    pub async fn devices(
+        &self,
+        caller: &Caller,
+        user: Option<Uuid>,
+    ) -> Result<Vec<Device>, SyncError> {
+        let user = match user {
+            Some(user) if user != caller.user.id => {
+                caller
+                    .require(Role::Admin)
+                    .map_err(|_| SyncError::Forbidden(Role::Admin))?;
+                Some(user)
+            }
+            None if caller.user.grant.has(Role::Admin) => None,
+            _ => Some(caller.user.id),
+        };
+        let store = self.store.clone();
+        Ok(blocking(move || store.devices(user)).await?)
+    }
+
+    /// Revokes a device (admin only): its pushes are refused from now on.
+    pub async fn revoke(&self, caller: &Caller, id: Uuid) -> Result<Device, SyncError> {
+        caller
+            .require(Role::Admin)
+            .map_err(|_| SyncError::Forbidden(Role::Admin))?;
+        let store = self.store.clone();
+        let device = blocking(move || store.revoke_device(id, UnixMillis::now()))
+            .await
+            .map_err(|err| match err {
+                StoreError::NotFound => SyncError::DeviceUnknown,
+                other => other.into(),
+            })?;
+        tracing::info!(by = %caller.user.username, device = %id, "device revoked");
+        Ok(device)
+    }
+
+    async fn own_device(&self, caller: &Caller, id: &str) -> Result<Device, SyncError> {
+        let id = Uuid::parse_str(id)
+            .map_err(|_| invalid("device_id", "must be the UUID given at enrolment"))?;
+        let store = self.store.clone();
+        let device = blocking(move || store.device(id))
+            .await?
+            .ok_or(SyncError::DeviceUnknown)?;
+        if device.user_id != caller.user.id {
+            return Err(SyncError::DeviceNotYours);
+        }
+        Ok(device)
+    }
+
+    /// Takes a device's events: see the module docs.
+    pub async fn push(
+        &self,
+        caller: &Caller,
+        request: PushRequest,
+    ) -> Result<PushResponse, SyncError> {
+        if request.events.len() > MAX_PUSH_EVENTS {
+            return Err(invalid(
+                "events",
+                format!("at most {MAX_PUSH_EVENTS} events per push; send the rest in another"),
+            ));
+        }
+        for pair in request.events.windows(2) {
+            if pair[1].body.seq != pair[0].body.seq + 1 {
+                return Err(invalid(
+                    "events",
+                    "events must be in ascending `seq` order without gaps",
+                ));
+            }
+        }
+        let device = self.own_device(caller, &request.device_id).await?;
+        if device.revoked_at.is_some() {
+            return Err(SyncError::DeviceRevoked);
+        }
+        let key = parse_public_key(&device.public_key)
+            .map_err(|err| StoreError::other(err.to_string()))?;
+        let actor = Actor {
+            user_id: caller.user.id.to_string(),
+            grant: caller.user.grant.clone(),
+        };
+        let store = self.store.clone();
+        let device_id = device.id;
+        let response = blocking(move || {
+            let now = UnixMillis::now();
+            let mut response = PushResponse {
+                receipts: Vec::new(),
+                refused: None,
+                last_seq: 0,
+            };
+            store.write(&mut |tx| {
+                response = take_events(tx, device_id, &key, &actor, &request, now)?;
+                Ok(())
+            })?;
+            Ok(response)
+        })
+        .await?;
+        if let Some(refused) = &response.refused {
+            tracing::warn!(device = %device_id, seq = refused.seq, code = %refused.code, "push refused");
+        }
+        Ok(response)
+    }
+
+    /// A page of the caller's buckets after `cursor`; with `device_id`, that device's receipts
+    /// after `receipts_after` too.
+    pub async fn pull(
+        &self,
+        caller: &Caller,
+        cursor_text: Option<&str>,
+        limit: usize,
+        device_id: Option<&str>,
+        receipts_after: u64,
+    ) -> Result<PullResponse, SyncError> {
+        if limit == 0 || limit > MAX_PULL_LIMIT {
+            return Err(invalid(
+                "limit",
+                format!("must be between 1 and {MAX_PULL_LIMIT}"),
+            ));
+        }
+        let buckets = caller.user.grant.buckets(&caller.user.id.to_string());
+        let print = fingerprint(&buckets);
+        let (after, mut reset) = match cursor_text.filter(|c| !c.is_empty()) {
+            None => (0, false),
+            Some(text) => {
+                let (rev, cursor_print) = parse_cursor(text).ok_or_else(|| {
+                    invalid(
+                        "cursor",
+                        "is not a cursor this server gave out; pull without one",
+                    )
+                })?;
+                (rev, cursor_print != print)
+            }
+        };
+        let receipts = match device_id {
+            Some(id) => {
+                let device = self.own_device(caller, id).await?;
+                let store = self.store.clone();
+                blocking(move || store.receipts(device.id, receipts_after, MAX_PULL_LIMIT)).await?
+            }
+            None => Vec::new(),
+        };
+        let store = self.store.clone();
+        let query = buckets.clone();
+        let page =
+            blocking(move || store.pull(&query, if reset { 0 } else { after }, limit)).await?;
+        if after > page.last_rev {
+            reset = true;
+        }
+        if reset {
+            return Ok(PullResponse {
+                reset: true,
+                entities: Vec::new(),
+                next_cursor: cursor(0, &buckets),
+                complete: false,
+                checkpoint: None,
+                receipts,
+            });
+        }
+        let next = if page.complete {
+            page.last_rev.max(after)
+        } else {
+            page.projections.last().map_or(after, |p| p.rev)
+        };
+        let checkpoint = page.complete.then(|| {
+            page.digests
+                .iter()
+                .map(|(bucket, digest)| BucketState::new(bucket, digest))
+                .collect()
+        });
+        Ok(PullResponse {
+            reset: false,
+            entities: page.projections,
+            next_cursor: cursor(next, &buckets),
+            complete: page.complete,
+            checkpoint,
+            receipts,
+        })
+    }
+}
+
+fn refuse(seq: u64, code: &str, message: impl Into<String>, expected: u64) -> Option<Refusal> {
+    Some(Refusal {
+        seq,
+        code: code.to_string(),
+        message: message.into(),
+        expected_seq: expected,
+    })
+}
+
+/// The push's work inside its transaction.
+fn take_events(
+    tx: &mut dyn SyncWrite,
+    device_id: Uuid,
+    key: &ed25519_dalek::VerifyingKey,
+    actor: &Actor,
+    request: &PushRequest,
+    now: UnixMillis,
+) -> Result<PushResponse, StoreError> {
+    let mut device = tx.device(device_id)?.ok_or(StoreError::NotFound)?;
+    let mut receipts = Vec::with_capacity(request.events.len());
+    let mut refused = None;
+    for event in &request.events {
+        let seq = event.body.seq;
+        let expected = device.last_seq + 1;
+        if event.body.device_id != device_id.to_string() {
+            refused = refuse(
+                seq,
+                "wrong-device",
+                "the event names another device than the push",
+                expected,
+            );
+            break;
+        }
+        if seq < expected {
+            match tx.event(device_id, seq)? {
+                Some(stored) if stored.event.hash == event.hash => {
+                    receipts.push(stored.receipt);
+                    continue;
+                }
+                _ => {
+                    tx.record_fork(device_id, event, now)?;
+                    refused = refuse(
+                        seq,
+                        "fork",
+                        "this seq was already taken with different content; the device's log has forked and has been recorded for audit",
+                        expected,
+                    );
+                    break;
+                }
+            }
+        }
+        if seq > expected {
+            refused = refuse(
+                seq,
+                "gap",
+                format!("events are missing before seq {seq}; send from seq {expected}"),
+                expected,
+            );
+            break;
+        }
+        if let Err(err) = event.verify(key) {
+            let code = match err {
+                anjian_sync::event::EventError::BadSignature => "bad-signature",
+                anjian_sync::event::EventError::HashMismatch { .. } => "hash-mismatch",
+                _ => "malformed-event",
+            };
+            refused = refuse(seq, code, err.to_string(), expected);
+            break;
+        }
+        if event.body.prev_hash != device.last_hash {
+            refused = refuse(
+                seq,
+                "broken-chain",
+                "prev_hash is not the hash of this device's previous event",
+                expected,
+            );
+            break;
+        }
+        receipts.push(judge_and_store(
+            tx,
+            device_id,
+            actor,
+            event,
+            request.device_clock_ms,
+            now,
+        )?);
+        device.last_seq = seq;
+        device.last_hash = event.hash.clone();
+    }
+    device.last_push_at = Some(now);
+    tx.put_device(&device)?;
+    Ok(PushResponse {
+        receipts,
+        refused,
+        last_seq: device.last_seq,
+    })
+}
+
+fn judge_and_store(
+    tx: &mut dyn SyncWrite,
+    device_id: Uuid,
+    actor: &Actor,
+    event: &SignedEvent,
+    device_clock_ms: i64,
+    now: UnixMillis,
+) -> Result<Receipt, StoreError> {
+    let time = estimate(event.body.captured.wall_ms, device_clock_ms, now.0);
+    let current = tx.entity(&event.body.entity_id)?;
+    let judgement = judge(&event.body, actor, current.as_ref().map(|p| &p.entity));
+    let meta = ProjectionMeta {
+        event_id: event.body.id.clone(),
+        time,
+    };
+    let (rev, issue_id) = match (&judgement.verdict, &judgement.entity) {
+        (Verdict::Applied, Some(entity)) => (Some(tx.put_entity(entity.clone(), meta)?.rev), None),
+        _ => {
+            let issue = issue_entity(event, &judgement, &actor.user_id);
+            let id = issue.id.clone();
+            tx.put_entity(issue, meta)?;
+            (None, Some(id))
+        }
+    };
+    let receipt = Receipt {
+        seq: event.body.seq,
+        event_id: event.body.id.clone(),
+        hash: event.hash.clone(),
+        verdict: judgement.verdict,
+        reason: judgement.reason.clone(),
+        rev,
+        issue_id,
+        received_at_ms: now.0,
+    };
+    tx.put_event(
+        device_id,
+        &JudgedEvent {
+            event: event.clone(),
+            receipt: receipt.clone(),
+            time,
+            user_id: actor.user_id.clone(),
+        },
+    )?;
+    Ok(receipt)
+}
