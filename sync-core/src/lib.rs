@@ -13,9 +13,12 @@
 //! - [`kinds`]: the event kinds (`meeting.*`, `hazard.*`).
 //! - [`clock`]: capture times and device clock skew.
 //! - [`protocol`]: the push and pull messages.
+//! - `client` (feature `client`): the embeddable offline client: replica, outbox, transport.
 
 pub mod access;
 pub mod canonical;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod clock;
 pub mod entity;
 pub mod event;

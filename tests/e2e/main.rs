@@ -10,4 +10,5 @@ mod admin;
 mod auth;
 mod errors;
 mod lifecycle;
+mod sync;
 mod wechat;

@@ -11,9 +11,11 @@
     reason = "a test harness fails loudly on purpose"
 )]
 
+pub mod devices;
 pub mod logs;
 pub mod server;
 pub mod wechat;
 
+pub use devices::TestDevice;
 pub use server::{ADMIN_PASSWORD, Reply, TestServer, USER_PASSWORD};
 pub use wechat::FakeWeChat;

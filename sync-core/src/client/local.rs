@@ -1,0 +1,413 @@
+//! The device's replica on redb. Every method is one transaction.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{ClientError, Identity};
+use crate::entity::{BucketDigest, Entity, EntityType};
+use crate::event::{GENESIS_HASH, SignedEvent};
+use crate::judge::{Actor, Judgement, Verdict, judge};
+use crate::protocol::{Projection, PullResponse, Receipt};
+
+/// Settings and counters, JSON values: `secret`, `token`, `identity`, `last_seq`, `last_hash`,
+/// `acked_seq`, `cursor`, `staged_cursor`, `staged_reset`.
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta-0");
+/// Every signed event by seq.
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log-0");
+/// Receipts by seq.
+const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts-0");
+/// Server projections as of the last checkpoint.
+const SERVER: TableDefinition<&str, &[u8]> = TableDefinition::new("server-0");
+/// Projections of a checkpoint in progress.
+const STAGED: TableDefinition<&str, &[u8]> = TableDefinition::new("staged-0");
+/// The local view: server projections with unacknowledged events applied.
+const LOCAL: TableDefinition<&str, &[u8]> = TableDefinition::new("local-0");
+
+fn local_err(err: impl std::fmt::Display) -> ClientError {
+    ClientError::Local(err.to_string())
+}
+
+fn to_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, ClientError> {
+    serde_json::to_vec(value).map_err(local_err)
+}
+
+fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ClientError> {
+    serde_json::from_slice(bytes).map_err(local_err)
+}
+
+/// The replica.
+pub(super) struct Local {
+    db: Database,
+}
+
+fn get_meta<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<T>, ClientError> {
+    match table.get(key).map_err(local_err)? {
+        Some(bytes) => Ok(Some(from_bytes(bytes.value())?)),
+        None => Ok(None),
+    }
+}
+
+fn set_meta<T: Serialize>(txn: &WriteTransaction, key: &str, value: &T) -> Result<(), ClientError> {
+    txn.open_table(META)
+        .map_err(local_err)?
+        .insert(key, to_bytes(value)?.as_slice())
+        .map_err(local_err)?;
+    Ok(())
+}
+
+fn meta_in<T: DeserializeOwned>(
+    txn: &WriteTransaction,
+    key: &str,
+) -> Result<Option<T>, ClientError> {
+    get_meta(&txn.open_table(META).map_err(local_err)?, key)
+}
+
+fn clear(txn: &WriteTransaction, table: TableDefinition<&str, &[u8]>) -> Result<(), ClientError> {
+    txn.delete_table(table).map_err(local_err)?;
+    txn.open_table(table).map_err(local_err)?;
+    Ok(())
+}
+
+impl Local {
+    pub(super) fn open(path: &Path) -> Result<Local, ClientError> {
+        let db = Database::create(path).map_err(local_err)?;
+        let txn = db.begin_write().map_err(local_err)?;
+        for table in [META, SERVER, STAGED, LOCAL] {
+            txn.open_table(table).map_err(local_err)?;
+        }
+        txn.open_table(LOG).map_err(local_err)?;
+        txn.open_table(RECEIPTS).map_err(local_err)?;
+        txn.commit().map_err(local_err)?;
+        Ok(Local { db })
+    }
+
+    fn meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ClientError> {
+        let txn = self.db.begin_read().map_err(local_err)?;
+        get_meta(&txn.open_table(META).map_err(local_err)?, key)
+    }
+
+    fn write<T>(
+        &self,
+        work: impl FnOnce(&WriteTransaction) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let txn = self.db.begin_write().map_err(local_err)?;
+        let value = work(&txn)?;
+        txn.commit().map_err(local_err)?;
+        Ok(value)
+    }
+
+    pub(super) fn secret(&self) -> Result<Option<[u8; 32]>, ClientError> {
+        self.meta("secret")
+    }
+
+    pub(super) fn set_secret(&self, secret: &[u8; 32]) -> Result<(), ClientError> {
+        self.write(|txn| set_meta(txn, "secret", secret))
+    }
+
+    pub(super) fn token(&self) -> Result<Option<String>, ClientError> {
+        self.meta("token")
+    }
+
+    pub(super) fn identity(&self) -> Result<Option<Identity>, ClientError> {
+        self.meta("identity")
+    }
+
+    pub(super) fn set_login(&self, token: &str, identity: &Identity) -> Result<(), ClientError> {
+        self.write(|txn| {
+            set_meta(txn, "token", &token)?;
+            set_meta(txn, "identity", identity)
+        })
+    }
+
+    /// Appends the event `make` signs, and applies its local judgement, in one transaction.
+    pub(super) fn append(
+        &self,
+        entity_id: &str,
+        make: impl FnOnce(u64, &str, Option<&Entity>) -> Result<(SignedEvent, Judgement), ClientError>,
+    ) -> Result<(SignedEvent, Judgement), ClientError> {
+        self.write(|txn| {
+            let last_seq: u64 = meta_in(txn, "last_seq")?.unwrap_or(0);
+            let last_hash: String =
+                meta_in(txn, "last_hash")?.unwrap_or_else(|| GENESIS_HASH.to_string());
+            let mut local = txn.open_table(LOCAL).map_err(local_err)?;
+            let current: Option<Entity> = match local.get(entity_id).map_err(local_err)? {
+                Some(bytes) => Some(from_bytes(bytes.value())?),
+                None => None,
+            };
+            let (event, judgement) = make(last_seq, &last_hash, current.as_ref())?;
+            if let (Verdict::Applied, Some(entity)) = (judgement.verdict, &judgement.entity) {
+                local
+                    .insert(entity.id.as_str(), to_bytes(entity)?.as_slice())
+                    .map_err(local_err)?;
+            }
+            drop(local);
+            txn.open_table(LOG)
+                .map_err(local_err)?
+                .insert(event.body.seq, to_bytes(&event)?.as_slice())
+                .map_err(local_err)?;
+            set_meta(txn, "last_seq", &event.body.seq)?;
+            set_meta(txn, "last_hash", &event.hash)?;
+            Ok((event, judgement))
+        })
+    }
+
+    pub(super) fn outbox(&self, limit: usize) -> Result<Vec<SignedEvent>, ClientError> {
+        let txn = self.db.begin_read().map_err(local_err)?;
+        let acked: u64 =
+            get_meta(&txn.open_table(META).map_err(local_err)?, "acked_seq")?.unwrap_or(0);
+        let log = txn.open_table(LOG).map_err(local_err)?;
+        let mut events = Vec::new();
+        for entry in log.range(acked + 1..).map_err(local_err)?.take(limit) {
+            events.push(from_bytes(entry.map_err(local_err)?.1.value())?);
+        }
+        Ok(events)
+    }
+
+    pub(super) fn log(&self) -> Result<Vec<SignedEvent>, ClientError> {
+        let txn = self.db.begin_read().map_err(local_err)?;
+        let log = txn.open_table(LOG).map_err(local_err)?;
+        let mut events = Vec::new();
+        for entry in log.iter().map_err(local_err)? {
+            events.push(from_bytes(entry.map_err(local_err)?.1.value())?);
+        }
+        Ok(events)
+    }
+
+    pub(super) fn receipts(&self) -> Result<Vec<Receipt>, ClientError> {
+        let txn = self.db.begin_read().map_err(local_err)?;
+        let table = txn.open_table(RECEIPTS).map_err(local_err)?;
+        let mut receipts = Vec::new();
+        for entry in table.iter().map_err(local_err)? {
+            receipts.push(from_bytes(entry.map_err(local_err)?.1.value())?);
+        }
+        Ok(receipts)
+    }
+
+    pub(super) fn store_receipts(&self, receipts: &[Receipt]) -> Result<(), ClientError> {
+        self.write(|txn| {
+            let mut acked: u64 = meta_in(txn, "acked_seq")?.unwrap_or(0);
+            let mut table = txn.open_table(RECEIPTS).map_err(local_err)?;
+            for receipt in receipts {
+                table
+                    .insert(receipt.seq, to_bytes(receipt)?.as_slice())
+                    .map_err(local_err)?;
+                acked = acked.max(receipt.seq);
+            }
+            drop(table);
+            set_meta(txn, "acked_seq", &acked)
+        })
+    }
+
+    pub(super) fn rewind_ack(&self, seq: u64) -> Result<(), ClientError> {
+        self.write(|txn| set_meta(txn, "acked_seq", &seq))
+    }
+
+    pub(super) fn pull_cursor(&self) -> Result<Option<String>, ClientError> {
+        match self.meta::<String>("staged_cursor")? {
+            Some(cursor) => Ok(Some(cursor)),
+            None => self.meta("cursor"),
+        }
+    }
+
+    /// Stages a pull page; at a checkpoint, applies the staged pages, checks the digests and
+    /// rebases. Returns the buckets whose digests disagree.
+    pub(super) fn stage(
+        &self,
+        page: PullResponse,
+        actor: &Actor,
+    ) -> Result<Vec<String>, ClientError> {
+        self.write(|txn| {
+            if page.reset {
+                clear(txn, STAGED)?;
+                set_meta(txn, "staged_reset", &true)?;
+            }
+            {
+                let mut staged = txn.open_table(STAGED).map_err(local_err)?;
+                for projection in &page.entities {
+                    staged
+                        .insert(
+                            projection.entity.id.as_str(),
+                            to_bytes(projection)?.as_slice(),
+                        )
+                        .map_err(local_err)?;
+                }
+            }
+            if !page.complete {
+                set_meta(txn, "staged_cursor", &page.next_cursor)?;
+                return Ok(Vec::new());
+            }
+            let reset: bool = meta_in(txn, "staged_reset")?.unwrap_or(false);
+            if reset {
+                clear(txn, SERVER)?;
+            }
+            {
+                let staged = txn.open_table(STAGED).map_err(local_err)?;
+                let mut server = txn.open_table(SERVER).map_err(local_err)?;
+                for entry in staged.iter().map_err(local_err)? {
+                    let (id, bytes) = entry.map_err(local_err)?;
+                    server
+                        .insert(id.value(), bytes.value())
+                        .map_err(local_err)?;
+                }
+            }
+            clear(txn, STAGED)?;
+            {
+                let mut meta = txn.open_table(META).map_err(local_err)?;
+                meta.remove("staged_cursor").map_err(local_err)?;
+                meta.remove("staged_reset").map_err(local_err)?;
+            }
+            set_meta(txn, "cursor", &page.next_cursor)?;
+            let mismatched = check_digests(txn, page.checkpoint.as_deref().unwrap_or_default())?;
+            rebase(txn, actor)?;
+            Ok(mismatched)
+        })
+    }
+
+    /// Drops every projection and the cursor (never the log), and rebases.
+    pub(super) fn forget_projections(&self, actor: &Actor) -> Result<(), ClientError> {
+        self.write(|txn| {
+            clear(txn, SERVER)?;
+            clear(txn, STAGED)?;
+            {
+                let mut meta = txn.open_table(META).map_err(local_err)?;
+                for key in ["cursor", "staged_cursor", "staged_reset"] {
+                    meta.remove(key).map_err(local_err)?;
+                }
+            }
+            rebase(txn, actor)
+        })
+    }
+
+    fn entities_of(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+    ) -> Result<Vec<Vec<u8>>, ClientError> {
+        let txn = self.db.begin_read().map_err(local_err)?;
+        let table = txn.open_table(table).map_err(local_err)?;
+        let mut all = Vec::with_capacity(table.len().map_err(local_err)? as usize);
+        for entry in table.iter().map_err(local_err)? {
+            all.push(entry.map_err(local_err)?.1.value().to_vec());
+        }
+        Ok(all)
+    }
+
+    pub(super) fn local_entity(&self, id: &str) -> Result<Option<Entity>, ClientError> {
+        let txn = self.db.begin_read().map_err(local_err)?;
+        match txn
+            .open_table(LOCAL)
+            .map_err(local_err)?
+            .get(id)
+            .map_err(local_err)?
+        {
+            Some(bytes) => Ok(Some(from_bytes(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) fn local_entities(
+        &self,
+        entity_type: Option<EntityType>,
+    ) -> Result<Vec<Entity>, ClientError> {
+        let mut entities = Vec::new();
+        for bytes in self.entities_of(LOCAL)? {
+            let entity: Entity = from_bytes(&bytes)?;
+            if entity_type.is_none_or(|t| t == entity.entity_type) {
+                entities.push(entity);
+            }
+        }
+        Ok(entities)
+    }
+
+    pub(super) fn server_entity(&self, id: &str) -> Result<Option<Projection>, ClientError> {
+        let txn = self.db.begin_read().map_err(local_err)?;
+        match txn
+            .open_table(SERVER)
+            .map_err(local_err)?
+            .get(id)
+            .map_err(local_err)?
+        {
+            Some(bytes) => Ok(Some(from_bytes(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) fn server_entities(&self) -> Result<Vec<Projection>, ClientError> {
+        self.entities_of(SERVER)?
+            .iter()
+            .map(|b| from_bytes(b))
+            .collect()
+    }
+}
+
+/// The buckets of the checkpoint whose count or digest the replica does not match.
+fn check_digests(
+    txn: &WriteTransaction,
+    checkpoint: &[crate::protocol::BucketState],
+) -> Result<Vec<String>, ClientError> {
+    let mut mine: HashMap<&str, BucketDigest> = checkpoint
+        .iter()
+        .map(|b| (b.bucket.as_str(), BucketDigest::default()))
+        .collect();
+    let server = txn.open_table(SERVER).map_err(local_err)?;
+    for entry in server.iter().map_err(local_err)? {
+        let projection: Projection = from_bytes(entry.map_err(local_err)?.1.value())?;
+        for bucket in &projection.buckets {
+            if let Some(digest) = mine.get_mut(bucket.as_str()) {
+                digest.add(&projection.entity.id, projection.rev);
+            }
+        }
+    }
+    Ok(checkpoint
+        .iter()
+        .filter(|b| {
+            let digest = mine.get(b.bucket.as_str()).copied().unwrap_or_default();
+            digest.count != b.count || digest.digest_hex() != b.digest
+        })
+        .map(|b| b.bucket.clone())
+        .collect())
+}
+
+/// The local view anew: the server projections, then every unacknowledged event judged on top.
+fn rebase(txn: &WriteTransaction, actor: &Actor) -> Result<(), ClientError> {
+    clear(txn, LOCAL)?;
+    let acked: u64 = meta_in(txn, "acked_seq")?.unwrap_or(0);
+    let server = txn.open_table(SERVER).map_err(local_err)?;
+    let mut local = txn.open_table(LOCAL).map_err(local_err)?;
+    for entry in server.iter().map_err(local_err)? {
+        let projection: Projection = from_bytes(entry.map_err(local_err)?.1.value())?;
+        let entity = projection.entity;
+        if !entity.deleted && entity.entity_type != EntityType::SyncIssue {
+            local
+                .insert(entity.id.as_str(), to_bytes(&entity)?.as_slice())
+                .map_err(local_err)?;
+        }
+    }
+    let log = txn.open_table(LOG).map_err(local_err)?;
+    for entry in log.range(acked + 1..).map_err(local_err)? {
+        let event: SignedEvent = from_bytes(entry.map_err(local_err)?.1.value())?;
+        let current: Option<Entity> = match local
+            .get(event.body.entity_id.as_str())
+            .map_err(local_err)?
+        {
+            Some(bytes) => Some(from_bytes(bytes.value())?),
+            None => None,
+        };
+        let judgement = judge(&event.body, actor, current.as_ref());
+        if let (Verdict::Applied, Some(entity)) = (judgement.verdict, judgement.entity) {
+            local
+                .insert(entity.id.as_str(), to_bytes(&entity)?.as_slice())
+                .map_err(local_err)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,449 @@
+//! The embeddable offline client (feature `client`): a device's local replica, its outbox, and
+//! the transport that reconciles them with the server.
+//!
+//! # What a device keeps
+//! One redb file holds: the device's signing key and identity (its `device_id`, its user and
+//! grant, its session token); its **event log**, every event it ever signed, by `seq`; the
+//! **receipts** the server gave; the **server projections** as of the last complete checkpoint,
+//! with the cursor; **staged** pull pages of a checkpoint still in progress; and the **local
+//! view**, which is what queries read.
+//!
+//! # The outbox
+//! The outbox is simply the events with `seq` above the highest acknowledged one. Capturing
+//! writes the event and its effect on the local view in one transaction, so a captured thing is
+//! either fully recorded or not at all. Events are never deleted or rewritten: an acknowledged
+//! event stays in the log as the device's own record, and nothing the server says — a reset,
+//! a refusal, a scope change — empties the outbox. No amount of offline time forces a reset.
+//!
+//! # Sync
+//! [`Device::sync`] pushes the whole outbox in batches, in `seq` order; each answer's receipts are
+//! stored and the acknowledged `seq` advanced in one transaction. If an answer is lost (a crash,
+//! a dropped connection), the same events are pushed again and the server answers with the
+//! receipts it already gave: nothing is applied twice. A `gap` refusal (the server lacks earlier
+//! events, e.g. after a restore) rewinds the acknowledged `seq` to what the server expects and
+//! pushes again from there. Any other refusal (fork, broken chain, bad signature) means the log
+//! or its key is not what the server knows: sync stops with an error and keeps everything.
+//!
+//! Then it pulls: pages are staged (one transaction each, with the next cursor), and when a page
+//! completes a checkpoint the staged pages replace the server projections, the cursor advances,
+//! the replica is checked against the checkpoint's bucket digests, and the local view is
+//! **rebased** — the server projections, with every unacknowledged event judged again on top by
+//! the same [`crate::judge::judge`] the server uses — all in one transaction. A digest mismatch
+//! drops the projections and pulls them again, once per sync. A `reset` answer does the same.
+//!
+//! Photos come first, then the events that cite them: a device uploads the blobs an event cites
+//! before pushing it (the blob protocol is the server's `/v1/blobs`, added with photos).
+//!
+//! Every step is one local transaction, so a process killed anywhere restarts into a state it
+//! can continue from; transient network failures are retried with exponential backoff and
+//! jitter, a bounded number of times.
+
+mod local;
+mod transport;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::access::{Grant, Role, Scopes};
+use crate::entity::{Entity, EntityType};
+use crate::event::{Captured, DeviceKey, EVENT_VERSION, EventBody, SignedEvent};
+use crate::judge::{Actor, Judgement, judge};
+use crate::protocol::{MAX_PUSH_EVENTS, Projection, PushRequest, Receipt};
+
+pub use transport::{RetryPolicy, TransportError};
+
+use local::Local;
+use transport::Transport;
+
+/// What can go wrong on a device.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The local replica failed.
+    #[error("the local store failed: {0}")]
+    Local(String),
+    /// The server could not be reached or refused the request.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The device is not logged in or not enrolled yet.
+    #[error("{0}")]
+    NotReady(&'static str),
+    /// The server refused the device's log in a way retrying cannot fix.
+    #[error("the server refused event {seq}: {code}: {message}")]
+    Refused {
+        /// The refused seq.
+        seq: u64,
+        /// The refusal code.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+}
+
+/// Who this device is: its id, its user, and what they may do.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Identity {
+    /// The user's id.
+    pub user_id: String,
+    /// The user's login name.
+    pub username: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Scopes.
+    pub scopes: Scopes,
+    /// The enrolled device id, once enrolled.
+    pub device_id: Option<String>,
+}
+
+/// What one sync did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Events the server acknowledged in this sync.
+    pub acknowledged: usize,
+    /// Of those, how many were not applied (conflicts and quarantines).
+    pub not_applied: usize,
+    /// Pull pages read.
+    pub pages: usize,
+    /// Whether the replica had to be pulled again (reset or digest mismatch).
+    pub repulled: bool,
+}
+
+/// A durable step of a sync, reported to a hook after it is committed (for tests that stop a
+/// process between steps, and for progress displays).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A push batch's receipts were stored.
+    Pushed,
+    /// A pull page was staged.
+    Staged,
+    /// A checkpoint was applied and the local view rebased.
+    Applied,
+}
+
+type Hook = Arc<dyn Fn(Step) + Send + Sync>;
+
+/// A device: its replica and its way to the server.
+pub struct Device {
+    local: Local,
+    transport: Transport,
+    key: DeviceKey,
+    tz_offset_min: i32,
+    hook: Option<Hook>,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Makes ring the process's TLS crypto provider, which the transport needs (once per process).
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    i64::try_from(now).unwrap_or(i64::MAX)
+}
+
+impl Device {
+    /// Opens (or creates) the replica in `dir`, talking to `server` (e.g. `http://127.0.0.1:8080`).
+    /// A new replica makes the device's signing key.
+    pub fn open(dir: &Path, server: &str) -> Result<Device, ClientError> {
+        Device::open_with(dir, server, RetryPolicy::default())
+    }
+
+    /// As [`Device::open`], with a retry policy.
+    pub fn open_with(dir: &Path, server: &str, retry: RetryPolicy) -> Result<Device, ClientError> {
+        install_tls_provider();
+        std::fs::create_dir_all(dir).map_err(|err| ClientError::Local(err.to_string()))?;
+        let local = Local::open(&dir.join("device.redb"))?;
+        let secret = match local.secret()? {
+            Some(secret) => secret,
+            None => {
+                let mut secret = [0u8; 32];
+                getrandom::fill(&mut secret).map_err(|err| ClientError::Local(err.to_string()))?;
+                local.set_secret(&secret)?;
+                secret
+            }
+        };
+        let transport = Transport::new(server, local.token()?, retry)?;
+        Ok(Device {
+            local,
+            transport,
+            key: DeviceKey::from_secret(secret),
+            tz_offset_min: 480,
+            hook: None,
+        })
+    }
+
+    /// Calls `hook` after every durable sync step.
+    pub fn on_step(&mut self, hook: impl Fn(Step) + Send + Sync + 'static) {
+        self.hook = Some(Arc::new(hook));
+    }
+
+    fn step(&self, step: Step) {
+        if let Some(hook) = &self.hook {
+            hook(step);
+        }
+    }
+
+    /// The device's public key, hex.
+    pub fn public_key(&self) -> String {
+        self.key.public_hex()
+    }
+
+    /// Who this device is, once logged in.
+    pub fn identity(&self) -> Result<Option<Identity>, ClientError> {
+        self.local.identity()
+    }
+
+    fn actor(&self) -> Result<(Identity, Actor), ClientError> {
+        let identity = self
+            .identity()?
+            .ok_or(ClientError::NotReady("log in first"))?;
+        let grant = Grant::new(identity.roles.iter().copied(), identity.scopes.clone())
+            .map_err(|err| ClientError::Local(format!("the stored grant is not valid: {err}")))?;
+        let actor = Actor {
+            user_id: identity.user_id.clone(),
+            grant,
+        };
+        Ok((identity, actor))
+    }
+
+    /// Logs in with username and password and remembers the session and the user's grant.
+    pub async fn login(&mut self, username: &str, password: &str) -> Result<Identity, ClientError> {
+        let answer: Value = self
+            .transport
+            .post_json(
+                "/v1/auth/login",
+                &serde_json::json!({"username": username, "password": password}),
+            )
+            .await?;
+        let token = answer["token"].as_str().unwrap_or_default().to_string();
+        let user = &answer["user"];
+        let previous = self.identity()?;
+        let identity = Identity {
+            user_id: user["id"].as_str().unwrap_or_default().to_string(),
+            username: user["username"].as_str().unwrap_or_default().to_string(),
+            roles: serde_json::from_value(user["roles"].clone())
+                .map_err(|err| ClientError::Local(err.to_string()))?,
+            scopes: serde_json::from_value(user["scopes"].clone())
+                .map_err(|err| ClientError::Local(err.to_string()))?,
+            device_id: previous
+                .filter(|p| p.user_id == user["id"].as_str().unwrap_or_default())
+                .and_then(|p| p.device_id),
+        };
+        self.local.set_login(&token, &identity)?;
+        self.transport.set_token(Some(token));
+        Ok(identity)
+    }
+
+    /// Enrols this device for the logged-in user (once); returns the device id.
+    pub async fn enrol(&mut self, name: &str) -> Result<String, ClientError> {
+        let (mut identity, _) = self.actor()?;
+        if let Some(id) = &identity.device_id {
+            return Ok(id.clone());
+        }
+        let answer: Value = self
+            .transport
+            .post_json(
+                "/v1/devices",
+                &serde_json::json!({"public_key": self.key.public_hex(), "name": name}),
+            )
+            .await?;
+        let id = answer["id"].as_str().unwrap_or_default().to_string();
+        identity.device_id = Some(id.clone());
+        let token = self.local.token()?.unwrap_or_default();
+        self.local.set_login(&token, &identity)?;
+        Ok(id)
+    }
+
+    /// Records one thing the person did: signs the event, appends it to the log, and applies it
+    /// to the local view, in one transaction. Returns the event and the local judgement (what
+    /// the server will most likely say; the server's receipt is the word that counts).
+    pub fn capture(
+        &self,
+        kind: &str,
+        entity_id: &str,
+        payload: Value,
+        blob_refs: Vec<String>,
+    ) -> Result<(SignedEvent, Judgement), ClientError> {
+        let (identity, actor) = self.actor()?;
+        let device_id = identity
+            .device_id
+            .ok_or(ClientError::NotReady("enrol the device first"))?;
+        let wall_ms = now_ms();
+        self.local
+            .append(entity_id, |last_seq, last_hash, current| {
+                let body = EventBody {
+                    v: EVENT_VERSION,
+                    device_id: device_id.clone(),
+                    seq: last_seq + 1,
+                    id: Uuid::now_v7().to_string(),
+                    prev_hash: last_hash.to_string(),
+                    kind: kind.to_string(),
+                    entity_id: entity_id.to_string(),
+                    payload: payload.clone(),
+                    blob_refs: blob_refs.clone(),
+                    template_ref: None,
+                    base_rev: None,
+                    captured: Captured {
+                        wall_ms,
+                        tz_offset_min: self.tz_offset_min,
+                    },
+                };
+                let judgement = judge(&body, &actor, current);
+                let event = self
+                    .key
+                    .sign(body)
+                    .map_err(|err| ClientError::Local(err.to_string()))?;
+                Ok((event, judgement))
+            })
+    }
+
+    /// A new entity id for something captured on this device.
+    pub fn new_entity_id() -> String {
+        Uuid::now_v7().to_string()
+    }
+
+    /// The local view of an entity.
+    pub fn entity(&self, id: &str) -> Result<Option<Entity>, ClientError> {
+        self.local.local_entity(id)
+    }
+
+    /// The local view of every entity of a type.
+    pub fn entities(&self, entity_type: EntityType) -> Result<Vec<Entity>, ClientError> {
+        self.local.local_entities(Some(entity_type))
+    }
+
+    /// The server's projection of an entity, as of the last checkpoint.
+    pub fn server_entity(&self, id: &str) -> Result<Option<Projection>, ClientError> {
+        self.local.server_entity(id)
+    }
+
+    /// Every server projection, as of the last checkpoint.
+    pub fn server_entities(&self) -> Result<Vec<Projection>, ClientError> {
+        self.local.server_entities()
+    }
+
+    /// Conflicts and quarantined events the server kept for a person (sync issues), as pulled.
+    pub fn issues(&self) -> Result<Vec<Projection>, ClientError> {
+        Ok(self
+            .server_entities()?
+            .into_iter()
+            .filter(|p| p.entity.entity_type == EntityType::SyncIssue && !p.entity.deleted)
+            .collect())
+    }
+
+    /// Events not yet acknowledged by the server.
+    pub fn outbox(&self) -> Result<Vec<SignedEvent>, ClientError> {
+        self.local.outbox(usize::MAX)
+    }
+
+    /// Every event this device signed.
+    pub fn log(&self) -> Result<Vec<SignedEvent>, ClientError> {
+        self.local.log()
+    }
+
+    /// The receipts the server gave.
+    pub fn receipts(&self) -> Result<Vec<Receipt>, ClientError> {
+        self.local.receipts()
+    }
+
+    /// Pushes the outbox, pulls to a complete checkpoint, and rebases the local view.
+    pub async fn sync(&self) -> Result<SyncReport, ClientError> {
+        let mut report = SyncReport::default();
+        self.push_all(&mut report).await?;
+        self.pull_all(&mut report).await?;
+        Ok(report)
+    }
+
+    async fn push_all(&self, report: &mut SyncReport) -> Result<(), ClientError> {
+        let (identity, _) = self.actor()?;
+        let device_id = identity
+            .device_id
+            .ok_or(ClientError::NotReady("enrol the device first"))?;
+        // Bounded: each round acknowledges at least one event or stops.
+        for _ in 0..100_000 {
+            let batch = self.local.outbox(MAX_PUSH_EVENTS.min(200))?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let request = PushRequest {
+                device_id: device_id.clone(),
+                device_clock_ms: now_ms(),
+                events: batch,
+            };
+            let response = self.transport.push(&request).await?;
+            report.acknowledged += response.receipts.len();
+            report.not_applied += response
+                .receipts
+                .iter()
+                .filter(|r| r.verdict != crate::judge::Verdict::Applied)
+                .count();
+            let progressed = !response.receipts.is_empty();
+            self.local.store_receipts(&response.receipts)?;
+            self.step(Step::Pushed);
+            if let Some(refused) = response.refused {
+                if refused.code == "gap" {
+                    // The server lacks events from `expected_seq` on: send them again.
+                    self.local
+                        .rewind_ack(refused.expected_seq.saturating_sub(1))?;
+                    continue;
+                }
+                return Err(ClientError::Refused {
+                    seq: refused.seq,
+                    code: refused.code,
+                    message: refused.message,
+                });
+            }
+            if !progressed {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    async fn pull_all(&self, report: &mut SyncReport) -> Result<(), ClientError> {
+        let (_, actor) = self.actor()?;
+        for attempt in 0..2 {
+            // Bounded: a checkpoint is reached after at most this many pages.
+            for _ in 0..1_000_000 {
+                let cursor = self.local.pull_cursor()?;
+                let page = self.transport.pull(cursor.as_deref(), 500).await?;
+                report.pages += 1;
+                if page.reset {
+                    report.repulled = true;
+                }
+                let complete = page.complete;
+                let mismatched = self.local.stage(page, &actor)?;
+                if !complete {
+                    self.step(Step::Staged);
+                    continue;
+                }
+                self.step(Step::Applied);
+                if mismatched.is_empty() {
+                    return Ok(());
+                }
+                break;
+            }
+            if attempt == 0 {
+                // The replica disagrees with the server's digests: pull it again from scratch.
+                report.repulled = true;
+                self.local.forget_projections(&actor)?;
+            }
+        }
+        Err(ClientError::Local(
+            "the replica still disagrees with the server after pulling again".into(),
+        ))
+    }
+}

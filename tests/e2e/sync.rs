@@ -1,0 +1,393 @@
+//! The sync protocol end to end: real devices (the `client` feature) against the real server.
+
+use anjian_sync::entity::EntityType;
+use anjian_sync::judge::Verdict;
+use anjian_tests::devices::{PHOTO, meeting};
+use anjian_tests::{TestDevice, TestServer, USER_PASSWORD};
+use serde_json::{Value, json};
+
+/// A town with an inspector of grid g1, the safety manager of e1, and team leads of e1/t1 and
+/// e2/t1.
+async fn town() -> (TestServer, String) {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    for (username, roles, scopes) in [
+        ("lili", json!(["inspector"]), json!({"grids": ["g1"]})),
+        (
+            "zhou",
+            json!(["enterprise_manager"]),
+            json!({"enterprise": "e1"}),
+        ),
+        (
+            "wang",
+            json!(["team_lead"]),
+            json!({"enterprise": "e1", "team": "t1"}),
+        ),
+        (
+            "sun",
+            json!(["team_lead"]),
+            json!({"enterprise": "e2", "team": "t1"}),
+        ),
+    ] {
+        server
+            .create_user(
+                &admin,
+                json!({"username": username, "password": USER_PASSWORD, "roles": roles, "scopes": scopes}),
+            )
+            .await;
+    }
+    (server, admin)
+}
+
+fn state(device: &TestDevice, id: &str) -> Value {
+    device
+        .entity(id)
+        .unwrap()
+        .expect("the entity is in the local view")
+        .body["state"]
+        .clone()
+}
+
+#[tokio::test]
+async fn two_devices_offline_then_a_stale_transition_is_a_conflict_both_see() {
+    let (server, _) = town().await;
+    let li = TestDevice::enrolled(&server, "lili", USER_PASSWORD).await;
+    let zhou = TestDevice::enrolled(&server, "zhou", USER_PASSWORD).await;
+
+    // The inspector reports a hazard offline; the local view shows it at once.
+    let (hazard, judgement) = li.report_hazard("general");
+    assert_eq!(judgement.verdict, Verdict::Applied);
+    assert_eq!(state(&li, &hazard), "reported");
+    li.sync().await.unwrap();
+    zhou.sync().await.unwrap();
+    assert_eq!(state(&zhou, &hazard), "reported", "the manager pulled it");
+
+    // Both go offline and both move it from `reported`.
+    assert_eq!(
+        zhou.move_hazard(&hazard, "reported", "rectifying", 0)
+            .verdict,
+        Verdict::Applied
+    );
+    assert_eq!(
+        li.move_hazard(&hazard, "reported", "rectifying", 0).verdict,
+        Verdict::Applied
+    );
+    assert_eq!(zhou.outbox().unwrap().len(), 1);
+
+    let first = zhou.sync().await.unwrap();
+    assert_eq!((first.acknowledged, first.not_applied), (1, 0));
+    let second = li.sync().await.unwrap();
+    assert_eq!((second.acknowledged, second.not_applied), (1, 1));
+
+    // The inspector's move is a conflict: kept with its event, seen by both.
+    let receipts = li.receipts().unwrap();
+    let last = receipts.last().unwrap();
+    assert_eq!(last.verdict, Verdict::Conflict);
+    assert_eq!(last.reason.as_ref().unwrap().code, "stale-transition");
+    zhou.sync().await.unwrap();
+    for device in [&li, &zhou] {
+        let issues = device.issues().unwrap();
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].entity.body["verdict"], "conflict");
+        assert_eq!(
+            issues[0].entity.body["event"]["payload"]["to"], "rectifying",
+            "nothing lost"
+        );
+        assert_eq!(state(device, &hazard), "rectifying");
+    }
+    let server_view = li.server_entity(&hazard).unwrap().unwrap();
+    assert_eq!(
+        server_view.entity.body["history"].as_array().unwrap().len(),
+        2
+    );
+    assert!(li.outbox().unwrap().is_empty() && zhou.outbox().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_lost_push_answer_is_retried_and_applied_exactly_once() {
+    let (server, _) = town().await;
+    let li = TestDevice::enrolled(&server, "lili", USER_PASSWORD).await;
+    let (hazard, _) = li.report_hazard("general");
+    let token = server.token("lili", USER_PASSWORD).await;
+    let push = json!({
+        "device_id": li.identity().unwrap().unwrap().device_id,
+        "device_clock_ms": 1_764_300_000_000_i64,
+        "events": li.outbox().unwrap(),
+    });
+    // The first answer is "lost": the device never sees it.
+    let first = server
+        .post("/v1/sync/push", Some(&token), push.clone())
+        .await;
+    let first = first.ok(200).clone();
+    // The device pushes the same events again and gets the same receipts.
+    let again = server.post("/v1/sync/push", Some(&token), push).await;
+    assert_eq!(again.ok(200)["receipts"], first["receipts"]);
+    li.sync().await.unwrap();
+    assert!(li.outbox().unwrap().is_empty());
+    let projection = li.server_entity(&hazard).unwrap().unwrap();
+    assert_eq!(
+        projection.rev,
+        first["receipts"][0]["rev"].as_u64().unwrap(),
+        "applied once"
+    );
+    assert_eq!(
+        projection.entity.body["history"].as_array().unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn gaps_forks_and_tampering_are_refused() {
+    let (server, _) = town().await;
+    let li = TestDevice::enrolled(&server, "lili", USER_PASSWORD).await;
+    li.report_hazard("general");
+    li.report_hazard("general");
+    let token = server.token("lili", USER_PASSWORD).await;
+    let device_id = li.identity().unwrap().unwrap().device_id.unwrap();
+    let events: Vec<Value> = li
+        .outbox()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect();
+    let push = |events: Vec<Value>| json!({"device_id": device_id, "device_clock_ms": 0, "events": events});
+
+    // A gap: seq 2 without seq 1.
+    let reply = server
+        .post("/v1/sync/push", Some(&token), push(vec![events[1].clone()]))
+        .await;
+    let refused = &reply.ok(200)["refused"];
+    assert_eq!(
+        (refused["code"].as_str(), refused["expected_seq"].as_u64()),
+        (Some("gap"), Some(1))
+    );
+    assert_eq!(reply.body["receipts"], json!([]));
+
+    // Altered after signing: the hash no longer matches; re-hashed, the signature fails.
+    let mut altered = events[0].clone();
+    altered["payload"]["level"] = json!("major");
+    let reply = server
+        .post("/v1/sync/push", Some(&token), push(vec![altered.clone()]))
+        .await;
+    assert_eq!(reply.ok(200)["refused"]["code"], "hash-mismatch");
+    let body: anjian_sync::event::EventBody = serde_json::from_value(altered.clone()).unwrap();
+    altered["hash"] = json!(anjian_sync::event::hash_body(&body).unwrap());
+    let reply = server
+        .post("/v1/sync/push", Some(&token), push(vec![altered]))
+        .await;
+    assert_eq!(reply.ok(200)["refused"]["code"], "bad-signature");
+
+    // The real events are taken.
+    let reply = server
+        .post("/v1/sync/push", Some(&token), push(events.clone()))
+        .await;
+    assert_eq!(reply.ok(200)["receipts"].as_array().unwrap().len(), 2);
+
+    // A broken chain: a device whose key the test holds signs seq 1 naming a predecessor.
+    let key = anjian_sync::event::DeviceKey::from_secret([42; 32]);
+    let enrolled = server
+        .post(
+            "/v1/devices",
+            Some(&token),
+            json!({"public_key": key.public_hex(), "name": "raw"}),
+        )
+        .await;
+    let raw_id = enrolled.ok(201)["id"].as_str().unwrap().to_string();
+    let mut body: anjian_sync::event::EventBody =
+        serde_json::from_value(events[0].clone()).unwrap();
+    body.device_id = raw_id.clone();
+    body.prev_hash = "ab".repeat(32);
+    let signed = key.sign(body).unwrap();
+    let reply = server
+        .post(
+            "/v1/sync/push",
+            Some(&token),
+            json!({"device_id": raw_id, "device_clock_ms": 0, "events": [signed]}),
+        )
+        .await;
+    assert_eq!(reply.ok(200)["refused"]["code"], "broken-chain");
+
+    // A fork: seq 1 again with other content, signed by the device's own key.
+    let other = TestDevice::enrolled(&server, "lili", USER_PASSWORD).await;
+    let forged = other.capture("hazard.report", &anjian_sync::client::Device::new_entity_id(),
+        json!({"enterprise_id": "e1", "grid_id": "g1", "level": "general", "description": "另一个"}),
+        vec![PHOTO.into()]).unwrap().0;
+    let mut forked = serde_json::to_value(&forged).unwrap();
+    forked["device_id"] = json!(device_id);
+    let reply = server
+        .post("/v1/sync/push", Some(&token), push(vec![forked]))
+        .await;
+    let refused = &reply.ok(200)["refused"];
+    assert_eq!(
+        (refused["code"].as_str(), refused["expected_seq"].as_u64()),
+        (Some("fork"), Some(3))
+    );
+
+    // None of this changed what was taken.
+    li.sync().await.unwrap();
+    assert_eq!(li.receipts().unwrap().len(), 2);
+    assert_eq!(li.server_entities().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_revoked_device_cannot_push() {
+    let (server, admin) = town().await;
+    let li = TestDevice::enrolled(&server, "lili", USER_PASSWORD).await;
+    li.report_hazard("general");
+    li.sync().await.unwrap();
+    let device_id = li.identity().unwrap().unwrap().device_id.unwrap();
+    let token = server.token("lili", USER_PASSWORD).await;
+    server
+        .post(
+            &format!("/v1/admin/devices/{device_id}/revoke"),
+            Some(&token),
+            json!({}),
+        )
+        .await
+        .assert_error(403, "forbidden");
+    let revoked = server
+        .post(
+            &format!("/v1/admin/devices/{device_id}/revoke"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert!(revoked.ok(200)["revoked_at"].is_string());
+
+    li.report_hazard("general");
+    let err = li.sync().await.unwrap_err();
+    assert!(err.to_string().contains("device-revoked"), "{err}");
+    assert_eq!(li.outbox().unwrap().len(), 1, "the unsent event is kept");
+}
+
+#[tokio::test]
+async fn team_leads_see_and_write_only_their_own_team() {
+    let (server, _) = town().await;
+    let wang = TestDevice::enrolled(&server, "wang", USER_PASSWORD).await;
+    let sun = TestDevice::enrolled(&server, "sun", USER_PASSWORD).await;
+    let zhou = TestDevice::enrolled(&server, "zhou", USER_PASSWORD).await;
+
+    let (mine, _) = wang.submit_meeting("e1", "t1");
+    let (theirs, _) = sun.submit_meeting("e2", "t1");
+    // Sun tries to write into enterprise e1: the server quarantines it, and keeps it.
+    let intruder = anjian_sync::client::Device::new_entity_id();
+    let (_, local) = sun
+        .capture(
+            "meeting.submit",
+            &intruder,
+            meeting("e1", "t1"),
+            vec![PHOTO.into()],
+        )
+        .unwrap();
+    assert_eq!(
+        local.verdict,
+        Verdict::Quarantined,
+        "the device already knows"
+    );
+    for device in [&wang, &sun, &zhou] {
+        device.sync().await.unwrap();
+    }
+    let seen = |device: &TestDevice| -> Vec<String> {
+        device
+            .server_entities()
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.entity.entity_type == EntityType::Meeting)
+            .map(|p| p.entity.id)
+            .collect()
+    };
+    assert_eq!(seen(&wang), vec![mine.clone()]);
+    assert_eq!(seen(&sun), vec![theirs.clone()]);
+    assert_eq!(
+        seen(&zhou),
+        vec![mine.clone()],
+        "the manager of e1 sees e1 only"
+    );
+    let issues = sun.issues().unwrap();
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].entity.body["reason"]["code"], "not-permitted");
+    assert!(
+        wang.issues().unwrap().is_empty(),
+        "another user's quarantine is not shown"
+    );
+    for device in [&wang, &sun, &zhou] {
+        for projection in device.server_entities().unwrap() {
+            let buckets = projection.buckets;
+            assert!(
+                !buckets.contains(&"enterprise:e2".to_string())
+                    || device.identity().unwrap().unwrap().username == "sun"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_scope_change_resets_the_replica_but_never_the_outbox() {
+    let (server, admin) = town().await;
+    let wang = TestDevice::enrolled(&server, "wang", USER_PASSWORD).await;
+    let (first, _) = wang.submit_meeting("e1", "t1");
+    wang.sync().await.unwrap();
+    // Offline, a second meeting; meanwhile the admin moves wang to team t2.
+    let (second, _) = wang.submit_meeting("e1", "t1");
+    let id = server
+        .users(&admin)
+        .await
+        .into_iter()
+        .find(|u| u["username"] == "wang")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server
+        .update_user(
+            &admin,
+            &id,
+            json!({"scopes": {"enterprise": "e1", "team": "t2"}}),
+        )
+        .await
+        .ok(200);
+    let report = wang.sync().await;
+    // The device's grant is as of its login; the server judges with the current one.
+    let report = report.unwrap();
+    assert!(report.repulled, "the changed buckets forced a fresh pull");
+    assert!(
+        wang.outbox().unwrap().is_empty(),
+        "the unsent meeting was pushed, not dropped"
+    );
+    let receipts = wang.receipts().unwrap();
+    assert_eq!(
+        receipts.last().unwrap().verdict,
+        Verdict::Quarantined,
+        "t1 is no longer wang's team"
+    );
+    // Their own earlier meeting stays visible to its author (the `user:` bucket); the team's
+    // bucket is no longer read.
+    let kept = wang.server_entity(&first).unwrap().unwrap();
+    assert!(!kept.buckets.iter().any(|b| b == "team:e1/t2"));
+    assert!(
+        wang.server_entity(&second).unwrap().is_none(),
+        "the quarantined meeting was not applied"
+    );
+    assert_eq!(
+        wang.issues().unwrap().len(),
+        1,
+        "the quarantined meeting is shown to its author"
+    );
+}
+
+#[tokio::test]
+async fn a_restart_of_the_app_loses_nothing() {
+    let (server, _) = town().await;
+    let li = TestDevice::enrolled(&server, "lili", USER_PASSWORD).await;
+    let (hazard, _) = li.report_hazard("major");
+    let li = li.reopen();
+    assert_eq!(li.outbox().unwrap().len(), 1);
+    assert_eq!(state(&li, &hazard), "reported");
+    li.sync().await.unwrap();
+    assert!(li.outbox().unwrap().is_empty());
+    let li = li.reopen();
+    assert_eq!(
+        li.server_entity(&hazard).unwrap().unwrap().entity.body["level"],
+        "major"
+    );
+}
