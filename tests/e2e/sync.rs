@@ -391,3 +391,87 @@ async fn a_restart_of_the_app_loses_nothing() {
         "major"
     );
 }
+
+#[tokio::test]
+async fn a_client_killed_at_every_step_of_a_sync_converges() {
+    let (server, _) = town().await;
+    let lili = TestDevice::enrolled(&server, "lili", USER_PASSWORD).await;
+    let zhou = TestDevice::enrolled(&server, "zhou", USER_PASSWORD).await;
+    // Others' work to pull: three hazards from the manager.
+    for _ in 0..3 {
+        zhou.report_hazard("general");
+    }
+    zhou.sync().await.unwrap();
+    // The inspector's own work to push: five events.
+    let (first, _) = lili.report_hazard("general");
+    lili.move_hazard(&first, "reported", "rectifying", 0);
+    for _ in 0..3 {
+        lili.report_hazard("major");
+    }
+    let captured = lili.log().unwrap();
+    let (dir, url) = lili.into_parts();
+
+    // Kill the sync after its first step, again and again: each run dies one step further on,
+    // until a run completes. Every step boundary is crossed by a kill.
+    let binary = env!("CARGO_BIN_EXE_crash-device");
+    let mut kills = 0;
+    for _ in 0..50 {
+        let run = tokio::process::Command::new(binary)
+            .arg(dir.path())
+            .arg(&url)
+            .arg("1")
+            .output();
+        let output = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+            .await
+            .unwrap()
+            .unwrap();
+        if output.status.success() {
+            break;
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("killed at step"),
+            "the run failed instead: {stderr}"
+        );
+        kills += 1;
+    }
+    assert!(
+        kills >= 8,
+        "push answers, pushes, pages, stages and the checkpoint were all interrupted ({kills})"
+    );
+
+    // A final, uninterrupted look: everything arrived exactly once, nothing is left behind.
+    let device = anjian_sync::client::Device::open(dir.path(), &url).unwrap();
+    device.sync().await.unwrap();
+    assert!(device.outbox().unwrap().is_empty());
+    assert_eq!(device.log().unwrap(), captured, "the log is as captured");
+    let receipts = device.receipts().unwrap();
+    assert_eq!(receipts.len(), captured.len());
+    assert!(
+        receipts.iter().all(|r| r.verdict == Verdict::Applied),
+        "{receipts:?}"
+    );
+    let hazards: Vec<_> = device
+        .server_entities()
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.entity.entity_type == EntityType::Hazard)
+        .collect();
+    assert_eq!(
+        hazards.len(),
+        4 + 3,
+        "own four hazards and the manager's three"
+    );
+    let first = device.server_entity(&first).unwrap().unwrap();
+    assert_eq!(
+        first.entity.body["history"].as_array().unwrap().len(),
+        2,
+        "each event applied once"
+    );
+    for hazard in &hazards {
+        assert_eq!(
+            device.entity(&hazard.entity.id).unwrap().as_ref(),
+            Some(&hazard.entity)
+        );
+    }
+}

@@ -110,16 +110,39 @@ pub struct SyncReport {
     pub repulled: bool,
 }
 
-/// A durable step of a sync, reported to a hook after it is committed (for tests that stop a
-/// process between steps, and for progress displays).
+/// A point in a sync, reported to a hook (for tests that stop a process between steps, and for
+/// progress displays). The `…Received` points come before their answer is stored: a process
+/// stopped there has lost the answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
+    /// A push answer arrived (not yet stored).
+    PushReceived,
     /// A push batch's receipts were stored.
     Pushed,
+    /// A pull page arrived (not yet stored).
+    PageReceived,
     /// A pull page was staged.
     Staged,
     /// A checkpoint was applied and the local view rebased.
     Applied,
+}
+
+/// How much one request carries.
+#[derive(Clone, Copy, Debug)]
+pub struct Batching {
+    /// Events per push (at most 500).
+    pub push_events: usize,
+    /// Entities per pull page (at most 1000).
+    pub pull_page: usize,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Batching {
+            push_events: 200,
+            pull_page: 500,
+        }
+    }
 }
 
 type Hook = Arc<dyn Fn(Step) + Send + Sync>;
@@ -131,6 +154,7 @@ pub struct Device {
     key: DeviceKey,
     tz_offset_min: i32,
     hook: Option<Hook>,
+    batching: Batching,
 }
 
 impl std::fmt::Debug for Device {
@@ -182,10 +206,19 @@ impl Device {
             key: DeviceKey::from_secret(secret),
             tz_offset_min: 480,
             hook: None,
+            batching: Batching::default(),
         })
     }
 
-    /// Calls `hook` after every durable sync step.
+    /// Sets how much one request carries.
+    pub fn set_batching(&mut self, batching: Batching) {
+        self.batching = Batching {
+            push_events: batching.push_events.clamp(1, MAX_PUSH_EVENTS),
+            pull_page: batching.pull_page.clamp(1, crate::protocol::MAX_PULL_LIMIT),
+        };
+    }
+
+    /// Calls `hook` at every point of a sync ([`Step`]).
     pub fn on_step(&mut self, hook: impl Fn(Step) + Send + Sync + 'static) {
         self.hook = Some(Arc::new(hook));
     }
@@ -374,7 +407,7 @@ impl Device {
             .ok_or(ClientError::NotReady("enrol the device first"))?;
         // Bounded: each round acknowledges at least one event or stops.
         for _ in 0..100_000 {
-            let batch = self.local.outbox(MAX_PUSH_EVENTS.min(200))?;
+            let batch = self.local.outbox(self.batching.push_events)?;
             if batch.is_empty() {
                 return Ok(());
             }
@@ -384,6 +417,7 @@ impl Device {
                 events: batch,
             };
             let response = self.transport.push(&request).await?;
+            self.step(Step::PushReceived);
             report.acknowledged += response.receipts.len();
             report.not_applied += response
                 .receipts
@@ -419,7 +453,11 @@ impl Device {
             // Bounded: a checkpoint is reached after at most this many pages.
             for _ in 0..1_000_000 {
                 let cursor = self.local.pull_cursor()?;
-                let page = self.transport.pull(cursor.as_deref(), 500).await?;
+                let page = self
+                    .transport
+                    .pull(cursor.as_deref(), self.batching.pull_page)
+                    .await?;
+                self.step(Step::PageReceived);
                 report.pages += 1;
                 if page.reset {
                     report.repulled = true;
