@@ -451,3 +451,7 @@ fn judge_and_store(
     )?;
     Ok(receipt)
 }
+
+#[cfg(test)]
+#[path = "sync_properties.rs"]
+mod properties;
