@@ -30,6 +30,14 @@ fn command(data_dir: &std::path::Path) -> Command {
     command
 }
 
+/// Runs a command that must finish by itself (bounded), and returns its output.
+async fn finish(command: &mut Command) -> std::process::Output {
+    tokio::time::timeout(Duration::from_secs(20), command.output())
+        .await
+        .expect("the command finishes by itself")
+        .unwrap()
+}
+
 /// Reads lines from `pipe` into a shared buffer until the stream ends.
 fn collect(
     pipe: impl AsyncRead + Unpin + Send + 'static,
@@ -108,10 +116,7 @@ async fn serve_print_the_password_once_refuse_a_second_server_and_stop_cleanly_o
     assert_eq!(health.status(), 200);
 
     // A second server on the same data directory fails at once, saying why.
-    let second = tokio::time::timeout(Duration::from_secs(10), command(dir.path()).output())
-        .await
-        .expect("the second server fails at once")
-        .unwrap();
+    let second = finish(&mut command(dir.path())).await;
     assert!(!second.status.success());
     let message = String::from_utf8_lossy(&second.stderr);
     assert!(
@@ -165,13 +170,13 @@ async fn a_bad_config_file_is_refused_with_the_key_named() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("anjian.toml");
     std::fs::write(&config, "[http]\nmax_body = 5\n").unwrap();
-    let output = command(dir.path())
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .await
-        .unwrap();
+    let output = finish(
+        command(dir.path())
+            .arg("serve")
+            .arg("--config")
+            .arg(&config),
+    )
+    .await;
     assert!(!output.status.success());
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -183,13 +188,7 @@ async fn a_bad_config_file_is_refused_with_the_key_named() {
 #[tokio::test]
 async fn flags_before_the_subcommand_are_refused_not_ignored() {
     let dir = tempfile::tempdir().unwrap();
-    let run = command(dir.path())
-        .args(["--listen", "127.0.0.1:1", "serve"])
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(20), run)
-        .await
-        .expect("refused at once")
-        .unwrap();
+    let output = finish(command(dir.path()).args(["--listen", "127.0.0.1:1", "serve"])).await;
     assert!(!output.status.success());
     assert!(
         !dir.path().join("anjian.redb").exists(),
@@ -202,15 +201,13 @@ async fn a_bad_log_level_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("anjian.toml");
     std::fs::write(&config, "[log]\nlevel = \"inof\"\n").unwrap();
-    let run = command(dir.path())
-        .env_remove("RUST_LOG")
-        .args(["serve", "--config"])
-        .arg(&config)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(20), run)
-        .await
-        .expect("refused at once")
-        .unwrap();
+    let output = finish(
+        command(dir.path())
+            .env_remove("RUST_LOG")
+            .args(["serve", "--config"])
+            .arg(&config),
+    )
+    .await;
     assert!(!output.status.success());
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains("log.level"), "{message}");
@@ -222,26 +219,18 @@ async fn reset_password_works_offline_and_refuses_while_serving() {
     let dir = tempfile::tempdir().unwrap();
     let running = start(dir.path()).await;
     // While the server runs, the data directory is held.
-    let busy = command(dir.path())
-        .arg("reset-password")
-        .output()
-        .await
-        .unwrap();
+    let busy = finish(command(dir.path()).arg("reset-password")).await;
     assert!(!busy.status.success());
     assert!(String::from_utf8_lossy(&busy.stderr).contains("in use"));
     let (status, _, _) = terminate(running).await;
     assert!(status.success());
 
-    let reset = tokio::time::timeout(
-        Duration::from_secs(20),
+    let reset = finish(
         command(dir.path())
             .arg("reset-password")
-            .env("ANJIAN_ADMIN_PASSWORD", "a-password-set-offline")
-            .output(),
+            .env("ANJIAN_ADMIN_PASSWORD", "a-password-set-offline"),
     )
-    .await
-    .expect("done at once")
-    .unwrap();
+    .await;
     assert!(
         reset.status.success(),
         "{}",

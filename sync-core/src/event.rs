@@ -262,14 +262,22 @@ mod tests {
                 .unwrap_or_else(|| panic!("PROTOCOL.md has the {name}"))
                 .to_string()
         };
-        (canonical.to_string(), field("public key"), field("hash"), field("sig"))
+        (
+            canonical.to_string(),
+            field("public key"),
+            field("hash"),
+            field("sig"),
+        )
     }
 
     #[test]
     fn the_protocol_test_vector_holds() {
         let (key, body) = vector();
         let (canonical, public, hash, sig) = protocol_vector();
-        assert_eq!(String::from_utf8(canonical_bytes(&body).unwrap()).unwrap(), canonical);
+        assert_eq!(
+            String::from_utf8(canonical_bytes(&body).unwrap()).unwrap(),
+            canonical
+        );
         assert_eq!(key.public_hex(), public, "public key");
         let signed = key.sign(body).unwrap();
         assert_eq!(signed.hash, hash, "hash");

@@ -31,8 +31,8 @@
 //! the same [`crate::judge::judge`] the server uses — all in one transaction. A digest mismatch
 //! drops the projections and pulls them again, once per sync. A `reset` answer does the same.
 //!
-//! Photos come first, then the events that cite them: a device uploads the blobs an event cites
-//! before pushing it (the blob protocol is the server's `/v1/blobs`, added with photos).
+//! Photos come first, then the events that cite them: an event cites its photos by sha256 in
+//! `blob_refs`, and a device uploads those files before pushing the event that cites them.
 //!
 //! Every step is one local transaction, so a process killed anywhere restarts into a state it
 //! can continue from; transient network failures are retried with exponential backoff and
@@ -396,6 +396,20 @@ impl Device {
     pub async fn sync(&self) -> Result<SyncReport, ClientError> {
         let mut report = SyncReport::default();
         self.push_all(&mut report).await?;
+        self.pull_all(&mut report).await?;
+        Ok(report)
+    }
+
+    /// Only pushes the outbox (for a device that must hand its work in quickly).
+    pub async fn push(&self) -> Result<SyncReport, ClientError> {
+        let mut report = SyncReport::default();
+        self.push_all(&mut report).await?;
+        Ok(report)
+    }
+
+    /// Only pulls to a complete checkpoint and rebases.
+    pub async fn pull(&self) -> Result<SyncReport, ClientError> {
+        let mut report = SyncReport::default();
         self.pull_all(&mut report).await?;
         Ok(report)
     }
