@@ -8,6 +8,7 @@
 //! - pull: entities/s for a fresh town-wide device's initial pull to a complete checkpoint;
 //! - ceiling: the raw in-process rate of writing the same events and projections into redb in
 //!   batches of 200 with the same durability, without HTTP, JSON, signatures or judgement;
+//!
 //! and each rate's ratio to the ceiling. Everything runs on 127.0.0.1.
 
 #![allow(
