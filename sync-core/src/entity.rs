@@ -32,6 +32,17 @@ pub enum EntityType {
     SyncIssue,
 }
 
+impl EntityType {
+    /// The protocol name (`sync_issue`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EntityType::Meeting => "meeting",
+            EntityType::Hazard => "hazard",
+            EntityType::SyncIssue => "sync_issue",
+        }
+    }
+}
+
 /// Whose an entity is; its buckets follow from it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntityScope {

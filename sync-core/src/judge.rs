@@ -180,10 +180,10 @@ fn run<K: Kind>(event: &EventBody, actor: &Actor, current: Option<&Entity>) -> J
                 return Err(Reject::quarantine(
                     "wrong-entity-type",
                     format!(
-                        "`{}` is about a {:?}, but this entity is a {:?}",
+                        "`{}` is about a {}, but this entity is a {}",
                         K::NAME,
-                        K::ENTITY,
-                        current.entity_type
+                        K::ENTITY.name(),
+                        current.entity_type.name()
                     ),
                 ));
             }

@@ -350,6 +350,12 @@ async fn a_scope_change_resets_the_replica_but_never_the_outbox() {
     // The device's grant is as of its login; the server judges with the current one.
     let report = report.unwrap();
     assert!(report.repulled, "the changed buckets forced a fresh pull");
+    let identity = wang.identity().unwrap().unwrap();
+    assert_eq!(
+        identity.scopes.team.as_deref(),
+        Some("t2"),
+        "the device re-read its scopes"
+    );
     assert!(
         wang.outbox().unwrap().is_empty(),
         "the unsent meeting was pushed, not dropped"
@@ -373,6 +379,36 @@ async fn a_scope_change_resets_the_replica_but_never_the_outbox() {
         1,
         "the quarantined meeting is shown to its author"
     );
+}
+
+#[tokio::test]
+async fn an_event_the_server_would_refuse_is_not_logged() {
+    let (server, _) = town().await;
+    let lili = TestDevice::enrolled(&server, "lili", USER_PASSWORD).await;
+    let id = anjian_sync::client::Device::new_entity_id();
+    let report =
+        json!({"enterprise_id": "e1", "grid_id": "g1", "level": "general", "description": "x"});
+    let too_many = vec![PHOTO.to_string(); 33];
+    assert!(
+        lili.capture("hazard.report", &id, report.clone(), too_many)
+            .is_err()
+    );
+    let mut fraction = report.clone();
+    fraction["location"] = json!({"lat_e6": 26.5, "lng_e6": 119});
+    assert!(
+        lili.capture("hazard.report", &id, fraction, vec![PHOTO.into()])
+            .is_err()
+    );
+    let huge =
+        json!({"enterprise_id": "e1", "level": "general", "description": "长".repeat(30_000)});
+    assert!(
+        lili.capture("hazard.report", &id, huge, vec![PHOTO.into()])
+            .is_err()
+    );
+    assert!(lili.log().unwrap().is_empty(), "nothing was logged");
+    // The device carries on: the next event is seq 1 and goes through.
+    lili.report_hazard("general");
+    assert_eq!(lili.sync().await.unwrap().acknowledged, 1);
 }
 
 #[tokio::test]

@@ -111,12 +111,11 @@ pub struct Event {
     pub entity_id: String,
     /// The kind's data (see PROTOCOL.md).
     pub payload: Value,
-    /// sha256 (hex) of each photo or file cited.
-    #[oai(default)]
+    /// sha256 (hex) of each photo or file cited; `[]` when none. Required: it is hashed.
     pub blob_refs: Vec<String>,
-    /// The checklist template version used, if any.
+    /// The checklist template version used, or `null`.
     pub template_ref: Option<String>,
-    /// The entity revision an edit was based on, if any.
+    /// The entity revision an edit was based on, or `null` (reserved for editable drafts).
     pub base_rev: Option<u64>,
     /// Capture time, as the device says.
     pub captured: Captured,

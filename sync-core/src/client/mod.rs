@@ -67,6 +67,9 @@ pub enum ClientError {
     /// The server could not be reached or refused the request.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// The event breaks a form rule of the protocol (size, numbers, ids), so it is not logged.
+    #[error("the event cannot be recorded: {0}")]
+    Unloggable(String),
     /// The device is not logged in or not enrolled yet.
     #[error("{0}")]
     NotReady(&'static str),
@@ -152,6 +155,7 @@ pub struct Device {
     local: Local,
     transport: Transport,
     key: DeviceKey,
+    verifying: ed25519_dalek::VerifyingKey,
     tz_offset_min: i32,
     hook: Option<Hook>,
     batching: Batching,
@@ -200,10 +204,14 @@ impl Device {
             }
         };
         let transport = Transport::new(server, local.token()?, retry)?;
+        let key = DeviceKey::from_secret(secret);
+        let verifying = crate::event::parse_public_key(&key.public_hex())
+            .map_err(|err| ClientError::Local(err.to_string()))?;
         Ok(Device {
             local,
             transport,
-            key: DeviceKey::from_secret(secret),
+            key,
+            verifying,
             tz_offset_min: 480,
             hook: None,
             batching: Batching::default(),
@@ -280,6 +288,19 @@ impl Device {
         Ok(identity)
     }
 
+    /// Reads the user's current roles and scopes from the server (`GET /v1/me`) and keeps them.
+    async fn refresh_identity(&self) -> Result<Actor, ClientError> {
+        let user: Value = self.transport.get_json("/v1/me").await?;
+        let (mut identity, _) = self.actor()?;
+        identity.roles = serde_json::from_value(user["roles"].clone())
+            .map_err(|err| ClientError::Local(err.to_string()))?;
+        identity.scopes = serde_json::from_value(user["scopes"].clone())
+            .map_err(|err| ClientError::Local(err.to_string()))?;
+        let token = self.local.token()?.unwrap_or_default();
+        self.local.set_login(&token, &identity)?;
+        Ok(self.actor()?.1)
+    }
+
     /// Enrols this device for the logged-in user (once); returns the device id.
     pub async fn enrol(&mut self, name: &str) -> Result<String, ClientError> {
         let (mut identity, _) = self.actor()?;
@@ -335,10 +356,12 @@ impl Device {
                     },
                 };
                 let judgement = judge(&body, &actor, current);
-                let event = self
-                    .key
-                    .sign(body)
-                    .map_err(|err| ClientError::Local(err.to_string()))?;
+                // Check the form the server checks before the event is logged: an event the
+                // server would refuse could never be pushed, and would hold back every later one.
+                let unloggable =
+                    |err: crate::event::EventError| ClientError::Unloggable(err.to_string());
+                let event = self.key.sign(body).map_err(unloggable)?;
+                event.verify(&self.verifying).map_err(unloggable)?;
                 Ok((event, judgement))
             })
     }
@@ -462,7 +485,7 @@ impl Device {
     }
 
     async fn pull_all(&self, report: &mut SyncReport) -> Result<(), ClientError> {
-        let (_, actor) = self.actor()?;
+        let (_, mut actor) = self.actor()?;
         for attempt in 0..2 {
             // Bounded: a checkpoint is reached after at most this many pages.
             for _ in 0..1_000_000 {
@@ -474,7 +497,9 @@ impl Device {
                 self.step(Step::PageReceived);
                 report.pages += 1;
                 if page.reset {
+                    // The caller's buckets changed: its roles or scopes did. Judge with the new.
                     report.repulled = true;
+                    actor = self.refresh_identity().await?;
                 }
                 let complete = page.complete;
                 let mismatched = self.local.stage(page, &actor)?;

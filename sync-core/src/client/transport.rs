@@ -176,6 +176,21 @@ impl Transport {
         .await
     }
 
+    pub(super) async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, TransportError> {
+        let url = format!("{}{path}", self.base);
+        self.send(|http, token| {
+            let request = http.get(&url);
+            match token {
+                Some(token) => request.bearer_auth(token),
+                None => request,
+            }
+        })
+        .await
+    }
+
     pub(super) async fn push(&self, request: &PushRequest) -> Result<PushResponse, TransportError> {
         self.post_json("/v1/sync/push", request).await
     }

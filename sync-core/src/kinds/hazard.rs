@@ -175,6 +175,14 @@ pub struct Hazard {
     pub history: Vec<Step>,
 }
 
+/// The protocol name of a serde enum value (`pending_acceptance`), for messages.
+fn name<T: Serialize>(value: T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 impl Hazard {
     /// Whether the hazard is past its deadline and still open (逾期). `today` is `YYYY-MM-DD`.
     pub fn is_overdue(&self, today: &str) -> bool {
@@ -406,8 +414,10 @@ impl Kind for HazardTransition {
             return Err(Reject::quarantine(
                 "invalid-transition",
                 format!(
-                    "a {level:?} hazard cannot move from {:?} to {:?}",
-                    t.from, t.to
+                    "a {} hazard cannot move from {} to {}",
+                    name(level),
+                    name(t.from),
+                    name(t.to)
                 ),
             ));
         };
@@ -417,8 +427,9 @@ impl Kind for HazardTransition {
             Err(Reject::quarantine(
                 "not-permitted",
                 format!(
-                    "this user's roles may not move a hazard from {:?} to {:?}",
-                    t.from, t.to
+                    "this user's roles may not move a hazard from {} to {}",
+                    name(t.from),
+                    name(t.to)
                 ),
             ))
         }
@@ -439,8 +450,9 @@ impl Kind for HazardTransition {
             return Err(Reject::conflict(
                 "stale-transition",
                 format!(
-                    "the hazard is now {:?}, not {:?}: someone else moved it first; look at it again before acting",
-                    hazard.state, t.from
+                    "the hazard is now {}, not {}: someone else moved it first; look at it again before acting",
+                    name(hazard.state),
+                    name(t.from)
                 ),
             ));
         }
