@@ -230,6 +230,38 @@ async fn gaps_forks_and_tampering_are_refused() {
 }
 
 #[tokio::test]
+async fn enrolment_is_idempotent_and_a_key_belongs_to_one_user() {
+    let (server, _) = town().await;
+    let lili = server.token("lili", USER_PASSWORD).await;
+    let zhou = server.token("zhou", USER_PASSWORD).await;
+    let key = anjian_sync::event::DeviceKey::from_secret([5; 32]);
+    let enrol = json!({"public_key": key.public_hex(), "name": "phone"});
+    let first = server.post("/v1/devices", Some(&lili), enrol.clone()).await;
+    let again = server.post("/v1/devices", Some(&lili), enrol.clone()).await;
+    assert_eq!(
+        first.ok(201)["id"],
+        again.ok(201)["id"],
+        "a retried enrolment gets the same device"
+    );
+    server
+        .post("/v1/devices", Some(&zhou), enrol)
+        .await
+        .assert_error(409, "device-key-enrolled");
+    server
+        .post(
+            "/v1/devices",
+            Some(&zhou),
+            json!({"public_key": "xyz", "name": "phone"}),
+        )
+        .await
+        .assert_error(400, "invalid-field");
+    let mine = server.get("/v1/devices", Some(&lili)).await;
+    assert_eq!(mine.ok(200)["devices"].as_array().unwrap().len(), 1);
+    let theirs = server.get("/v1/devices", Some(&zhou)).await;
+    assert_eq!(theirs.ok(200)["devices"], json!([]));
+}
+
+#[tokio::test]
 async fn a_revoked_device_cannot_push() {
     let (server, admin) = town().await;
     let li = TestDevice::enrolled(&server, "lili", USER_PASSWORD).await;

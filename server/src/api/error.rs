@@ -199,6 +199,7 @@ impl From<SyncError> for ApiError {
             SyncError::DeviceUnknown => (StatusCode::NOT_FOUND, "device-unknown"),
             SyncError::DeviceNotYours => (StatusCode::FORBIDDEN, "device-not-yours"),
             SyncError::DeviceRevoked => (StatusCode::FORBIDDEN, "device-revoked"),
+            SyncError::KeyEnrolled => (StatusCode::CONFLICT, "device-key-enrolled"),
             SyncError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid-field"),
             SyncError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             SyncError::Storage(cause) => {

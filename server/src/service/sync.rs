@@ -54,6 +54,11 @@ pub enum SyncError {
         /// What is wrong.
         message: String,
     },
+    /// The public key belongs to another user's device, or to a revoked one.
+    #[error(
+        "this public key is enrolled to another user or was revoked; make a new key pair and enrol again"
+    )]
+    KeyEnrolled,
     /// The caller lacks a role.
     #[error("this needs the {0} role")]
     Forbidden(Role),
@@ -97,7 +102,8 @@ impl SyncService {
         SyncService { store }
     }
 
-    /// Enrols a device for the caller with its Ed25519 public key.
+    /// Enrols a device for the caller with its Ed25519 public key. Enrolling the same key again
+    /// returns the same device.
     pub async fn enrol(
         &self,
         caller: &Caller,
@@ -124,8 +130,12 @@ impl SyncService {
             last_push_at: None,
         };
         let store = self.store.clone();
-        let stored = device.clone();
-        blocking(move || store.insert_device(&stored)).await?;
+        let device = blocking(move || store.insert_device(&device))
+            .await
+            .map_err(|err| match err {
+                StoreError::Conflict(crate::store::Conflict::KeyEnrolled) => SyncError::KeyEnrolled,
+                other => other.into(),
+            })?;
         tracing::info!(user = %caller.user.username, device = %device.id, "device enrolled");
         Ok(device)
     }

@@ -69,6 +69,8 @@ pub enum Conflict {
     InvitationExpired,
     /// The user the invitation is for is disabled.
     UserDisabled,
+    /// The public key is enrolled to another user, or was revoked.
+    KeyEnrolled,
 }
 
 /// Users, sessions and WeChat bindings.
@@ -136,8 +138,10 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
 
 /// Devices, the event log, projections and the per-bucket change index.
 pub trait SyncStore: Send + Sync + std::fmt::Debug + 'static {
-    /// Adds a newly enrolled device.
-    fn insert_device(&self, device: &Device) -> Result<(), StoreError>;
+    /// Enrols a device, or returns the enrolment it already has: an unrevoked device of the same
+    /// user with the same public key is returned as it is (so a retried enrolment gets the same
+    /// id). A key enrolled to another user, or revoked, is [`Conflict::KeyEnrolled`].
+    fn insert_device(&self, device: &Device) -> Result<Device, StoreError>;
 
     /// The device with this id.
     fn device(&self, id: Uuid) -> Result<Option<Device>, StoreError>;

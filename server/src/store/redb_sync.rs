@@ -135,12 +135,24 @@ impl SyncWrite for Write<'_> {
 }
 
 impl SyncStore for RedbStore {
-    fn insert_device(&self, device: &Device) -> Result<(), StoreError> {
+    fn insert_device(&self, device: &Device) -> Result<Device, StoreError> {
         let txn = self.db().begin_write()?;
-        txn.open_table(DEVICES)?
-            .insert(device.id.as_u128(), encode(device)?.as_slice())?;
+        {
+            let mut table = txn.open_table(DEVICES)?;
+            // Devices are few (one or two per person), so a scan keeps no second index.
+            for entry in table.iter()? {
+                let known: Device = decode("device", entry?.1.value())?;
+                if known.public_key == device.public_key {
+                    if known.user_id == device.user_id && known.revoked_at.is_none() {
+                        return Ok(known);
+                    }
+                    return Err(StoreError::Conflict(super::Conflict::KeyEnrolled));
+                }
+            }
+            table.insert(device.id.as_u128(), encode(device)?.as_slice())?;
+        }
         txn.commit()?;
-        Ok(())
+        Ok(device.clone())
     }
 
     fn device(&self, id: Uuid) -> Result<Option<Device>, StoreError> {

@@ -272,6 +272,14 @@ impl Device {
         let token = answer["token"].as_str().unwrap_or_default().to_string();
         let user = &answer["user"];
         let previous = self.identity()?;
+        // A replica belongs to one user: its log is signed for that user's enrolment.
+        if let Some(previous) = &previous {
+            if previous.user_id != user["id"].as_str().unwrap_or_default() {
+                return Err(ClientError::NotReady(
+                    "this replica belongs to another user; open a replica directory per user",
+                ));
+            }
+        }
         let identity = Identity {
             user_id: user["id"].as_str().unwrap_or_default().to_string(),
             username: user["username"].as_str().unwrap_or_default().to_string(),
