@@ -20,6 +20,7 @@ pub mod canonical;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod clock;
+pub mod credit_code;
 pub mod entity;
 pub mod event;
 pub mod judge;
