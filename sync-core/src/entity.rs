@@ -30,6 +30,8 @@ pub enum EntityType {
     Hazard,
     /// An event the server did not apply: a conflict or a quarantined event, kept for a person.
     SyncIssue,
+    /// An enterprise (企业) the town supervises.
+    Enterprise,
 }
 
 impl EntityType {
@@ -39,6 +41,7 @@ impl EntityType {
             EntityType::Meeting => "meeting",
             EntityType::Hazard => "hazard",
             EntityType::SyncIssue => "sync_issue",
+            EntityType::Enterprise => "enterprise",
         }
     }
 }

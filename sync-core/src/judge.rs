@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Grant;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
-use crate::kinds::{hazard, meeting};
+use crate::kinds::{enterprise, hazard, meeting};
 
 /// The person behind an event: the user its device is enrolled to, with their grant at judgement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,7 +133,8 @@ pub trait Kind {
 }
 
 /// Every kind the server accepts.
-pub const KINDS: [&str; 4] = [
+pub const KINDS: [&str; 5] = [
+    enterprise::EnterpriseSave::NAME,
     meeting::MeetingSubmit::NAME,
     meeting::MeetingAmend::NAME,
     hazard::HazardReport::NAME,
@@ -143,6 +144,9 @@ pub const KINDS: [&str; 4] = [
 /// Judges `event`, sent by `actor`, against the entity it is about as it stands (`current`).
 pub fn judge(event: &EventBody, actor: &Actor, current: Option<&Entity>) -> Judgement {
     match event.kind.as_str() {
+        enterprise::EnterpriseSave::NAME => {
+            run::<enterprise::EnterpriseSave>(event, actor, current)
+        }
         meeting::MeetingSubmit::NAME => run::<meeting::MeetingSubmit>(event, actor, current),
         meeting::MeetingAmend::NAME => run::<meeting::MeetingAmend>(event, actor, current),
         hazard::HazardReport::NAME => run::<hazard::HazardReport>(event, actor, current),

@@ -215,6 +215,8 @@ pub enum EntityType {
     Hazard,
     /// A conflict or quarantined event kept for a person.
     SyncIssue,
+    /// Enterprise (企业).
+    Enterprise,
 }
 
 /// Whose an entity is.

@@ -402,3 +402,86 @@ fn overdue_is_derived() {
     assert!(!hazard.is_overdue("2026-12-05"));
     assert!(hazard.is_overdue("2026-12-06"));
 }
+
+fn enterprise_record(code: &str) -> Value {
+    json!({"name": "福鼎海带加工厂", "credit_code": code, "industry": "紫菜加工", "scale": "below",
+        "grid_id": "g1", "village": "沙埕村", "address": "沙埕镇海滨路1号",
+        "contacts": [{"name": "陈老板", "phone": "138 0000 0000", "role": "法人"}],
+        "risk_colour": "yellow", "flags": {"ammonia_refrigeration": true}})
+}
+
+#[test]
+fn enterprises_are_kept_by_the_office() {
+    let admin = actor("root", &[Role::Admin], Scopes::default());
+    let save = event(
+        "enterprise.save",
+        enterprise_record("914403001922038216"),
+        0,
+    );
+    let saved = applied(judge(&save, &admin, None));
+    assert_eq!(saved.body["credit_code_warning"], false);
+    assert_eq!(saved.body["flags"]["ammonia_refrigeration"], true);
+    assert_eq!(
+        saved.scope.buckets(),
+        vec![
+            format!("enterprise:{ENTITY}"),
+            "grid:g1".into(),
+            "town".into()
+        ]
+    );
+    // Saving again replaces the record.
+    let mut renamed = enterprise_record("914403001922038216");
+    renamed["name"] = json!("福鼎海带加工有限公司");
+    let again = applied(judge(
+        &event("enterprise.save", renamed, 0),
+        &admin,
+        Some(&saved),
+    ));
+    assert_eq!(again.body["name"], "福鼎海带加工有限公司");
+
+    let mismatch = applied(judge(
+        &event(
+            "enterprise.save",
+            enterprise_record("914403001922038217"),
+            0,
+        ),
+        &admin,
+        None,
+    ));
+    assert_eq!(mismatch.body["credit_code_warning"], true, "kept, flagged");
+    refused(
+        &judge(
+            &event("enterprise.save", enterprise_record("91440300192203821"), 0),
+            &admin,
+            None,
+        ),
+        Verdict::Quarantined,
+        "credit-code-invalid",
+    );
+    refused(
+        &judge(
+            &event(
+                "enterprise.save",
+                enterprise_record("91440300192203821O"),
+                0,
+            ),
+            &admin,
+            None,
+        ),
+        Verdict::Quarantined,
+        "credit-code-invalid",
+    );
+    refused(
+        &judge(
+            &event(
+                "enterprise.save",
+                enterprise_record("914403001922038216"),
+                0,
+            ),
+            &inspector("li", &["g1"]),
+            None,
+        ),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+}
