@@ -19,7 +19,7 @@ use secrecy::SecretString;
 use crate::api::{self, AppState};
 use crate::config::Settings;
 use crate::service::accounts::Accounts;
-use crate::service::sync::SyncService;
+use crate::service::sync::{OfficeDevice, SyncService};
 use crate::service::wechat::WeChatClient;
 use crate::store::{AccountStore, RedbStore, StoreError, SyncStore};
 
@@ -66,7 +66,10 @@ impl Application {
             settings.auth.clone(),
             wechat,
         );
-        let sync = SyncService::new(store.clone() as Arc<dyn SyncStore>);
+        let office = OfficeDevice::new(office_key(&settings)?)?;
+        let sync = SyncService::new(store.clone() as Arc<dyn SyncStore>, office);
+        let sync = tokio::task::spawn_blocking(move || sync.ensure_office_device().map(|()| sync))
+            .await??;
         let state = Arc::new(AppState {
             accounts,
             sync,
@@ -137,6 +140,37 @@ impl Application {
         close_store(store).await
     }
 }
+
+/// The office device's signing key: `office.key` in the data directory, made on first start and
+/// readable by the server's user only.
+fn office_key(settings: &Settings) -> anyhow::Result<anjian_sync::event::DeviceKey> {
+    let path = settings.data_dir.join(OFFICE_KEY_FILE);
+    let secret: [u8; 32] = match std::fs::read(&path) {
+        Ok(bytes) => bytes.try_into().map_err(|_| {
+            anyhow::anyhow!(
+                "{} is not a 32-byte key; restore it from a backup",
+                path.display()
+            )
+        })?,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let mut secret = [0u8; 32];
+            getrandom::fill(&mut secret)
+                .map_err(|err| anyhow::anyhow!("no randomness for the office key: {err}"))?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            std::io::Write::write_all(&mut options.open(&path)?, &secret)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            secret
+        }
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+    };
+    Ok(anjian_sync::event::DeviceKey::from_secret(secret))
+}
+
+/// The file of the office device's key in the data directory.
+pub const OFFICE_KEY_FILE: &str = "office.key";
 
 /// Closes the store once the last request's storage task has let go of it.
 async fn close_store(mut store: Arc<RedbStore>) -> anyhow::Result<()> {

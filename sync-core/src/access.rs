@@ -257,6 +257,7 @@ impl Grant {
     /// The buckets (数据分区) this grant reads, for the user `user_id`: always `user:<id>`; `town`
     /// for admins, leaders and town-wide inspectors; `grid:<id>` per grid of an inspector;
     /// `enterprise:<id>` for an enterprise manager; `team:<enterprise>/<team>` for a team lead;
+    /// `directory:<enterprise>` for both;
     /// `public` for publicists and reviewers. Sorted, without repeats.
     pub fn buckets(&self, user_id: &str) -> Vec<String> {
         let mut buckets = vec![format!("user:{user_id}")];
@@ -271,6 +272,9 @@ impl Grant {
             buckets.extend(scopes.grids.iter().map(|g| format!("grid:{g}")));
         }
         if let Some(enterprise) = &scopes.enterprise {
+            if self.has(Role::EnterpriseManager) || self.has(Role::TeamLead) {
+                buckets.push(format!("directory:{enterprise}"));
+            }
             if self.has(Role::EnterpriseManager) {
                 buckets.push(format!("enterprise:{enterprise}"));
             }
@@ -473,7 +477,10 @@ mod tests {
         );
         let lead =
             Grant::new([Role::TeamLead], scopes(false, &[], Some("e1"), Some("t1"))).unwrap();
-        assert_eq!(lead.buckets("u3"), vec!["team:e1/t1", "user:u3"]);
+        assert_eq!(
+            lead.buckets("u3"),
+            vec!["directory:e1", "team:e1/t1", "user:u3"]
+        );
         assert!(lead.leads("e1", "t1") && !lead.leads("e2", "t1") && !lead.manages("e1"));
         let writer = Grant::new([Role::Publicist, Role::Reviewer], Scopes::default()).unwrap();
         assert_eq!(writer.buckets("u4"), vec!["public", "user:u4"]);

@@ -5,7 +5,7 @@
 //! it concerns), and from the scope follow its *buckets*: the partitions a device pulls. Every
 //! entity is in `town`; a grid's in `grid:<id>`; an enterprise's in `enterprise:<id>`; a team's
 //! in `team:<enterprise>/<team>`; each concerned user's in `user:<id>`; published articles in
-//! `public`. A caller reads exactly the buckets of its grant ([`crate::access::Grant::buckets`]).
+//! `public`; an enterprise's directory (its record, teams, workers) in `directory:<enterprise>`. A caller reads exactly the buckets of its grant ([`crate::access::Grant::buckets`]).
 //!
 //! A bucket's *digest* lets a device check its replica: the XOR, over the bucket's entities, of
 //! sha256(`<entity id>` `\n` `<revision in decimal>`), with the entity count beside it. XOR makes
@@ -59,6 +59,10 @@ pub struct EntityScope {
     pub users: Vec<String>,
     /// Whether the public may read it.
     pub public: bool,
+    /// Part of its enterprise's directory (the enterprise record, its teams and workers), which
+    /// everyone working for the enterprise reads: bucket `directory:<enterprise>`.
+    #[serde(default)]
+    pub directory: bool,
 }
 
 impl EntityScope {
@@ -73,6 +77,9 @@ impl EntityScope {
             if let Some(team) = &self.team {
                 buckets.push(format!("team:{enterprise}/{team}"));
             }
+        }
+        if let (true, Some(enterprise)) = (self.directory, &self.enterprise) {
+            buckets.push(format!("directory:{enterprise}"));
         }
         buckets.extend(self.users.iter().map(|u| format!("user:{u}")));
         if self.public {
@@ -150,6 +157,7 @@ mod tests {
             grid: Some("g1".into()),
             users: vec!["u1".into(), "u1".into()],
             public: false,
+            directory: false,
         };
         assert_eq!(
             scope.buckets(),

@@ -285,6 +285,7 @@ pub fn issue_entity(
     let mut scope = match (judgement.verdict, &judgement.target_scope) {
         (Verdict::Conflict, Some(target)) => EntityScope {
             public: false,
+            directory: false,
             ..target.clone()
         },
         _ => EntityScope::default(),

@@ -8,6 +8,7 @@
 
 mod admin;
 mod auth;
+mod enterprises;
 mod errors;
 mod lifecycle;
 mod sync;

@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod enterprises;
 pub mod error;
 pub mod model;
 pub mod security;
@@ -79,6 +80,8 @@ pub enum ApiTags {
     Devices,
     /// The sync protocol (同步): push signed events, pull judged projections. See PROTOCOL.md.
     Sync,
+    /// Enterprises (企业) the town supervises, kept by the safety office.
+    Enterprises,
 }
 
 /// All operations.
@@ -88,6 +91,7 @@ pub type Api = (
     admin::AdminApi,
     sync::DevicesApi,
     sync::SyncApi,
+    enterprises::EnterprisesApi,
 );
 
 /// The OpenAPI service over all operations.
@@ -99,6 +103,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             admin::AdminApi,
             sync::DevicesApi,
             sync::SyncApi,
+            enterprises::EnterprisesApi,
         ),
         "Anjian (安检) API",
         env!("CARGO_PKG_VERSION"),

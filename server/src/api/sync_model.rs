@@ -232,6 +232,8 @@ pub struct EntityScope {
     pub users: Vec<String>,
     /// Public.
     pub public: bool,
+    /// Part of the enterprise's directory (bucket `directory:<enterprise>`).
+    pub directory: bool,
 }
 
 /// How far to trust a capture time.

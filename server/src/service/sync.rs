@@ -15,11 +15,13 @@
 use std::sync::Arc;
 
 use anjian_sync::clock::estimate;
-use anjian_sync::event::{GENESIS_HASH, SignedEvent, parse_public_key};
-use anjian_sync::judge::{Actor, Verdict, issue_entity, judge};
+use anjian_sync::event::{
+    Captured, DeviceKey, EVENT_VERSION, EventBody, GENESIS_HASH, SignedEvent, parse_public_key,
+};
+use anjian_sync::judge::{Actor, Reason, Verdict, issue_entity, judge};
 use anjian_sync::protocol::{
-    BucketState, JudgedEvent, MAX_PULL_LIMIT, MAX_PUSH_EVENTS, PullResponse, PushRequest,
-    PushResponse, Receipt, Refusal,
+    BucketState, JudgedEvent, MAX_PULL_LIMIT, MAX_PUSH_EVENTS, Projection, PullResponse,
+    PushRequest, PushResponse, Receipt, Refusal,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -71,6 +73,48 @@ pub enum SyncError {
 #[derive(Debug)]
 pub struct SyncService {
     store: Arc<dyn SyncStore>,
+    office: Arc<OfficeDevice>,
+}
+
+/// The server's own device: it signs the events the office makes through the admin API
+/// (an enterprise record, …), so they travel the same pipeline as a phone's and reach the devices
+/// by pull. Its user is the nil UUID (the server itself); no login can push as it.
+#[derive(Debug)]
+pub struct OfficeDevice {
+    key: DeviceKey,
+    verifying: ed25519_dalek::VerifyingKey,
+    id: Uuid,
+}
+
+impl OfficeDevice {
+    /// The office device of a key; its id is derived from the public key, so it is stable.
+    pub fn new(key: DeviceKey) -> Result<OfficeDevice, StoreError> {
+        let public = key.public_hex();
+        let verifying =
+            parse_public_key(&public).map_err(|err| StoreError::other(err.to_string()))?;
+        let digest = Sha256::digest(public.as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Ok(OfficeDevice {
+            id: Uuid::new_v8(bytes),
+            key,
+            verifying,
+        })
+    }
+
+    /// Its device id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+/// Why the office's change was not made: the judgement's verdict and reason.
+#[derive(Debug)]
+pub struct Rejection {
+    /// `conflict` or `quarantined`.
+    pub verdict: Verdict,
+    /// Why.
+    pub reason: Reason,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> SyncError {
@@ -97,9 +141,98 @@ fn parse_cursor(cursor: &str) -> Option<(u64, &str)> {
 }
 
 impl SyncService {
-    /// The service over a store.
-    pub fn new(store: Arc<dyn SyncStore>) -> SyncService {
-        SyncService { store }
+    /// The service over a store, signing the office's events with `office`'s key.
+    pub fn new(store: Arc<dyn SyncStore>, office: OfficeDevice) -> SyncService {
+        SyncService {
+            store,
+            office: Arc::new(office),
+        }
+    }
+
+    /// Enrols the office device (once; later calls find it).
+    pub fn ensure_office_device(&self) -> Result<(), StoreError> {
+        self.store
+            .insert_device(&Device {
+                id: self.office.id,
+                user_id: Uuid::nil(),
+                public_key: self.office.key.public_hex(),
+                name: "town safety office (server)".into(),
+                enrolled_at: UnixMillis::now(),
+                revoked_at: None,
+                last_seq: 0,
+                last_hash: GENESIS_HASH.to_string(),
+                last_push_at: None,
+            })
+            .map(drop)
+    }
+
+    /// Makes a change on the office's behalf: signs `kind` about `entity_id` with the office
+    /// device, judges it as `caller`, and stores it like any pushed event — or, when the
+    /// judgement does not apply it, changes nothing and says why.
+    pub async fn record_office_event(
+        &self,
+        caller: &Caller,
+        kind: &'static str,
+        entity_id: Uuid,
+        payload: serde_json::Value,
+    ) -> Result<Result<Projection, Rejection>, SyncError> {
+        let actor = Actor {
+            user_id: caller.user.id.to_string(),
+            grant: caller.user.grant.clone(),
+        };
+        let store = self.store.clone();
+        let office = self.office.clone();
+        let outcome = blocking(move || {
+            let now = UnixMillis::now();
+            let mut outcome = None;
+            store.write(&mut |tx| {
+                let device = tx.device(office.id)?.ok_or(StoreError::NotFound)?;
+                let body = EventBody {
+                    v: EVENT_VERSION,
+                    device_id: office.id.to_string(),
+                    seq: device.last_seq + 1,
+                    id: Uuid::now_v7().to_string(),
+                    prev_hash: device.last_hash.clone(),
+                    kind: kind.to_string(),
+                    entity_id: entity_id.to_string(),
+                    payload: payload.clone(),
+                    blob_refs: Vec::new(),
+                    template_ref: None,
+                    base_rev: None,
+                    captured: Captured {
+                        wall_ms: now.0,
+                        tz_offset_min: 480,
+                    },
+                };
+                let event = office
+                    .key
+                    .sign(body)
+                    .map_err(|err| StoreError::other(err.to_string()))?;
+                let current = tx.entity(&event.body.entity_id)?;
+                let judgement = judge(&event.body, &actor, current.as_ref().map(|p| &p.entity));
+                if judgement.verdict != Verdict::Applied {
+                    // Nothing is written: an office request that does not fit is simply refused.
+                    outcome = judgement.reason.map(|reason| {
+                        Err(Rejection {
+                            verdict: judgement.verdict,
+                            reason,
+                        })
+                    });
+                    return Ok(());
+                }
+                let request = PushRequest {
+                    device_id: office.id.to_string(),
+                    device_clock_ms: now.0,
+                    events: vec![event],
+                };
+                take_events(tx, office.id, &office.verifying, &actor, &request, now)?;
+                outcome = tx.entity(&entity_id.to_string())?.map(Ok);
+                Ok(())
+            })?;
+            outcome.ok_or_else(|| StoreError::other("the office event left no projection"))
+        })
+        .await?;
+        Ok(outcome)
     }
 
     /// Enrols a device for the caller with its Ed25519 public key. Enrolling the same key again

@@ -208,7 +208,8 @@ fn snapshot(store: &RedbStore) -> BTreeMap<String, (Entity, u64)> {
 fn setup() -> (tempfile::TempDir, Arc<RedbStore>, SyncService) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(RedbStore::open(&dir.path().join("p.redb")).unwrap());
-    let service = SyncService::new(store.clone() as Arc<dyn SyncStore>);
+    let office = super::OfficeDevice::new(DeviceKey::from_secret([99; 32])).unwrap();
+    let service = SyncService::new(store.clone() as Arc<dyn SyncStore>, office);
     (dir, store, service)
 }
 

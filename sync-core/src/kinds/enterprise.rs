@@ -3,7 +3,7 @@
 //! `enterprise.save` creates an enterprise or replaces its record, and only an admin may send it.
 //! The office's edits are events like any other: the server signs them with its own device key
 //! and judges them through the same pipeline, so every device in the enterprise's buckets
-//! (`town`, `grid:<grid>`, `enterprise:<id>`) receives them by pull. The enterprise's id is the
+//! (`town`, `grid:<grid>`, `enterprise:<id>`, `directory:<id>`) receives them by pull. The enterprise's id is the
 //! event's `entity_id`; users' `enterprise` scopes name it.
 //!
 //! The unified social credit code (统一社会信用代码) is checked with [`crate::credit_code`]: a
@@ -175,6 +175,7 @@ impl Kind for EnterpriseSave {
             grid: Some(r.grid_id.clone()),
             users: Vec::new(),
             public: false,
+            directory: true,
         })
     }
 
@@ -205,8 +206,9 @@ impl Kind for EnterpriseSave {
             check(&record.credit_code),
             Ok(CreditCodeCheck::CheckDigitMismatch { .. })
         );
-        // The enterprise's own bucket, so its managers and team leads read its record.
+        // The enterprise's own buckets, so its manager and its team leads read its record.
         scope.enterprise = Some(event.entity_id.clone());
+        scope.directory = true;
         let body: Value = serde_json::to_value(Enterprise {
             record,
             credit_code_warning,

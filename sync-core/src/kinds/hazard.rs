@@ -301,6 +301,7 @@ impl Kind for HazardReport {
             grid: r.grid_id.clone(),
             users: vec![actor.user_id.clone()],
             public: false,
+            directory: false,
         })
     }
 

@@ -283,6 +283,7 @@ impl Kind for MeetingSubmit {
             grid: None,
             users: vec![actor.user_id.clone()],
             public: false,
+            directory: false,
         })
     }
 

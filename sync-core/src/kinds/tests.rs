@@ -424,6 +424,7 @@ fn enterprises_are_kept_by_the_office() {
     assert_eq!(
         saved.scope.buckets(),
         vec![
+            format!("directory:{ENTITY}"),
             format!("enterprise:{ENTITY}"),
             "grid:g1".into(),
             "town".into()
