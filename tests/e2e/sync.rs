@@ -543,3 +543,28 @@ async fn a_client_killed_at_every_step_of_a_sync_converges() {
         );
     }
 }
+
+#[tokio::test]
+async fn batches_too_large_for_the_body_limit_are_split() {
+    let server = TestServer::start_with(|s| s.http.max_json_body_bytes = 16 * 1024).await;
+    let admin = server.admin().await;
+    server
+        .create_user(
+            &admin,
+            json!({"username": "wang", "password": USER_PASSWORD, "roles": ["team_lead"], "scopes": {"enterprise": "e1", "team": "t1"}}),
+        )
+        .await;
+    let wang = TestDevice::enrolled(&server, "wang", USER_PASSWORD).await;
+    // Ten meetings of about 6 KiB each: one batch of ten is over the 16 KiB limit.
+    let mut long = meeting("e1", "t1");
+    let topic = "液氨泄漏应急处置，佩戴防护用品，检查阀门与管道".repeat(4);
+    long["topics"] = json!(vec![topic; 20]);
+    for _ in 0..10 {
+        let id = anjian_sync::client::Device::new_entity_id();
+        wang.capture("meeting.submit", &id, long.clone(), vec![PHOTO.into()])
+            .unwrap();
+    }
+    let report = wang.sync().await.unwrap();
+    assert_eq!(report.acknowledged, 10);
+    assert!(wang.outbox().unwrap().is_empty());
+}

@@ -450,18 +450,28 @@ impl Device {
         let device_id = identity
             .device_id
             .ok_or(ClientError::NotReady("enrol the device first"))?;
-        // Bounded: each round acknowledges at least one event or stops.
+        // Large events (long attendance lists, many photos) can make a full batch exceed the
+        // server's body limit: on 413 the batch is halved, down to a single event.
+        let mut batch_size = self.batching.push_events;
+        // Bounded: each round acknowledges at least one event, halves the batch, or stops.
         for _ in 0..100_000 {
-            let batch = self.local.outbox(self.batching.push_events)?;
+            let batch = self.local.outbox(batch_size)?;
             if batch.is_empty() {
                 return Ok(());
             }
+            let sent = batch.len();
             let request = PushRequest {
                 device_id: device_id.clone(),
                 device_clock_ms: now_ms(),
                 events: batch,
             };
-            let response = self.transport.push(&request).await?;
+            let response = match self.transport.push(&request).await {
+                Err(TransportError::Http { status: 413, .. }) if sent > 1 => {
+                    batch_size = sent / 2;
+                    continue;
+                }
+                other => other?,
+            };
             self.step(Step::PushReceived);
             report.acknowledged += response.receipts.len();
             report.not_applied += response
