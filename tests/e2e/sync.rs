@@ -2,7 +2,7 @@
 
 use anjian_sync::entity::EntityType;
 use anjian_sync::judge::Verdict;
-use anjian_tests::devices::{PHOTO, meeting};
+use anjian_tests::devices::{PHOTO, meeting_on};
 use anjian_tests::{TestDevice, TestServer, USER_PASSWORD};
 use serde_json::{Value, json};
 
@@ -299,17 +299,12 @@ async fn team_leads_see_and_write_only_their_own_team() {
     let sun = TestDevice::enrolled(&server, "sun", USER_PASSWORD).await;
     let zhou = TestDevice::enrolled(&server, "zhou", USER_PASSWORD).await;
 
-    let (mine, _) = wang.submit_meeting("e1", "t1");
-    let (theirs, _) = sun.submit_meeting("e2", "t1");
+    let (mine, _) = wang.submit_meeting("e1", "t1", "早班");
+    let (theirs, _) = sun.submit_meeting("e2", "t1", "早班");
     // Sun tries to write into enterprise e1: the server quarantines it, and keeps it.
-    let intruder = anjian_sync::client::Device::new_entity_id();
+    let (intruder, payload) = meeting_on("e1", "t1", "夜班");
     let (_, local) = sun
-        .capture(
-            "meeting.submit",
-            &intruder,
-            meeting("e1", "t1"),
-            vec![PHOTO.into()],
-        )
+        .capture("meeting.submit", &intruder, payload, vec![PHOTO.into()])
         .unwrap();
     assert_eq!(
         local.verdict,
@@ -354,13 +349,37 @@ async fn team_leads_see_and_write_only_their_own_team() {
 }
 
 #[tokio::test]
+async fn the_same_meeting_recorded_on_two_devices_is_a_conflict_not_a_double_count() {
+    let (server, _) = town().await;
+    let wang = TestDevice::enrolled(&server, "wang", USER_PASSWORD).await;
+    let zhou = TestDevice::enrolled(&server, "zhou", USER_PASSWORD).await;
+    // The team lead and the safety manager both record this morning's pre-shift meeting offline.
+    let (id, _) = wang.submit_meeting("e1", "t1", "早班");
+    let (same, _) = zhou.submit_meeting("e1", "t1", "早班");
+    assert_eq!(id, same, "the same meeting has the same id on every device");
+    zhou.sync().await.unwrap();
+    let report = wang.sync().await.unwrap();
+    assert_eq!(report.not_applied, 1);
+    let meetings: Vec<_> = wang
+        .server_entities()
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.entity.entity_type == EntityType::Meeting)
+        .collect();
+    assert_eq!(meetings.len(), 1, "counted once");
+    let issues = wang.issues().unwrap();
+    assert_eq!(issues.len(), 1, "shown to the team lead");
+    assert_eq!(issues[0].entity.body["reason"]["code"], "already-submitted");
+}
+
+#[tokio::test]
 async fn a_scope_change_resets_the_replica_but_never_the_outbox() {
     let (server, admin) = town().await;
     let wang = TestDevice::enrolled(&server, "wang", USER_PASSWORD).await;
-    let (first, _) = wang.submit_meeting("e1", "t1");
+    let (first, _) = wang.submit_meeting("e1", "t1", "早班");
     wang.sync().await.unwrap();
     // Offline, a second meeting; meanwhile the admin moves wang to team t2.
-    let (second, _) = wang.submit_meeting("e1", "t1");
+    let (second, _) = wang.submit_meeting("e1", "t1", "夜班");
     let id = server
         .users(&admin)
         .await
@@ -556,12 +575,11 @@ async fn batches_too_large_for_the_body_limit_are_split() {
         .await;
     let wang = TestDevice::enrolled(&server, "wang", USER_PASSWORD).await;
     // Ten meetings of about 6 KiB each: one batch of ten is over the 16 KiB limit.
-    let mut long = meeting("e1", "t1");
     let topic = "液氨泄漏应急处置，佩戴防护用品，检查阀门与管道".repeat(4);
-    long["topics"] = json!(vec![topic; 20]);
-    for _ in 0..10 {
-        let id = anjian_sync::client::Device::new_entity_id();
-        wang.capture("meeting.submit", &id, long.clone(), vec![PHOTO.into()])
+    for shift in 0..10 {
+        let (id, mut long) = meeting_on("e1", "t1", &format!("第{shift}班"));
+        long["topics"] = json!(vec![topic.clone(); 20]);
+        wang.capture("meeting.submit", &id, long, vec![PHOTO.into()])
             .unwrap();
     }
     let report = wang.sync().await.unwrap();

@@ -106,22 +106,32 @@ impl TestDevice {
         .1
     }
 
-    /// Submits a shift meeting of `enterprise`/`team`; returns its id and the local judgement.
-    pub fn submit_meeting(&self, enterprise: &str, team: &str) -> (String, Judgement) {
-        let id = Device::new_entity_id();
+    /// Submits a shift meeting of `enterprise`/`team` on 2026-11-28 in `shift`; returns its id
+    /// and the local judgement.
+    pub fn submit_meeting(&self, enterprise: &str, team: &str, shift: &str) -> (String, Judgement) {
+        let (id, payload) = meeting_on(enterprise, team, shift);
         let (_, judgement) = self
-            .capture(
-                "meeting.submit",
-                &id,
-                meeting(enterprise, team),
-                vec![PHOTO.into()],
-            )
+            .capture("meeting.submit", &id, payload, vec![PHOTO.into()])
             .unwrap();
         (id, judgement)
     }
 }
 
-/// A meeting payload.
+/// A pre-shift meeting of `enterprise`/`team` on 2026-11-28 in `shift`, and its id.
+pub fn meeting_on(enterprise: &str, team: &str, shift: &str) -> (String, Value) {
+    let mut payload = meeting(enterprise, team);
+    payload["shift"] = json!(shift);
+    let id = anjian_sync::kinds::meeting::meeting_id(
+        enterprise,
+        team,
+        "2026-11-28",
+        shift,
+        anjian_sync::kinds::meeting::Slot::PreShift,
+    );
+    (id, payload)
+}
+
+/// A meeting payload (早班, pre-shift, 2026-11-28).
 pub fn meeting(enterprise: &str, team: &str) -> Value {
     json!({
         "enterprise_id": enterprise, "team_id": team, "date": "2026-11-28", "shift": "早班",

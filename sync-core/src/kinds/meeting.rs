@@ -9,9 +9,15 @@
 //!
 //! Who may send them: the team lead (班组长) of the meeting's team, or the safety manager
 //! (企业安全员) of its enterprise.
+//!
+//! A team holds one meeting per day, shift and slot, so a meeting's id is not chosen freely: it
+//! is [`meeting_id`] of those, the same on every device. Two devices that record the same meeting
+//! therefore write to the same entity, and the second submission is a conflict shown to the team
+//! lead — never a second, silently double-counted meeting.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
@@ -225,6 +231,23 @@ fn to_body(meeting: &Meeting) -> Result<Value, Reject> {
         .map_err(|err| Reject::quarantine("entity-unreadable", err.to_string()))
 }
 
+/// The id of the meeting a team holds in `slot` of `shift` on `date`: a UUIDv8 made of the first
+/// 16 bytes of sha256(`meeting\n<enterprise>\n<team>\n<date>\n<shift>\n<slot>`), with the version
+/// and variant bits set as RFC 9562 says (byte 6: `0x8_`, byte 8: `0b10…`).
+pub fn meeting_id(enterprise: &str, team: &str, date: &str, shift: &str, slot: Slot) -> String {
+    let slot = match slot {
+        Slot::PreShift => "pre_shift",
+        Slot::MidShift => "mid_shift",
+        Slot::Handover => "handover",
+    };
+    let digest = Sha256::digest(
+        format!("meeting\n{enterprise}\n{team}\n{date}\n{shift}\n{slot}").as_bytes(),
+    );
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::new_v8(bytes).to_string()
+}
+
 /// `meeting.submit`: a new, frozen meeting.
 #[derive(Debug)]
 pub struct MeetingSubmit;
@@ -239,6 +262,21 @@ impl Kind for MeetingSubmit {
         check_id("team_id", &m.team_id)?;
         check_date("date", &m.date)?;
         check_text("shift", &m.shift, 1, 32)?;
+        let id = meeting_id(
+            &m.enterprise_id,
+            &m.team_id,
+            &m.date,
+            m.shift.trim(),
+            m.slot,
+        );
+        if event.entity_id != id {
+            return Err(Reject::quarantine(
+                "meeting-id-mismatch",
+                format!(
+                    "a meeting's entity_id is derived from its team, date, shift and slot: it must be {id}"
+                ),
+            ));
+        }
         check_text("host", &m.host, 1, 64)?;
         check_text("place", &m.place, 1, 200)?;
         if m.ended_at_ms < m.started_at_ms {

@@ -43,6 +43,18 @@ pub(crate) const ENTITY: &str = "0192f3a0-0000-7000-8000-0000000000a1";
 const PHOTO: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 pub(crate) fn event(kind: &str, payload: Value, photos: usize) -> EventBody {
+    // A meeting's id follows from its team, date, shift and slot.
+    let entity_id =
+        match serde_json::from_value::<crate::kinds::meeting::MeetingContent>(payload.clone()) {
+            Ok(m) if kind == "meeting.submit" => crate::kinds::meeting::meeting_id(
+                &m.enterprise_id,
+                &m.team_id,
+                &m.date,
+                &m.shift,
+                m.slot,
+            ),
+            _ => ENTITY.into(),
+        };
     EventBody {
         v: 1,
         device_id: "0192f3a0-0000-7000-8000-000000000001".into(),
@@ -50,7 +62,7 @@ pub(crate) fn event(kind: &str, payload: Value, photos: usize) -> EventBody {
         id: "0192f3a0-0000-7000-8000-0000000000e1".into(),
         prev_hash: GENESIS_HASH.into(),
         kind: kind.into(),
-        entity_id: ENTITY.into(),
+        entity_id,
         payload,
         blob_refs: vec![PHOTO.to_string(); photos],
         template_ref: None,
@@ -484,5 +496,30 @@ fn enterprises_are_kept_by_the_office() {
         ),
         Verdict::Quarantined,
         "not-permitted",
+    );
+}
+
+#[test]
+fn a_meetings_id_follows_from_its_slot() {
+    use crate::kinds::meeting::{Slot, meeting_id};
+    let wang = lead("wang", "e1", "t1");
+    let id = meeting_id("e1", "t1", "2026-11-28", "早班", Slot::PreShift);
+    assert_eq!(
+        id,
+        meeting_id("e1", "t1", "2026-11-28", "早班", Slot::PreShift),
+        "the same on every device"
+    );
+    assert_ne!(
+        id,
+        meeting_id("e1", "t1", "2026-11-28", "早班", Slot::Handover)
+    );
+    // As PROTOCOL.md gives it, computed independently (Python's hashlib and uuid).
+    assert_eq!(id, "90da6ba4-9741-8c65-a425-8fb3533fd73e");
+    let mut wrong = event("meeting.submit", meeting_payload("e1", "t1"), 1);
+    wrong.entity_id = ENTITY.into();
+    refused(
+        &judge(&wrong, &wang, None),
+        Verdict::Quarantined,
+        "meeting-id-mismatch",
     );
 }
