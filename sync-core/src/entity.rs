@@ -32,6 +32,8 @@ pub enum EntityType {
     SyncIssue,
     /// An enterprise (企业) the town supervises.
     Enterprise,
+    /// A grid (网格 / 村居): an area of the town with its inspectors.
+    Grid,
 }
 
 impl EntityType {
@@ -42,6 +44,7 @@ impl EntityType {
             EntityType::Hazard => "hazard",
             EntityType::SyncIssue => "sync_issue",
             EntityType::Enterprise => "enterprise",
+            EntityType::Grid => "grid",
         }
     }
 }
@@ -104,6 +107,17 @@ pub struct Entity {
     pub deleted: bool,
     /// The type's data (see the kinds).
     pub body: Value,
+}
+
+/// A UUIDv8 determined by `parts`: the first 16 bytes of sha256 of the parts joined by `\n`, with
+/// the version and variant bits set (byte 6: `0x8_`, byte 8: `0b10…`). Entities that must be
+/// unique by some key (a team's meeting in a slot, a grid by its code) take such an id, so two
+/// devices that make "the same" entity make the same id.
+pub fn derived_id(parts: &[&str]) -> String {
+    let digest = Sha256::digest(parts.join("\n").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::new_v8(bytes).to_string()
 }
 
 /// One entity's contribution to its buckets' digests.

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Grant;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
-use crate::kinds::{enterprise, hazard, meeting};
+use crate::kinds::{enterprise, grid, hazard, meeting};
 
 /// The person behind an event: the user its device is enrolled to, with their grant at judgement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,8 +133,9 @@ pub trait Kind {
 }
 
 /// Every kind the server accepts.
-pub const KINDS: [&str; 5] = [
+pub const KINDS: [&str; 6] = [
     enterprise::EnterpriseSave::NAME,
+    grid::GridSave::NAME,
     meeting::MeetingSubmit::NAME,
     meeting::MeetingAmend::NAME,
     hazard::HazardReport::NAME,

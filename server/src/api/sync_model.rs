@@ -217,6 +217,8 @@ pub enum EntityType {
     SyncIssue,
     /// Enterprise (企业).
     Enterprise,
+    /// Grid (网格 / 村居).
+    Grid,
 }
 
 /// Whose an entity is.

@@ -17,7 +17,6 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
@@ -240,12 +239,7 @@ pub fn meeting_id(enterprise: &str, team: &str, date: &str, shift: &str, slot: S
         Slot::MidShift => "mid_shift",
         Slot::Handover => "handover",
     };
-    let digest = Sha256::digest(
-        format!("meeting\n{enterprise}\n{team}\n{date}\n{shift}\n{slot}").as_bytes(),
-    );
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Uuid::new_v8(bytes).to_string()
+    crate::entity::derived_id(&["meeting", enterprise, team, date, shift, slot])
 }
 
 /// `meeting.submit`: a new, frozen meeting.

@@ -4,8 +4,10 @@
 //! - [`hazard`]: `hazard.report`, `hazard.transition` — a lifecycle where a stale `from` is a
 //!   conflict.
 //! - [`enterprise`]: `enterprise.save` — the office's records, sent by the server itself.
+//! - [`grid`]: `grid.save` — the town's grids (网格 / 村居), likewise.
 
 pub mod enterprise;
+pub mod grid;
 pub mod hazard;
 pub mod meeting;
 

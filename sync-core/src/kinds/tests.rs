@@ -523,3 +523,35 @@ fn a_meetings_id_follows_from_its_slot() {
         "meeting-id-mismatch",
     );
 }
+
+#[test]
+fn grids_are_kept_by_the_office_under_their_code() {
+    use crate::kinds::grid::grid_id;
+    let admin = actor("root", &[Role::Admin], Scopes::default());
+    let mut save = event(
+        "grid.save",
+        json!({"code": "shacheng", "name": "沙埕村"}),
+        0,
+    );
+    refused(
+        &judge(&save, &admin, None),
+        Verdict::Quarantined,
+        "grid-id-mismatch",
+    );
+    save.entity_id = grid_id("shacheng");
+    let grid = applied(judge(&save, &admin, None));
+    assert_eq!(grid.scope.buckets(), vec!["grid:shacheng", "town"]);
+    assert_eq!(grid.body["name"], "沙埕村");
+    refused(
+        &judge(&save, &inspector("li", &["shacheng"]), None),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+    let mut bad = event("grid.save", json!({"code": "沙埕", "name": "沙埕村"}), 0);
+    bad.entity_id = grid_id("沙埕");
+    refused(
+        &judge(&bad, &admin, None),
+        Verdict::Quarantined,
+        "payload-invalid",
+    );
+}
