@@ -148,6 +148,7 @@ pub fn judge(event: &EventBody, actor: &Actor, current: Option<&Entity>) -> Judg
         enterprise::EnterpriseSave::NAME => {
             run::<enterprise::EnterpriseSave>(event, actor, current)
         }
+        grid::GridSave::NAME => run::<grid::GridSave>(event, actor, current),
         meeting::MeetingSubmit::NAME => run::<meeting::MeetingSubmit>(event, actor, current),
         meeting::MeetingAmend::NAME => run::<meeting::MeetingAmend>(event, actor, current),
         hazard::HazardReport::NAME => run::<hazard::HazardReport>(event, actor, current),
