@@ -13,7 +13,7 @@
 //! after every pull to re-apply its unacknowledged events on top of the server's state.
 //!
 //! Adding a kind is one type implementing [`Kind`] (its name, payload, scope, who may send it,
-//! and what it does) and one line in [`KINDS`] and [`judge`].
+//! and what it does) and its name in the `kinds!` list below.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -132,38 +132,48 @@ pub trait Kind {
     ) -> Result<Entity, Reject>;
 }
 
-/// Every kind the server accepts.
-pub const KINDS: [&str; 6] = [
-    enterprise::EnterpriseSave::NAME,
-    grid::GridSave::NAME,
-    meeting::MeetingSubmit::NAME,
-    meeting::MeetingAmend::NAME,
-    hazard::HazardReport::NAME,
-    hazard::HazardTransition::NAME,
-];
+/// Declares the kinds the server accepts, once: the list of their names and the dispatch of
+/// an event to its kind's judgement both come from this one list.
+macro_rules! kinds {
+    ($($kind:ty),* $(,)?) => {
+        /// Every kind the server accepts.
+        pub const KINDS: &[&str] = &[$(<$kind as Kind>::NAME),*];
+
+        fn dispatch(event: &EventBody, actor: &Actor, current: Option<&Entity>) -> Option<Judgement> {
+            $(
+                if event.kind == <$kind as Kind>::NAME {
+                    return Some(run::<$kind>(event, actor, current));
+                }
+            )*
+            None
+        }
+    };
+}
+
+kinds!(
+    enterprise::EnterpriseSave,
+    grid::GridSave,
+    meeting::MeetingSubmit,
+    meeting::MeetingAmend,
+    hazard::HazardReport,
+    hazard::HazardTransition,
+);
 
 /// Judges `event`, sent by `actor`, against the entity it is about as it stands (`current`).
 pub fn judge(event: &EventBody, actor: &Actor, current: Option<&Entity>) -> Judgement {
-    match event.kind.as_str() {
-        enterprise::EnterpriseSave::NAME => {
-            run::<enterprise::EnterpriseSave>(event, actor, current)
-        }
-        grid::GridSave::NAME => run::<grid::GridSave>(event, actor, current),
-        meeting::MeetingSubmit::NAME => run::<meeting::MeetingSubmit>(event, actor, current),
-        meeting::MeetingAmend::NAME => run::<meeting::MeetingAmend>(event, actor, current),
-        hazard::HazardReport::NAME => run::<hazard::HazardReport>(event, actor, current),
-        hazard::HazardTransition::NAME => run::<hazard::HazardTransition>(event, actor, current),
-        other => refused(
+    dispatch(event, actor, current).unwrap_or_else(|| {
+        refused(
             Reject::quarantine(
                 "unknown-kind",
                 format!(
-                    "`{other}` is not an event kind this server knows ({})",
+                    "`{}` is not an event kind this server knows ({})",
+                    event.kind,
                     KINDS.join(", ")
                 ),
             ),
             current,
-        ),
-    }
+        )
+    })
 }
 
 fn refused(reject: Reject, current: Option<&Entity>) -> Judgement {
