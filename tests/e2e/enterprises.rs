@@ -139,3 +139,170 @@ async fn bad_enterprises_are_refused_and_change_nothing() {
     device.sync().await.unwrap();
     assert!(device.server_entities().unwrap().is_empty());
 }
+
+async fn with_grids(server: &TestServer, admin: &str) {
+    for (code, name) in [("shacheng", "沙埕村"), ("haibin", "海滨社区")] {
+        let reply = server
+            .post(
+                "/v1/admin/grids",
+                Some(admin),
+                json!({"code": code, "name": name}),
+            )
+            .await;
+        assert_eq!(reply.ok(200)["body"]["name"], name);
+    }
+}
+
+async fn import(server: &TestServer, admin: &str, bytes: Vec<u8>) -> anjian_tests::Reply {
+    server
+        .call_raw(
+            reqwest::Method::POST,
+            "/v1/admin/enterprises/import",
+            Some(admin),
+            "text/csv",
+            bytes,
+        )
+        .await
+}
+
+const GOOD: &str = "企业名称,统一社会信用代码,网格,行业,规模,地址,联系人,联系电话
+福鼎海带加工厂,914403001922038216,沙埕村,紫菜加工,规下,沙埕镇海滨路1号,陈老板,13800000001
+海丰渔网厂,9144030071526726XG,haibin,渔网制造,规上,海滨社区渔港路8号,林经理,13800000002
+东海水产,914403001922038217,海滨社区,水产加工,规下,渔港路9号,吴主任,13800000003
+";
+
+async fn enterprises(server: &TestServer, admin: &str) -> Vec<Value> {
+    let reply = server.get("/v1/admin/enterprises", Some(admin)).await;
+    reply.ok(200)["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn the_town_list_imports_once_and_exports_back() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    with_grids(&server, &admin).await;
+
+    let report = import(&server, &admin, GOOD.as_bytes().to_vec()).await;
+    let report = report.ok(200).clone();
+    assert_eq!(
+        (
+            report["created"].as_u64(),
+            report["updated"].as_u64(),
+            report["unchanged"].as_u64()
+        ),
+        (Some(3), Some(0), Some(0))
+    );
+    let warnings = report["warnings"].as_array().unwrap();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "the wrong check digit is kept with a warning"
+    );
+    assert_eq!(warnings[0]["line"], 4);
+    let listed = enterprises(&server, &admin).await;
+    assert_eq!(listed.len(), 3);
+    let fuding = listed
+        .iter()
+        .find(|e| e["body"]["name"] == "福鼎海带加工厂")
+        .unwrap();
+    assert_eq!(fuding["body"]["grid_id"], "shacheng");
+    assert_eq!(fuding["body"]["village"], "沙埕村");
+    assert_eq!(fuding["body"]["scale"], "below");
+
+    // The same file again changes nothing.
+    let again = import(&server, &admin, GOOD.as_bytes().to_vec()).await;
+    assert_eq!(again.ok(200)["unchanged"], 3);
+    let revs: Vec<_> = enterprises(&server, &admin)
+        .await
+        .iter()
+        .map(|e| e["rev"].clone())
+        .collect();
+    assert_eq!(
+        revs,
+        listed.iter().map(|e| e["rev"].clone()).collect::<Vec<_>>()
+    );
+
+    // An edited row updates that enterprise only.
+    let edited = GOOD.replace("沙埕镇海滨路1号", "沙埕镇海滨路2号");
+    let report = import(&server, &admin, edited.into_bytes()).await;
+    assert_eq!(
+        (
+            report.body["updated"].as_u64(),
+            report.body["unchanged"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+
+    // Export, then import the export: nothing changes.
+    let exported = reqwest::Client::new()
+        .get(server.url("/v1/admin/enterprises/export"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exported.status(), 200);
+    assert!(
+        exported.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let bytes = exported.bytes().await.unwrap().to_vec();
+    assert!(bytes.starts_with(b"\xef\xbb\xbf"));
+    assert!(String::from_utf8_lossy(&bytes).contains("沙埕镇海滨路2号"));
+    let round = import(&server, &admin, bytes).await;
+    assert_eq!(round.ok(200)["unchanged"], 3);
+}
+
+#[tokio::test]
+async fn a_gbk_file_imports_like_a_utf8_one() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    with_grids(&server, &admin).await;
+    let (gbk, _, unmappable) = encoding_rs::GBK.encode(GOOD);
+    assert!(!unmappable);
+    assert!(std::str::from_utf8(&gbk).is_err(), "really not UTF-8");
+    let report = import(&server, &admin, gbk.into_owned()).await;
+    assert_eq!(report.ok(200)["created"], 3);
+    let listed = enterprises(&server, &admin).await;
+    assert!(listed.iter().any(|e| e["body"]["name"] == "海丰渔网厂"));
+}
+
+#[tokio::test]
+async fn a_bad_file_is_refused_whole_with_every_bad_row_named() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    with_grids(&server, &admin).await;
+    let bad = "企业名称,统一社会信用代码,网格,行业,规模,地址,联系人,联系电话
+福鼎海带加工厂,914403001922038216,沙埕村,紫菜加工,规下,沙埕镇海滨路1号,陈老板,13800000001
+坏代码厂,91440300192203821O,沙埕村,紫菜加工,规下,沙埕镇,陈,13800000004
+短代码厂,9144030019,沙埕村,紫菜加工,规下,沙埕镇,陈,13800000005
+无网格厂,91330100716105852F,月亮村,紫菜加工,规下,沙埕镇,陈,13800000006
+规模厂,91110108551385082Q,沙埕村,紫菜加工,很大,沙埕镇,陈,13800000007
+重复厂,914403001922038216,沙埕村,紫菜加工,规下,沙埕镇,陈,13800000008
+";
+    let reply = import(&server, &admin, bad.as_bytes().to_vec()).await;
+    reply.assert_error(400, "csv-invalid");
+    let message = reply.body["message"].as_str().unwrap();
+    for line in ["line 3", "line 4", "line 5", "line 6", "line 7"] {
+        assert!(message.contains(line), "{line} missing from: {message}");
+    }
+    assert!(!message.contains("line 2:"), "{message}");
+    assert!(
+        enterprises(&server, &admin).await.is_empty(),
+        "all or nothing"
+    );
+
+    let missing = "企业名称,统一社会信用代码,行业\n福鼎海带加工厂,914403001922038216,紫菜加工\n";
+    let reply = import(&server, &admin, missing.as_bytes().to_vec()).await;
+    reply.assert_error(400, "csv-invalid");
+    assert!(reply.body["message"].as_str().unwrap().contains("网格"));
+    let binary = vec![0xff, 0xfe, 0xfd, 0x00, 0x81];
+    import(&server, &admin, binary)
+        .await
+        .assert_error(400, "csv-invalid");
+    let (_, leader) = server.add_user(&admin, "leader", &["leader"]).await;
+    import(&server, &leader, GOOD.as_bytes().to_vec())
+        .await
+        .assert_error(403, "forbidden");
+}

@@ -1,4 +1,4 @@
-//! Enterprises (企业), as the town safety office keeps them. Each change is an `enterprise.save`
+//! Enterprises (企业) and grids (网格), as the town safety office keeps them. Each change is an
 //! event signed by the server's office device, so it reaches the devices by pull.
 
 use std::sync::Arc;
@@ -6,8 +6,8 @@ use std::sync::Arc;
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::param::Path;
-use poem_openapi::payload::Json;
-use poem_openapi::{Enum, Object, OpenApi};
+use poem_openapi::payload::{Binary, Json};
+use poem_openapi::{ApiRequest, ApiResponse, Enum, Object, OpenApi};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -17,8 +17,116 @@ use super::security::Auth;
 use super::sync_model::{Projection, from_wire, via_json};
 use super::text::Text;
 use super::{ApiTags, AppState};
+use crate::service::directory::{Directory, ImportError, ImportReport};
 use crate::service::sync::Rejection;
+use anjian_sync::entity::EntityType;
 use anjian_sync::judge::Verdict;
+use anjian_sync::kinds::grid::GridRecord;
+
+/// A grid (网格 / 村居).
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct GridInput {
+    /// The code scopes and enterprises use: 1 to 64 of A-Z, a-z, 0-9, `-`, `_`.
+    #[oai(validator(max_length = 64))]
+    pub code: Text,
+    /// The name people use (村居名称), e.g. 沙埕村.
+    #[oai(validator(max_length = 50))]
+    pub name: Text,
+}
+
+/// Projections of one type.
+#[derive(Debug, Object)]
+pub struct ProjectionList {
+    /// In id order.
+    pub items: Vec<Projection>,
+}
+
+/// A CSV enterprise list (企业名录).
+#[derive(Debug, ApiRequest)]
+pub enum CsvUpload {
+    /// Columns 企业名称, 统一社会信用代码, 网格 (or 村居), 行业, 规模, 地址, 联系人, 联系电话 (or
+    /// their English names), UTF-8 or GBK.
+    #[oai(content_type = "text/csv")]
+    Csv(Binary<Vec<u8>>),
+}
+
+/// A row taken with a warning.
+#[derive(Debug, Object)]
+pub struct RowWarning {
+    /// The line in the file.
+    pub line: u64,
+    /// What to look at.
+    pub message: String,
+}
+
+/// What an import did.
+#[derive(Debug, Object)]
+pub struct ImportReportView {
+    /// Enterprises added.
+    pub created: u64,
+    /// Enterprises whose record changed.
+    pub updated: u64,
+    /// Rows that changed nothing.
+    pub unchanged: u64,
+    /// Rows taken with a warning.
+    pub warnings: Vec<RowWarning>,
+}
+
+impl From<ImportReport> for ImportReportView {
+    fn from(report: ImportReport) -> ImportReportView {
+        ImportReportView {
+            created: report.created as u64,
+            updated: report.updated as u64,
+            unchanged: report.unchanged as u64,
+            warnings: report
+                .warnings
+                .into_iter()
+                .map(|(line, message)| RowWarning { line, message })
+                .collect(),
+        }
+    }
+}
+
+/// A CSV file.
+#[derive(Debug, ApiResponse)]
+pub enum CsvFile {
+    /// The enterprise list, UTF-8 with a BOM.
+    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
+    Ok(
+        Binary<Vec<u8>>,
+        #[oai(header = "Content-Disposition")] String,
+    ),
+}
+
+fn encode(projections: Vec<anjian_sync::protocol::Projection>) -> Result<ProjectionList, ApiError> {
+    let items = projections
+        .iter()
+        .map(via_json)
+        .collect::<Result<Vec<Projection>, String>>()
+        .map_err(|err| {
+            tracing::error!(error = %err, "a projection does not fit its wire description");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server failed to encode its answer",
+            )
+        })?;
+    Ok(ProjectionList { items })
+}
+
+fn office_reader(auth: &Auth) -> Result<(), ApiError> {
+    let grant = &auth.0.user.grant;
+    if grant.has(anjian_sync::access::Role::Admin) || grant.has(anjian_sync::access::Role::Leader) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this needs the admin (管理员) or leader (领导) role",
+        ))
+    }
+}
 
 /// The `Enterprises` tag.
 #[derive(Debug)]
@@ -194,6 +302,95 @@ impl EnterprisesApi {
     ) -> Result<Created<Projection>, ApiError> {
         let projection = save(&state, &auth, Uuid::now_v7(), &body.0).await?;
         Ok(Created::Created(Json(projection)))
+    }
+
+    /// List enterprises (企业列表) (admin, leader).
+    #[oai(
+        path = "/v1/admin/enterprises",
+        method = "get",
+        operation_id = "list_enterprises"
+    )]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> Result<Json<ProjectionList>, ApiError> {
+        office_reader(&auth)?;
+        let enterprises = state.sync.entities_of_type(EntityType::Enterprise).await?;
+        Ok(Json(encode(enterprises)?))
+    }
+
+    /// Import the town's enterprise list (导入企业名录) from CSV (admin).
+    ///
+    /// All or nothing: when any row is bad, nothing changes and the answer (400 `csv-invalid`)
+    /// names every bad row by line and reason. Rows whose credit code is known update that
+    /// enterprise; rows that match it change nothing, so importing the same file twice is safe.
+    #[oai(
+        path = "/v1/admin/enterprises/import",
+        method = "post",
+        operation_id = "import_enterprises"
+    )]
+    async fn import(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: CsvUpload,
+    ) -> Result<Json<ImportReportView>, ApiError> {
+        let CsvUpload::Csv(Binary(bytes)) = body;
+        let report = Directory::import_enterprises(&state.sync, &auth.0, &bytes)
+            .await
+            .map_err(|err| match err {
+                ImportError::Rows(_) => {
+                    ApiError::new(StatusCode::BAD_REQUEST, "csv-invalid", err.to_string())
+                }
+                ImportError::Sync(err) => err.into(),
+            })?;
+        Ok(Json(report.into()))
+    }
+
+    /// Export the enterprise list (导出企业名录) as CSV (admin, leader).
+    #[oai(
+        path = "/v1/admin/enterprises/export",
+        method = "get",
+        operation_id = "export_enterprises"
+    )]
+    async fn export(&self, state: Data<&Arc<AppState>>, auth: Auth) -> Result<CsvFile, ApiError> {
+        let bytes = Directory::export_enterprises(&state.sync, &auth.0).await?;
+        Ok(CsvFile::Ok(
+            Binary(bytes),
+            "attachment; filename=\"enterprises.csv\"".to_string(),
+        ))
+    }
+
+    /// Create or rename a grid (网格 / 村居) (admin).
+    #[oai(path = "/v1/admin/grids", method = "post", operation_id = "save_grid")]
+    async fn save_grid(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<GridInput>,
+    ) -> Result<Json<Projection>, ApiError> {
+        let record = GridRecord {
+            code: body.0.code.0,
+            name: body.0.name.0,
+        };
+        let projection = Directory::save_grid(&state.sync, &auth.0, record)
+            .await?
+            .map_err(rejected)?;
+        let mut list = encode(vec![projection])?;
+        Ok(Json(list.items.remove(0)))
+    }
+
+    /// List grids (网格列表) (admin, leader).
+    #[oai(path = "/v1/admin/grids", method = "get", operation_id = "list_grids")]
+    async fn list_grids(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> Result<Json<ProjectionList>, ApiError> {
+        office_reader(&auth)?;
+        let grids = state.sync.entities_of_type(EntityType::Grid).await?;
+        Ok(Json(encode(grids)?))
     }
 
     /// Replace an enterprise's record (更新企业信息) (admin).

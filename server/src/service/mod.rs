@@ -9,6 +9,7 @@
 //! HTTP. Store calls block, so services run them on the blocking thread pool (`blocking`).
 
 pub mod accounts;
+pub mod directory;
 pub mod secrets;
 pub mod sync;
 pub mod throttle;

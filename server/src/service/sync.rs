@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use anjian_sync::clock::estimate;
+use anjian_sync::entity::EntityType;
 use anjian_sync::event::{
     Captured, DeviceKey, EVENT_VERSION, EventBody, GENESIS_HASH, SignedEvent, parse_public_key,
 };
@@ -108,6 +109,20 @@ impl OfficeDevice {
     }
 }
 
+/// Marks a transaction abandoned on purpose by [`SyncService::record_office_events`].
+const ABANDONED: &str = "office change abandoned";
+
+/// One change the office makes.
+#[derive(Debug, Clone)]
+pub struct OfficeChange {
+    /// The event kind.
+    pub kind: &'static str,
+    /// The entity.
+    pub entity_id: Uuid,
+    /// The payload.
+    pub payload: serde_json::Value,
+}
+
 /// Why the office's change was not made: the judgement's verdict and reason.
 #[derive(Debug)]
 pub struct Rejection {
@@ -176,6 +191,24 @@ impl SyncService {
         entity_id: Uuid,
         payload: serde_json::Value,
     ) -> Result<Result<Projection, Rejection>, SyncError> {
+        let change = OfficeChange {
+            kind,
+            entity_id,
+            payload,
+        };
+        let outcome = self.record_office_events(caller, vec![change]).await?;
+        Ok(outcome
+            .map(|mut projections| projections.remove(0))
+            .map_err(|(_, rejection)| rejection))
+    }
+
+    /// Makes several changes on the office's behalf, all or none, in one transaction: when any
+    /// is not applied, nothing is written and its index and reason are returned.
+    pub async fn record_office_events(
+        &self,
+        caller: &Caller,
+        changes: Vec<OfficeChange>,
+    ) -> Result<Result<Vec<Projection>, (usize, Rejection)>, SyncError> {
         let actor = Actor {
             user_id: caller.user.id.to_string(),
             grant: caller.user.grant.clone(),
@@ -184,55 +217,79 @@ impl SyncService {
         let office = self.office.clone();
         let outcome = blocking(move || {
             let now = UnixMillis::now();
-            let mut outcome = None;
-            store.write(&mut |tx| {
-                let device = tx.device(office.id)?.ok_or(StoreError::NotFound)?;
-                let body = EventBody {
-                    v: EVENT_VERSION,
-                    device_id: office.id.to_string(),
-                    seq: device.last_seq + 1,
-                    id: Uuid::now_v7().to_string(),
-                    prev_hash: device.last_hash.clone(),
-                    kind: kind.to_string(),
-                    entity_id: entity_id.to_string(),
-                    payload: payload.clone(),
-                    blob_refs: Vec::new(),
-                    template_ref: None,
-                    base_rev: None,
-                    captured: Captured {
-                        wall_ms: now.0,
-                        tz_offset_min: 480,
-                    },
-                };
-                let event = office
-                    .key
-                    .sign(body)
-                    .map_err(|err| StoreError::other(err.to_string()))?;
-                let current = tx.entity(&event.body.entity_id)?;
-                let judgement = judge(&event.body, &actor, current.as_ref().map(|p| &p.entity));
-                if judgement.verdict != Verdict::Applied {
-                    // Nothing is written: an office request that does not fit is simply refused.
-                    outcome = judgement.reason.map(|reason| {
-                        Err(Rejection {
-                            verdict: judgement.verdict,
-                            reason,
-                        })
-                    });
-                    return Ok(());
+            let mut outcome = Ok(Vec::new());
+            let written = store.write(&mut |tx| {
+                let mut projections = Vec::with_capacity(changes.len());
+                for (index, change) in changes.iter().enumerate() {
+                    let device = tx.device(office.id)?.ok_or(StoreError::NotFound)?;
+                    let body = EventBody {
+                        v: EVENT_VERSION,
+                        device_id: office.id.to_string(),
+                        seq: device.last_seq + 1,
+                        id: Uuid::now_v7().to_string(),
+                        prev_hash: device.last_hash.clone(),
+                        kind: change.kind.to_string(),
+                        entity_id: change.entity_id.to_string(),
+                        payload: change.payload.clone(),
+                        blob_refs: Vec::new(),
+                        template_ref: None,
+                        base_rev: None,
+                        captured: Captured {
+                            wall_ms: now.0,
+                            tz_offset_min: 480,
+                        },
+                    };
+                    let event = office
+                        .key
+                        .sign(body)
+                        .map_err(|err| StoreError::other(err.to_string()))?;
+                    let current = tx.entity(&event.body.entity_id)?;
+                    let judgement = judge(&event.body, &actor, current.as_ref().map(|p| &p.entity));
+                    if let (Verdict::Conflict | Verdict::Quarantined, Some(reason)) =
+                        (judgement.verdict, judgement.reason)
+                    {
+                        // An office request that does not fit changes nothing: abandon the
+                        // transaction (the error only rolls it back; the outcome says why).
+                        outcome = Err((
+                            index,
+                            Rejection {
+                                verdict: judgement.verdict,
+                                reason,
+                            },
+                        ));
+                        return Err(StoreError::Other(ABANDONED.into()));
+                    }
+                    let request = PushRequest {
+                        device_id: office.id.to_string(),
+                        device_clock_ms: now.0,
+                        events: vec![event],
+                    };
+                    take_events(tx, office.id, &office.verifying, &actor, &request, now)?;
+                    let projection = tx
+                        .entity(&change.entity_id.to_string())?
+                        .ok_or_else(|| StoreError::other("an office event left no projection"))?;
+                    projections.push(projection);
                 }
-                let request = PushRequest {
-                    device_id: office.id.to_string(),
-                    device_clock_ms: now.0,
-                    events: vec![event],
-                };
-                take_events(tx, office.id, &office.verifying, &actor, &request, now)?;
-                outcome = tx.entity(&entity_id.to_string())?.map(Ok);
+                outcome = Ok(projections);
                 Ok(())
-            })?;
-            outcome.ok_or_else(|| StoreError::other("the office event left no projection"))
+            });
+            match written {
+                Err(StoreError::Other(message)) if message == ABANDONED => Ok(outcome),
+                Err(err) => Err(err),
+                Ok(()) => Ok(outcome),
+            }
         })
         .await?;
         Ok(outcome)
+    }
+
+    /// Every projection of one type, in id order (the office's lists: grids, enterprises).
+    pub async fn entities_of_type(
+        &self,
+        entity_type: EntityType,
+    ) -> Result<Vec<Projection>, SyncError> {
+        let store = self.store.clone();
+        Ok(blocking(move || store.entities_of_type(entity_type)).await?)
     }
 
     /// Enrols a device for the caller with its Ed25519 public key. Enrolling the same key again

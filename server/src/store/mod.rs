@@ -162,6 +162,12 @@ pub trait SyncStore: Send + Sync + std::fmt::Debug + 'static {
     /// A page of the projections in `buckets` changed after revision `after`, at most `limit`.
     fn pull(&self, buckets: &[String], after: u64, limit: usize) -> Result<PullPage, StoreError>;
 
+    /// Every projection of one entity type, in id order.
+    fn entities_of_type(
+        &self,
+        entity_type: anjian_sync::entity::EntityType,
+    ) -> Result<Vec<Projection>, StoreError>;
+
     /// Receipts of a device's events after `after_seq`, at most `limit`.
     fn receipts(
         &self,

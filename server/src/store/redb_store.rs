@@ -18,7 +18,7 @@ use super::codec::{decode, encode};
 use super::model::{Invitation, LoginMethod, SecretHash, Session, UnixMillis, User};
 use super::tables::{
     BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES, EVENTS, FORKS, INVITATIONS,
-    SESSIONS, USER_INVITATIONS, USER_SESSIONS, USERNAMES, USERS, WECHAT_OPENIDS,
+    SESSIONS, TYPE_INDEX, USER_INVITATIONS, USER_SESSIONS, USERNAMES, USERS, WECHAT_OPENIDS,
 };
 use super::{AccountStore, Conflict, StoreError};
 
@@ -78,6 +78,7 @@ impl RedbStore {
         txn.open_table(BUCKET_INDEX)?;
         txn.open_table(BUCKET_DIGESTS)?;
         txn.open_table(COUNTERS)?;
+        txn.open_table(TYPE_INDEX)?;
         txn.commit()?;
         Ok(RedbStore {
             db,

@@ -9,7 +9,9 @@ use anjian_sync::protocol::{JudgedEvent, Projection, Receipt};
 
 use super::codec::{decode, encode, encode_json};
 use super::model::{Device, UnixMillis};
-use super::tables::{BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES, EVENTS, FORKS};
+use super::tables::{
+    BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES, EVENTS, FORKS, TYPE_INDEX,
+};
 use super::{PullPage, RedbStore, StoreError, SyncStore, SyncWrite};
 
 const LAST_REV: &str = "last_rev";
@@ -23,6 +25,7 @@ struct Write<'txn> {
     index: Table<'txn, (&'static str, u64), &'static str>,
     digests: Table<'txn, &'static str, &'static [u8]>,
     counters: Table<'txn, &'static str, u64>,
+    types: Table<'txn, (&'static str, &'static str), u64>,
 }
 
 impl<'txn> Write<'txn> {
@@ -35,6 +38,7 @@ impl<'txn> Write<'txn> {
             index: txn.open_table(BUCKET_INDEX)?,
             digests: txn.open_table(BUCKET_DIGESTS)?,
             counters: txn.open_table(COUNTERS)?,
+            types: txn.open_table(TYPE_INDEX)?,
         })
     }
 
@@ -108,6 +112,8 @@ impl SyncWrite for Write<'_> {
                     .insert(bucket.as_str(), encode(&digest)?.as_slice())?;
             }
         }
+        self.types
+            .insert((entity.entity_type.name(), entity.id.as_str()), rev)?;
         let buckets = entity.scope.buckets();
         for bucket in &buckets {
             self.index
@@ -251,6 +257,28 @@ impl SyncStore for RedbStore {
             last_rev,
             digests,
         })
+    }
+
+    fn entities_of_type(
+        &self,
+        entity_type: anjian_sync::entity::EntityType,
+    ) -> Result<Vec<Projection>, StoreError> {
+        let txn = self.db().begin_read()?;
+        let types = txn.open_table(TYPE_INDEX)?;
+        let entities = txn.open_table(ENTITIES)?;
+        let name = entity_type.name();
+        let mut projections = Vec::new();
+        for entry in types.range((name, "")..)? {
+            let (key, _) = entry?;
+            let (kind, id) = key.value();
+            if kind != name {
+                break;
+            }
+            if let Some(bytes) = entities.get(id)? {
+                projections.push(decode("entity", bytes.value())?);
+            }
+        }
+        Ok(projections)
     }
 
     fn receipts(

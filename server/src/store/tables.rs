@@ -38,3 +38,5 @@ pub const BUCKET_INDEX: TableDefinition<(&str, u64), &str> = TableDefinition::ne
 pub const BUCKET_DIGESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("bucket-digests-0");
 /// Counters: `last_rev`, the highest revision given out.
 pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters-0");
+/// Entities by type: (type name, entity id) → revision, for the office's lists.
+pub const TYPE_INDEX: TableDefinition<(&str, &str), u64> = TableDefinition::new("type-index-0");

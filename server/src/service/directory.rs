@@ -1,0 +1,459 @@
+//! The town's directory as the office keeps it: grids and enterprises, and the CSV import and
+//! export of the town's enterprise lists (企业名录).
+//!
+//! Every change goes through [`SyncService::record_office_events`], so it is an event signed by
+//! the office device and reaches the devices by pull.
+//!
+//! An *import* reads the columns 企业名称 (name), 统一社会信用代码 (credit code), 网格 / 村居
+//! (grid: a grid's name or code), 行业 (industry), 规模 (scale: 规上 / 规下), 地址 (address),
+//! 联系人 (contact person) and 联系电话 (phone), with Chinese or English headers, from UTF-8 (a BOM
+//! is fine) or GBK. It is all or nothing: every bad row is reported with its line and reason and
+//! nothing changes. A row whose credit code is already known updates that enterprise (its risk
+//! colour, flags, location and other contacts stay); a row that would change nothing is counted
+//! as unchanged, so importing the same file again changes nothing. The *export* writes the same
+//! columns (UTF-8 with a BOM, which spreadsheet programs read as UTF-8), so an exported file
+//! imports back unchanged.
+
+use std::collections::HashMap;
+
+use anjian_sync::access::Role;
+use anjian_sync::credit_code::{CreditCodeCheck, check, normalise};
+use anjian_sync::entity::EntityType;
+use anjian_sync::event::{Captured, EventBody, GENESIS_HASH};
+use anjian_sync::judge::{Actor, Verdict, judge};
+use anjian_sync::kinds::enterprise::{Contact, EnterpriseRecord, RiskFlags, Scale};
+use anjian_sync::kinds::grid::{GridRecord, grid_id};
+use anjian_sync::protocol::Projection;
+use uuid::Uuid;
+
+use super::accounts::Caller;
+use super::sync::{OfficeChange, Rejection, SyncError, SyncService};
+
+/// The most rows one import takes.
+pub const MAX_IMPORT_ROWS: usize = 5000;
+
+/// What an import did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Enterprises added.
+    pub created: usize,
+    /// Enterprises whose record changed.
+    pub updated: usize,
+    /// Rows that matched the record as it was.
+    pub unchanged: usize,
+    /// Rows taken with a warning (a credit code whose check character does not match).
+    pub warnings: Vec<(u64, String)>,
+}
+
+/// Why an import changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file or some rows are not acceptable: (line, reason) for each, line 0 for the file.
+    #[error("the file was not imported; fix these and import it again: {}", list(.0))]
+    Rows(Vec<(u64, String)>),
+    /// The caller lacks a role, or storage failed.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+fn list(rows: &[(u64, String)]) -> String {
+    let shown: Vec<String> = rows
+        .iter()
+        .take(50)
+        .map(|(line, reason)| {
+            if *line == 0 {
+                reason.clone()
+            } else {
+                format!("line {line}: {reason}")
+            }
+        })
+        .collect();
+    let more = rows.len().saturating_sub(50);
+    let tail = if more > 0 {
+        format!("; and {more} more")
+    } else {
+        String::new()
+    };
+    format!("{}{tail}", shown.join("; "))
+}
+
+/// A column of the enterprise list: its field and the headers that name it.
+const COLUMNS: [(&str, &[&str]); 8] = [
+    ("name", &["企业名称", "名称", "name"]),
+    (
+        "credit_code",
+        &["统一社会信用代码", "信用代码", "credit_code", "credit code"],
+    ),
+    (
+        "grid",
+        &[
+            "网格",
+            "村居",
+            "网格/村居",
+            "grid",
+            "village",
+            "grid/village",
+        ],
+    ),
+    ("industry", &["行业", "industry"]),
+    ("scale", &["规模", "scale"]),
+    ("address", &["地址", "address"]),
+    ("contact", &["联系人", "contact", "contact person"]),
+    ("phone", &["联系电话", "电话", "phone"]),
+];
+
+/// Export headers, in column order.
+const EXPORT_HEADERS: [&str; 8] = [
+    "企业名称",
+    "统一社会信用代码",
+    "网格",
+    "行业",
+    "规模",
+    "地址",
+    "联系人",
+    "联系电话",
+];
+
+fn decode(bytes: &[u8]) -> Result<String, ImportError> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Ok(text.to_string());
+    }
+    encoding_rs::GB18030
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .map(|text| text.into_owned())
+        .ok_or_else(|| {
+            ImportError::Rows(vec![(0, "the file is neither UTF-8 nor GBK text".into())])
+        })
+}
+
+fn parse_scale(text: &str) -> Option<Scale> {
+    match text.trim() {
+        "规上" | "规模以上" | "above" => Some(Scale::Above),
+        "规下" | "规模以下" | "below" => Some(Scale::Below),
+        _ => None,
+    }
+}
+
+fn scale_name(scale: Scale) -> &'static str {
+    match scale {
+        Scale::Above => "规上",
+        Scale::Below => "规下",
+    }
+}
+
+/// The directory service.
+#[derive(Debug)]
+pub struct Directory;
+
+impl Directory {
+    /// Creates or renames a grid (admin).
+    pub async fn save_grid(
+        sync: &SyncService,
+        caller: &Caller,
+        record: GridRecord,
+    ) -> Result<Result<Projection, Rejection>, SyncError> {
+        let id = Uuid::parse_str(&grid_id(&record.code)).map_err(|err| SyncError::Invalid {
+            field: "code",
+            message: err.to_string(),
+        })?;
+        let payload = serde_json::to_value(&record).map_err(|err| SyncError::Invalid {
+            field: "grid",
+            message: err.to_string(),
+        })?;
+        sync.record_office_event(caller, "grid.save", id, payload)
+            .await
+    }
+
+    /// Imports an enterprise list: see the module docs.
+    pub async fn import_enterprises(
+        sync: &SyncService,
+        caller: &Caller,
+        bytes: &[u8],
+    ) -> Result<ImportReport, ImportError> {
+        caller
+            .require(Role::Admin)
+            .map_err(|_| SyncError::Forbidden(Role::Admin))?;
+        let text = decode(bytes)?;
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let headers = reader
+            .headers()
+            .map_err(|err| {
+                ImportError::Rows(vec![(1, format!("the header row cannot be read: {err}"))])
+            })?
+            .clone();
+        let mut columns: HashMap<&str, usize> = HashMap::new();
+        let mut missing = Vec::new();
+        for (field, names) in COLUMNS {
+            match headers
+                .iter()
+                .position(|h| names.iter().any(|n| n.eq_ignore_ascii_case(h)))
+            {
+                Some(index) => {
+                    columns.insert(field, index);
+                }
+                None => missing.push(format!("the column {} ({field}) is missing", names[0])),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(ImportError::Rows(
+                missing.into_iter().map(|m| (1, m)).collect(),
+            ));
+        }
+
+        let grids = sync.entities_of_type(EntityType::Grid).await?;
+        let mut grid_codes: HashMap<String, String> = HashMap::new();
+        for grid in &grids {
+            if let Ok(record) = serde_json::from_value::<GridRecord>(grid.entity.body.clone()) {
+                grid_codes.insert(record.name.clone(), record.code.clone());
+                grid_codes.insert(record.code.clone(), record.code);
+            }
+        }
+        let mut known: HashMap<String, (String, EnterpriseRecord, Projection)> = HashMap::new();
+        for enterprise in sync.entities_of_type(EntityType::Enterprise).await? {
+            if let Ok(record) =
+                serde_json::from_value::<EnterpriseRecord>(strip_derived(&enterprise.entity.body))
+            {
+                known.insert(
+                    record.credit_code.clone(),
+                    (enterprise.entity.id.clone(), record, enterprise),
+                );
+            }
+        }
+
+        let actor = Actor {
+            user_id: caller.user.id.to_string(),
+            grant: caller.user.grant.clone(),
+        };
+        let mut errors = Vec::new();
+        let mut report = ImportReport::default();
+        let mut changes = Vec::new();
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        for (index, row) in reader.records().enumerate() {
+            if index >= MAX_IMPORT_ROWS {
+                errors.push((
+                    0,
+                    format!(
+                        "at most {MAX_IMPORT_ROWS} rows can be imported at once; split the file"
+                    ),
+                ));
+                break;
+            }
+            let row = match row {
+                Ok(row) => row,
+                Err(err) => {
+                    let line = err.position().map_or(0, |p| p.line());
+                    errors.push((line, format!("the row cannot be read: {err}")));
+                    continue;
+                }
+            };
+            let line = row.position().map_or(0, |p| p.line());
+            let cell = |field: &str| row.get(columns[field]).unwrap_or("").trim().to_string();
+            let code = normalise(&cell("credit_code"));
+            if let Some(first) = seen.insert(code.clone(), line) {
+                errors.push((
+                    line,
+                    format!("the credit code {code} is also on line {first}"),
+                ));
+                continue;
+            }
+            let grid_text = cell("grid");
+            let Some(grid) = grid_codes.get(&grid_text).cloned() else {
+                errors.push((line, format!("no grid is named or coded `{grid_text}`; add it first (POST /v1/admin/grids)")));
+                continue;
+            };
+            let Some(scale) = parse_scale(&cell("scale")) else {
+                errors.push((
+                    line,
+                    format!("the scale `{}` is not 规上 or 规下", cell("scale")),
+                ));
+                continue;
+            };
+            let village = (grid_text != grid).then_some(grid_text);
+            let contact = Contact {
+                name: cell("contact"),
+                phone: cell("phone"),
+                role: None,
+            };
+            let (id, record, existing) = match known.get(&code) {
+                Some((id, old, projection)) => {
+                    let mut record = old.clone();
+                    record.name = cell("name");
+                    record.grid_id = grid.clone();
+                    record.village = village;
+                    record.industry = cell("industry");
+                    record.scale = scale;
+                    record.address = cell("address");
+                    if !contact.name.is_empty() {
+                        let same = |c: &Contact| c.name == contact.name && c.phone == contact.phone;
+                        if !record.contacts.first().is_some_and(same) {
+                            record.contacts.retain(|c| !same(c));
+                            record.contacts.insert(0, contact);
+                        }
+                    }
+                    (
+                        id.clone(),
+                        record,
+                        Some((old.clone(), projection.entity.clone())),
+                    )
+                }
+                None => {
+                    let record = EnterpriseRecord {
+                        name: cell("name"),
+                        credit_code: code.clone(),
+                        industry: cell("industry"),
+                        scale,
+                        grid_id: grid,
+                        village,
+                        address: cell("address"),
+                        location: None,
+                        contacts: if contact.name.is_empty() {
+                            Vec::new()
+                        } else {
+                            vec![contact]
+                        },
+                        risk_colour: None,
+                        flags: RiskFlags::default(),
+                    };
+                    (Uuid::now_v7().to_string(), record, None)
+                }
+            };
+            if let Some((old, _)) = &existing {
+                if *old == record {
+                    report.unchanged += 1;
+                    continue;
+                }
+            }
+            // The shared rules decide, as they will when the change is made.
+            let payload = match serde_json::to_value(&record) {
+                Ok(payload) => payload,
+                Err(err) => {
+                    errors.push((line, err.to_string()));
+                    continue;
+                }
+            };
+            let trial = trial_event(&id, payload.clone());
+            let judgement = judge(&trial, &actor, existing.as_ref().map(|(_, entity)| entity));
+            if judgement.verdict != Verdict::Applied {
+                let reason = judgement.reason.map(|r| r.message).unwrap_or_default();
+                errors.push((line, reason));
+                continue;
+            }
+            if let Ok(CreditCodeCheck::CheckDigitMismatch { expected }) = check(&code) {
+                report.warnings.push((
+                    line,
+                    format!("the credit code {code} fails its check (expected check character {expected}); kept, flagged"),
+                ));
+            }
+            if existing.is_some() {
+                report.updated += 1;
+            } else {
+                report.created += 1;
+            }
+            let entity_id = Uuid::parse_str(&id).map_err(|err| SyncError::Invalid {
+                field: "id",
+                message: err.to_string(),
+            })?;
+            changes.push(OfficeChange {
+                kind: "enterprise.save",
+                entity_id,
+                payload,
+            });
+        }
+        if !errors.is_empty() {
+            return Err(ImportError::Rows(errors));
+        }
+        if !changes.is_empty() {
+            if let Err((index, rejection)) = sync.record_office_events(caller, changes).await? {
+                return Err(ImportError::Rows(vec![(
+                    0,
+                    format!("change {index}: {}", rejection.reason.message),
+                )]));
+            }
+        }
+        Ok(report)
+    }
+
+    /// The enterprise list as CSV (UTF-8 with a BOM), in the columns an import reads.
+    pub async fn export_enterprises(
+        sync: &SyncService,
+        caller: &Caller,
+    ) -> Result<Vec<u8>, SyncError> {
+        if !(caller.user.grant.has(Role::Admin) || caller.user.grant.has(Role::Leader)) {
+            return Err(SyncError::Forbidden(Role::Admin));
+        }
+        let mut out = b"\xef\xbb\xbf".to_vec();
+        {
+            let mut writer = csv::Writer::from_writer(&mut out);
+            let fail = |err: csv::Error| SyncError::Invalid {
+                field: "export",
+                message: err.to_string(),
+            };
+            writer.write_record(EXPORT_HEADERS).map_err(fail)?;
+            for enterprise in sync.entities_of_type(EntityType::Enterprise).await? {
+                let Ok(r) = serde_json::from_value::<EnterpriseRecord>(strip_derived(
+                    &enterprise.entity.body,
+                )) else {
+                    continue;
+                };
+                // The village as it was imported, or the grid's code: either imports back as is.
+                let grid = r.village.clone().unwrap_or_else(|| r.grid_id.clone());
+                let (contact, phone) = r
+                    .contacts
+                    .first()
+                    .map(|c| (c.name.clone(), c.phone.clone()))
+                    .unwrap_or_default();
+                writer
+                    .write_record([
+                        r.name.as_str(),
+                        r.credit_code.as_str(),
+                        grid.as_str(),
+                        r.industry.as_str(),
+                        scale_name(r.scale),
+                        r.address.as_str(),
+                        contact.as_str(),
+                        phone.as_str(),
+                    ])
+                    .map_err(fail)?;
+            }
+            writer.flush().map_err(|err| SyncError::Invalid {
+                field: "export",
+                message: err.to_string(),
+            })?;
+        }
+        Ok(out)
+    }
+}
+
+/// An enterprise body without the members the judgement adds.
+fn strip_derived(body: &serde_json::Value) -> serde_json::Value {
+    let mut body = body.clone();
+    if let Some(object) = body.as_object_mut() {
+        object.remove("credit_code_warning");
+    }
+    body
+}
+
+/// An unsigned event to try a change against the shared rules before making it.
+fn trial_event(entity_id: &str, payload: serde_json::Value) -> EventBody {
+    EventBody {
+        v: 1,
+        device_id: Uuid::nil().to_string(),
+        seq: 1,
+        id: Uuid::nil().to_string(),
+        prev_hash: GENESIS_HASH.into(),
+        kind: "enterprise.save".into(),
+        entity_id: entity_id.to_string(),
+        payload,
+        blob_refs: Vec::new(),
+        template_ref: None,
+        base_rev: None,
+        captured: Captured {
+            wall_ms: 0,
+            tz_offset_min: 480,
+        },
+    }
+}
