@@ -11,5 +11,6 @@ mod auth;
 mod enterprises;
 mod errors;
 mod lifecycle;
+mod office;
 mod sync;
 mod wechat;

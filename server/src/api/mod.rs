@@ -15,6 +15,7 @@ pub mod auth;
 pub mod enterprises;
 pub mod error;
 pub mod model;
+pub mod office;
 pub mod security;
 pub mod sync;
 pub mod sync_model;
@@ -82,6 +83,8 @@ pub enum ApiTags {
     Sync,
     /// Enterprises (企业) the town supervises, kept by the safety office.
     Enterprises,
+    /// Office lists (台账) for the web side: hazards, meetings, enterprises.
+    Office,
 }
 
 /// All operations.
@@ -92,6 +95,7 @@ pub type Api = (
     sync::DevicesApi,
     sync::SyncApi,
     enterprises::EnterprisesApi,
+    office::OfficeApi,
 );
 
 /// The OpenAPI service over all operations.
@@ -104,6 +108,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             sync::DevicesApi,
             sync::SyncApi,
             enterprises::EnterprisesApi,
+            office::OfficeApi,
         ),
         "Anjian (安检) API",
         env!("CARGO_PKG_VERSION"),

@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod directory;
+pub mod office;
 pub mod secrets;
 pub mod sync;
 pub mod throttle;

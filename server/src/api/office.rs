@@ -1,0 +1,210 @@
+//! Office queries (台账): lists for the web side, filtered and paged in a stable order. Each
+//! caller sees what their roles and scopes let them pull, nothing more.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::error::ApiError;
+use super::security::Auth;
+use super::sync_model::{Projection, via_json};
+use super::{ApiTags, AppState};
+use crate::service::office::{EnterpriseFilter, HazardFilter, MeetingFilter, Office, Page};
+
+/// The `Office` tag.
+#[derive(Debug)]
+pub struct OfficeApi;
+
+/// One page of a list.
+#[derive(Debug, Object)]
+pub struct ListPage {
+    /// Items in id order.
+    pub items: Vec<Projection>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
+    pub next_after: Option<String>,
+}
+
+fn wire(page: Page) -> Result<Json<ListPage>, ApiError> {
+    let items = page
+        .items
+        .iter()
+        .map(via_json)
+        .collect::<Result<Vec<Projection>, String>>()
+        .map_err(|err| {
+            tracing::error!(error = %err, "a projection does not fit its wire description");
+            ApiError::new(
+                poem::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server failed to encode its answer",
+            )
+        })?;
+    Ok(Json(ListPage {
+        items,
+        next_after: page.next_after,
+    }))
+}
+
+/// Today in China (UTC+8), `YYYY-MM-DD`: the day deadlines are counted in.
+fn today() -> String {
+    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let date = time::OffsetDateTime::now_utc().to_offset(offset).date();
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+#[OpenApi(tag = "ApiTags::Office")]
+impl OfficeApi {
+    /// Hazards (隐患台账), by state, level, overdue (逾期), grid and enterprise.
+    #[oai(
+        path = "/v1/office/hazards",
+        method = "get",
+        operation_id = "list_hazards"
+    )]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per query parameter"
+    )]
+    async fn hazards(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        /// `reported`, `plan_pending`, `rectifying`, `pending_acceptance`, `closed`, `void`.
+        #[oai(name = "state")]
+        hazard_state: Query<Option<String>>,
+        /// `general` (一般) or `major` (重大).
+        level: Query<Option<String>>,
+        /// Only open hazards past their deadline (`true`), or only the others (`false`).
+        overdue: Query<Option<bool>>,
+        /// Grid code.
+        grid: Query<Option<String>>,
+        /// Enterprise id.
+        enterprise: Query<Option<String>>,
+        /// Start after this id (the previous page's `next_after`).
+        after: Query<Option<String>>,
+        /// Items per page, 1 to 500.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "500"))
+        )]
+        limit: Query<u32>,
+    ) -> Result<Json<ListPage>, ApiError> {
+        let filter = HazardFilter {
+            state: hazard_state.0,
+            level: level.0,
+            overdue: overdue.0,
+            today: today(),
+            grid: grid.0,
+            enterprise: enterprise.0,
+        };
+        let page = Office::hazards(
+            &state.sync,
+            &auth.0,
+            &filter,
+            after.0.as_deref(),
+            limit.0 as usize,
+        )
+        .await?;
+        wire(page)
+    }
+
+    /// Shift meetings (班组安全交接会台账), by enterprise, team and date range.
+    #[oai(
+        path = "/v1/office/meetings",
+        method = "get",
+        operation_id = "list_meetings"
+    )]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per query parameter"
+    )]
+    async fn meetings(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        /// Enterprise id.
+        enterprise: Query<Option<String>>,
+        /// Team id.
+        team: Query<Option<String>>,
+        /// First date, `YYYY-MM-DD`, inclusive.
+        from: Query<Option<String>>,
+        /// Last date, inclusive.
+        to: Query<Option<String>>,
+        /// Start after this id.
+        after: Query<Option<String>>,
+        /// Items per page, 1 to 500.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "500"))
+        )]
+        limit: Query<u32>,
+    ) -> Result<Json<ListPage>, ApiError> {
+        let filter = MeetingFilter {
+            enterprise: enterprise.0,
+            team: team.0,
+            from: from.0,
+            to: to.0,
+        };
+        let page = Office::meetings(
+            &state.sync,
+            &auth.0,
+            &filter,
+            after.0.as_deref(),
+            limit.0 as usize,
+        )
+        .await?;
+        wire(page)
+    }
+
+    /// Enterprises (企业台账), by grid, risk colour, and name or credit code.
+    #[oai(
+        path = "/v1/office/enterprises",
+        method = "get",
+        operation_id = "search_enterprises"
+    )]
+    async fn enterprises(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        /// Grid code.
+        grid: Query<Option<String>>,
+        /// `red`, `orange`, `yellow`, `blue`.
+        risk_colour: Query<Option<String>>,
+        /// Part of the name, or of the credit code.
+        q: Query<Option<String>>,
+        /// Start after this id.
+        after: Query<Option<String>>,
+        /// Items per page, 1 to 500.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "500"))
+        )]
+        limit: Query<u32>,
+    ) -> Result<Json<ListPage>, ApiError> {
+        let filter = EnterpriseFilter {
+            grid: grid.0,
+            text: q.0,
+            risk_colour: risk_colour.0,
+        };
+        let page = Office::enterprises(
+            &state.sync,
+            &auth.0,
+            &filter,
+            after.0.as_deref(),
+            limit.0 as usize,
+        )
+        .await?;
+        wire(page)
+    }
+}

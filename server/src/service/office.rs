@@ -1,0 +1,212 @@
+//! Office queries (台账查询): the web side's lists of enterprises, hazards and meetings, filtered,
+//! paged and in a stable order (by id; ids are UUIDv7 or derived, so new records sort last among
+//! device-made ones). A caller sees exactly what a pull would give them: the entities in their
+//! buckets.
+//!
+//! The lists read the type index and filter in memory: a town holds thousands of records, which
+//! this does in milliseconds. A province-sized store would add per-filter indexes behind the same
+//! calls.
+
+use std::collections::BTreeSet;
+
+use anjian_sync::entity::EntityType;
+use anjian_sync::kinds::hazard::Hazard;
+use anjian_sync::protocol::Projection;
+
+use super::accounts::Caller;
+use super::sync::{SyncError, SyncService};
+
+/// The most items one page returns.
+pub const MAX_PAGE: usize = 500;
+
+/// Filters for hazards (隐患).
+#[derive(Debug, Default, Clone)]
+pub struct HazardFilter {
+    /// Lifecycle state (`reported`, `rectifying`, …).
+    pub state: Option<String>,
+    /// `general` or `major`.
+    pub level: Option<String>,
+    /// Only open hazards past their deadline (as of `today`), or only those not overdue.
+    pub overdue: Option<bool>,
+    /// Today, `YYYY-MM-DD`, for `overdue`.
+    pub today: String,
+    /// Grid.
+    pub grid: Option<String>,
+    /// Enterprise.
+    pub enterprise: Option<String>,
+}
+
+/// Filters for meetings (班组安全交接会).
+#[derive(Debug, Default, Clone)]
+pub struct MeetingFilter {
+    /// Enterprise.
+    pub enterprise: Option<String>,
+    /// Team.
+    pub team: Option<String>,
+    /// First date, `YYYY-MM-DD`, inclusive.
+    pub from: Option<String>,
+    /// Last date, inclusive.
+    pub to: Option<String>,
+}
+
+/// Filters for enterprises (企业).
+#[derive(Debug, Default, Clone)]
+pub struct EnterpriseFilter {
+    /// Grid.
+    pub grid: Option<String>,
+    /// Part of the name or the credit code.
+    pub text: Option<String>,
+    /// Risk colour.
+    pub risk_colour: Option<String>,
+}
+
+/// A page: the items after `after`, and where the next page starts.
+#[derive(Debug)]
+pub struct Page {
+    /// Items in id order.
+    pub items: Vec<Projection>,
+    /// The last item's id when more follow.
+    pub next_after: Option<String>,
+}
+
+fn text(body: &serde_json::Value, field: &str) -> String {
+    body[field].as_str().unwrap_or_default().to_string()
+}
+
+/// The office queries.
+#[derive(Debug)]
+pub struct Office;
+
+impl Office {
+    async fn visible(
+        sync: &SyncService,
+        caller: &Caller,
+        entity_type: EntityType,
+    ) -> Result<Vec<Projection>, SyncError> {
+        let mine: BTreeSet<String> = caller
+            .user
+            .grant
+            .buckets(&caller.user.id.to_string())
+            .into_iter()
+            .collect();
+        let all = sync.entities_of_type(entity_type).await?;
+        Ok(all
+            .into_iter()
+            .filter(|p| !p.entity.deleted && p.buckets.iter().any(|b| mine.contains(b)))
+            .collect())
+    }
+
+    fn page(
+        items: impl Iterator<Item = Projection>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, SyncError> {
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(SyncError::Invalid {
+                field: "limit",
+                message: format!("must be between 1 and {MAX_PAGE}"),
+            });
+        }
+        let mut items: Vec<Projection> = items
+            .filter(|p| after.is_none_or(|after| p.entity.id.as_str() > after))
+            .collect();
+        items.sort_by(|a, b| a.entity.id.cmp(&b.entity.id));
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next_after = more
+            .then(|| items.last().map(|p| p.entity.id.clone()))
+            .flatten();
+        Ok(Page { items, next_after })
+    }
+
+    /// Hazards the caller sees, filtered.
+    pub async fn hazards(
+        sync: &SyncService,
+        caller: &Caller,
+        filter: &HazardFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, SyncError> {
+        let visible = Office::visible(sync, caller, EntityType::Hazard).await?;
+        let matches = visible.into_iter().filter(|p| {
+            let body = &p.entity.body;
+            let overdue = serde_json::from_value::<Hazard>(body.clone())
+                .map(|h| h.is_overdue(&filter.today))
+                .unwrap_or(false);
+            filter
+                .state
+                .as_deref()
+                .is_none_or(|s| text(body, "state") == s)
+                && filter
+                    .level
+                    .as_deref()
+                    .is_none_or(|l| text(body, "level") == l)
+                && filter.overdue.is_none_or(|o| o == overdue)
+                && filter
+                    .grid
+                    .as_deref()
+                    .is_none_or(|g| text(body, "grid_id") == g)
+                && filter
+                    .enterprise
+                    .as_deref()
+                    .is_none_or(|e| text(body, "enterprise_id") == e)
+        });
+        Office::page(matches, after, limit)
+    }
+
+    /// Meetings the caller sees, filtered.
+    pub async fn meetings(
+        sync: &SyncService,
+        caller: &Caller,
+        filter: &MeetingFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, SyncError> {
+        let visible = Office::visible(sync, caller, EntityType::Meeting).await?;
+        let matches = visible.into_iter().filter(|p| {
+            let body = &p.entity.body;
+            let date = text(body, "date");
+            filter
+                .enterprise
+                .as_deref()
+                .is_none_or(|e| text(body, "enterprise_id") == e)
+                && filter
+                    .team
+                    .as_deref()
+                    .is_none_or(|t| text(body, "team_id") == t)
+                && filter
+                    .from
+                    .as_deref()
+                    .is_none_or(|from| date.as_str() >= from)
+                && filter.to.as_deref().is_none_or(|to| date.as_str() <= to)
+        });
+        Office::page(matches, after, limit)
+    }
+
+    /// Enterprises the caller sees, filtered.
+    pub async fn enterprises(
+        sync: &SyncService,
+        caller: &Caller,
+        filter: &EnterpriseFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, SyncError> {
+        let visible = Office::visible(sync, caller, EntityType::Enterprise).await?;
+        let matches = visible.into_iter().filter(|p| {
+            let body = &p.entity.body;
+            filter
+                .grid
+                .as_deref()
+                .is_none_or(|g| text(body, "grid_id") == g)
+                && filter
+                    .risk_colour
+                    .as_deref()
+                    .is_none_or(|r| text(body, "risk_colour") == r)
+                && filter.text.as_deref().is_none_or(|t| {
+                    text(body, "name").contains(t)
+                        || text(body, "credit_code").contains(&t.to_ascii_uppercase())
+                })
+        });
+        Office::page(matches, after, limit)
+    }
+}
