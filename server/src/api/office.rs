@@ -173,6 +173,10 @@ impl OfficeApi {
         method = "get",
         operation_id = "search_enterprises"
     )]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per query parameter"
+    )]
     async fn enterprises(
         &self,
         state: Data<&Arc<AppState>>,
