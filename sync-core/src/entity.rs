@@ -34,6 +34,8 @@ pub enum EntityType {
     Enterprise,
     /// A grid (网格 / 村居): an area of the town with its inspectors.
     Grid,
+    /// A team (班组) of an enterprise.
+    Team,
 }
 
 impl EntityType {
@@ -45,6 +47,7 @@ impl EntityType {
             EntityType::SyncIssue => "sync_issue",
             EntityType::Enterprise => "enterprise",
             EntityType::Grid => "grid",
+            EntityType::Team => "team",
         }
     }
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Grant;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
-use crate::kinds::{enterprise, grid, hazard, meeting};
+use crate::kinds::{enterprise, grid, hazard, meeting, team};
 
 /// The person behind an event: the user its device is enrolled to, with their grant at judgement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +94,10 @@ pub struct Judgement {
     pub target_scope: Option<EntityScope>,
 }
 
+/// Entities, other than the one an event is about, that its judgement reads (a meeting's team),
+/// by id. The caller fetches the ids [`related_ids`] names.
+pub type Related = std::collections::BTreeMap<String, Entity>;
+
 /// An event kind: everything about it in one place.
 pub trait Kind {
     /// The `kind` string, e.g. `hazard.report`.
@@ -105,6 +109,16 @@ pub trait Kind {
 
     /// Checks the payload and the event on their own (lengths, dates, photos).
     fn validate(event: &EventBody, payload: &Self::Payload) -> Result<(), Reject>;
+
+    /// The ids of other entities the judgement reads; none by default.
+    fn related(_payload: &Self::Payload) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Checks the payload against those entities (absent ones are missing from `related`).
+    fn check_related(_payload: &Self::Payload, _related: &Related) -> Result<(), Reject> {
+        Ok(())
+    }
 
     /// The scope of the entity: from the payload for a new entity, from the entity as it
     /// stands otherwise. Fails when the entity must exist and does not, or must not and does.
@@ -139,13 +153,30 @@ macro_rules! kinds {
         /// Every kind the server accepts.
         pub const KINDS: &[&str] = &[$(<$kind as Kind>::NAME),*];
 
-        fn dispatch(event: &EventBody, actor: &Actor, current: Option<&Entity>) -> Option<Judgement> {
+        fn dispatch(
+            event: &EventBody,
+            actor: &Actor,
+            current: Option<&Entity>,
+            related: &Related,
+        ) -> Option<Judgement> {
             $(
                 if event.kind == <$kind as Kind>::NAME {
-                    return Some(run::<$kind>(event, actor, current));
+                    return Some(run::<$kind>(event, actor, current, related));
                 }
             )*
             None
+        }
+
+        /// The ids of the other entities `event`'s judgement reads ([`Related`]).
+        pub fn related_ids(event: &EventBody) -> Vec<String> {
+            $(
+                if event.kind == <$kind as Kind>::NAME {
+                    return serde_json::from_value::<<$kind as Kind>::Payload>(event.payload.clone())
+                        .map(|payload| <$kind as Kind>::related(&payload))
+                        .unwrap_or_default();
+                }
+            )*
+            Vec::new()
         }
     };
 }
@@ -153,15 +184,22 @@ macro_rules! kinds {
 kinds!(
     enterprise::EnterpriseSave,
     grid::GridSave,
+    team::TeamSave,
     meeting::MeetingSubmit,
     meeting::MeetingAmend,
     hazard::HazardReport,
     hazard::HazardTransition,
 );
 
-/// Judges `event`, sent by `actor`, against the entity it is about as it stands (`current`).
-pub fn judge(event: &EventBody, actor: &Actor, current: Option<&Entity>) -> Judgement {
-    dispatch(event, actor, current).unwrap_or_else(|| {
+/// Judges `event`, sent by `actor`, against the entity it is about as it stands (`current`)
+/// and the other entities it reads (`related`, fetched by the ids of [`related_ids`]).
+pub fn judge(
+    event: &EventBody,
+    actor: &Actor,
+    current: Option<&Entity>,
+    related: &Related,
+) -> Judgement {
+    dispatch(event, actor, current, related).unwrap_or_else(|| {
         refused(
             Reject::quarantine(
                 "unknown-kind",
@@ -189,7 +227,37 @@ fn refused(reject: Reject, current: Option<&Entity>) -> Judgement {
     }
 }
 
-fn run<K: Kind>(event: &EventBody, actor: &Actor, current: Option<&Entity>) -> Judgement {
+/// Where a caller keeps entities: the server's write transaction, a device's local view.
+pub trait Entities {
+    /// What reading can fail with.
+    type Error;
+    /// The entity with this id.
+    fn entity(&mut self, id: &str) -> Result<Option<Entity>, Self::Error>;
+}
+
+/// Reads the entity `event` is about and the ones its kind relates to from `entities`, and
+/// judges it: the way both ends judge.
+pub fn judge_in<E: Entities>(
+    event: &EventBody,
+    actor: &Actor,
+    entities: &mut E,
+) -> Result<Judgement, E::Error> {
+    let current = entities.entity(&event.entity_id)?;
+    let mut related = Related::new();
+    for id in related_ids(event) {
+        if let Some(entity) = entities.entity(&id)? {
+            related.insert(id, entity);
+        }
+    }
+    Ok(judge(event, actor, current.as_ref(), &related))
+}
+
+fn run<K: Kind>(
+    event: &EventBody,
+    actor: &Actor,
+    current: Option<&Entity>,
+    related: &Related,
+) -> Judgement {
     let outcome = (|| {
         if let Some(current) = current {
             if current.entity_type != K::ENTITY {
@@ -211,6 +279,7 @@ fn run<K: Kind>(event: &EventBody, actor: &Actor, current: Option<&Entity>) -> J
             )
         })?;
         K::validate(event, &payload)?;
+        K::check_related(&payload, related)?;
         let scope = K::scope(actor, &payload, current)?;
         K::authorize(actor, &payload, &scope, current)?;
         K::apply(actor, event, payload, scope, current)

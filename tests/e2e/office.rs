@@ -16,6 +16,7 @@ fn count(page: &Value) -> usize {
 async fn hazards_and_meetings_are_listed_by_filter_and_scope() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
+    server.add_team(&admin, "e1", "t1").await;
     for (username, roles, scopes) in [
         ("insp.g1", json!(["inspector"]), json!({"grids": ["g1"]})),
         ("insp.g2", json!(["inspector"]), json!({"grids": ["g2"]})),

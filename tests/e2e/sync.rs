@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 async fn town() -> (TestServer, String) {
     let server = TestServer::start().await;
     let admin = server.admin().await;
+    for (enterprise, team) in [("e1", "t1"), ("e1", "t2"), ("e2", "t1")] {
+        server.add_team(&admin, enterprise, team).await;
+    }
     for (username, roles, scopes) in [
         ("lili", json!(["inspector"]), json!({"grids": ["g1"]})),
         (
@@ -573,6 +576,7 @@ async fn batches_too_large_for_the_body_limit_are_split() {
             json!({"username": "wang", "password": USER_PASSWORD, "roles": ["team_lead"], "scopes": {"enterprise": "e1", "team": "t1"}}),
         )
         .await;
+    server.add_team(&admin, "e1", "t1").await;
     let wang = TestDevice::enrolled(&server, "wang", USER_PASSWORD).await;
     // Ten meetings of about 6 KiB each: one batch of ten is over the 16 KiB limit.
     let topic = "液氨泄漏应急处置，佩戴防护用品，检查阀门与管道".repeat(4);
@@ -585,4 +589,49 @@ async fn batches_too_large_for_the_body_limit_are_split() {
     let report = wang.sync().await.unwrap();
     assert_eq!(report.acknowledged, 10);
     assert!(wang.outbox().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_safety_manager_keeps_teams_from_a_device_and_meetings_follow_their_slots() {
+    let (server, _) = town().await;
+    let zhou = TestDevice::enrolled(&server, "zhou", USER_PASSWORD).await;
+    let wang = TestDevice::enrolled(&server, "wang", USER_PASSWORD).await;
+    // The manager limits team t1 to the pre-shift meeting, from the phone.
+    let team = json!({"enterprise_id": "e1", "code": "t1", "name": "一班", "slots": ["pre_shift"]});
+    let id = anjian_sync::kinds::team::team_id("e1", "t1");
+    let (_, local) = zhou.capture("team.save", &id, team, vec![]).unwrap();
+    assert_eq!(local.verdict, Verdict::Applied);
+    zhou.sync().await.unwrap();
+    // The team lead reads the team (its enterprise's directory) and holds only that meeting.
+    wang.sync().await.unwrap();
+    let pulled = wang
+        .server_entity(&id)
+        .unwrap()
+        .expect("the team lead reads the team");
+    assert_eq!(pulled.entity.body["slots"], json!(["pre_shift"]));
+    let (_, pre) = wang.submit_meeting("e1", "t1", "早班");
+    assert_eq!(pre.verdict, Verdict::Applied);
+    let mut handover = meeting_on("e1", "t1", "早班").1;
+    handover["slot"] = json!("handover");
+    let handover_id = anjian_sync::kinds::meeting::meeting_id(
+        "e1",
+        "t1",
+        "2026-11-28",
+        "早班",
+        anjian_sync::kinds::meeting::Slot::Handover,
+    );
+    let (_, local) = wang
+        .capture("meeting.submit", &handover_id, handover, vec![PHOTO.into()])
+        .unwrap();
+    assert_eq!(
+        local.reason.unwrap().code,
+        "slot-not-held",
+        "the device knows at once, offline"
+    );
+    wang.sync().await.unwrap();
+    let receipts = wang.receipts().unwrap();
+    assert_eq!(
+        receipts.iter().map(|r| r.verdict).collect::<Vec<_>>(),
+        vec![Verdict::Applied, Verdict::Quarantined]
+    );
 }

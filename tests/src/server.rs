@@ -263,6 +263,15 @@ impl TestServer {
         (user["id"].as_str().unwrap().to_string(), token)
     }
 
+    /// Adds a team holding every meeting slot, as the admin `admin_token`.
+    pub async fn add_team(&self, admin_token: &str, enterprise: &str, code: &str) {
+        let team = json!({"enterprise_id": enterprise, "code": code, "name": format!("{code}班组"),
+            "slots": ["pre_shift", "mid_shift", "handover"]});
+        self.post("/v1/admin/teams", Some(admin_token), team)
+            .await
+            .ok(200);
+    }
+
     /// `PATCH /v1/admin/users/{id}` as `token`.
     pub async fn update_user(&self, token: &str, id: &str, changes: Value) -> Reply {
         self.patch(&format!("/v1/admin/users/{id}"), Some(token), changes)

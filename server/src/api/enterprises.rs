@@ -22,6 +22,7 @@ use crate::service::sync::Rejection;
 use anjian_sync::entity::EntityType;
 use anjian_sync::judge::Verdict;
 use anjian_sync::kinds::grid::GridRecord;
+use anjian_sync::kinds::team::TeamRecord;
 
 /// A grid (网格 / 村居).
 #[derive(Debug, Object)]
@@ -33,6 +34,36 @@ pub struct GridInput {
     /// The name people use (村居名称), e.g. 沙埕村.
     #[oai(validator(max_length = 50))]
     pub name: Text,
+}
+
+/// Which of the three meetings (班组安全交接会).
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum Slot {
+    /// Before the shift (班前).
+    PreShift,
+    /// During the shift (班中).
+    MidShift,
+    /// At handover (交接班).
+    Handover,
+}
+
+/// A team (班组) of an enterprise.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct TeamInput {
+    /// The enterprise's id.
+    #[oai(validator(max_length = 64))]
+    pub enterprise_id: Text,
+    /// The code team leads' scopes and meetings use: 1 to 64 of A-Z, a-z, 0-9, `-`, `_`.
+    #[oai(validator(max_length = 64))]
+    pub code: Text,
+    /// The name people use (一车间早班).
+    #[oai(validator(max_length = 50))]
+    pub name: Text,
+    /// The meetings it holds each working day: one to three different slots.
+    #[oai(validator(min_items = 1, max_items = 3))]
+    pub slots: Vec<Slot>,
 }
 
 /// Projections of one type.
@@ -375,6 +406,24 @@ impl EnterprisesApi {
             name: body.0.name.0,
         };
         let projection = Directory::save_grid(&state.sync, &auth.0, record)
+            .await?
+            .map_err(rejected)?;
+        let mut list = encode(vec![projection])?;
+        Ok(Json(list.items.remove(0)))
+    }
+
+    /// Create or change a team (班组) and the meetings it holds (admin).
+    ///
+    /// An enterprise's safety manager does the same from a device with a `team.save` event.
+    #[oai(path = "/v1/admin/teams", method = "post", operation_id = "save_team")]
+    async fn save_team(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<TeamInput>,
+    ) -> Result<Json<Projection>, ApiError> {
+        let record: TeamRecord = from_wire(&body.0).map_err(bad_input)?;
+        let projection = Directory::save_team(&state.sync, &auth.0, record)
             .await?
             .map_err(rejected)?;
         let mut list = encode(vec![projection])?;

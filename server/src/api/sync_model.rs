@@ -219,6 +219,8 @@ pub enum EntityType {
     Enterprise,
     /// Grid (网格 / 村居).
     Grid,
+    /// Team (班组).
+    Team,
 }
 
 /// Whose an entity is.

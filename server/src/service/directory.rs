@@ -23,6 +23,7 @@ use anjian_sync::event::{Captured, EventBody, GENESIS_HASH};
 use anjian_sync::judge::{Actor, Verdict, judge};
 use anjian_sync::kinds::enterprise::{Contact, EnterpriseRecord, RiskFlags, Scale};
 use anjian_sync::kinds::grid::{GridRecord, grid_id};
+use anjian_sync::kinds::team::{TeamRecord, team_id};
 use anjian_sync::protocol::Projection;
 use uuid::Uuid;
 
@@ -162,6 +163,27 @@ impl Directory {
             message: err.to_string(),
         })?;
         sync.record_office_event(caller, "grid.save", id, payload)
+            .await
+    }
+
+    /// Creates or changes a team (班组) and the meetings it holds (admin; an enterprise's safety
+    /// manager sends `team.save` from a device).
+    pub async fn save_team(
+        sync: &SyncService,
+        caller: &Caller,
+        record: TeamRecord,
+    ) -> Result<Result<Projection, Rejection>, SyncError> {
+        let id = Uuid::parse_str(&team_id(&record.enterprise_id, &record.code)).map_err(|err| {
+            SyncError::Invalid {
+                field: "code",
+                message: err.to_string(),
+            }
+        })?;
+        let payload = serde_json::to_value(&record).map_err(|err| SyncError::Invalid {
+            field: "team",
+            message: err.to_string(),
+        })?;
+        sync.record_office_event(caller, "team.save", id, payload)
             .await
     }
 
@@ -336,7 +358,13 @@ impl Directory {
                 }
             };
             let trial = trial_event(&id, payload.clone());
-            let judgement = judge(&trial, &actor, existing.as_ref().map(|(_, entity)| entity));
+            let related = anjian_sync::judge::Related::new();
+            let judgement = judge(
+                &trial,
+                &actor,
+                existing.as_ref().map(|(_, entity)| entity),
+                &related,
+            );
             if judgement.verdict != Verdict::Applied {
                 let reason = judgement.reason.map(|r| r.message).unwrap_or_default();
                 errors.push((line, reason));

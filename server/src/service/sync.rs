@@ -19,7 +19,7 @@ use anjian_sync::entity::EntityType;
 use anjian_sync::event::{
     Captured, DeviceKey, EVENT_VERSION, EventBody, GENESIS_HASH, SignedEvent, parse_public_key,
 };
-use anjian_sync::judge::{Actor, Reason, Verdict, issue_entity, judge};
+use anjian_sync::judge::{Actor, Entities, Reason, Verdict, issue_entity, judge_in};
 use anjian_sync::protocol::{
     BucketState, JudgedEvent, MAX_PULL_LIMIT, MAX_PUSH_EVENTS, Projection, PullResponse,
     PushRequest, PushResponse, Receipt, Refusal,
@@ -243,8 +243,7 @@ impl SyncService {
                         .key
                         .sign(body)
                         .map_err(|err| StoreError::other(err.to_string()))?;
-                    let current = tx.entity(&event.body.entity_id)?;
-                    let judgement = judge(&event.body, &actor, current.as_ref().map(|p| &p.entity));
+                    let judgement = judge_in(&event.body, &actor, &mut TxEntities(&mut *tx))?;
                     if let (Verdict::Conflict | Verdict::Quarantined, Some(reason)) =
                         (judgement.verdict, judgement.reason)
                     {
@@ -508,6 +507,17 @@ impl SyncService {
     }
 }
 
+/// The entities of a write transaction, as the judgement reads them.
+struct TxEntities<'a>(&'a mut dyn SyncWrite);
+
+impl Entities for TxEntities<'_> {
+    type Error = StoreError;
+
+    fn entity(&mut self, id: &str) -> Result<Option<anjian_sync::entity::Entity>, StoreError> {
+        Ok(self.0.entity(id)?.map(|p| p.entity))
+    }
+}
+
 fn refuse(seq: u64, code: &str, message: impl Into<String>, expected: u64) -> Option<Refusal> {
     Some(Refusal {
         seq,
@@ -615,8 +625,7 @@ fn judge_and_store(
     now: UnixMillis,
 ) -> Result<Receipt, StoreError> {
     let time = estimate(event.body.captured.wall_ms, device_clock_ms, now.0);
-    let current = tx.entity(&event.body.entity_id)?;
-    let judgement = judge(&event.body, actor, current.as_ref().map(|p| &p.entity));
+    let judgement = judge_in(&event.body, actor, &mut TxEntities(&mut *tx))?;
     let meta = ProjectionMeta {
         event_id: event.body.id.clone(),
         time,

@@ -332,7 +332,8 @@ proptest! {
             .map(|(id, (e, _))| (id, e)).collect();
         let mut local_verdicts = Vec::new();
         for event in &my_events {
-            let judgement = judge(&event.body, &me.actor, local.get(&event.body.entity_id));
+            let related = anjian_sync::judge::Related::new();
+            let judgement = judge(&event.body, &me.actor, local.get(&event.body.entity_id), &related);
             local_verdicts.push(judgement.verdict);
             if let (Verdict::Applied, Some(entity)) = (judgement.verdict, judgement.entity) {
                 local.insert(entity.id.clone(), entity);

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use super::{ClientError, Identity};
 use crate::entity::{BucketDigest, Entity, EntityType};
 use crate::event::{GENESIS_HASH, SignedEvent};
-use crate::judge::{Actor, Judgement, Verdict, judge};
+use crate::judge::{Actor, Entities, Judgement, Verdict, judge_in};
 use crate::protocol::{Projection, PullResponse, Receipt};
 
 /// Settings and counters, JSON values: `secret`, `token`, `identity`, `last_seq`, `last_hash`,
@@ -132,19 +132,18 @@ impl Local {
     /// Appends the event `make` signs, and applies its local judgement, in one transaction.
     pub(super) fn append(
         &self,
-        entity_id: &str,
-        make: impl FnOnce(u64, &str, Option<&Entity>) -> Result<(SignedEvent, Judgement), ClientError>,
+        make: impl FnOnce(
+            u64,
+            &str,
+            &mut LocalEntities<'_, '_>,
+        ) -> Result<(SignedEvent, Judgement), ClientError>,
     ) -> Result<(SignedEvent, Judgement), ClientError> {
         self.write(|txn| {
             let last_seq: u64 = meta_in(txn, "last_seq")?.unwrap_or(0);
             let last_hash: String =
                 meta_in(txn, "last_hash")?.unwrap_or_else(|| GENESIS_HASH.to_string());
             let mut local = txn.open_table(LOCAL).map_err(local_err)?;
-            let current: Option<Entity> = match local.get(entity_id).map_err(local_err)? {
-                Some(bytes) => Some(from_bytes(bytes.value())?),
-                None => None,
-            };
-            let (event, judgement) = make(last_seq, &last_hash, current.as_ref())?;
+            let (event, judgement) = make(last_seq, &last_hash, &mut LocalEntities(&mut local))?;
             if let (Verdict::Applied, Some(entity)) = (judgement.verdict, &judgement.entity) {
                 local
                     .insert(entity.id.as_str(), to_bytes(entity)?.as_slice())
@@ -349,6 +348,22 @@ impl Local {
     }
 }
 
+/// The local view's table, as the judgement reads it.
+pub(super) struct LocalEntities<'a, 't>(
+    pub(super) &'a mut redb::Table<'t, &'static str, &'static [u8]>,
+);
+
+impl Entities for LocalEntities<'_, '_> {
+    type Error = ClientError;
+
+    fn entity(&mut self, id: &str) -> Result<Option<Entity>, ClientError> {
+        match self.0.get(id).map_err(local_err)? {
+            Some(bytes) => Ok(Some(from_bytes(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+}
+
 /// The buckets of the checkpoint whose count or digest the replica does not match.
 fn check_digests(
     txn: &WriteTransaction,
@@ -395,14 +410,7 @@ fn rebase(txn: &WriteTransaction, actor: &Actor) -> Result<(), ClientError> {
     let log = txn.open_table(LOG).map_err(local_err)?;
     for entry in log.range(acked + 1..).map_err(local_err)? {
         let event: SignedEvent = from_bytes(entry.map_err(local_err)?.1.value())?;
-        let current: Option<Entity> = match local
-            .get(event.body.entity_id.as_str())
-            .map_err(local_err)?
-        {
-            Some(bytes) => Some(from_bytes(bytes.value())?),
-            None => None,
-        };
-        let judgement = judge(&event.body, actor, current.as_ref());
+        let judgement = judge_in(&event.body, actor, &mut LocalEntities(&mut local))?;
         if let (Verdict::Applied, Some(entity)) = (judgement.verdict, judgement.entity) {
             local
                 .insert(entity.id.as_str(), to_bytes(&entity)?.as_slice())

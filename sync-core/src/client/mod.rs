@@ -50,7 +50,7 @@ use uuid::Uuid;
 use crate::access::{Grant, Role, Scopes};
 use crate::entity::{Entity, EntityType};
 use crate::event::{Captured, DeviceKey, EVENT_VERSION, EventBody, SignedEvent};
-use crate::judge::{Actor, Judgement, judge};
+use crate::judge::{Actor, Judgement, judge_in};
 use crate::protocol::{MAX_PUSH_EVENTS, Projection, PushRequest, Receipt};
 
 pub use transport::{RetryPolicy, TransportError};
@@ -344,34 +344,33 @@ impl Device {
             .device_id
             .ok_or(ClientError::NotReady("enrol the device first"))?;
         let wall_ms = now_ms();
-        self.local
-            .append(entity_id, |last_seq, last_hash, current| {
-                let body = EventBody {
-                    v: EVENT_VERSION,
-                    device_id: device_id.clone(),
-                    seq: last_seq + 1,
-                    id: Uuid::now_v7().to_string(),
-                    prev_hash: last_hash.to_string(),
-                    kind: kind.to_string(),
-                    entity_id: entity_id.to_string(),
-                    payload: payload.clone(),
-                    blob_refs: blob_refs.clone(),
-                    template_ref: None,
-                    base_rev: None,
-                    captured: Captured {
-                        wall_ms,
-                        tz_offset_min: self.tz_offset_min,
-                    },
-                };
-                let judgement = judge(&body, &actor, current);
-                // Check the form the server checks before the event is logged: an event the
-                // server would refuse could never be pushed, and would hold back every later one.
-                let unloggable =
-                    |err: crate::event::EventError| ClientError::Unloggable(err.to_string());
-                let event = self.key.sign(body).map_err(unloggable)?;
-                event.verify(&self.verifying).map_err(unloggable)?;
-                Ok((event, judgement))
-            })
+        self.local.append(|last_seq, last_hash, entities| {
+            let body = EventBody {
+                v: EVENT_VERSION,
+                device_id: device_id.clone(),
+                seq: last_seq + 1,
+                id: Uuid::now_v7().to_string(),
+                prev_hash: last_hash.to_string(),
+                kind: kind.to_string(),
+                entity_id: entity_id.to_string(),
+                payload: payload.clone(),
+                blob_refs: blob_refs.clone(),
+                template_ref: None,
+                base_rev: None,
+                captured: Captured {
+                    wall_ms,
+                    tz_offset_min: self.tz_offset_min,
+                },
+            };
+            let judgement = judge_in(&body, &actor, entities)?;
+            // Check the form the server checks before the event is logged: an event the
+            // server would refuse could never be pushed, and would hold back every later one.
+            let unloggable =
+                |err: crate::event::EventError| ClientError::Unloggable(err.to_string());
+            let event = self.key.sign(body).map_err(unloggable)?;
+            event.verify(&self.verifying).map_err(unloggable)?;
+            Ok((event, judgement))
+        })
     }
 
     /// A new entity id for something captured on this device.

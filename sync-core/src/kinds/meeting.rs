@@ -298,6 +298,36 @@ impl Kind for MeetingSubmit {
         Ok(())
     }
 
+    fn related(m: &MeetingContent) -> Vec<String> {
+        vec![super::team::team_id(&m.enterprise_id, &m.team_id)]
+    }
+
+    fn check_related(m: &MeetingContent, related: &crate::judge::Related) -> Result<(), Reject> {
+        let id = super::team::team_id(&m.enterprise_id, &m.team_id);
+        let team: super::team::TeamRecord = related
+            .get(&id)
+            .and_then(|t| serde_json::from_value(t.body.clone()).ok())
+            .ok_or_else(|| {
+                Reject::quarantine(
+                    "unknown-team",
+                    format!(
+                        "enterprise {} has no team {}; its safety manager adds it first",
+                        m.enterprise_id, m.team_id
+                    ),
+                )
+            })?;
+        if !team.slots.contains(&m.slot) {
+            return Err(Reject::quarantine(
+                "slot-not-held",
+                format!(
+                    "team {} does not hold this meeting (its slots are set by the safety manager)",
+                    m.team_id
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn scope(
         actor: &Actor,
         m: &MeetingContent,

@@ -5,11 +5,13 @@
 //!   conflict.
 //! - [`enterprise`]: `enterprise.save` — the office's records, sent by the server itself.
 //! - [`grid`]: `grid.save` — the town's grids (网格 / 村居), likewise.
+//! - [`team`]: `team.save` — an enterprise's teams (班组) and the meetings they hold.
 
 pub mod enterprise;
 pub mod grid;
 pub mod hazard;
 pub mod meeting;
+pub mod team;
 
 #[cfg(test)]
 pub(crate) mod tests;

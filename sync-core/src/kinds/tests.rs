@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use crate::access::{Grant, Role, Scopes};
 use crate::entity::Entity;
 use crate::event::{Captured, EventBody, GENESIS_HASH};
-use crate::judge::{Actor, Judgement, Verdict, judge};
+use crate::judge::{Actor, Judgement, Related, Verdict};
 
 pub(crate) fn actor(user: &str, roles: &[Role], scopes: Scopes) -> Actor {
     Actor {
@@ -37,6 +37,29 @@ pub(crate) fn lead(user: &str, enterprise: &str, team: &str) -> Actor {
         ..Scopes::default()
     };
     actor(user, &[Role::TeamLead], scopes)
+}
+
+/// The teams the tests' meetings are held by: e1/t1 and e1/t2 hold every slot, e2/t1 too.
+pub(crate) fn teams() -> Related {
+    let mut related = Related::new();
+    for (enterprise, team) in [("e1", "t1"), ("e1", "t2"), ("e2", "t1")] {
+        let id = crate::kinds::team::team_id(enterprise, team);
+        let entity = Entity {
+            id: id.clone(),
+            entity_type: crate::entity::EntityType::Team,
+            scope: crate::entity::EntityScope::default(),
+            deleted: false,
+            body: json!({"enterprise_id": enterprise, "code": team, "name": "一班",
+                "slots": ["pre_shift", "mid_shift", "handover"]}),
+        };
+        related.insert(id, entity);
+    }
+    related
+}
+
+/// Judges with the tests' teams at hand.
+pub(crate) fn judge(event: &EventBody, actor: &Actor, current: Option<&Entity>) -> Judgement {
+    crate::judge::judge(event, actor, current, &teams())
 }
 
 pub(crate) const ENTITY: &str = "0192f3a0-0000-7000-8000-0000000000a1";
@@ -553,5 +576,64 @@ fn grids_are_kept_by_the_office_under_their_code() {
         &judge(&bad, &admin, None),
         Verdict::Quarantined,
         "payload-invalid",
+    );
+}
+
+#[test]
+fn teams_are_kept_by_their_enterprise_and_name_the_meetings_they_hold() {
+    use crate::kinds::team::team_id;
+    let zhou = manager("zhou", "e1");
+    let team = |slots: Value| {
+        let mut save = event(
+            "team.save",
+            json!({"enterprise_id": "e1", "code": "t9", "name": "九班", "slots": slots}),
+            0,
+        );
+        save.entity_id = team_id("e1", "t9");
+        save
+    };
+    let saved = applied(judge(&team(json!(["pre_shift"])), &zhou, None));
+    assert_eq!(
+        saved.scope.buckets(),
+        vec!["directory:e1", "enterprise:e1", "team:e1/t9", "town"]
+    );
+    refused(
+        &judge(&team(json!([])), &zhou, None),
+        Verdict::Quarantined,
+        "payload-invalid",
+    );
+    refused(
+        &judge(&team(json!(["handover", "handover"])), &zhou, None),
+        Verdict::Quarantined,
+        "payload-invalid",
+    );
+    refused(
+        &judge(&team(json!(["pre_shift"])), &manager("qian", "e2"), None),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+    let mut stray = team(json!(["pre_shift"]));
+    stray.entity_id = ENTITY.into();
+    refused(
+        &judge(&stray, &zhou, None),
+        Verdict::Quarantined,
+        "team-id-mismatch",
+    );
+
+    // A meeting must be of a known team, in a slot it holds.
+    let lead9 = lead("wu", "e1", "t9");
+    let mut only_pre = Related::new();
+    only_pre.insert(saved.id.clone(), saved.clone());
+    let mut handover = meeting_payload("e1", "t9");
+    handover["slot"] = json!("handover");
+    let meeting = event("meeting.submit", handover, 1);
+    let judged = crate::judge::judge(&meeting, &lead9, None, &only_pre);
+    refused(&judged, Verdict::Quarantined, "slot-not-held");
+    let judged = crate::judge::judge(&meeting, &lead9, None, &Related::new());
+    refused(&judged, Verdict::Quarantined, "unknown-team");
+    let pre = event("meeting.submit", meeting_payload("e1", "t9"), 1);
+    assert_eq!(
+        crate::judge::judge(&pre, &lead9, None, &only_pre).verdict,
+        Verdict::Applied
     );
 }

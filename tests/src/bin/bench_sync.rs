@@ -111,7 +111,12 @@ async fn main() {
     let prepared: Vec<_> = events
         .iter()
         .map(|event| {
-            let judgement = judge(&event.body, &actor, None);
+            let judgement = judge(
+                &event.body,
+                &actor,
+                None,
+                &anjian_sync::judge::Related::new(),
+            );
             assert_eq!(judgement.verdict, Verdict::Applied);
             (event.clone(), judgement.entity.unwrap())
         })
