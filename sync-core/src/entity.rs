@@ -36,6 +36,8 @@ pub enum EntityType {
     Grid,
     /// A team (班组) of an enterprise.
     Team,
+    /// A worker (从业人员) of an enterprise.
+    Worker,
 }
 
 impl EntityType {
@@ -48,6 +50,7 @@ impl EntityType {
             EntityType::Enterprise => "enterprise",
             EntityType::Grid => "grid",
             EntityType::Team => "team",
+            EntityType::Worker => "worker",
         }
     }
 }

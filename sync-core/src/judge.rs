@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Grant;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
-use crate::kinds::{enterprise, grid, hazard, meeting, team};
+use crate::kinds::{enterprise, grid, hazard, meeting, team, worker};
 
 /// The person behind an event: the user its device is enrolled to, with their grant at judgement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,6 +185,7 @@ kinds!(
     enterprise::EnterpriseSave,
     grid::GridSave,
     team::TeamSave,
+    worker::WorkerSave,
     meeting::MeetingSubmit,
     meeting::MeetingAmend,
     hazard::HazardReport,

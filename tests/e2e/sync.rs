@@ -601,6 +601,14 @@ async fn a_safety_manager_keeps_teams_from_a_device_and_meetings_follow_their_sl
     let id = anjian_sync::kinds::team::team_id("e1", "t1");
     let (_, local) = zhou.capture("team.save", &id, team, vec![]).unwrap();
     assert_eq!(local.verdict, Verdict::Applied);
+    // And records a worker of that team, with a certificate.
+    let worker_id = anjian_sync::client::Device::new_entity_id();
+    let worker = json!({"enterprise_id": "e1", "team_id": "t1", "name": "李四", "post": "制冷工",
+        "certificates": [{"kind": "制冷与空调作业", "number": "T350102", "expires_on": "2027-06-30"}]});
+    let (_, local) = zhou
+        .capture("worker.save", &worker_id, worker, vec![])
+        .unwrap();
+    assert_eq!(local.verdict, Verdict::Applied);
     zhou.sync().await.unwrap();
     // The team lead reads the team (its enterprise's directory) and holds only that meeting.
     wang.sync().await.unwrap();
@@ -609,6 +617,11 @@ async fn a_safety_manager_keeps_teams_from_a_device_and_meetings_follow_their_sl
         .unwrap()
         .expect("the team lead reads the team");
     assert_eq!(pulled.entity.body["slots"], json!(["pre_shift"]));
+    let worker = wang
+        .server_entity(&worker_id)
+        .unwrap()
+        .expect("the team lead reads the team's workers");
+    assert_eq!(worker.entity.body["post"], "制冷工");
     let (_, pre) = wang.submit_meeting("e1", "t1", "早班");
     assert_eq!(pre.verdict, Verdict::Applied);
     let mut handover = meeting_on("e1", "t1", "早班").1;

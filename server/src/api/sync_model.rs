@@ -221,6 +221,8 @@ pub enum EntityType {
     Grid,
     /// Team (班组).
     Team,
+    /// Worker (从业人员).
+    Worker,
 }
 
 /// Whose an entity is.

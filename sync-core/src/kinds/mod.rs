@@ -6,12 +6,14 @@
 //! - [`enterprise`]: `enterprise.save` — the office's records, sent by the server itself.
 //! - [`grid`]: `grid.save` — the town's grids (网格 / 村居), likewise.
 //! - [`team`]: `team.save` — an enterprise's teams (班组) and the meetings they hold.
+//! - [`worker`]: `worker.save` — an enterprise's workers (从业人员) and their certificates.
 
 pub mod enterprise;
 pub mod grid;
 pub mod hazard;
 pub mod meeting;
 pub mod team;
+pub mod worker;
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -637,3 +637,59 @@ fn teams_are_kept_by_their_enterprise_and_name_the_meetings_they_hold() {
         Verdict::Applied
     );
 }
+
+#[test]
+fn workers_are_kept_by_their_enterprise() {
+    use crate::kinds::worker::Worker;
+    let zhou = manager("zhou", "e1");
+    let payload = json!({"enterprise_id": "e1", "team_id": "t1", "name": "李四", "post": "制冷工",
+        "certificates": [{"kind": "制冷与空调作业", "number": "T350102198001010011", "expires_on": "2026-06-30"}]});
+    let saved = applied(judge(
+        &event("worker.save", payload.clone(), 0),
+        &zhou,
+        None,
+    ));
+    assert_eq!(
+        saved.scope.buckets(),
+        vec!["directory:e1", "enterprise:e1", "team:e1/t1", "town"]
+    );
+    let worker: Worker = serde_json::from_value(saved.body.clone()).unwrap();
+    assert_eq!(worker.expired_certificates("2026-11-28").count(), 1);
+    assert_eq!(worker.expired_certificates("2026-06-30").count(), 0);
+    refused(
+        &judge(
+            &event("worker.save", payload.clone(), 0),
+            &manager("qian", "e2"),
+            None,
+        ),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+    refused(
+        &judge(
+            &event("worker.save", payload.clone(), 0),
+            &lead("wang", "e1", "t1"),
+            None,
+        ),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+    let mut moved = payload.clone();
+    moved["enterprise_id"] = json!("e2");
+    refused(
+        &judge(
+            &event("worker.save", moved, 0),
+            &actor("root", &[Role::Admin], Scopes::default()),
+            Some(&saved),
+        ),
+        Verdict::Quarantined,
+        "payload-invalid",
+    );
+    let mut bad = payload;
+    bad["certificates"][0]["expires_on"] = json!("2026/06/30");
+    refused(
+        &judge(&event("worker.save", bad, 0), &zhou, None),
+        Verdict::Quarantined,
+        "payload-invalid",
+    );
+}
