@@ -190,6 +190,7 @@ kinds!(
     meeting::MeetingAmend,
     hazard::HazardReport,
     hazard::HazardTransition,
+    hazard::HazardDeadline,
 );
 
 /// Judges `event`, sent by `actor`, against the entity it is about as it stands (`current`)

@@ -354,6 +354,99 @@ impl Kind for HazardReport {
     }
 }
 
+/// The `hazard.deadline` payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlineChange {
+    /// The new deadline, `YYYY-MM-DD`.
+    pub deadline: String,
+    /// Why (延期原因).
+    pub note: String,
+}
+
+/// `hazard.deadline`: a new rectification deadline (整改期限), recorded in the history. Sent by an
+/// inspector covering the grid or an admin, while the hazard is open.
+#[derive(Debug)]
+pub struct HazardDeadline;
+
+impl Kind for HazardDeadline {
+    const NAME: &'static str = "hazard.deadline";
+    const ENTITY: EntityType = EntityType::Hazard;
+    type Payload = DeadlineChange;
+
+    fn validate(_: &EventBody, d: &DeadlineChange) -> Result<(), Reject> {
+        check_date("deadline", &d.deadline)?;
+        check_text("note", &d.note, 1, 2000)
+    }
+
+    fn scope(
+        _: &Actor,
+        _: &DeadlineChange,
+        current: Option<&Entity>,
+    ) -> Result<EntityScope, Reject> {
+        current
+            .map(|c| c.scope.clone())
+            .ok_or_else(|| Reject::quarantine("unknown-entity", "there is no hazard with this id"))
+    }
+
+    fn authorize(
+        actor: &Actor,
+        _: &DeadlineChange,
+        scope: &EntityScope,
+        _: Option<&Entity>,
+    ) -> Result<(), Reject> {
+        if may(actor, Who::Supervisor, scope) {
+            Ok(())
+        } else {
+            Err(Reject::quarantine(
+                "not-permitted",
+                "only an inspector covering this grid or an admin sets a hazard's deadline",
+            ))
+        }
+    }
+
+    fn apply(
+        actor: &Actor,
+        event: &EventBody,
+        d: DeadlineChange,
+        scope: EntityScope,
+        current: Option<&Entity>,
+    ) -> Result<Entity, Reject> {
+        let current = current.ok_or_else(|| {
+            Reject::quarantine("unknown-entity", "there is no hazard with this id")
+        })?;
+        let mut hazard = hazard_of(current)?;
+        if matches!(hazard.state, State::Closed | State::Void) {
+            return Err(Reject::conflict(
+                "hazard-closed",
+                format!(
+                    "the hazard is already {}; its deadline no longer matters",
+                    name(hazard.state)
+                ),
+            ));
+        }
+        hazard.report.deadline = Some(d.deadline.clone());
+        hazard.history.push(Step {
+            event_id: event.id.clone(),
+            by: actor.user_id.clone(),
+            from: Some(hazard.state),
+            to: hazard.state,
+            note: Some(format!("deadline {}: {}", d.deadline, d.note)),
+        });
+        let mut scope = scope;
+        if !scope.users.contains(&actor.user_id) {
+            scope.users.push(actor.user_id.clone());
+        }
+        Ok(Entity {
+            id: current.id.clone(),
+            entity_type: EntityType::Hazard,
+            scope,
+            deleted: false,
+            body: to_body(&hazard)?,
+        })
+    }
+}
+
 /// `hazard.transition`: a move in the lifecycle.
 #[derive(Debug)]
 pub struct HazardTransition;
@@ -476,6 +569,21 @@ impl Kind for HazardTransition {
         }
         if t.to == State::PendingAcceptance {
             hazard.photos_after.extend(event.blob_refs.iter().cloned());
+        }
+        if t.to == State::Closed {
+            // The acceptor (验收人) is not who asked for acceptance (the rectification's owner).
+            let owner = hazard
+                .history
+                .iter()
+                .rev()
+                .find(|step| step.to == State::PendingAcceptance)
+                .map(|step| step.by.as_str());
+            if owner == Some(actor.user_id.as_str()) {
+                return Err(Reject::quarantine(
+                    "acceptor-is-owner",
+                    "the rectification must be accepted by someone other than who rectified it",
+                ));
+            }
         }
         hazard.state = t.to;
         hazard.history.push(Step {

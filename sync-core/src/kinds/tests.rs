@@ -693,3 +693,84 @@ fn workers_are_kept_by_their_enterprise() {
         "payload-invalid",
     );
 }
+
+#[test]
+fn the_acceptor_is_not_the_owner_and_deadlines_are_events() {
+    let li = inspector("li", &["g1"]);
+    let zhao = inspector("zhao", &["g1"]);
+    let hazard = applied(judge(
+        &event("hazard.report", report_payload("general"), 1),
+        &li,
+        None,
+    ));
+    let rectifying = applied(judge(
+        &event("hazard.transition", transition("reported", "rectifying"), 0),
+        &li,
+        Some(&hazard),
+    ));
+    let pending = applied(judge(
+        &event(
+            "hazard.transition",
+            transition("rectifying", "pending_acceptance"),
+            1,
+        ),
+        &li,
+        Some(&rectifying),
+    ));
+    // The inspector who rectified cannot also accept.
+    refused(
+        &judge(
+            &event(
+                "hazard.transition",
+                transition("pending_acceptance", "closed"),
+                0,
+            ),
+            &li,
+            Some(&pending),
+        ),
+        Verdict::Quarantined,
+        "acceptor-is-owner",
+    );
+    let closed = applied(judge(
+        &event(
+            "hazard.transition",
+            transition("pending_acceptance", "closed"),
+            0,
+        ),
+        &zhao,
+        Some(&pending),
+    ));
+
+    let later = json!({"deadline": "2026-12-31", "note": "设备到货延迟"});
+    let extended = applied(judge(
+        &event("hazard.deadline", later.clone(), 0),
+        &li,
+        Some(&rectifying),
+    ));
+    assert_eq!(extended.body["deadline"], "2026-12-31");
+    assert_eq!(extended.body["state"], "rectifying");
+    let step = extended.body["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (step["from"].as_str(), step["to"].as_str()),
+        (Some("rectifying"), Some("rectifying"))
+    );
+    refused(
+        &judge(
+            &event("hazard.deadline", later.clone(), 0),
+            &manager("zhou", "e1"),
+            Some(&rectifying),
+        ),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+    refused(
+        &judge(&event("hazard.deadline", later, 0), &li, Some(&closed)),
+        Verdict::Conflict,
+        "hazard-closed",
+    );
+}
