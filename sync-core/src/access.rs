@@ -258,7 +258,7 @@ impl Grant {
     /// for admins, leaders and town-wide inspectors; `grid:<id>` per grid of an inspector;
     /// `enterprise:<id>` for an enterprise manager; `team:<enterprise>/<team>` for a team lead;
     /// `directory:<enterprise>` for both;
-    /// `public` for publicists and reviewers. Sorted, without repeats.
+    /// `public` for publicists and reviewers; `review` for reviewers. Sorted, without repeats.
     pub fn buckets(&self, user_id: &str) -> Vec<String> {
         let mut buckets = vec![format!("user:{user_id}")];
         let scopes = &self.scopes;
@@ -284,6 +284,9 @@ impl Grant {
         }
         if self.has(Role::Publicist) || self.has(Role::Reviewer) {
             buckets.push(crate::entity::PUBLIC.to_string());
+        }
+        if self.has(Role::Reviewer) {
+            buckets.push(crate::entity::REVIEW.to_string());
         }
         buckets.sort();
         buckets.dedup();
@@ -483,7 +486,7 @@ mod tests {
         );
         assert!(lead.leads("e1", "t1") && !lead.leads("e2", "t1") && !lead.manages("e1"));
         let writer = Grant::new([Role::Publicist, Role::Reviewer], Scopes::default()).unwrap();
-        assert_eq!(writer.buckets("u4"), vec!["public", "user:u4"]);
+        assert_eq!(writer.buckets("u4"), vec!["public", "review", "user:u4"]);
     }
 
     #[test]

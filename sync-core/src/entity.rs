@@ -19,6 +19,8 @@ use sha2::{Digest, Sha256};
 pub const TOWN: &str = "town";
 /// The bucket of public articles.
 pub const PUBLIC: &str = "public";
+/// The bucket of articles waiting for a reviewer.
+pub const REVIEW: &str = "review";
 
 /// What an entity is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -38,6 +40,8 @@ pub enum EntityType {
     Team,
     /// A worker (从业人员) of an enterprise.
     Worker,
+    /// A safety-awareness article (宣传稿件).
+    Article,
 }
 
 impl EntityType {
@@ -51,6 +55,7 @@ impl EntityType {
             EntityType::Grid => "grid",
             EntityType::Team => "team",
             EntityType::Worker => "worker",
+            EntityType::Article => "article",
         }
     }
 }
@@ -72,6 +77,9 @@ pub struct EntityScope {
     /// everyone working for the enterprise reads: bucket `directory:<enterprise>`.
     #[serde(default)]
     pub directory: bool,
+    /// Waiting for a reviewer: bucket `review`, which reviewers read.
+    #[serde(default)]
+    pub review: bool,
 }
 
 impl EntityScope {
@@ -93,6 +101,9 @@ impl EntityScope {
         buckets.extend(self.users.iter().map(|u| format!("user:{u}")));
         if self.public {
             buckets.push(PUBLIC.to_string());
+        }
+        if self.review {
+            buckets.push(REVIEW.to_string());
         }
         buckets.sort();
         buckets.dedup();
@@ -178,6 +189,7 @@ mod tests {
             users: vec!["u1".into(), "u1".into()],
             public: false,
             directory: false,
+            review: false,
         };
         assert_eq!(
             scope.buckets(),

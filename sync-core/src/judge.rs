@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Grant;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
-use crate::kinds::{enterprise, grid, hazard, meeting, team, worker};
+use crate::kinds::{article, enterprise, grid, hazard, meeting, team, worker};
 
 /// The person behind an event: the user its device is enrolled to, with their grant at judgement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -191,6 +191,10 @@ kinds!(
     hazard::HazardReport,
     hazard::HazardTransition,
     hazard::HazardDeadline,
+    article::ArticleSave,
+    article::ArticleSubmit,
+    article::ArticleReview,
+    article::ArticleWithdraw,
 );
 
 /// Judges `event`, sent by `actor`, against the entity it is about as it stands (`current`)
@@ -369,6 +373,7 @@ pub fn issue_entity(
         (Verdict::Conflict, Some(target)) => EntityScope {
             public: false,
             directory: false,
+            review: false,
             ..target.clone()
         },
         _ => EntityScope::default(),

@@ -7,6 +7,7 @@
 )]
 
 mod admin;
+mod articles;
 mod auth;
 mod enterprises;
 mod errors;

@@ -16,6 +16,7 @@ pub mod enterprises;
 pub mod error;
 pub mod model;
 pub mod office;
+pub mod public;
 pub mod security;
 pub mod sync;
 pub mod sync_model;
@@ -85,6 +86,8 @@ pub enum ApiTags {
     Enterprises,
     /// Office lists (台账) for the web side: hazards, meetings, enterprises.
     Office,
+    /// What anyone may read without logging in: published articles (宣传稿件).
+    Public,
 }
 
 /// All operations.
@@ -96,6 +99,7 @@ pub type Api = (
     sync::SyncApi,
     enterprises::EnterprisesApi,
     office::OfficeApi,
+    public::PublicApi,
 );
 
 /// The OpenAPI service over all operations.
@@ -109,6 +113,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             sync::SyncApi,
             enterprises::EnterprisesApi,
             office::OfficeApi,
+            public::PublicApi,
         ),
         "Anjian (安检) API",
         env!("CARGO_PKG_VERSION"),

@@ -223,6 +223,8 @@ pub enum EntityType {
     Team,
     /// Worker (从业人员).
     Worker,
+    /// Article (宣传稿件).
+    Article,
 }
 
 /// Whose an entity is.
@@ -240,6 +242,8 @@ pub struct EntityScope {
     pub public: bool,
     /// Part of the enterprise's directory (bucket `directory:<enterprise>`).
     pub directory: bool,
+    /// Waiting for a reviewer (bucket `review`).
+    pub review: bool,
 }
 
 /// How far to trust a capture time.

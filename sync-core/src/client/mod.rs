@@ -339,6 +339,19 @@ impl Device {
         payload: Value,
         blob_refs: Vec<String>,
     ) -> Result<(SignedEvent, Judgement), ClientError> {
+        self.capture_with(kind, entity_id, payload, blob_refs, None)
+    }
+
+    /// As [`Device::capture`], for an edit of a draft: `base_rev` names the version of the
+    /// entity the edit started from (an article's `version`), so the server can merge it.
+    pub fn capture_with(
+        &self,
+        kind: &str,
+        entity_id: &str,
+        payload: Value,
+        blob_refs: Vec<String>,
+        base_rev: Option<u64>,
+    ) -> Result<(SignedEvent, Judgement), ClientError> {
         let (identity, actor) = self.actor()?;
         let device_id = identity
             .device_id
@@ -356,7 +369,7 @@ impl Device {
                 payload: payload.clone(),
                 blob_refs: blob_refs.clone(),
                 template_ref: None,
-                base_rev: None,
+                base_rev,
                 captured: Captured {
                     wall_ms,
                     tz_offset_min: self.tz_offset_min,

@@ -176,6 +176,7 @@ impl Kind for EnterpriseSave {
             users: Vec::new(),
             public: false,
             directory: true,
+            review: false,
         })
     }
 

@@ -302,6 +302,7 @@ impl Kind for HazardReport {
             users: vec![actor.user_id.clone()],
             public: false,
             directory: false,
+            review: false,
         })
     }
 

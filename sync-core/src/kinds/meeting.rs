@@ -346,6 +346,7 @@ impl Kind for MeetingSubmit {
             users: vec![actor.user_id.clone()],
             public: false,
             directory: false,
+            review: false,
         })
     }
 

@@ -7,7 +7,10 @@
 //! - [`grid`]: `grid.save` — the town's grids (网格 / 村居), likewise.
 //! - [`team`]: `team.save` — an enterprise's teams (班组) and the meetings they hold.
 //! - [`worker`]: `worker.save` — an enterprise's workers (从业人员) and their certificates.
+//! - [`article`]: `article.save`, `article.submit`, `article.review`, `article.withdraw` —
+//!   safety-awareness articles (宣传稿件), with field-level merge of draft edits.
 
+pub mod article;
 pub mod enterprise;
 pub mod grid;
 pub mod hazard;

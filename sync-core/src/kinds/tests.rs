@@ -774,3 +774,169 @@ fn the_acceptor_is_not_the_owner_and_deadlines_are_events() {
         "hazard-closed",
     );
 }
+
+#[test]
+fn articles_merge_disjoint_edits_and_are_reviewed_by_someone_else() {
+    let writer = actor("xu", &[Role::Publicist], Scopes::default());
+    let also = actor("he", &[Role::Publicist, Role::Reviewer], Scopes::default());
+    let reviewer = actor("gao", &[Role::Reviewer], Scopes::default());
+    let edit = |payload: Value, base: Option<u64>| {
+        let mut e = event("article.save", payload, 0);
+        e.base_rev = base;
+        e
+    };
+    refused(
+        &judge(&edit(json!({"title": "防溺水"}), None), &writer, None),
+        Verdict::Quarantined,
+        "payload-invalid",
+    );
+    refused(
+        &judge(
+            &edit(json!({"title": "防溺水", "body": "夏季"}), None),
+            &reviewer,
+            None,
+        ),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+    let draft = applied(judge(
+        &edit(
+            json!({"title": "防溺水", "body": "夏季", "column": "safety365"}),
+            None,
+        ),
+        &writer,
+        None,
+    ));
+    assert_eq!(
+        (draft.body["version"].as_u64(), draft.body["state"].as_str()),
+        (Some(1), Some("draft"))
+    );
+    assert_eq!(
+        draft.scope.buckets(),
+        vec!["town", "user:xu"],
+        "a draft is its author's"
+    );
+
+    // Two edits from version 1: disjoint fields merge, the same field conflicts.
+    let titled = applied(judge(
+        &edit(json!({"title": "暑期防溺水"}), Some(1)),
+        &writer,
+        Some(&draft),
+    ));
+    let both = applied(judge(
+        &edit(json!({"body": "夏季游泳注意安全"}), Some(1)),
+        &writer,
+        Some(&titled),
+    ));
+    assert_eq!(
+        (both.body["title"].as_str(), both.body["body"].as_str()),
+        (Some("暑期防溺水"), Some("夏季游泳注意安全"))
+    );
+    refused(
+        &judge(
+            &edit(json!({"title": "防溺水提示"}), Some(1)),
+            &writer,
+            Some(&both),
+        ),
+        Verdict::Conflict,
+        "edit-overlap",
+    );
+    applied(judge(
+        &edit(json!({"title": "防溺水提示"}), Some(3)),
+        &writer,
+        Some(&both),
+    ));
+
+    let submitted = applied(judge(
+        &event("article.submit", json!({}), 0),
+        &writer,
+        Some(&both),
+    ));
+    assert!(submitted.scope.buckets().contains(&"review".to_string()));
+    refused(
+        &judge(
+            &edit(json!({"body": "改"}), Some(3)),
+            &writer,
+            Some(&submitted),
+        ),
+        Verdict::Conflict,
+        "article-not-draft",
+    );
+    let own = applied(judge(
+        &edit(json!({"title": "自己的", "body": "稿"}), None),
+        &also,
+        None,
+    ));
+    let own = applied(judge(
+        &event("article.submit", json!({}), 0),
+        &also,
+        Some(&own),
+    ));
+    refused(
+        &judge(
+            &event("article.review", json!({"decision": "publish"}), 0),
+            &also,
+            Some(&own),
+        ),
+        Verdict::Quarantined,
+        "reviewer-is-author",
+    );
+    refused(
+        &judge(
+            &event("article.review", json!({"decision": "reject"}), 0),
+            &reviewer,
+            Some(&submitted),
+        ),
+        Verdict::Quarantined,
+        "note-required",
+    );
+    let rejected = applied(judge(
+        &event(
+            "article.review",
+            json!({"decision": "reject", "note": "标题不准确"}),
+            0,
+        ),
+        &reviewer,
+        Some(&submitted),
+    ));
+    assert_eq!(
+        rejected.body["state"], "draft",
+        "rejected goes back to draft"
+    );
+    let again = applied(judge(
+        &event("article.submit", json!({}), 0),
+        &writer,
+        Some(&rejected),
+    ));
+    let published = applied(judge(
+        &event("article.review", json!({"decision": "publish"}), 0),
+        &reviewer,
+        Some(&again),
+    ));
+    assert!(published.scope.buckets().contains(&"public".to_string()));
+    assert_eq!(published.body["reviewed_by"], "gao");
+    refused(
+        &judge(
+            &event("article.review", json!({"decision": "publish"}), 0),
+            &reviewer,
+            Some(&published),
+        ),
+        Verdict::Conflict,
+        "stale-state",
+    );
+    refused(
+        &judge(
+            &event("article.withdraw", json!({}), 0),
+            &writer,
+            Some(&published),
+        ),
+        Verdict::Quarantined,
+        "note-required",
+    );
+    let withdrawn = applied(judge(
+        &event("article.withdraw", json!({"note": "数据有误"}), 0),
+        &writer,
+        Some(&published),
+    ));
+    assert!(!withdrawn.scope.buckets().contains(&"public".to_string()));
+}

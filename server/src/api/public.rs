@@ -1,0 +1,149 @@
+//! What anyone may read without logging in: published safety-awareness articles (宣传稿件).
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::param::{Header, Path};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::error::ApiError;
+use super::{ApiTags, AppState};
+use anjian_sync::entity::EntityType;
+use anjian_sync::kinds::article::{Article, ArticleState};
+use anjian_sync::protocol::Projection;
+
+/// The `Public` tag.
+#[derive(Debug)]
+pub struct PublicApi;
+
+/// A published article.
+#[derive(Debug, Object)]
+pub struct PublicArticle {
+    /// Its id.
+    pub id: String,
+    /// Column (栏目): `safety365`, `seven_entries`, `warning`, `policy`.
+    #[oai(skip_serializing_if_is_none)]
+    pub column: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Text.
+    pub body: String,
+    /// The cover image's sha256.
+    #[oai(skip_serializing_if_is_none)]
+    pub cover: Option<String>,
+    /// The images' sha256.
+    pub images: Vec<String>,
+    /// When it was last changed (published), ms since the epoch.
+    pub updated_at_ms: i64,
+}
+
+/// Published articles.
+#[derive(Debug, Object)]
+pub struct PublicArticles {
+    /// Newest change first.
+    pub articles: Vec<PublicArticle>,
+}
+
+/// One article, cacheable.
+#[derive(Debug, ApiResponse)]
+pub enum OneArticle {
+    /// The article.
+    #[oai(status = 200)]
+    Ok(
+        Json<PublicArticle>,
+        #[oai(header = "ETag")] String,
+        #[oai(header = "Last-Modified")] String,
+    ),
+    /// Unchanged since the `If-None-Match` tag.
+    #[oai(status = 304)]
+    NotModified(#[oai(header = "ETag")] String),
+}
+
+fn published(projection: &Projection) -> Option<PublicArticle> {
+    let article: Article = serde_json::from_value(projection.entity.body.clone()).ok()?;
+    (article.state == ArticleState::Published && !projection.entity.deleted).then(|| {
+        PublicArticle {
+            id: projection.entity.id.clone(),
+            column: projection.entity.body["column"]
+                .as_str()
+                .map(str::to_string),
+            title: article.title,
+            body: article.body,
+            cover: article.cover,
+            images: article.images,
+            updated_at_ms: projection.received_at_ms,
+        }
+    })
+}
+
+/// An HTTP date (RFC 9110), e.g. `Sat, 28 Nov 2026 14:00:00 GMT`.
+fn http_date(ms: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let weekday = &at.weekday().to_string()[..3];
+    let month = &at.month().to_string()[..3];
+    format!(
+        "{weekday}, {:02} {month} {} {:02}:{:02}:{:02} GMT",
+        at.day(),
+        at.year(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+#[OpenApi(tag = "ApiTags::Public")]
+impl PublicApi {
+    /// Published articles (公开的宣传稿件), newest first. No login needed.
+    #[oai(
+        path = "/v1/public/articles",
+        method = "get",
+        operation_id = "public_articles"
+    )]
+    async fn list(&self, state: Data<&Arc<AppState>>) -> Result<Json<PublicArticles>, ApiError> {
+        let all = state.sync.entities_of_type(EntityType::Article).await?;
+        let mut articles: Vec<PublicArticle> = all.iter().filter_map(published).collect();
+        articles.sort_by(|a, b| {
+            b.updated_at_ms
+                .cmp(&a.updated_at_ms)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(Json(PublicArticles { articles }))
+    }
+
+    /// One published article, with `ETag` and `Last-Modified` for caches. No login needed.
+    #[oai(
+        path = "/v1/public/articles/:id",
+        method = "get",
+        operation_id = "public_article"
+    )]
+    async fn one(
+        &self,
+        state: Data<&Arc<AppState>>,
+        /// The article's id.
+        id: Path<String>,
+        /// The `ETag` of a copy the client holds.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<OneArticle, ApiError> {
+        let all = state.sync.entities_of_type(EntityType::Article).await?;
+        let found = all
+            .iter()
+            .find(|p| p.entity.id == id.0)
+            .and_then(|p| published(p).map(|article| (article, p.rev)));
+        let Some((article, rev)) = found else {
+            return Err(ApiError::new(
+                poem::http::StatusCode::NOT_FOUND,
+                "article-not-found",
+                "no published article has this id",
+            ));
+        };
+        let etag = format!("\"{rev}\"");
+        if if_none_match.0.as_deref() == Some(etag.as_str()) {
+            return Ok(OneArticle::NotModified(etag));
+        }
+        let modified = http_date(article.updated_at_ms);
+        Ok(OneArticle::Ok(Json(article), etag, modified))
+    }
+}
