@@ -70,6 +70,9 @@ impl Application {
         let sync = SyncService::new(store.clone() as Arc<dyn SyncStore>, office);
         let sync = tokio::task::spawn_blocking(move || sync.ensure_office_device().map(|()| sync))
             .await??;
+        sync.ensure_shipped_template()
+            .await
+            .map_err(|err| anyhow::anyhow!("cannot publish the shipped checklist: {err}"))?;
         let state = Arc::new(AppState {
             accounts,
             sync,

@@ -254,13 +254,17 @@ impl Grant {
         &self.scopes
     }
 
-    /// The buckets (数据分区) this grant reads, for the user `user_id`: always `user:<id>`; `town`
+    /// The buckets (数据分区) this grant reads, for the user `user_id`: always `user:<id>` and
+    /// `reference` (checklists); `town`
     /// for admins, leaders and town-wide inspectors; `grid:<id>` per grid of an inspector;
     /// `enterprise:<id>` for an enterprise manager; `team:<enterprise>/<team>` for a team lead;
     /// `directory:<enterprise>` for both;
     /// `public` for publicists and reviewers; `review` for reviewers. Sorted, without repeats.
     pub fn buckets(&self, user_id: &str) -> Vec<String> {
-        let mut buckets = vec![format!("user:{user_id}")];
+        let mut buckets = vec![
+            format!("user:{user_id}"),
+            crate::entity::REFERENCE.to_string(),
+        ];
         let scopes = &self.scopes;
         if self.has(Role::Admin)
             || self.has(Role::Leader)
@@ -466,12 +470,12 @@ mod tests {
     #[test]
     fn buckets_follow_roles_and_scopes() {
         let admin = Grant::new([Role::Admin], Scopes::default()).unwrap();
-        assert_eq!(admin.buckets("u1"), vec!["town", "user:u1"]);
+        assert_eq!(admin.buckets("u1"), vec!["reference", "town", "user:u1"]);
         let inspector =
             Grant::new([Role::Inspector], scopes(false, &["g2", "g1"], None, None)).unwrap();
         assert_eq!(
             inspector.buckets("u2"),
-            vec!["grid:g1", "grid:g2", "user:u2"]
+            vec!["grid:g1", "grid:g2", "reference", "user:u2"]
         );
         assert!(
             inspector.inspects(Some("g1"))
@@ -482,11 +486,14 @@ mod tests {
             Grant::new([Role::TeamLead], scopes(false, &[], Some("e1"), Some("t1"))).unwrap();
         assert_eq!(
             lead.buckets("u3"),
-            vec!["directory:e1", "team:e1/t1", "user:u3"]
+            vec!["directory:e1", "reference", "team:e1/t1", "user:u3"]
         );
         assert!(lead.leads("e1", "t1") && !lead.leads("e2", "t1") && !lead.manages("e1"));
         let writer = Grant::new([Role::Publicist, Role::Reviewer], Scopes::default()).unwrap();
-        assert_eq!(writer.buckets("u4"), vec!["public", "review", "user:u4"]);
+        assert_eq!(
+            writer.buckets("u4"),
+            vec!["public", "reference", "review", "user:u4"]
+        );
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub const TOWN: &str = "town";
 pub const PUBLIC: &str = "public";
 /// The bucket of articles waiting for a reviewer.
 pub const REVIEW: &str = "review";
+/// The bucket of reference data every user reads (checklists).
+pub const REFERENCE: &str = "reference";
 
 /// What an entity is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -42,6 +44,10 @@ pub enum EntityType {
     Worker,
     /// A safety-awareness article (宣传稿件).
     Article,
+    /// A checklist template version (检查表).
+    Template,
+    /// An inspection (检查).
+    Inspection,
 }
 
 impl EntityType {
@@ -56,6 +62,8 @@ impl EntityType {
             EntityType::Team => "team",
             EntityType::Worker => "worker",
             EntityType::Article => "article",
+            EntityType::Template => "template",
+            EntityType::Inspection => "inspection",
         }
     }
 }
@@ -80,6 +88,9 @@ pub struct EntityScope {
     /// Waiting for a reviewer: bucket `review`, which reviewers read.
     #[serde(default)]
     pub review: bool,
+    /// Reference data every user reads (checklists): bucket `reference`.
+    #[serde(default)]
+    pub reference: bool,
 }
 
 impl EntityScope {
@@ -104,6 +115,9 @@ impl EntityScope {
         }
         if self.review {
             buckets.push(REVIEW.to_string());
+        }
+        if self.reference {
+            buckets.push(REFERENCE.to_string());
         }
         buckets.sort();
         buckets.dedup();
@@ -190,6 +204,7 @@ mod tests {
             public: false,
             directory: false,
             review: false,
+            reference: false,
         };
         assert_eq!(
             scope.buckets(),

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Grant;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
-use crate::kinds::{article, enterprise, grid, hazard, meeting, team, worker};
+use crate::kinds::{article, enterprise, grid, hazard, inspection, meeting, team, worker};
 
 /// The person behind an event: the user its device is enrolled to, with their grant at judgement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,6 +195,9 @@ kinds!(
     article::ArticleSubmit,
     article::ArticleReview,
     article::ArticleWithdraw,
+    inspection::TemplatePublish,
+    inspection::InspectionSubmit,
+    inspection::InspectionAmend,
 );
 
 /// Judges `event`, sent by `actor`, against the entity it is about as it stands (`current`)
@@ -374,6 +377,7 @@ pub fn issue_entity(
             public: false,
             directory: false,
             review: false,
+            reference: false,
             ..target.clone()
         },
         _ => EntityScope::default(),

@@ -225,6 +225,10 @@ pub enum EntityType {
     Worker,
     /// Article (宣传稿件).
     Article,
+    /// Checklist template version (检查表).
+    Template,
+    /// Inspection (检查).
+    Inspection,
 }
 
 /// Whose an entity is.
@@ -244,6 +248,8 @@ pub struct EntityScope {
     pub directory: bool,
     /// Waiting for a reviewer (bucket `review`).
     pub review: bool,
+    /// Reference data every user reads (bucket `reference`).
+    pub reference: bool,
 }
 
 /// How far to trust a capture time.

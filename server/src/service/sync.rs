@@ -109,6 +109,9 @@ impl OfficeDevice {
     }
 }
 
+/// The checklist the server ships, published on first start.
+const SHIPPED_TEMPLATE: &str = include_str!("../../templates/small-enterprise-v1.json");
+
 /// Marks a transaction abandoned on purpose by [`SyncService::record_office_events`].
 const ABANDONED: &str = "office change abandoned";
 
@@ -213,6 +216,53 @@ impl SyncService {
             user_id: caller.user.id.to_string(),
             grant: caller.user.grant.clone(),
         };
+        self.record_as(actor, changes).await
+    }
+
+    /// Publishes the checklist the server ships (检查表 for small enterprises), once: a store
+    /// that has it already is left as it is. Made as the server itself (the nil user, as admin).
+    pub async fn ensure_shipped_template(&self) -> Result<(), SyncError> {
+        let template: anjian_sync::kinds::inspection::Template =
+            serde_json::from_str(SHIPPED_TEMPLATE).map_err(|err| {
+                StoreError::other(format!("the shipped checklist is not valid: {err}"))
+            })?;
+        let id = anjian_sync::kinds::inspection::template_id(&template.code, template.version);
+        let store = self.store.clone();
+        let check = id.clone();
+        if blocking(move || store.entity(&check)).await?.is_some() {
+            return Ok(());
+        }
+        let system = Actor {
+            user_id: Uuid::nil().to_string(),
+            grant: anjian_sync::access::Grant::new(
+                [Role::Admin],
+                anjian_sync::access::Scopes::default(),
+            )
+            .map_err(|err| StoreError::other(err.to_string()))?,
+        };
+        let entity_id = Uuid::parse_str(&id).map_err(|err| StoreError::other(err.to_string()))?;
+        let payload =
+            serde_json::to_value(&template).map_err(|err| StoreError::other(err.to_string()))?;
+        let change = OfficeChange {
+            kind: "template.publish",
+            entity_id,
+            payload,
+        };
+        match self.record_as(system, vec![change]).await? {
+            Ok(_) => Ok(()),
+            Err((_, rejection)) => Err(StoreError::other(format!(
+                "the shipped checklist was refused: {}",
+                rejection.reason.message
+            ))
+            .into()),
+        }
+    }
+
+    async fn record_as(
+        &self,
+        actor: Actor,
+        changes: Vec<OfficeChange>,
+    ) -> Result<Result<Vec<Projection>, (usize, Rejection)>, SyncError> {
         let store = self.store.clone();
         let office = self.office.clone();
         let outcome = blocking(move || {

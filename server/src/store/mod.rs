@@ -162,6 +162,9 @@ pub trait SyncStore: Send + Sync + std::fmt::Debug + 'static {
     /// A page of the projections in `buckets` changed after revision `after`, at most `limit`.
     fn pull(&self, buckets: &[String], after: u64, limit: usize) -> Result<PullPage, StoreError>;
 
+    /// One entity's projection.
+    fn entity(&self, id: &str) -> Result<Option<Projection>, StoreError>;
+
     /// Every projection of one entity type, in id order.
     fn entities_of_type(
         &self,

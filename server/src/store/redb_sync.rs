@@ -259,6 +259,14 @@ impl SyncStore for RedbStore {
         })
     }
 
+    fn entity(&self, id: &str) -> Result<Option<Projection>, StoreError> {
+        let txn = self.db().begin_read()?;
+        match txn.open_table(ENTITIES)?.get(id)? {
+            Some(bytes) => Ok(Some(decode("entity", bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
     fn entities_of_type(
         &self,
         entity_type: anjian_sync::entity::EntityType,

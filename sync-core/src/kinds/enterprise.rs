@@ -177,6 +177,7 @@ impl Kind for EnterpriseSave {
             public: false,
             directory: true,
             review: false,
+            reference: false,
         })
     }
 

@@ -114,6 +114,9 @@ pub struct Report {
     /// Measures asked for (整改措施).
     #[serde(default)]
     pub measures: Option<String>,
+    /// The inspection that found it, if any.
+    #[serde(default)]
+    pub inspection_id: Option<String>,
 }
 
 /// The `hazard.transition` payload.
@@ -303,6 +306,7 @@ impl Kind for HazardReport {
             public: false,
             directory: false,
             review: false,
+            reference: false,
         })
     }
 

@@ -347,6 +347,7 @@ impl Kind for MeetingSubmit {
             public: false,
             directory: false,
             review: false,
+            reference: false,
         })
     }
 

@@ -7,6 +7,8 @@
 //! - [`grid`]: `grid.save` — the town's grids (网格 / 村居), likewise.
 //! - [`team`]: `team.save` — an enterprise's teams (班组) and the meetings they hold.
 //! - [`worker`]: `worker.save` — an enterprise's workers (从业人员) and their certificates.
+//! - [`inspection`]: `template.publish`, `inspection.submit`, `inspection.amend` — checklists
+//!   (检查表) and the inspections (检查) that pin them.
 //! - [`article`]: `article.save`, `article.submit`, `article.review`, `article.withdraw` —
 //!   safety-awareness articles (宣传稿件), with field-level merge of draft edits.
 
@@ -14,6 +16,7 @@ pub mod article;
 pub mod enterprise;
 pub mod grid;
 pub mod hazard;
+pub mod inspection;
 pub mod meeting;
 pub mod team;
 pub mod worker;
