@@ -11,6 +11,7 @@ mod articles;
 mod auth;
 mod enterprises;
 mod errors;
+mod inspections;
 mod lifecycle;
 mod office;
 mod sync;

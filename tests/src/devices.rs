@@ -82,6 +82,19 @@ impl TestDevice {
         (self.dir, self.server)
     }
 
+    /// Captures an event that pins checklist `template` (`code@version`).
+    pub fn capture_with_template(
+        &self,
+        kind: &str,
+        id: &str,
+        payload: Value,
+        template: &str,
+    ) -> (anjian_sync::event::SignedEvent, Judgement) {
+        self.device
+            .capture_pinned(kind, id, payload, vec![], template)
+            .unwrap()
+    }
+
     /// Reports a hazard in enterprise `e1`, grid `g1`; returns its id and the local judgement.
     pub fn report_hazard(&self, level: &str) -> (String, Judgement) {
         let id = Device::new_entity_id();

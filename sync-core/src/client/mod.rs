@@ -352,6 +352,31 @@ impl Device {
         blob_refs: Vec<String>,
         base_rev: Option<u64>,
     ) -> Result<(SignedEvent, Judgement), ClientError> {
+        self.capture_event(kind, entity_id, payload, blob_refs, base_rev, None)
+    }
+
+    /// As [`Device::capture`], for a record made with a checklist: `template` (`code@version`)
+    /// pins the version used, as the event's `template_ref`.
+    pub fn capture_pinned(
+        &self,
+        kind: &str,
+        entity_id: &str,
+        payload: Value,
+        blob_refs: Vec<String>,
+        template: &str,
+    ) -> Result<(SignedEvent, Judgement), ClientError> {
+        self.capture_event(kind, entity_id, payload, blob_refs, None, Some(template))
+    }
+
+    fn capture_event(
+        &self,
+        kind: &str,
+        entity_id: &str,
+        payload: Value,
+        blob_refs: Vec<String>,
+        base_rev: Option<u64>,
+        template: Option<&str>,
+    ) -> Result<(SignedEvent, Judgement), ClientError> {
         let (identity, actor) = self.actor()?;
         let device_id = identity
             .device_id
@@ -368,7 +393,7 @@ impl Device {
                 entity_id: entity_id.to_string(),
                 payload: payload.clone(),
                 blob_refs: blob_refs.clone(),
-                template_ref: None,
+                template_ref: template.map(str::to_string),
                 base_rev,
                 captured: Captured {
                     wall_ms,

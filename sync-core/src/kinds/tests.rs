@@ -940,3 +940,130 @@ fn articles_merge_disjoint_edits_and_are_reviewed_by_someone_else() {
     ));
     assert!(!withdrawn.scope.buckets().contains(&"public".to_string()));
 }
+
+fn small_template() -> Value {
+    json!({"code": "small", "version": 1, "title": "小微企业检查表", "sections": [
+        {"title": "消防", "items": [
+            {"code": "XF-01", "text": "灭火器有效", "photo_required": true},
+            {"code": "XF-02", "text": "通道畅通"}]}]})
+}
+
+fn inspection(kind: &str, inspectors: Value) -> Value {
+    json!({"enterprise_id": "e1", "grid_id": "g1", "kind": kind, "template": "small", "template_version": 1,
+        "inspectors": inspectors, "started_at_ms": 1_764_300_000_000_i64, "ended_at_ms": 1_764_300_600_000_i64,
+        "results": [{"item": "XF-01", "verdict": "ok"}, {"item": "XF-02", "verdict": "hazard", "note": "堆放杂物"}],
+        "summary": "发现一处隐患", "signature": PHOTO})
+}
+
+#[test]
+fn templates_are_immutable_and_inspections_pin_them() {
+    use crate::kinds::inspection::template_id;
+    let admin = actor("root", &[Role::Admin], Scopes::default());
+    let mut publish = event("template.publish", small_template(), 0);
+    publish.entity_id = template_id("small", 1);
+    let template = applied(judge(&publish, &admin, None));
+    assert_eq!(template.scope.buckets(), vec!["reference", "town"]);
+    refused(
+        &judge(&publish, &admin, Some(&template)),
+        Verdict::Conflict,
+        "template-published",
+    );
+    refused(
+        &judge(&publish, &inspector("li", &["g1"]), None),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+
+    let mut related = Related::new();
+    related.insert(template.id.clone(), template.clone());
+    let li = inspector("li", &["g1"]);
+    let submit = |payload: Value, pinned: Option<&str>| {
+        let mut e = event("inspection.submit", payload, 0);
+        e.template_ref = pinned.map(str::to_string);
+        e
+    };
+    let one = json!([{"name": "李执法"}]);
+    let patrol = submit(inspection("grid_patrol", one.clone()), Some("small@1"));
+    let judged = crate::judge::judge(&patrol, &li, None, &related);
+    assert_eq!(judged.verdict, Verdict::Applied, "{judged:?}");
+    let frozen = judged.entity.unwrap();
+    assert_eq!(frozen.body["content_hash"].as_str().unwrap().len(), 64);
+    refused(
+        &crate::judge::judge(&patrol, &li, Some(&frozen), &related),
+        Verdict::Conflict,
+        "already-submitted",
+    );
+    refused(
+        &crate::judge::judge(&patrol, &li, None, &Related::new()),
+        Verdict::Quarantined,
+        "unknown-template",
+    );
+    refused(
+        &crate::judge::judge(
+            &submit(inspection("grid_patrol", one.clone()), None),
+            &li,
+            None,
+            &related,
+        ),
+        Verdict::Quarantined,
+        "template-ref-required",
+    );
+    let enforcement = submit(inspection("enforcement", one), Some("small@1"));
+    refused(
+        &crate::judge::judge(&enforcement, &li, None, &related),
+        Verdict::Quarantined,
+        "two-officers-required",
+    );
+    let two = json!([{"name": "李执法", "certificate": "闽A001"}, {"name": "王执法", "certificate": "闽A002"}]);
+    let enforcement = submit(inspection("enforcement", two.clone()), Some("small@1"));
+    assert_eq!(
+        crate::judge::judge(&enforcement, &li, None, &related).verdict,
+        Verdict::Applied
+    );
+    let mut unsigned = inspection("grid_patrol", two.clone());
+    unsigned.as_object_mut().unwrap().remove("signature");
+    refused(
+        &crate::judge::judge(
+            &submit(unsigned.clone(), Some("small@1")),
+            &li,
+            None,
+            &related,
+        ),
+        Verdict::Quarantined,
+        "signature-required",
+    );
+    unsigned["refusal_note"] = json!("负责人拒绝签字");
+    assert_eq!(
+        crate::judge::judge(&submit(unsigned, Some("small@1")), &li, None, &related).verdict,
+        Verdict::Applied
+    );
+    let mut no_photo = inspection("grid_patrol", two.clone());
+    no_photo["results"] = json!([{"item": "XF-01", "verdict": "hazard"}]);
+    refused(
+        &crate::judge::judge(&submit(no_photo, Some("small@1")), &li, None, &related),
+        Verdict::Quarantined,
+        "photo-required",
+    );
+    let mut stray = inspection("grid_patrol", two);
+    stray["results"] = json!([{"item": "ZZ-99", "verdict": "ok"}]);
+    refused(
+        &crate::judge::judge(&submit(stray, Some("small@1")), &li, None, &related),
+        Verdict::Quarantined,
+        "unknown-item",
+    );
+
+    let amend = event(
+        "inspection.amend",
+        json!({"reason": "笔误", "summary": "发现一处一般隐患"}),
+        0,
+    );
+    let amended = applied(judge(&amend, &li, Some(&frozen)));
+    assert_eq!(amended.body["summary"], "发现一处一般隐患");
+    assert_eq!(amended.body["content_hash"], frozen.body["content_hash"]);
+    assert_eq!(amended.body["amendments"].as_array().unwrap().len(), 1);
+    refused(
+        &judge(&amend, &inspector("zhao", &["g1"]), Some(&frozen)),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+}
