@@ -12,7 +12,9 @@ use super::error::ApiError;
 use super::security::Auth;
 use super::sync_model::{Projection, via_json};
 use super::{ApiTags, AppState};
-use crate::service::office::{EnterpriseFilter, HazardFilter, MeetingFilter, Office, Page};
+use crate::service::office::{
+    EnterpriseFilter, HazardFilter, InspectionFilter, MeetingFilter, Office, Page,
+};
 
 /// The `Office` tag.
 #[derive(Debug)]
@@ -157,6 +159,54 @@ impl OfficeApi {
             to: to.0,
         };
         let page = Office::meetings(
+            &state.sync,
+            &auth.0,
+            &filter,
+            after.0.as_deref(),
+            limit.0 as usize,
+        )
+        .await?;
+        wire(page)
+    }
+
+    /// Inspections (检查台账), by enterprise, kind and start time.
+    #[oai(
+        path = "/v1/office/inspections",
+        method = "get",
+        operation_id = "list_inspections"
+    )]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per query parameter"
+    )]
+    async fn inspections(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        /// Enterprise id.
+        enterprise: Query<Option<String>>,
+        /// `self_check`, `grid_patrol`, `enforcement`, `special_campaign`, `recheck`.
+        kind: Query<Option<String>>,
+        /// Started at or after, ms since the epoch.
+        from_ms: Query<Option<i64>>,
+        /// Started at or before, ms since the epoch.
+        to_ms: Query<Option<i64>>,
+        /// Start after this id.
+        after: Query<Option<String>>,
+        /// Items per page, 1 to 500.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "500"))
+        )]
+        limit: Query<u32>,
+    ) -> Result<Json<ListPage>, ApiError> {
+        let filter = InspectionFilter {
+            enterprise: enterprise.0,
+            kind: kind.0,
+            from_ms: from_ms.0,
+            to_ms: to_ms.0,
+        };
+        let page = Office::inspections(
             &state.sync,
             &auth.0,
             &filter,

@@ -49,6 +49,19 @@ pub struct MeetingFilter {
     pub to: Option<String>,
 }
 
+/// Filters for inspections (检查).
+#[derive(Debug, Default, Clone)]
+pub struct InspectionFilter {
+    /// Enterprise.
+    pub enterprise: Option<String>,
+    /// Kind (`grid_patrol`, `enforcement`, …).
+    pub kind: Option<String>,
+    /// Started at or after, ms.
+    pub from_ms: Option<i64>,
+    /// Started at or before, ms.
+    pub to_ms: Option<i64>,
+}
+
 /// Filters for enterprises (企业).
 #[derive(Debug, Default, Clone)]
 pub struct EnterpriseFilter {
@@ -179,6 +192,32 @@ impl Office {
                     .as_deref()
                     .is_none_or(|from| date.as_str() >= from)
                 && filter.to.as_deref().is_none_or(|to| date.as_str() <= to)
+        });
+        Office::page(matches, after, limit)
+    }
+
+    /// Inspections the caller sees, by enterprise, kind and date range (of their start).
+    pub async fn inspections(
+        sync: &SyncService,
+        caller: &Caller,
+        filter: &InspectionFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, SyncError> {
+        let visible = Office::visible(sync, caller, EntityType::Inspection).await?;
+        let matches = visible.into_iter().filter(|p| {
+            let body = &p.entity.body;
+            let started = body["started_at_ms"].as_i64().unwrap_or(0);
+            filter
+                .enterprise
+                .as_deref()
+                .is_none_or(|e| text(body, "enterprise_id") == e)
+                && filter
+                    .kind
+                    .as_deref()
+                    .is_none_or(|k| text(body, "kind") == k)
+                && filter.from_ms.is_none_or(|from| started >= from)
+                && filter.to_ms.is_none_or(|to| started <= to)
         });
         Office::page(matches, after, limit)
     }
