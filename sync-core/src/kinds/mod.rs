@@ -23,3 +23,6 @@ pub mod worker;
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod matrix;
