@@ -654,3 +654,119 @@ async fn a_safety_manager_keeps_teams_from_a_device_and_meetings_follow_their_sl
         vec![Verdict::Applied, Verdict::Quarantined]
     );
 }
+
+#[tokio::test]
+async fn a_major_hazard_goes_through_every_path_of_its_lifecycle() {
+    let (server, admin) = town().await;
+    server
+        .create_user(&admin, json!({"username": "zhao", "password": USER_PASSWORD, "roles": ["inspector"], "scopes": {"grids": ["g1"]}}))
+        .await;
+    let lili = TestDevice::enrolled(&server, "lili", USER_PASSWORD).await;
+    let zhao = TestDevice::enrolled(&server, "zhao", USER_PASSWORD).await;
+    let zhou = TestDevice::enrolled(&server, "zhou", USER_PASSWORD).await;
+    let office = TestDevice::enrolled(&server, "admin", anjian_tests::ADMIN_PASSWORD).await;
+    let step = |device: &TestDevice, id: &str, payload: Value, photos: usize| {
+        let (_, judged) = device
+            .capture(
+                "hazard.transition",
+                id,
+                payload,
+                vec![PHOTO.to_string(); photos],
+            )
+            .unwrap();
+        judged
+    };
+
+    let (hazard, _) = lili.report_hazard("major");
+    lili.sync().await.unwrap();
+    // A major hazard needs both reports (双报告) before it moves on.
+    let reports = json!({"from": "reported", "to": "plan_pending", "double_report": {"regulator_at_ms": 1_764_300_000_000_i64, "congress_at_ms": 1_764_300_000_000_i64}});
+    assert_eq!(step(&lili, &hazard, reports, 0).verdict, Verdict::Applied);
+    lili.sync().await.unwrap();
+    zhou.sync().await.unwrap();
+    let plan =
+        json!({"from": "plan_pending", "to": "rectifying", "plan": "更换氨阀门并加装泄漏报警"});
+    assert_eq!(step(&zhou, &hazard, plan, 0).verdict, Verdict::Applied);
+    assert_eq!(
+        step(
+            &zhou,
+            &hazard,
+            json!({"from": "rectifying", "to": "pending_acceptance"}),
+            1
+        )
+        .verdict,
+        Verdict::Applied
+    );
+    zhou.sync().await.unwrap();
+    // Rejected back, rectified again, then accepted by an inspector.
+    lili.sync().await.unwrap();
+    let back = json!({"from": "pending_acceptance", "to": "rectifying", "note": "报警器未接电"});
+    assert_eq!(step(&lili, &hazard, back, 0).verdict, Verdict::Applied);
+    lili.sync().await.unwrap();
+    zhou.sync().await.unwrap();
+    assert_eq!(
+        step(
+            &zhou,
+            &hazard,
+            json!({"from": "rectifying", "to": "pending_acceptance"}),
+            1
+        )
+        .verdict,
+        Verdict::Applied
+    );
+    zhou.sync().await.unwrap();
+    zhao.sync().await.unwrap();
+    assert_eq!(
+        step(
+            &zhao,
+            &hazard,
+            json!({"from": "pending_acceptance", "to": "closed"}),
+            0
+        )
+        .verdict,
+        Verdict::Applied
+    );
+    zhao.sync().await.unwrap();
+    let closed = zhao.server_entity(&hazard).unwrap().unwrap();
+    assert_eq!(closed.entity.body["state"], "closed");
+    let path: Vec<&str> = closed.entity.body["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        path,
+        [
+            "reported",
+            "plan_pending",
+            "rectifying",
+            "pending_acceptance",
+            "rectifying",
+            "pending_acceptance",
+            "closed"
+        ]
+    );
+    assert_eq!(
+        closed.entity.body["photos_after"].as_array().unwrap().len(),
+        2
+    );
+    assert!(closed.entity.body["double_report"]["regulator_at_ms"].is_i64());
+
+    // Another hazard is voided by the office with a reason; a voided hazard moves no more.
+    let (second, _) = lili.report_hazard("general");
+    lili.sync().await.unwrap();
+    office.sync().await.unwrap();
+    let void = json!({"from": "reported", "to": "void", "note": "重复上报"});
+    assert_eq!(step(&office, &second, void, 0).verdict, Verdict::Applied);
+    office.sync().await.unwrap();
+    lili.sync().await.unwrap();
+    let late = step(
+        &lili,
+        &second,
+        json!({"from": "void", "to": "rectifying"}),
+        0,
+    );
+    assert_eq!(late.reason.unwrap().code, "invalid-transition");
+    assert_eq!(state(&lili, &second), "void");
+}
