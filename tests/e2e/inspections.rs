@@ -93,3 +93,72 @@ async fn an_inspector_inspects_with_the_shipped_checklist_and_links_the_hazards(
     let issue = &li.issues().unwrap()[0];
     assert_eq!(issue.entity.body["reason"]["code"], "unknown-template");
 }
+
+#[tokio::test]
+async fn a_new_checklist_version_never_changes_records_made_with_an_older_one() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    server
+        .create_user(&admin, json!({"username": "insp.li", "password": USER_PASSWORD, "roles": ["inspector"], "scopes": {"grids": ["g1"]}}))
+        .await;
+    let v1 = json!({"code": "campaign", "version": 1, "title": "液氨专项检查表", "sections": [
+        {"title": "液氨", "items": [{"code": "YA-01", "text": "阀门无泄漏"}, {"code": "YA-02", "text": "报警器有效"}]}]});
+    server
+        .post("/v1/admin/templates", Some(&admin), v1.clone())
+        .await
+        .ok(201);
+    server
+        .post("/v1/admin/templates", Some(&admin), v1)
+        .await
+        .assert_error(409, "template-published");
+
+    let li = TestDevice::enrolled(&server, "insp.li", USER_PASSWORD).await;
+    li.sync().await.unwrap();
+    let record = |version: u32, item: &str| {
+        json!({"enterprise_id": "e1", "grid_id": "g1", "kind": "special_campaign",
+        "template": "campaign", "template_version": version, "inspectors": [{"name": "李执法"}],
+        "started_at_ms": 1_764_300_000_000_i64, "ended_at_ms": 1_764_300_900_000_i64,
+        "results": [{"item": item, "verdict": "ok"}], "summary": "符合", "refusal_note": "不在场"})
+    };
+    let old = anjian_sync::client::Device::new_entity_id();
+    li.capture_with_template("inspection.submit", &old, record(1, "YA-02"), "campaign@1");
+    li.sync().await.unwrap();
+
+    // Version 2 drops an item; the record made with version 1 is untouched and still reads.
+    let v2 = json!({"code": "campaign", "version": 2, "title": "液氨专项检查表（修订）", "sections": [
+        {"title": "液氨", "items": [{"code": "YA-01", "text": "阀门无泄漏"}]}]});
+    server
+        .post("/v1/admin/templates", Some(&admin), v2)
+        .await
+        .ok(201);
+    li.sync().await.unwrap();
+    let kept = li.server_entity(&old).unwrap().unwrap();
+    assert_eq!(kept.entity.body["template_version"], 1);
+    assert_eq!(kept.entity.body["results"][0]["item"], "YA-02");
+    // A device still on version 1 can record with it; version 2 refuses the dropped item.
+    let offline = anjian_sync::client::Device::new_entity_id();
+    li.capture_with_template(
+        "inspection.submit",
+        &offline,
+        record(1, "YA-02"),
+        "campaign@1",
+    );
+    let newer = anjian_sync::client::Device::new_entity_id();
+    li.capture_with_template(
+        "inspection.submit",
+        &newer,
+        record(2, "YA-02"),
+        "campaign@2",
+    );
+    li.sync().await.unwrap();
+    let verdicts: Vec<Verdict> = li.receipts().unwrap().iter().map(|r| r.verdict).collect();
+    assert_eq!(
+        verdicts,
+        [Verdict::Applied, Verdict::Applied, Verdict::Quarantined]
+    );
+    let leader = server.token("insp.li", USER_PASSWORD).await;
+    server
+        .post("/v1/admin/templates", Some(&leader), json!({"code": "x", "version": 1, "title": "t", "sections": [{"title": "s", "items": [{"code": "a", "text": "b"}]}]}))
+        .await
+        .assert_error(403, "not-permitted");
+}

@@ -33,7 +33,7 @@ pub enum Created<T: ParseFromJSON + ToJSON> {
 
 #[OpenApi(tag = "ApiTags::Admin")]
 impl AdminApi {
-    /// Create a user.
+    /// Create a user (新建用户).
     ///
     /// Users who log in only through WeChat need no password: create them, then give them an
     /// invitation code.
@@ -60,7 +60,7 @@ impl AdminApi {
         Ok(Created::Created(Json(UserView::from(&user))))
     }
 
-    /// List users, oldest first, a page at a time.
+    /// List users (用户列表), oldest first, a page at a time.
     #[oai(path = "/v1/admin/users", method = "get", operation_id = "list_users")]
     async fn list_users(
         &self,
@@ -92,7 +92,7 @@ impl AdminApi {
         }))
     }
 
-    /// One user.
+    /// One user (用户详情).
     #[oai(
         path = "/v1/admin/users/:id",
         method = "get",
@@ -109,7 +109,7 @@ impl AdminApi {
         Ok(Json(UserView::from(&user)))
     }
 
-    /// Change a user's name, password, roles and scopes, or disable them.
+    /// Change a user (修改用户): name, password, roles and scopes, or disable them.
     ///
     /// Disabling ends all the user's sessions at once. The last enabled admin cannot be
     /// disabled or lose the admin role (409 `last-admin`).

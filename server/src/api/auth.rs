@@ -26,7 +26,7 @@ pub enum LoggedOut {
 
 #[OpenApi(tag = "ApiTags::Auth")]
 impl AuthApi {
-    /// Log in with username and password (web users).
+    /// Log in with username and password (账号密码登录), for web users.
     ///
     /// Returns a bearer token. Repeated failures for one username or from one address are
     /// refused for a while (429 `login-throttled`, with `Retry-After`).
@@ -71,14 +71,14 @@ impl AuthApi {
         Ok(Json(logged_in.into()))
     }
 
-    /// Log out: the token stops working at once.
+    /// Log out (退出登录): the token stops working at once.
     #[oai(path = "/v1/auth/logout", method = "post", operation_id = "logout")]
     async fn logout(&self, state: Data<&Arc<AppState>>, auth: Auth) -> Result<LoggedOut, ApiError> {
         state.accounts.logout(&auth.0).await?;
         Ok(LoggedOut::Done)
     }
 
-    /// Who the token belongs to.
+    /// Who the token belongs to (当前用户).
     #[oai(path = "/v1/me", method = "get", operation_id = "me")]
     async fn me(&self, auth: Auth) -> Result<Json<UserView>, ApiError> {
         Ok(Json(UserView::from(&auth.0.user)))

@@ -66,6 +66,54 @@ pub struct TeamInput {
     pub slots: Vec<Slot>,
 }
 
+/// A checklist item.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct TemplateItemInput {
+    /// Its code in the checklist (`XF-01`).
+    #[oai(validator(max_length = 64))]
+    pub code: Text,
+    /// What to check.
+    #[oai(validator(max_length = 500))]
+    pub text: Text,
+    /// The legal basis (依据).
+    pub basis: Option<Text>,
+    /// How to check (检查方法).
+    pub method: Option<Text>,
+    /// Whether a finding needs a photo.
+    #[oai(default)]
+    pub photo_required: bool,
+}
+
+/// A checklist section (消防, 用电 …).
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct TemplateSectionInput {
+    /// Title.
+    #[oai(validator(max_length = 50))]
+    pub title: Text,
+    /// Items, 1 to 100.
+    #[oai(validator(max_items = 100))]
+    pub items: Vec<TemplateItemInput>,
+}
+
+/// A checklist version (检查表).
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct TemplateInput {
+    /// Its code (`small-enterprise`).
+    #[oai(validator(max_length = 64))]
+    pub code: Text,
+    /// Its version, from 1; a published version never changes.
+    pub version: u32,
+    /// Title.
+    #[oai(validator(max_length = 100))]
+    pub title: Text,
+    /// Sections, 1 to 50.
+    #[oai(validator(max_items = 50))]
+    pub sections: Vec<TemplateSectionInput>,
+}
+
 /// Projections of one type.
 #[derive(Debug, Object)]
 pub struct ProjectionList {
@@ -428,6 +476,38 @@ impl EnterprisesApi {
             .map_err(rejected)?;
         let mut list = encode(vec![projection])?;
         Ok(Json(list.items.remove(0)))
+    }
+
+    /// Publish a checklist version (发布检查表) (admin).
+    ///
+    /// A published version never changes (409 `template-published`): publish a new version.
+    /// Records keep the version they were captured with.
+    #[oai(
+        path = "/v1/admin/templates",
+        method = "post",
+        operation_id = "publish_template"
+    )]
+    async fn publish_template(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<TemplateInput>,
+    ) -> Result<Created<Projection>, ApiError> {
+        let template: anjian_sync::kinds::inspection::Template =
+            from_wire(&body.0).map_err(bad_input)?;
+        let id = Uuid::parse_str(&anjian_sync::kinds::inspection::template_id(
+            &template.code,
+            template.version,
+        ))
+        .map_err(|err| bad_input(err.to_string()))?;
+        let payload = serde_json::to_value(&template).map_err(|err| bad_input(err.to_string()))?;
+        let projection = state
+            .sync
+            .record_office_event(&auth.0, "template.publish", id, payload)
+            .await?
+            .map_err(rejected)?;
+        let mut list = encode(vec![projection])?;
+        Ok(Created::Created(Json(list.items.remove(0))))
     }
 
     /// List grids (网格列表) (admin, leader).

@@ -202,7 +202,8 @@ mod tests {
         }
     }
 
-    /// Every operation has a tag, a summary and an operation id.
+    /// Every operation has a tag, a summary with the Chinese term beside the English one, and an
+    /// operation id.
     #[test]
     fn every_operation_is_documented() {
         let spec: serde_json::Value = serde_json::from_str(&super::service().spec()).unwrap();
@@ -211,6 +212,13 @@ mod tests {
         for (path, methods) in paths {
             for (method, operation) in methods.as_object().unwrap() {
                 let what = format!("{method} {path}");
+                let summary = operation["summary"].as_str().unwrap_or_default();
+                assert!(
+                    summary
+                        .chars()
+                        .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                    "{what}: the summary names no Chinese term: {summary}"
+                );
                 assert!(
                     operation["tags"].as_array().is_some_and(|t| !t.is_empty()),
                     "{what} has no tag"

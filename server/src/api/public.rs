@@ -112,7 +112,7 @@ impl PublicApi {
         Ok(Json(PublicArticles { articles }))
     }
 
-    /// One published article, with `ETag` and `Last-Modified` for caches. No login needed.
+    /// One published article (稿件详情), with `ETag` and `Last-Modified` for caches. No login needed.
     #[oai(
         path = "/v1/public/articles/:id",
         method = "get",

@@ -54,7 +54,7 @@ impl DevicesApi {
         Ok(Created::Created(Json(DeviceView::from(&device))))
     }
 
-    /// The caller's devices; an admin sees every device, or one user's with `user_id`.
+    /// The caller's devices (设备列表); an admin sees every device, or one user's with `user_id`.
     #[oai(path = "/v1/devices", method = "get", operation_id = "list_devices")]
     async fn list(
         &self,
@@ -69,7 +69,7 @@ impl DevicesApi {
         }))
     }
 
-    /// Revoke a device (admin): its pushes are refused from now on.
+    /// Revoke a device (吊销设备) (admin): its pushes are refused from now on.
     #[oai(
         path = "/v1/admin/devices/:id/revoke",
         method = "post",

@@ -12,7 +12,7 @@ pub struct SystemApi;
 
 #[OpenApi(tag = "ApiTags::System")]
 impl SystemApi {
-    /// Whether the server is up.
+    /// Whether the server is up (健康检查).
     #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
     async fn healthz(&self) -> Json<Health> {
         Json(Health {
