@@ -304,6 +304,24 @@ fn run<K: Kind>(
     }
 }
 
+/// The entity a record-keeping kind makes: `record` as the body of entity `id`.
+pub fn record_entity<T: Serialize>(
+    id: &str,
+    entity_type: EntityType,
+    scope: EntityScope,
+    record: &T,
+) -> Result<Entity, Reject> {
+    let body = serde_json::to_value(record)
+        .map_err(|err| Reject::quarantine("entity-unreadable", err.to_string()))?;
+    Ok(Entity {
+        id: id.to_string(),
+        entity_type,
+        scope,
+        deleted: false,
+        body,
+    })
+}
+
 /// Checks a text field: trimmed length between `min` and `max` characters, no control characters
 /// but newlines.
 pub fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Reject> {

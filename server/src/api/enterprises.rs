@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::admin::Created;
 use super::error::ApiError;
 use super::security::Auth;
-use super::sync_model::{Projection, from_wire, via_json};
+use super::sync_model::{Projection, from_wire, projections as wire_projections, via_json};
 use super::text::Text;
 use super::{ApiTags, AppState};
 use crate::service::directory::{Directory, ImportError, ImportReport};
@@ -178,19 +178,8 @@ pub enum CsvFile {
     ),
 }
 
-fn encode(projections: Vec<anjian_sync::protocol::Projection>) -> Result<ProjectionList, ApiError> {
-    let items = projections
-        .iter()
-        .map(via_json)
-        .collect::<Result<Vec<Projection>, String>>()
-        .map_err(|err| {
-            tracing::error!(error = %err, "a projection does not fit its wire description");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the server failed to encode its answer",
-            )
-        })?;
+fn encode(items: Vec<anjian_sync::protocol::Projection>) -> Result<ProjectionList, ApiError> {
+    let items = wire_projections(&items)?;
     Ok(ProjectionList { items })
 }
 
@@ -352,14 +341,7 @@ async fn save(
         .record_office_event(&auth.0, "enterprise.save", id, payload)
         .await?;
     let projection = outcome.map_err(rejected)?;
-    via_json(&projection).map_err(|err| {
-        tracing::error!(error = %err, "an enterprise does not fit its wire description");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the server failed to encode its answer",
-        )
-    })
+    via_json(&projection)
 }
 
 #[OpenApi(tag = "ApiTags::Enterprises")]
@@ -456,8 +438,7 @@ impl EnterprisesApi {
         let projection = Directory::save_grid(&state.sync, &auth.0, record)
             .await?
             .map_err(rejected)?;
-        let mut list = encode(vec![projection])?;
-        Ok(Json(list.items.remove(0)))
+        Ok(Json(via_json(&projection)?))
     }
 
     /// Create or change a team (班组) and the meetings it holds (admin).
@@ -474,8 +455,7 @@ impl EnterprisesApi {
         let projection = Directory::save_team(&state.sync, &auth.0, record)
             .await?
             .map_err(rejected)?;
-        let mut list = encode(vec![projection])?;
-        Ok(Json(list.items.remove(0)))
+        Ok(Json(via_json(&projection)?))
     }
 
     /// Publish a checklist version (发布检查表) (admin).
@@ -506,8 +486,7 @@ impl EnterprisesApi {
             .record_office_event(&auth.0, "template.publish", id, payload)
             .await?
             .map_err(rejected)?;
-        let mut list = encode(vec![projection])?;
-        Ok(Created::Created(Json(list.items.remove(0))))
+        Ok(Created::Created(Json(via_json(&projection)?)))
     }
 
     /// List grids (网格列表) (admin, leader).

@@ -10,7 +10,7 @@ use poem_openapi::{Object, OpenApi};
 
 use super::error::ApiError;
 use super::security::Auth;
-use super::sync_model::{Projection, via_json};
+use super::sync_model::{Projection, projections};
 use super::{ApiTags, AppState};
 use crate::service::office::{
     EnterpriseFilter, HazardFilter, InspectionFilter, MeetingFilter, Office, Page,
@@ -31,19 +31,7 @@ pub struct ListPage {
 }
 
 fn wire(page: Page) -> Result<Json<ListPage>, ApiError> {
-    let items = page
-        .items
-        .iter()
-        .map(via_json)
-        .collect::<Result<Vec<Projection>, String>>()
-        .map_err(|err| {
-            tracing::error!(error = %err, "a projection does not fit its wire description");
-            ApiError::new(
-                poem::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the server failed to encode its answer",
-            )
-        })?;
+    let items = projections(&page.items)?;
     Ok(Json(ListPage {
         items,
         next_after: page.next_after,

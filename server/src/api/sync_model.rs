@@ -11,10 +11,28 @@ use uuid::Uuid;
 use super::text::Text;
 use crate::store::model::Device;
 
-/// Converts between a serde type and its wire description through their shared JSON.
-pub fn via_json<W: ParseFromJSON, T: serde::Serialize>(value: &T) -> Result<W, String> {
-    let json = serde_json::to_value(value).map_err(|err| err.to_string())?;
-    W::parse_from_json(Some(json)).map_err(|err| err.into_message())
+/// Converts a serde type to its wire description through their shared JSON. A value that does
+/// not fit is a bug in this module: it is logged, and the client gets a plain `internal` error.
+pub fn via_json<W: ParseFromJSON, T: serde::Serialize>(
+    value: &T,
+) -> Result<W, super::error::ApiError> {
+    let json = serde_json::to_value(value).map_err(|err| err.to_string());
+    json.and_then(|json| W::parse_from_json(Some(json)).map_err(|err| err.into_message()))
+        .map_err(|err| {
+            tracing::error!(error = %err, "a value does not fit its wire description");
+            super::error::ApiError::new(
+                poem::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server failed to encode its answer; it has been logged",
+            )
+        })
+}
+
+/// Projections on the wire.
+pub fn projections(
+    items: &[anjian_sync::protocol::Projection],
+) -> Result<Vec<Projection>, super::error::ApiError> {
+    items.iter().map(via_json).collect()
 }
 
 /// Converts a wire value to its serde type through JSON.

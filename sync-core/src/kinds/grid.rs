@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Role;
 use crate::entity::{Entity, EntityScope, EntityType, derived_id};
 use crate::event::EventBody;
-use crate::judge::{Actor, Kind, Reject, check_id, check_text};
+use crate::judge::{Actor, Kind, Reject, check_id, check_text, record_entity};
 
 /// The entity id of the grid with `code`.
 pub fn grid_id(code: &str) -> String {
@@ -79,13 +79,6 @@ impl Kind for GridSave {
         scope: EntityScope,
         _: Option<&Entity>,
     ) -> Result<Entity, Reject> {
-        Ok(Entity {
-            id: event.entity_id.clone(),
-            entity_type: EntityType::Grid,
-            scope,
-            deleted: false,
-            body: serde_json::to_value(record)
-                .map_err(|err| Reject::quarantine("entity-unreadable", err.to_string()))?,
-        })
+        record_entity(&event.entity_id, EntityType::Grid, scope, &record)
     }
 }

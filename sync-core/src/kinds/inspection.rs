@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Role;
 use crate::entity::{Entity, EntityScope, EntityType, derived_id};
 use crate::event::EventBody;
-use crate::judge::{Actor, Kind, Reject, Related, check_id, check_text};
+use crate::judge::{Actor, Kind, Reject, Related, check_id, check_text, record_entity};
 
 /// The entity id of version `version` of template `code`.
 pub fn template_id(code: &str, version: u32) -> String {
@@ -162,14 +162,7 @@ impl Kind for TemplatePublish {
         scope: EntityScope,
         _: Option<&Entity>,
     ) -> Result<Entity, Reject> {
-        Ok(Entity {
-            id: event.entity_id.clone(),
-            entity_type: EntityType::Template,
-            scope,
-            deleted: false,
-            body: serde_json::to_value(template)
-                .map_err(|err| Reject::quarantine("entity-unreadable", err.to_string()))?,
-        })
+        record_entity(&event.entity_id, EntityType::Template, scope, &template)
     }
 }
 

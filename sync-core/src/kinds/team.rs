@@ -12,7 +12,7 @@ use super::meeting::Slot;
 use crate::access::Role;
 use crate::entity::{Entity, EntityScope, EntityType, derived_id};
 use crate::event::EventBody;
-use crate::judge::{Actor, Kind, Reject, check_id, check_text};
+use crate::judge::{Actor, Kind, Reject, check_id, check_text, record_entity};
 
 /// The entity id of team `code` of `enterprise`.
 pub fn team_id(enterprise: &str, code: &str) -> String {
@@ -101,13 +101,6 @@ impl Kind for TeamSave {
         scope: EntityScope,
         _: Option<&Entity>,
     ) -> Result<Entity, Reject> {
-        Ok(Entity {
-            id: event.entity_id.clone(),
-            entity_type: EntityType::Team,
-            scope,
-            deleted: false,
-            body: serde_json::to_value(record)
-                .map_err(|err| Reject::quarantine("entity-unreadable", err.to_string()))?,
-        })
+        record_entity(&event.entity_id, EntityType::Team, scope, &record)
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Role;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
-use crate::judge::{Actor, Kind, Reject, check_date, check_id, check_text};
+use crate::judge::{Actor, Kind, Reject, check_date, check_id, check_text, record_entity};
 
 /// A special-operation certificate (特种作业操作证).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,13 +125,6 @@ impl Kind for WorkerSave {
         scope: EntityScope,
         _: Option<&Entity>,
     ) -> Result<Entity, Reject> {
-        Ok(Entity {
-            id: event.entity_id.clone(),
-            entity_type: EntityType::Worker,
-            scope,
-            deleted: false,
-            body: serde_json::to_value(worker)
-                .map_err(|err| Reject::quarantine("entity-unreadable", err.to_string()))?,
-        })
+        record_entity(&event.entity_id, EntityType::Worker, scope, &worker)
     }
 }
