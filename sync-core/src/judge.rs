@@ -273,7 +273,7 @@ fn run<K: Kind>(
                 return Err(Reject::quarantine(
                     "wrong-entity-type",
                     format!(
-                        "`{}` is about a {}, but this entity is a {}",
+                        "`{}` is about an entity of type {}, but this one is of type {}",
                         K::NAME,
                         K::ENTITY.name(),
                         current.entity_type.name()

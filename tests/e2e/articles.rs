@@ -78,6 +78,19 @@ async fn an_article_is_written_reviewed_published_and_read_without_login() {
         .await
         .unwrap();
     assert_eq!(again.status(), 304);
+    for header in [
+        format!("W/{etag}"),
+        "*".to_string(),
+        format!("\"0\", {etag}"),
+    ] {
+        let weak = http
+            .get(server.url(&format!("/v1/public/articles/{id}")))
+            .header("if-none-match", header.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(weak.status(), 304, "{header}");
+    }
     server
         .get(
             "/v1/public/articles/0192f3a0-0000-7000-8000-000000000000",

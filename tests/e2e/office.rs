@@ -129,10 +129,20 @@ async fn hazards_and_meetings_are_listed_by_filter_and_scope() {
         "not in their grid"
     );
 
-    server
-        .get("/v1/office/hazards?limit=0", Some(&admin))
-        .await
-        .assert_error(400, "invalid-parameter");
+    for bad in [
+        "/v1/office/hazards?limit=0",
+        "/v1/office/hazards?state=bogus",
+        "/v1/office/hazards?level=minor",
+        "/v1/office/inspections?kind=bogus",
+        "/v1/office/enterprises?risk_colour=green",
+        "/v1/office/meetings?from=2026-13-01",
+        "/v1/office/meetings?to=tomorrow",
+    ] {
+        server
+            .get(bad, Some(&admin))
+            .await
+            .assert_error(400, "invalid-parameter");
+    }
     server
         .get("/v1/office/hazards", None)
         .await
@@ -143,6 +153,16 @@ async fn hazards_and_meetings_are_listed_by_filter_and_scope() {
 async fn enterprises_are_searched_by_name_code_grid_and_risk() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
+    for (code, name) in [("g1", "一网格"), ("g2", "二网格")] {
+        server
+            .post(
+                "/v1/admin/grids",
+                Some(&admin),
+                json!({"code": code, "name": name}),
+            )
+            .await
+            .ok(200);
+    }
     for (name, code, grid, risk) in [
         ("福鼎海带加工厂", "914403001922038216", "g1", "red"),
         ("海丰渔网厂", "9144030071526726XG", "g2", "blue"),

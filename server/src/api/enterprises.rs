@@ -17,7 +17,7 @@ use super::security::Auth;
 use super::sync_model::{Projection, from_wire, projections as wire_projections, via_json};
 use super::text::Text;
 use super::{ApiTags, AppState};
-use crate::service::directory::{Directory, ImportError, ImportReport};
+use crate::service::directory::{Directory, DirectoryError, ImportError, ImportReport};
 use crate::service::sync::Rejection;
 use anjian_sync::entity::EntityType;
 use anjian_sync::judge::Verdict;
@@ -128,6 +128,9 @@ pub enum CsvUpload {
     /// their English names), UTF-8 or GBK.
     #[oai(content_type = "text/csv")]
     Csv(Binary<Vec<u8>>),
+    /// The same file sent with another content type (`text/csv; charset=gbk`, …): the encoding
+    /// is detected from the bytes either way.
+    Bytes(Binary<Vec<u8>>),
 }
 
 /// A row taken with a warning.
@@ -334,14 +337,30 @@ async fn save(
     auth: &Auth,
     id: Uuid,
     input: &EnterpriseInput,
+    create: bool,
 ) -> Result<Projection, ApiError> {
-    let payload = payload(input)?;
-    let outcome = state
-        .sync
-        .record_office_event(&auth.0, "enterprise.save", id, payload)
-        .await?;
-    let projection = outcome.map_err(rejected)?;
+    let record: anjian_sync::kinds::enterprise::EnterpriseRecord =
+        serde_json::from_value(payload(input)?).map_err(|err| bad_input(err.to_string()))?;
+    let projection = Directory::save_enterprise(&state.sync, &auth.0, id, record, create)
+        .await
+        .map_err(directory_error)?
+        .map_err(rejected)?;
     via_json(&projection)
+}
+
+fn directory_error(err: DirectoryError) -> ApiError {
+    match err {
+        DirectoryError::NotFound(message) => {
+            ApiError::new(StatusCode::NOT_FOUND, "not-found", message)
+        }
+        DirectoryError::Conflict(code, message) => {
+            ApiError::new(StatusCode::CONFLICT, code, message)
+        }
+        DirectoryError::Invalid(code, message) => {
+            ApiError::new(StatusCode::BAD_REQUEST, code, message)
+        }
+        DirectoryError::Sync(err) => err.into(),
+    }
 }
 
 #[OpenApi(tag = "ApiTags::Enterprises")]
@@ -361,7 +380,7 @@ impl EnterprisesApi {
         auth: Auth,
         body: Json<EnterpriseInput>,
     ) -> Result<Created<Projection>, ApiError> {
-        let projection = save(&state, &auth, Uuid::now_v7(), &body.0).await?;
+        let projection = save(&state, &auth, Uuid::now_v7(), &body.0, true).await?;
         Ok(Created::Created(Json(projection)))
     }
 
@@ -397,7 +416,7 @@ impl EnterprisesApi {
         auth: Auth,
         body: CsvUpload,
     ) -> Result<Json<ImportReportView>, ApiError> {
-        let CsvUpload::Csv(Binary(bytes)) = body;
+        let (CsvUpload::Csv(Binary(bytes)) | CsvUpload::Bytes(Binary(bytes))) = body;
         let report = Directory::import_enterprises(&state.sync, &auth.0, &bytes)
             .await
             .map_err(|err| match err {
@@ -436,14 +455,16 @@ impl EnterprisesApi {
             name: body.0.name.0,
         };
         let projection = Directory::save_grid(&state.sync, &auth.0, record)
-            .await?
+            .await
+            .map_err(directory_error)?
             .map_err(rejected)?;
         Ok(Json(via_json(&projection)?))
     }
 
-    /// Create or change a team (班组) and the meetings it holds (admin).
+    /// Create or change a team (班组) and the meetings it holds (admin, or the enterprise's
+    /// safety manager).
     ///
-    /// An enterprise's safety manager does the same from a device with a `team.save` event.
+    /// A safety manager can do the same from a device with a `team.save` event.
     #[oai(path = "/v1/admin/teams", method = "post", operation_id = "save_team")]
     async fn save_team(
         &self,
@@ -515,6 +536,6 @@ impl EnterprisesApi {
         id: Path<Uuid>,
         body: Json<EnterpriseInput>,
     ) -> Result<Json<Projection>, ApiError> {
-        Ok(Json(save(&state, &auth, id.0, &body.0).await?))
+        Ok(Json(save(&state, &auth, id.0, &body.0, false).await?))
     }
 }

@@ -299,9 +299,9 @@ pub fn into_error_response(err: poem::Error) -> poem::Response {
         )
     } else if let Some(content_type) = err.downcast_ref::<ContentTypeError>() {
         let message = match content_type {
-            ContentTypeError::NotSupported { content_type } => {
-                format!("the body must be `application/json`, not `{content_type}`")
-            }
+            ContentTypeError::NotSupported { content_type } => format!(
+                "this operation does not take `{content_type}`: send JSON with `Content-Type: application/json` (the operations that take files say so at /docs)"
+            ),
             ContentTypeError::ExpectContentType => {
                 "the body must be `application/json`; send a `Content-Type: application/json` header".to_string()
             }

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
+use poem_openapi::types::ToJSON;
+use poem_openapi::{Enum, Object, OpenApi};
 
+use super::enterprises::RiskColour;
 use super::error::ApiError;
 use super::security::Auth;
 use super::sync_model::{Projection, projections};
@@ -19,6 +21,72 @@ use crate::service::office::{
 /// The `Office` tag.
 #[derive(Debug)]
 pub struct OfficeApi;
+
+/// A hazard's state (隐患状态).
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum HazardState {
+    /// 已上报.
+    Reported,
+    /// 待制定整改方案.
+    PlanPending,
+    /// 整改中.
+    Rectifying,
+    /// 待验收.
+    PendingAcceptance,
+    /// 已销号.
+    Closed,
+    /// 作废.
+    Void,
+}
+
+/// A hazard's level.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum HazardLevel {
+    /// 一般.
+    General,
+    /// 重大.
+    Major,
+}
+
+/// An inspection's kind.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum InspectionKind {
+    /// 企业自查.
+    SelfCheck,
+    /// 网格巡查.
+    GridPatrol,
+    /// 执法检查.
+    Enforcement,
+    /// 专项检查.
+    SpecialCampaign,
+    /// 复查.
+    Recheck,
+}
+
+/// The protocol name of a filter value.
+fn name<T: ToJSON>(value: Option<T>) -> Option<String> {
+    value.and_then(|v| v.to_json()?.as_str().map(str::to_string))
+}
+
+/// A `YYYY-MM-DD` date parameter.
+fn date(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(text) => {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            time::Date::parse(&text, &format).map(|_| Some(text.clone())).map_err(|_| {
+                ApiError::new(
+                    poem::http::StatusCode::BAD_REQUEST,
+                    "invalid-parameter",
+                    format!("the parameter `{field}` must be a date written YYYY-MM-DD, not `{text}`"),
+                )
+            })
+        }
+    }
+}
 
 /// One page of a list.
 #[derive(Debug, Object)]
@@ -72,9 +140,9 @@ impl OfficeApi {
         auth: Auth,
         /// `reported`, `plan_pending`, `rectifying`, `pending_acceptance`, `closed`, `void`.
         #[oai(name = "state")]
-        hazard_state: Query<Option<String>>,
+        hazard_state: Query<Option<HazardState>>,
         /// `general` (一般) or `major` (重大).
-        level: Query<Option<String>>,
+        level: Query<Option<HazardLevel>>,
         /// Only open hazards past their deadline (`true`), or only the others (`false`).
         overdue: Query<Option<bool>>,
         /// Grid code.
@@ -91,8 +159,8 @@ impl OfficeApi {
         limit: Query<u32>,
     ) -> Result<Json<ListPage>, ApiError> {
         let filter = HazardFilter {
-            state: hazard_state.0,
-            level: level.0,
+            state: name(hazard_state.0),
+            level: name(level.0),
             overdue: overdue.0,
             today: today(),
             grid: grid.0,
@@ -143,8 +211,8 @@ impl OfficeApi {
         let filter = MeetingFilter {
             enterprise: enterprise.0,
             team: team.0,
-            from: from.0,
-            to: to.0,
+            from: date("from", from.0)?,
+            to: date("to", to.0)?,
         };
         let page = Office::meetings(
             &state.sync,
@@ -174,7 +242,7 @@ impl OfficeApi {
         /// Enterprise id.
         enterprise: Query<Option<String>>,
         /// `self_check`, `grid_patrol`, `enforcement`, `special_campaign`, `recheck`.
-        kind: Query<Option<String>>,
+        kind: Query<Option<InspectionKind>>,
         /// Started at or after, ms since the epoch.
         from_ms: Query<Option<i64>>,
         /// Started at or before, ms since the epoch.
@@ -190,7 +258,7 @@ impl OfficeApi {
     ) -> Result<Json<ListPage>, ApiError> {
         let filter = InspectionFilter {
             enterprise: enterprise.0,
-            kind: kind.0,
+            kind: name(kind.0),
             from_ms: from_ms.0,
             to_ms: to_ms.0,
         };
@@ -222,7 +290,7 @@ impl OfficeApi {
         /// Grid code.
         grid: Query<Option<String>>,
         /// `red`, `orange`, `yellow`, `blue`.
-        risk_colour: Query<Option<String>>,
+        risk_colour: Query<Option<RiskColour>>,
         /// Part of the name, or of the credit code.
         q: Query<Option<String>>,
         /// Start after this id.
@@ -237,7 +305,7 @@ impl OfficeApi {
         let filter = EnterpriseFilter {
             grid: grid.0,
             text: q.0,
-            risk_colour: risk_colour.0,
+            risk_colour: name(risk_colour.0),
         };
         let page = Office::enterprises(
             &state.sync,

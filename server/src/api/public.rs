@@ -140,7 +140,14 @@ impl PublicApi {
             ));
         };
         let etag = format!("\"{rev}\"");
-        if if_none_match.0.as_deref() == Some(etag.as_str()) {
+        // RFC 9110: `*`, or any tag of the list, compared weakly (a proxy may add `W/`).
+        let matches = if_none_match.0.as_deref().is_some_and(|header| {
+            header
+                .split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+        });
+        if matches {
             return Ok(OneArticle::NotModified(etag));
         }
         let modified = http_date(article.updated_at_ms);

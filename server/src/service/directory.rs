@@ -46,6 +46,23 @@ pub struct ImportReport {
     pub warnings: Vec<(u64, String)>,
 }
 
+/// Why an office change to the directory was refused before it was judged.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// No such thing.
+    #[error("{0}")]
+    NotFound(String),
+    /// It clashes with what exists: a stable code and a message.
+    #[error("{1}")]
+    Conflict(&'static str, String),
+    /// It names something that does not exist.
+    #[error("{1}")]
+    Invalid(&'static str, String),
+    /// The caller lacks a role, or storage failed.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
 /// Why an import changed nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -148,12 +165,27 @@ fn scale_name(scale: Scale) -> &'static str {
 pub struct Directory;
 
 impl Directory {
-    /// Creates or renames a grid (admin).
+    /// Creates or renames a grid (admin). Grid names are unique, so an import can go by them.
     pub async fn save_grid(
         sync: &SyncService,
         caller: &Caller,
         record: GridRecord,
-    ) -> Result<Result<Projection, Rejection>, SyncError> {
+    ) -> Result<Result<Projection, Rejection>, DirectoryError> {
+        let taken = sync
+            .entities_of_type(EntityType::Grid)
+            .await?
+            .into_iter()
+            .filter_map(|g| serde_json::from_value::<GridRecord>(g.entity.body).ok())
+            .find(|g| g.name == record.name && g.code != record.code);
+        if let Some(other) = taken {
+            return Err(DirectoryError::Conflict(
+                "grid-name-taken",
+                format!(
+                    "the grid `{}` already has the name {}; names must tell grids apart",
+                    other.code, other.name
+                ),
+            ));
+        }
         let id = Uuid::parse_str(&grid_id(&record.code)).map_err(|err| SyncError::Invalid {
             field: "code",
             message: err.to_string(),
@@ -162,8 +194,57 @@ impl Directory {
             field: "grid",
             message: err.to_string(),
         })?;
-        sync.record_office_event(caller, "grid.save", id, payload)
-            .await
+        Ok(sync
+            .record_office_event(caller, "grid.save", id, payload)
+            .await?)
+    }
+
+    /// Registers (`create`) or replaces an enterprise's record (admin): its grid must exist, its
+    /// credit code must not be another enterprise's, and a replaced enterprise must exist.
+    pub async fn save_enterprise(
+        sync: &SyncService,
+        caller: &Caller,
+        id: Uuid,
+        record: EnterpriseRecord,
+        create: bool,
+    ) -> Result<Result<Projection, Rejection>, DirectoryError> {
+        let grids = sync.entities_of_type(EntityType::Grid).await?;
+        let grid_known = grids
+            .iter()
+            .filter_map(|g| serde_json::from_value::<GridRecord>(g.entity.body.clone()).ok())
+            .any(|g| g.code == record.grid_id);
+        if !grid_known {
+            return Err(DirectoryError::Invalid(
+                "unknown-grid",
+                format!(
+                    "no grid has the code `{}`; add it first (POST /v1/admin/grids)",
+                    record.grid_id
+                ),
+            ));
+        }
+        let enterprises = sync.entities_of_type(EntityType::Enterprise).await?;
+        let id_text = id.to_string();
+        if !create && !enterprises.iter().any(|e| e.entity.id == id_text) {
+            return Err(DirectoryError::NotFound("no enterprise has this id".into()));
+        }
+        if let Some(other) = enterprises.iter().find(|e| {
+            e.entity.id != id_text && e.entity.body["credit_code"] == record.credit_code.as_str()
+        }) {
+            return Err(DirectoryError::Conflict(
+                "credit-code-taken",
+                format!(
+                    "the credit code {} is already enterprise {}",
+                    record.credit_code, other.entity.id
+                ),
+            ));
+        }
+        let payload = serde_json::to_value(&record).map_err(|err| SyncError::Invalid {
+            field: "enterprise",
+            message: err.to_string(),
+        })?;
+        Ok(sync
+            .record_office_event(caller, "enterprise.save", id, payload)
+            .await?)
     }
 
     /// Creates or changes a team (班组) and the meetings it holds (admin; an enterprise's safety
@@ -273,7 +354,28 @@ impl Directory {
                 }
             };
             let line = row.position().map_or(0, |p| p.line());
+            if row.iter().all(|cell| cell.trim().is_empty()) {
+                continue; // A blank row (spreadsheets save them as `,,,,`).
+            }
+            if row.len() < headers.len() {
+                errors.push((
+                    line,
+                    format!(
+                        "the row has {} cells, the header {}",
+                        row.len(),
+                        headers.len()
+                    ),
+                ));
+                continue;
+            }
             let cell = |field: &str| row.get(columns[field]).unwrap_or("").trim().to_string();
+            if cell("contact").is_empty() && !cell("phone").is_empty() {
+                errors.push((
+                    line,
+                    "联系电话 is given without 联系人 (contact person)".to_string(),
+                ));
+                continue;
+            }
             let code = normalise(&cell("credit_code"));
             if let Some(first) = seen.insert(code.clone(), line) {
                 errors.push((
@@ -294,7 +396,7 @@ impl Directory {
                 ));
                 continue;
             };
-            let village = (grid_text != grid).then_some(grid_text);
+
             let contact = Contact {
                 name: cell("contact"),
                 phone: cell("phone"),
@@ -305,7 +407,6 @@ impl Directory {
                     let mut record = old.clone();
                     record.name = cell("name");
                     record.grid_id = grid.clone();
-                    record.village = village;
                     record.industry = cell("industry");
                     record.scale = scale;
                     record.address = cell("address");
@@ -329,7 +430,7 @@ impl Directory {
                         industry: cell("industry"),
                         scale,
                         grid_id: grid,
-                        village,
+                        village: None,
                         address: cell("address"),
                         location: None,
                         contacts: if contact.name.is_empty() {
@@ -413,6 +514,13 @@ impl Directory {
         if !(caller.user.grant.has(Role::Admin) || caller.user.grant.has(Role::Leader)) {
             return Err(SyncError::Forbidden(Role::Admin));
         }
+        let grid_names: HashMap<String, String> = sync
+            .entities_of_type(EntityType::Grid)
+            .await?
+            .into_iter()
+            .filter_map(|g| serde_json::from_value::<GridRecord>(g.entity.body).ok())
+            .map(|g| (g.code, g.name))
+            .collect();
         let mut out = b"\xef\xbb\xbf".to_vec();
         {
             let mut writer = csv::Writer::from_writer(&mut out);
@@ -427,8 +535,11 @@ impl Directory {
                 )) else {
                     continue;
                 };
-                // The village as it was imported, or the grid's code: either imports back as is.
-                let grid = r.village.clone().unwrap_or_else(|| r.grid_id.clone());
+                // The grid's name (its code when it has none): imports back to the same grid.
+                let grid = grid_names
+                    .get(&r.grid_id)
+                    .cloned()
+                    .unwrap_or_else(|| r.grid_id.clone());
                 let (contact, phone) = r
                     .contacts
                     .first()
