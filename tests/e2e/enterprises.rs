@@ -65,17 +65,15 @@ async fn the_office_registers_enterprises_and_devices_receive_them() {
     let renamed = json!({"name": "福鼎海带加工有限公司"});
     let mut update = record("914403001922038216", "g1");
     update["name"] = renamed["name"].clone();
-    let updated = server
-        .call(
-            reqwest::Method::PUT,
-            &format!("/v1/admin/enterprises/{id}"),
-            Some(&admin),
-            Some(update),
-        )
-        .await;
-    let updated = updated.ok(200);
+    let path = format!("/v1/admin/enterprises/{id}");
+    let put = |body: Value| server.call(reqwest::Method::PUT, &path, Some(&admin), Some(body));
+    let updated = put(update.clone()).await;
+    let updated = updated.ok(200).clone();
     assert_eq!(updated["body"]["name"], "福鼎海带加工有限公司");
     assert!(updated["rev"].as_u64() > created["rev"].as_u64());
+    // Saving the same record again changes nothing, not even the revision.
+    let same = put(update).await;
+    assert_eq!(same.ok(200)["rev"], updated["rev"]);
 
     // Who receives it: the enterprise's team lead, an inspector of its grid; not another grid's.
     for (username, roles, scopes) in [

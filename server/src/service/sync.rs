@@ -308,6 +308,15 @@ impl SyncService {
                         ));
                         return Err(StoreError::Other(ABANDONED.into()));
                     }
+                    // A change that changes nothing makes no event and no new revision, so
+                    // devices do not pull the same record again.
+                    let current = tx.entity(&change.entity_id.to_string())?;
+                    if let Some(current) = current {
+                        if judgement.entity.as_ref() == Some(&current.entity) {
+                            projections.push(current);
+                            continue;
+                        }
+                    }
                     let request = PushRequest {
                         device_id: office.id.to_string(),
                         device_clock_ms: now.0,
