@@ -120,6 +120,16 @@ pub trait Kind {
         Ok(())
     }
 
+    /// Completes the scope from those entities (a record of a registered enterprise lies in that
+    /// enterprise's grid, whatever the device said); unchanged by default.
+    fn refine_scope(
+        scope: EntityScope,
+        _payload: &Self::Payload,
+        _related: &Related,
+    ) -> EntityScope {
+        scope
+    }
+
     /// The scope of the entity: from the payload for a new entity, from the entity as it
     /// stands otherwise. Fails when the entity must exist and does not, or must not and does.
     fn scope(
@@ -289,7 +299,7 @@ fn run<K: Kind>(
         })?;
         K::validate(event, &payload)?;
         K::check_related(&payload, related)?;
-        let scope = K::scope(actor, &payload, current)?;
+        let scope = K::refine_scope(K::scope(actor, &payload, current)?, &payload, related);
         K::authorize(actor, &payload, &scope, current)?;
         K::apply(actor, event, payload, scope, current)
     })();
@@ -302,6 +312,14 @@ fn run<K: Kind>(
         },
         Err(reject) => refused(reject, current),
     }
+}
+
+/// The grid of a registered enterprise, when `related` holds its record.
+pub fn enterprise_grid(related: &Related, enterprise_id: &str) -> Option<String> {
+    let enterprise = related.get(enterprise_id)?;
+    (enterprise.entity_type == EntityType::Enterprise)
+        .then(|| enterprise.body["grid_id"].as_str().map(str::to_string))
+        .flatten()
 }
 
 /// The entity a record-keeping kind makes: `record` as the body of entity `id`.

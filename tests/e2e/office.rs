@@ -199,3 +199,61 @@ async fn enterprises_are_searched_by_name_code_grid_and_risk() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_registered_enterprises_records_lie_in_its_grid() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    for (code, name) in [("g1", "一网格"), ("g2", "二网格")] {
+        server
+            .post(
+                "/v1/admin/grids",
+                Some(&admin),
+                json!({"code": code, "name": name}),
+            )
+            .await
+            .ok(200);
+    }
+    let record = json!({"name": "福鼎海带加工厂", "credit_code": "914403001922038216", "industry": "紫菜加工",
+        "scale": "below", "grid_id": "g1", "address": "沙埕镇"});
+    let enterprise = server
+        .post("/v1/admin/enterprises", Some(&admin), record)
+        .await;
+    let enterprise = enterprise.ok(201)["id"].as_str().unwrap().to_string();
+    server.add_team(&admin, &enterprise, "t1").await;
+    for (username, roles, scopes) in [
+        ("insp.town", json!(["inspector"]), json!({"town": true})),
+        ("insp.g1", json!(["inspector"]), json!({"grids": ["g1"]})),
+        (
+            "lead.t1",
+            json!(["team_lead"]),
+            json!({"enterprise": enterprise, "team": "t1"}),
+        ),
+    ] {
+        server
+            .create_user(&admin, json!({"username": username, "password": USER_PASSWORD, "roles": roles, "scopes": scopes}))
+            .await;
+    }
+    // A town-wide inspector reports a hazard naming the wrong grid: it lies in the enterprise's.
+    let town = TestDevice::enrolled(&server, "insp.town", USER_PASSWORD).await;
+    let hazard = anjian_sync::client::Device::new_entity_id();
+    let report = json!({"enterprise_id": enterprise, "grid_id": "g2", "level": "general", "description": "电线老化"});
+    town.capture("hazard.report", &hazard, report, vec![PHOTO.into()])
+        .unwrap();
+    town.sync().await.unwrap();
+    let stored = town.server_entity(&hazard).unwrap().unwrap();
+    assert_eq!(stored.entity.body["grid_id"], "g1");
+    assert!(stored.buckets.contains(&"grid:g1".to_string()));
+
+    // The team's meetings are seen by the grid's inspector too.
+    let lead = TestDevice::enrolled(&server, "lead.t1", USER_PASSWORD).await;
+    lead.sync().await.unwrap();
+    lead.submit_meeting(&enterprise, "t1", "早班");
+    lead.sync().await.unwrap();
+    let g1 = server.token("insp.g1", USER_PASSWORD).await;
+    assert_eq!(count(&list(&server, &g1, "/v1/office/meetings").await), 1);
+    assert_eq!(
+        count(&list(&server, &g1, "/v1/office/hazards?grid=g1").await),
+        1
+    );
+}

@@ -291,6 +291,22 @@ impl Kind for HazardReport {
         Ok(())
     }
 
+    fn related(r: &Report) -> Vec<String> {
+        vec![r.enterprise_id.clone()]
+    }
+
+    fn refine_scope(
+        mut scope: EntityScope,
+        r: &Report,
+        related: &crate::judge::Related,
+    ) -> EntityScope {
+        // A registered enterprise's hazard lies in the enterprise's grid, whatever the device said.
+        if let Some(grid) = crate::judge::enterprise_grid(related, &r.enterprise_id) {
+            scope.grid = Some(grid);
+        }
+        scope
+    }
+
     fn scope(actor: &Actor, r: &Report, current: Option<&Entity>) -> Result<EntityScope, Reject> {
         if current.is_some() {
             return Err(Reject::conflict(
@@ -333,6 +349,9 @@ impl Kind for HazardReport {
         scope: EntityScope,
         _: Option<&Entity>,
     ) -> Result<Entity, Reject> {
+        // The grid the scope settled on (the enterprise's, when registered) is the hazard's.
+        let mut report = report;
+        report.grid_id = scope.grid.clone();
         let hazard = Hazard {
             report,
             state: State::Reported,

@@ -299,7 +299,22 @@ impl Kind for MeetingSubmit {
     }
 
     fn related(m: &MeetingContent) -> Vec<String> {
-        vec![super::team::team_id(&m.enterprise_id, &m.team_id)]
+        vec![
+            super::team::team_id(&m.enterprise_id, &m.team_id),
+            m.enterprise_id.clone(),
+        ]
+    }
+
+    fn refine_scope(
+        mut scope: EntityScope,
+        m: &MeetingContent,
+        related: &crate::judge::Related,
+    ) -> EntityScope {
+        // Inspectors of the enterprise's grid see its meetings.
+        if let Some(grid) = crate::judge::enterprise_grid(related, &m.enterprise_id) {
+            scope.grid = Some(grid);
+        }
+        scope
     }
 
     fn check_related(m: &MeetingContent, related: &crate::judge::Related) -> Result<(), Reject> {
