@@ -94,6 +94,14 @@ pub struct EntityScope {
 }
 
 impl EntityScope {
+    /// This scope with `user` among the users it concerns (who created or changed the entity).
+    pub fn with_user(mut self, user: &str) -> EntityScope {
+        if !self.users.iter().any(|u| u == user) {
+            self.users.push(user.to_string());
+        }
+        self
+    }
+
     /// The buckets of an entity with this scope, sorted, without repeats.
     pub fn buckets(&self) -> Vec<String> {
         let mut buckets = vec![TOWN.to_string()];

@@ -418,9 +418,7 @@ pub fn issue_entity(
         },
         _ => EntityScope::default(),
     };
-    if !scope.users.iter().any(|u| u == author) {
-        scope.users.push(author.to_string());
-    }
+    scope = scope.with_user(author);
     Entity {
         id: issue_id(&event.body.device_id, event.body.seq),
         entity_type: EntityType::SyncIssue,

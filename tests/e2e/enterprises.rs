@@ -16,16 +16,8 @@ fn record(code: &str, grid: &str) -> Value {
 async fn the_office_registers_enterprises_and_devices_receive_them() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
-    for (code, name) in [("g1", "一网格"), ("g2", "二网格")] {
-        server
-            .post(
-                "/v1/admin/grids",
-                Some(&admin),
-                json!({"code": code, "name": name}),
-            )
-            .await
-            .ok(200);
-    }
+    server.add_grid(&admin, "g1", "一网格").await;
+    server.add_grid(&admin, "g2", "二网格").await;
     // Typed the way people type it: lower case, spaces around.
     let created = server
         .post(
@@ -113,14 +105,7 @@ async fn the_office_registers_enterprises_and_devices_receive_them() {
 async fn bad_enterprises_are_refused_and_change_nothing() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
-    server
-        .post(
-            "/v1/admin/grids",
-            Some(&admin),
-            json!({"code": "g1", "name": "一网格"}),
-        )
-        .await
-        .ok(200);
+    server.add_grid(&admin, "g1", "一网格").await;
     server
         .post(
             "/v1/admin/grids",

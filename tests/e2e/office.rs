@@ -153,16 +153,8 @@ async fn hazards_and_meetings_are_listed_by_filter_and_scope() {
 async fn enterprises_are_searched_by_name_code_grid_and_risk() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
-    for (code, name) in [("g1", "一网格"), ("g2", "二网格")] {
-        server
-            .post(
-                "/v1/admin/grids",
-                Some(&admin),
-                json!({"code": code, "name": name}),
-            )
-            .await
-            .ok(200);
-    }
+    server.add_grid(&admin, "g1", "一网格").await;
+    server.add_grid(&admin, "g2", "二网格").await;
     for (name, code, grid, risk) in [
         ("福鼎海带加工厂", "914403001922038216", "g1", "red"),
         ("海丰渔网厂", "9144030071526726XG", "g2", "blue"),
@@ -204,16 +196,8 @@ async fn enterprises_are_searched_by_name_code_grid_and_risk() {
 async fn a_registered_enterprises_records_lie_in_its_grid() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
-    for (code, name) in [("g1", "一网格"), ("g2", "二网格")] {
-        server
-            .post(
-                "/v1/admin/grids",
-                Some(&admin),
-                json!({"code": code, "name": name}),
-            )
-            .await
-            .ok(200);
-    }
+    server.add_grid(&admin, "g1", "一网格").await;
+    server.add_grid(&admin, "g2", "二网格").await;
     let record = json!({"name": "福鼎海带加工厂", "credit_code": "914403001922038216", "industry": "紫菜加工",
         "scale": "below", "grid_id": "g1", "address": "沙埕镇"});
     let enterprise = server

@@ -263,6 +263,14 @@ impl TestServer {
         (user["id"].as_str().unwrap().to_string(), token)
     }
 
+    /// Adds a grid, as the admin `admin_token`.
+    pub async fn add_grid(&self, admin_token: &str, code: &str, name: &str) {
+        let grid = json!({"code": code, "name": name});
+        self.post("/v1/admin/grids", Some(admin_token), grid)
+            .await
+            .ok(200);
+    }
+
     /// Adds a team holding every meeting slot, as the admin `admin_token`.
     pub async fn add_team(&self, admin_token: &str, enterprise: &str, code: &str) {
         let team = json!({"enterprise_id": enterprise, "code": code, "name": format!("{code}班组"),

@@ -10,14 +10,13 @@
 //! malformed code is refused; a check-digit mismatch is kept, with `credit_code_warning` set.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::hazard::Location;
 use crate::access::Role;
 use crate::credit_code::{CreditCodeCheck, check, normalise};
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
-use crate::judge::{Actor, Kind, Reject, check_id, check_text};
+use crate::judge::{Actor, Kind, Reject, check_id, check_text, record_entity};
 
 /// Above or below the designated size (规模以上 / 规模以下).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,17 +210,10 @@ impl Kind for EnterpriseSave {
         // The enterprise's own buckets, so its manager and its team leads read its record.
         scope.enterprise = Some(event.entity_id.clone());
         scope.directory = true;
-        let body: Value = serde_json::to_value(Enterprise {
+        let enterprise = Enterprise {
             record,
             credit_code_warning,
-        })
-        .map_err(|err| Reject::quarantine("entity-unreadable", err.to_string()))?;
-        Ok(Entity {
-            id: event.entity_id.clone(),
-            entity_type: EntityType::Enterprise,
-            scope,
-            deleted: false,
-            body,
-        })
+        };
+        record_entity(&event.entity_id, EntityType::Enterprise, scope, &enterprise)
     }
 }

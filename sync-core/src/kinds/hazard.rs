@@ -21,12 +21,11 @@
 //! of `reported` — an inspector covering the grid, or an admin; void — an admin only.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::access::Role;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
-use crate::judge::{Actor, Kind, Reject, check_date, check_id, check_text};
+use crate::judge::{Actor, Kind, Reject, check_date, check_id, check_text, record_entity};
 
 /// 一般 or 重大.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,11 +247,6 @@ fn hazard_of(entity: &Entity) -> Result<Hazard, Reject> {
     })
 }
 
-fn to_body(hazard: &Hazard) -> Result<Value, Reject> {
-    serde_json::to_value(hazard)
-        .map_err(|err| Reject::quarantine("entity-unreadable", err.to_string()))
-}
-
 /// `hazard.report`: a new hazard.
 #[derive(Debug)]
 pub struct HazardReport;
@@ -368,13 +362,7 @@ impl Kind for HazardReport {
                 note: None,
             }],
         };
-        Ok(Entity {
-            id: event.entity_id.clone(),
-            entity_type: EntityType::Hazard,
-            scope,
-            deleted: false,
-            body: to_body(&hazard)?,
-        })
+        record_entity(&event.entity_id, EntityType::Hazard, scope, &hazard)
     }
 }
 
@@ -457,17 +445,12 @@ impl Kind for HazardDeadline {
             to: hazard.state,
             note: Some(format!("deadline {}: {}", d.deadline, d.note)),
         });
-        let mut scope = scope;
-        if !scope.users.contains(&actor.user_id) {
-            scope.users.push(actor.user_id.clone());
-        }
-        Ok(Entity {
-            id: current.id.clone(),
-            entity_type: EntityType::Hazard,
-            scope,
-            deleted: false,
-            body: to_body(&hazard)?,
-        })
+        record_entity(
+            &current.id,
+            EntityType::Hazard,
+            scope.with_user(&actor.user_id),
+            &hazard,
+        )
     }
 }
 
@@ -617,16 +600,11 @@ impl Kind for HazardTransition {
             to: t.to,
             note: t.note,
         });
-        let mut scope = scope;
-        if !scope.users.contains(&actor.user_id) {
-            scope.users.push(actor.user_id.clone());
-        }
-        Ok(Entity {
-            id: current.id.clone(),
-            entity_type: EntityType::Hazard,
-            scope,
-            deleted: false,
-            body: to_body(&hazard)?,
-        })
+        record_entity(
+            &current.id,
+            EntityType::Hazard,
+            scope.with_user(&actor.user_id),
+            &hazard,
+        )
     }
 }

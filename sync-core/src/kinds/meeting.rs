@@ -16,11 +16,10 @@
 //! lead — never a second, silently double-counted meeting.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
-use crate::judge::{Actor, Kind, Reject, check_date, check_id, check_text};
+use crate::judge::{Actor, Kind, Reject, check_date, check_id, check_text, record_entity};
 
 /// Which of the three meetings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,11 +224,6 @@ fn meeting_of(entity: &Entity) -> Result<Meeting, Reject> {
     })
 }
 
-fn to_body(meeting: &Meeting) -> Result<Value, Reject> {
-    serde_json::to_value(meeting)
-        .map_err(|err| Reject::quarantine("entity-unreadable", err.to_string()))
-}
-
 /// The id of the meeting a team holds in `slot` of `shift` on `date`: a UUIDv8 made of the first
 /// 16 bytes of sha256(`meeting\n<enterprise>\n<team>\n<date>\n<shift>\n<slot>`), with the version
 /// and variant bits set as RFC 9562 says (byte 6: `0x8_`, byte 8: `0b10…`).
@@ -390,13 +384,7 @@ impl Kind for MeetingSubmit {
             content_hash: event_hash(event)?,
             amendments: Vec::new(),
         };
-        Ok(Entity {
-            id: event.entity_id.clone(),
-            entity_type: EntityType::Meeting,
-            scope,
-            deleted: false,
-            body: to_body(&meeting)?,
-        })
+        record_entity(&event.entity_id, EntityType::Meeting, scope, &meeting)
     }
 }
 
@@ -500,16 +488,11 @@ impl Kind for MeetingAmend {
             changes: amendment.changes,
             photos: event.blob_refs.clone(),
         });
-        let mut scope = scope;
-        if !scope.users.contains(&actor.user_id) {
-            scope.users.push(actor.user_id.clone());
-        }
-        Ok(Entity {
-            id: current.id.clone(),
-            entity_type: EntityType::Meeting,
-            scope,
-            deleted: false,
-            body: to_body(&meeting)?,
-        })
+        record_entity(
+            &current.id,
+            EntityType::Meeting,
+            scope.with_user(&actor.user_id),
+            &meeting,
+        )
     }
 }
