@@ -146,6 +146,11 @@ pub struct Entity {
     pub deleted: bool,
     /// The type's data (see the kinds).
     pub body: Value,
+    /// The blobs (photos, by sha256) it cites, sorted: the evidence behind it. For records of
+    /// what happened (hazards, meetings, inspections) every photo any of its events cited; for
+    /// an article, the images it shows now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blobs: Vec<String>,
 }
 
 /// A UUIDv8 determined by `parts`: the first 16 bytes of sha256 of the parts joined by `\n`, with

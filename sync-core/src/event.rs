@@ -112,6 +112,11 @@ pub fn hash_body(body: &EventBody) -> Result<String, EventError> {
     Ok(hex::encode(Sha256::digest(canonical_bytes(body)?)))
 }
 
+/// Whether `s` is a sha256 in lower-case hex, the form blobs are named by.
+pub fn is_sha256_hex(s: &str) -> bool {
+    is_hex(s, 64)
+}
+
 fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }

@@ -146,6 +146,17 @@ pub trait Kind {
         current: Option<&Entity>,
     ) -> Result<(), Reject>;
 
+    /// The blobs the entity cites after the event (its evidence). By default every photo any of
+    /// its events cited: a record of what happened keeps all its evidence.
+    fn blobs(entity: &Entity, event: &EventBody, current: Option<&Entity>) -> Vec<String> {
+        let _ = entity;
+        let mut blobs: Vec<String> = current.map(|c| c.blobs.clone()).unwrap_or_default();
+        blobs.extend(event.blob_refs.iter().cloned());
+        blobs.sort();
+        blobs.dedup();
+        blobs
+    }
+
     /// The entity after the event.
     fn apply(
         actor: &Actor,
@@ -301,7 +312,9 @@ fn run<K: Kind>(
         K::check_related(&payload, related)?;
         let scope = K::refine_scope(K::scope(actor, &payload, current)?, &payload, related);
         K::authorize(actor, &payload, &scope, current)?;
-        K::apply(actor, event, payload, scope, current)
+        let mut entity = K::apply(actor, event, payload, scope, current)?;
+        entity.blobs = K::blobs(&entity, event, current);
+        Ok(entity)
     })();
     match outcome {
         Ok(entity) => Judgement {
@@ -336,6 +349,7 @@ pub fn record_entity<T: Serialize>(
         entity_type,
         scope,
         deleted: false,
+        blobs: Vec::new(),
         body,
     })
 }
@@ -348,6 +362,24 @@ pub fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<()
         return Err(Reject::quarantine(
             "payload-invalid",
             format!("`{field}` must be {min} to {max} characters, without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a payload field naming a photo: a sha256 in lower-case hex that the event also lists in
+/// `blob_refs`, which is where a device looks for the files to upload before the event.
+pub fn check_cited(field: &str, sha256: &str, event: &EventBody) -> Result<(), Reject> {
+    if !crate::event::is_sha256_hex(sha256) {
+        return Err(Reject::quarantine(
+            "payload-invalid",
+            format!("`{field}` is a photo's sha256, 64 lower-case hex"),
+        ));
+    }
+    if !event.blob_refs.iter().any(|r| r == sha256) {
+        return Err(Reject::quarantine(
+            "payload-invalid",
+            format!("`{field}` names photo {sha256}, which the event does not list in `blob_refs`"),
         ));
     }
     Ok(())
@@ -424,6 +456,7 @@ pub fn issue_entity(
         entity_type: EntityType::SyncIssue,
         scope,
         deleted: false,
+        blobs: Vec::new(),
         body: serde_json::json!({
             "verdict": judgement.verdict,
             "reason": judgement.reason,

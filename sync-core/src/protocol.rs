@@ -92,6 +92,10 @@ pub struct Projection {
     pub received_at_ms: i64,
     /// How far to trust `captured_at_ms`.
     pub clock: ClockFlag,
+    /// The blobs it cites (`blobs`) that the server does not hold yet. Empty means the entity
+    /// is *evidentially complete*: every photo it cites is present and matches its hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_blobs: Vec<String>,
 }
 
 /// One bucket's state at a checkpoint.

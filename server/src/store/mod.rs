@@ -20,7 +20,7 @@ pub use redb_store::RedbStore;
 
 use anjian_sync::entity::{BucketDigest, Entity};
 use anjian_sync::protocol::{JudgedEvent, Projection, Receipt};
-use model::{Device, Invitation, SecretHash, Session, UnixMillis, User};
+use model::{BlobMeta, Device, Invitation, SecretHash, Session, UnixMillis, Upload, User};
 use uuid::Uuid;
 
 /// What a store call can fail with. Small and matchable on purpose.
@@ -178,6 +178,34 @@ pub trait SyncStore: Send + Sync + std::fmt::Debug + 'static {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<Receipt>, StoreError>;
+}
+
+/// Blobs (photos) and unfinished uploads. The files live in the blob directory; the store keeps
+/// what is known about them and which entities cite them.
+pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
+    /// The blob with this sha256 (hex), if the store holds it.
+    fn blob(&self, sha256: &str) -> Result<Option<BlobMeta>, StoreError>;
+
+    /// Records a blob whose file is in place. Every entity citing it that missed it moves to a
+    /// new revision without it in `missing_blobs` (so pulls carry its new completeness), in the
+    /// same transaction; those projections are returned. Recording a blob the store already
+    /// holds changes nothing and returns none.
+    fn add_blob(&self, meta: &BlobMeta) -> Result<Vec<Projection>, StoreError>;
+
+    /// The projections of the entities citing a blob.
+    fn citing(&self, sha256: &str) -> Result<Vec<Projection>, StoreError>;
+
+    /// Stores an upload (new or changed).
+    fn put_upload(&self, upload: &Upload) -> Result<(), StoreError>;
+
+    /// The upload with this id.
+    fn upload(&self, id: Uuid) -> Result<Option<Upload>, StoreError>;
+
+    /// Forgets an upload; whether it existed.
+    fn remove_upload(&self, id: Uuid) -> Result<bool, StoreError>;
+
+    /// Every unfinished upload.
+    fn uploads(&self) -> Result<Vec<Upload>, StoreError>;
 }
 
 /// What one write transaction of the sync store can do.

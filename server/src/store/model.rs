@@ -145,3 +145,57 @@ pub struct Device {
     /// When it last pushed.
     pub last_push_at: Option<UnixMillis>,
 }
+
+/// A blob the store holds (a photo): what was checked and read from it when it arrived.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BlobMeta {
+    /// Its sha256, lower-case hex: its name.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// `image/jpeg`, `image/png` or `image/webp`.
+    pub media_type: String,
+    /// Width in pixels, as stored (before EXIF orientation).
+    pub width: u32,
+    /// Height in pixels, as stored.
+    pub height: u32,
+    /// The EXIF orientation (1 to 8; 1 when absent).
+    pub orientation: u8,
+    /// When the camera says it took the photo (EXIF `DateTimeOriginal`, with
+    /// `OffsetTimeOriginal` when present), as the camera wrote it: `2026-11-28T09:30:00+08:00`.
+    pub taken_at: Option<String>,
+    /// Where the camera says it was (EXIF GPS), WGS 84 degrees.
+    pub gps: Option<GpsPoint>,
+    /// When the server received it.
+    pub received_at: UnixMillis,
+    /// The user whose upload made it.
+    pub uploaded_by: Uuid,
+}
+
+/// A point from a photo's EXIF GPS tags.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GpsPoint {
+    /// Latitude, degrees, north positive.
+    pub lat: f64,
+    /// Longitude, degrees, east positive.
+    pub lon: f64,
+    /// Altitude, metres, when recorded.
+    pub alt: Option<f64>,
+}
+
+/// An unfinished resumable upload (tus): the bytes so far are in its file in the blob directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upload {
+    /// Its id, in its URL.
+    pub id: Uuid,
+    /// The sha256 the whole file must have.
+    pub sha256: String,
+    /// The whole file's length.
+    pub length: u64,
+    /// Who created it; only they may continue it.
+    pub user_id: Uuid,
+    /// When it was created.
+    pub created_at: UnixMillis,
+    /// When it is dropped if unfinished.
+    pub expires_at: UnixMillis,
+}

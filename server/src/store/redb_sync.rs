@@ -8,11 +8,12 @@ use anjian_sync::event::SignedEvent;
 use anjian_sync::protocol::{JudgedEvent, Projection, Receipt};
 
 use super::codec::{decode, encode, encode_json};
-use super::model::{Device, UnixMillis};
+use super::model::{BlobMeta, Device, UnixMillis, Upload};
 use super::tables::{
-    BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES, EVENTS, FORKS, TYPE_INDEX,
+    BLOB_CITATIONS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES, EVENTS,
+    FORKS, TYPE_INDEX, UPLOADS,
 };
-use super::{PullPage, RedbStore, StoreError, SyncStore, SyncWrite};
+use super::{BlobStore, PullPage, RedbStore, StoreError, SyncStore, SyncWrite};
 
 const LAST_REV: &str = "last_rev";
 
@@ -26,6 +27,8 @@ struct Write<'txn> {
     digests: Table<'txn, &'static str, &'static [u8]>,
     counters: Table<'txn, &'static str, u64>,
     types: Table<'txn, (&'static str, &'static str), u64>,
+    blobs: Table<'txn, &'static str, &'static [u8]>,
+    citations: Table<'txn, (&'static str, &'static str), ()>,
 }
 
 impl<'txn> Write<'txn> {
@@ -39,7 +42,48 @@ impl<'txn> Write<'txn> {
             digests: txn.open_table(BUCKET_DIGESTS)?,
             counters: txn.open_table(COUNTERS)?,
             types: txn.open_table(TYPE_INDEX)?,
+            blobs: txn.open_table(BLOBS)?,
+            citations: txn.open_table(BLOB_CITATIONS)?,
         })
+    }
+
+    /// Stores a projection at the next revision, moving it in the bucket index and digests from
+    /// where `old` left it.
+    fn store_projection(
+        &mut self,
+        mut projection: Projection,
+        old: Option<&Projection>,
+    ) -> Result<Projection, StoreError> {
+        let rev = self.counters.get(LAST_REV)?.map(|v| v.value()).unwrap_or(0) + 1;
+        self.counters.insert(LAST_REV, rev)?;
+        if let Some(old) = old {
+            for bucket in &old.buckets {
+                self.index.remove((bucket.as_str(), old.rev))?;
+                let mut digest = self.digest(bucket)?;
+                digest.remove(&old.entity.id, old.rev);
+                self.digests
+                    .insert(bucket.as_str(), encode(&digest)?.as_slice())?;
+            }
+        }
+        let entity = &projection.entity;
+        self.types
+            .insert((entity.entity_type.name(), entity.id.as_str()), rev)?;
+        let buckets = entity.scope.buckets();
+        for bucket in &buckets {
+            self.index
+                .insert((bucket.as_str(), rev), entity.id.as_str())?;
+            let mut digest = self.digest(bucket)?;
+            digest.add(&entity.id, rev);
+            self.digests
+                .insert(bucket.as_str(), encode(&digest)?.as_slice())?;
+        }
+        projection.rev = rev;
+        projection.buckets = buckets;
+        self.entities.insert(
+            projection.entity.id.as_str(),
+            encode_json(&projection)?.as_slice(),
+        )?;
+        Ok(projection)
     }
 
     fn digest(&self, bucket: &str) -> Result<BucketDigest, StoreError> {
@@ -101,42 +145,35 @@ impl SyncWrite for Write<'_> {
         entity: Entity,
         meta: super::ProjectionMeta,
     ) -> Result<Projection, StoreError> {
-        let rev = self.counters.get(LAST_REV)?.map(|v| v.value()).unwrap_or(0) + 1;
-        self.counters.insert(LAST_REV, rev)?;
-        if let Some(old) = self.entity(&entity.id)? {
-            for bucket in &old.buckets {
-                self.index.remove((bucket.as_str(), old.rev))?;
-                let mut digest = self.digest(bucket)?;
-                digest.remove(&old.entity.id, old.rev);
-                self.digests
-                    .insert(bucket.as_str(), encode(&digest)?.as_slice())?;
-            }
+        let old = self.entity(&entity.id)?;
+        let before = old
+            .as_ref()
+            .map(|o| o.entity.blobs.as_slice())
+            .unwrap_or(&[]);
+        for blob in before.iter().filter(|b| !entity.blobs.contains(b)) {
+            self.citations.remove((blob.as_str(), entity.id.as_str()))?;
         }
-        self.types
-            .insert((entity.entity_type.name(), entity.id.as_str()), rev)?;
-        let buckets = entity.scope.buckets();
-        for bucket in &buckets {
-            self.index
-                .insert((bucket.as_str(), rev), entity.id.as_str())?;
-            let mut digest = self.digest(bucket)?;
-            digest.add(&entity.id, rev);
-            self.digests
-                .insert(bucket.as_str(), encode(&digest)?.as_slice())?;
+        let mut missing_blobs = Vec::new();
+        for blob in &entity.blobs {
+            if !before.contains(blob) {
+                self.citations
+                    .insert((blob.as_str(), entity.id.as_str()), ())?;
+            }
+            if self.blobs.get(blob.as_str())?.is_none() {
+                missing_blobs.push(blob.clone());
+            }
         }
         let projection = Projection {
             entity,
-            rev,
-            buckets,
+            rev: 0,
+            buckets: Vec::new(),
             last_event_id: meta.event_id,
             captured_at_ms: meta.time.captured_at_ms,
             received_at_ms: meta.time.received_at_ms,
             clock: meta.time.clock,
+            missing_blobs,
         };
-        self.entities.insert(
-            projection.entity.id.as_str(),
-            encode_json(&projection)?.as_slice(),
-        )?;
-        Ok(projection)
+        self.store_projection(projection, old.as_ref())
     }
 }
 
@@ -307,5 +344,225 @@ impl SyncStore for RedbStore {
             receipts.push(event.receipt);
         }
         Ok(receipts)
+    }
+}
+
+impl BlobStore for RedbStore {
+    fn blob(&self, sha256: &str) -> Result<Option<BlobMeta>, StoreError> {
+        let txn = self.db().begin_read()?;
+        match txn.open_table(BLOBS)?.get(sha256)? {
+            Some(bytes) => Ok(Some(decode("blob", bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn add_blob(&self, meta: &BlobMeta) -> Result<Vec<Projection>, StoreError> {
+        let txn = self.db().begin_write()?;
+        let mut completed = Vec::new();
+        {
+            let mut tables = Write::open(&txn)?;
+            if tables.blobs.get(meta.sha256.as_str())?.is_some() {
+                return Ok(completed);
+            }
+            tables
+                .blobs
+                .insert(meta.sha256.as_str(), encode(meta)?.as_slice())?;
+            let mut citers = Vec::new();
+            for entry in tables.citations.range((meta.sha256.as_str(), "")..)? {
+                let (key, _) = entry?;
+                let (blob, id) = key.value();
+                if blob != meta.sha256 {
+                    break;
+                }
+                citers.push(id.to_string());
+            }
+            for id in citers {
+                let Some(old) = tables.entity(&id)? else {
+                    continue;
+                };
+                if !old.missing_blobs.contains(&meta.sha256) {
+                    continue;
+                }
+                let mut projection = old.clone();
+                projection.missing_blobs.retain(|b| *b != meta.sha256);
+                completed.push(tables.store_projection(projection, Some(&old))?);
+            }
+        }
+        txn.commit()?;
+        Ok(completed)
+    }
+
+    fn citing(&self, sha256: &str) -> Result<Vec<Projection>, StoreError> {
+        let txn = self.db().begin_read()?;
+        let citations = txn.open_table(BLOB_CITATIONS)?;
+        let entities = txn.open_table(ENTITIES)?;
+        let mut projections = Vec::new();
+        for entry in citations.range((sha256, "")..)? {
+            let (key, _) = entry?;
+            let (blob, id) = key.value();
+            if blob != sha256 {
+                break;
+            }
+            if let Some(bytes) = entities.get(id)? {
+                projections.push(decode("entity", bytes.value())?);
+            }
+        }
+        Ok(projections)
+    }
+
+    fn put_upload(&self, upload: &Upload) -> Result<(), StoreError> {
+        let txn = self.db().begin_write()?;
+        txn.open_table(UPLOADS)?
+            .insert(upload.id.as_u128(), encode(upload)?.as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn upload(&self, id: Uuid) -> Result<Option<Upload>, StoreError> {
+        let txn = self.db().begin_read()?;
+        match txn.open_table(UPLOADS)?.get(id.as_u128())? {
+            Some(bytes) => Ok(Some(decode("upload", bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn remove_upload(&self, id: Uuid) -> Result<bool, StoreError> {
+        let txn = self.db().begin_write()?;
+        let existed = txn.open_table(UPLOADS)?.remove(id.as_u128())?.is_some();
+        txn.commit()?;
+        Ok(existed)
+    }
+
+    fn uploads(&self) -> Result<Vec<Upload>, StoreError> {
+        let txn = self.db().begin_read()?;
+        let mut uploads = Vec::new();
+        for entry in txn.open_table(UPLOADS)?.iter()? {
+            let (_, bytes) = entry?;
+            uploads.push(decode("upload", bytes.value())?);
+        }
+        Ok(uploads)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use anjian_sync::clock::{CaptureTime, ClockFlag};
+    use anjian_sync::entity::{EntityScope, EntityType};
+
+    use super::*;
+    use crate::store::ProjectionMeta;
+
+    fn meta() -> ProjectionMeta {
+        ProjectionMeta {
+            event_id: "e".into(),
+            time: CaptureTime {
+                claimed_ms: 0,
+                device_clock_ms: 0,
+                skew_ms: 0,
+                captured_at_ms: 0,
+                clock: ClockFlag::Ok,
+                received_at_ms: 0,
+            },
+        }
+    }
+
+    fn citing(blobs: &[&str]) -> Entity {
+        Entity {
+            id: "h1".into(),
+            entity_type: EntityType::Hazard,
+            scope: EntityScope {
+                grid: Some("g1".into()),
+                ..EntityScope::default()
+            },
+            deleted: false,
+            body: serde_json::json!({}),
+            blobs: blobs.iter().map(|b| b.to_string()).collect(),
+        }
+    }
+
+    fn blob(sha256: &str) -> BlobMeta {
+        BlobMeta {
+            sha256: sha256.into(),
+            size: 1,
+            media_type: "image/jpeg".into(),
+            width: 1,
+            height: 1,
+            orientation: 1,
+            taken_at: None,
+            gps: None,
+            received_at: UnixMillis(0),
+            uploaded_by: Uuid::nil(),
+        }
+    }
+
+    fn put(store: &RedbStore, entity: Entity) -> Projection {
+        let mut stored = None;
+        store
+            .write(&mut |tx| {
+                stored = Some(tx.put_entity(entity.clone(), meta())?);
+                Ok(())
+            })
+            .unwrap();
+        stored.unwrap()
+    }
+
+    #[test]
+    fn an_entity_is_complete_once_every_blob_it_cites_arrives() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("test.redb")).unwrap();
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        store.add_blob(&blob(&a)).unwrap();
+        let first = put(&store, citing(&[&a, &b]));
+        assert_eq!(
+            first.missing_blobs,
+            vec![b.clone()],
+            "a blob already held is not missing"
+        );
+
+        let completed = store.add_blob(&blob(&b)).unwrap();
+        assert_eq!(completed.len(), 1);
+        assert!(completed[0].missing_blobs.is_empty());
+        assert!(
+            completed[0].rev > first.rev,
+            "completeness travels as a new revision"
+        );
+        let page = store.pull(&["grid:g1".to_string()], first.rev, 10).unwrap();
+        assert_eq!(
+            page.projections, completed,
+            "pulls carry the completed entity"
+        );
+        assert!(
+            store.add_blob(&blob(&b)).unwrap().is_empty(),
+            "a second add changes nothing"
+        );
+
+        assert_eq!(store.citing(&b).unwrap().len(), 1);
+        put(&store, citing(&[&a]));
+        assert!(
+            store.citing(&b).unwrap().is_empty(),
+            "a blob no longer cited has no citer"
+        );
+        assert_eq!(store.citing(&a).unwrap()[0].entity.id, "h1");
+        assert!(store.citing(&"c".repeat(64)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn uploads_are_kept_until_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("test.redb")).unwrap();
+        let upload = Upload {
+            id: Uuid::now_v7(),
+            sha256: "a".repeat(64),
+            length: 10,
+            user_id: Uuid::nil(),
+            created_at: UnixMillis(1),
+            expires_at: UnixMillis(2),
+        };
+        store.put_upload(&upload).unwrap();
+        assert_eq!(store.upload(upload.id).unwrap(), Some(upload.clone()));
+        assert_eq!(store.uploads().unwrap(), vec![upload.clone()]);
+        assert!(store.remove_upload(upload.id).unwrap());
+        assert!(!store.remove_upload(upload.id).unwrap());
+        assert_eq!(store.upload(upload.id).unwrap(), None);
     }
 }

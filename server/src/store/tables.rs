@@ -40,3 +40,11 @@ pub const BUCKET_DIGESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("b
 pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters-0");
 /// Entities by type: (type name, entity id) → revision, for the office's lists.
 pub const TYPE_INDEX: TableDefinition<(&str, &str), u64> = TableDefinition::new("type-index-0");
+/// Blobs the store holds: sha256 (hex) → [`super::model::BlobMeta`]. A blob exists once its file
+/// is in place and this entry is committed.
+pub const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs-0");
+/// Which entities cite which blob: (sha256, entity id) → ().
+pub const BLOB_CITATIONS: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("blob-citations-0");
+/// Unfinished uploads by id (UUID as `u128`) → [`super::model::Upload`].
+pub const UPLOADS: TableDefinition<u128, &[u8]> = TableDefinition::new("uploads-0");

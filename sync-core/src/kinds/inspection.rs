@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::access::Role;
 use crate::entity::{Entity, EntityScope, EntityType, derived_id};
 use crate::event::EventBody;
-use crate::judge::{Actor, Kind, Reject, Related, check_id, check_text, record_entity};
+use crate::judge::{
+    Actor, Kind, Reject, Related, check_cited, check_id, check_text, record_entity,
+};
 
 /// The entity id of version `version` of template `code`.
 pub fn template_id(code: &str, version: u32) -> String {
@@ -325,6 +327,15 @@ impl Kind for InspectionSubmit {
                 "the enterprise signs (`signature`), or its refusal is noted (`refusal_note`)",
             ));
         }
+        if let Some(signature) = &r.signature {
+            check_cited("signature", signature, event)?;
+        }
+        for result in &r.results {
+            result
+                .photos
+                .iter()
+                .try_for_each(|photo| check_cited("results.photos", photo, event))?;
+        }
         let pinned = format!("{}@{}", r.template, r.template_version);
         if event.template_ref.as_deref() != Some(pinned.as_str()) {
             return Err(Reject::quarantine(
@@ -422,6 +433,7 @@ impl Kind for InspectionSubmit {
             entity_type: EntityType::Inspection,
             scope,
             deleted: false,
+            blobs: Vec::new(),
             body,
         })
     }
@@ -518,6 +530,7 @@ impl Kind for InspectionAmend {
             entity_type: EntityType::Inspection,
             scope,
             deleted: false,
+            blobs: Vec::new(),
             body,
         })
     }

@@ -49,6 +49,7 @@ pub(crate) fn teams() -> Related {
             entity_type: crate::entity::EntityType::Team,
             scope: crate::entity::EntityScope::default(),
             deleted: false,
+            blobs: Vec::new(),
             body: json!({"enterprise_id": enterprise, "code": team, "name": "一班",
                 "slots": ["pre_shift", "mid_shift", "handover"]}),
         };
@@ -978,7 +979,7 @@ fn templates_are_immutable_and_inspections_pin_them() {
     related.insert(template.id.clone(), template.clone());
     let li = inspector("li", &["g1"]);
     let submit = |payload: Value, pinned: Option<&str>| {
-        let mut e = event("inspection.submit", payload, 0);
+        let mut e = event("inspection.submit", payload, 1);
         e.template_ref = pinned.map(str::to_string);
         e
     };
@@ -1066,4 +1067,64 @@ fn templates_are_immutable_and_inspections_pin_them() {
         Verdict::Quarantined,
         "not-permitted",
     );
+}
+
+#[test]
+fn an_article_cites_the_images_it_shows_now() {
+    let writer = actor("xu", &[Role::Publicist], Scopes::default());
+    let other = "ab".repeat(32);
+    let mut save = event(
+        "article.save",
+        json!({"title": "防溺水", "body": "夏季", "cover": PHOTO, "images": [other]}),
+        0,
+    );
+    refused(
+        &judge(&save, &writer, None),
+        Verdict::Quarantined,
+        "payload-invalid",
+    );
+    save.blob_refs = vec![PHOTO.to_string(), other.clone()];
+    let draft = applied(judge(&save, &writer, None));
+    let mut cited = vec![PHOTO.to_string(), other.clone()];
+    cited.sort();
+    assert_eq!(draft.blobs, cited);
+
+    let mut edit = event("article.save", json!({"images": []}), 0);
+    edit.base_rev = Some(1);
+    let edited = applied(judge(&edit, &writer, Some(&draft)));
+    assert_eq!(
+        edited.blobs,
+        vec![PHOTO.to_string()],
+        "an image taken out is no longer cited"
+    );
+}
+
+#[test]
+fn a_hazard_keeps_every_photo_its_events_cited() {
+    let li = inspector("li", &["g1"]);
+    let zhou = manager("zhou", "e1");
+    let hazard = applied(judge(
+        &event("hazard.report", report_payload("general"), 1),
+        &li,
+        None,
+    ));
+    assert_eq!(hazard.blobs, vec![PHOTO.to_string()]);
+    let rectifying = applied(judge(
+        &event("hazard.transition", transition("reported", "rectifying"), 0),
+        &zhou,
+        Some(&hazard),
+    ));
+    assert_eq!(
+        rectifying.blobs, hazard.blobs,
+        "a move without photos keeps them"
+    );
+    let after = "cd".repeat(32);
+    let mut done = event(
+        "hazard.transition",
+        transition("rectifying", "pending_acceptance"),
+        0,
+    );
+    done.blob_refs = vec![after.clone()];
+    let pending = applied(judge(&done, &zhou, Some(&rectifying)));
+    assert_eq!(pending.blobs, vec![PHOTO.to_string(), after]);
 }
