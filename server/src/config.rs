@@ -37,6 +37,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// WeChat mini-program login.
     pub wechat: WeChatSettings,
+    /// Photos and other blobs: uploads and the image pipeline.
+    pub blobs: BlobSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -86,6 +88,37 @@ pub struct WeChatSettings {
     pub timeout_secs: u64,
 }
 
+/// Photos (照片) and other blobs: uploads and the image pipeline.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlobSettings {
+    /// Largest file accepted, in bytes.
+    pub max_bytes: u64,
+    /// Longest image side accepted, in pixels; checked before decoding.
+    pub max_image_side: u32,
+    /// Most pixels (width × height) accepted; checked before decoding.
+    pub max_image_pixels: u64,
+    /// Images decoded at once; each may hold up to `max_image_pixels` × 4 bytes.
+    pub decode_concurrency: usize,
+    /// How long an unfinished upload is kept, in seconds.
+    pub upload_ttl_secs: u64,
+    /// Unfinished uploads one user may have at once.
+    pub max_uploads_per_user: usize,
+}
+
+impl Default for BlobSettings {
+    fn default() -> Self {
+        BlobSettings {
+            max_bytes: 32 * 1024 * 1024,
+            max_image_side: 16_384,
+            max_image_pixels: 50_000_000,
+            decode_concurrency: 2,
+            upload_ttl_secs: 7 * 24 * 3600,
+            max_uploads_per_user: 64,
+        }
+    }
+}
+
 /// Logging.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -114,6 +147,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             auth: AuthSettings::default(),
             wechat: WeChatSettings::default(),
+            blobs: BlobSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -161,6 +195,9 @@ impl Default for LogSettings {
         }
     }
 }
+
+/// The most `blobs.max_bytes` may be set to (the file is hashed and decoded in memory).
+pub const MAX_BLOB_BYTES_LIMIT: u64 = 256 * 1024 * 1024;
 
 /// The most a JSON body limit may be set to: larger uploads go through the blob protocol.
 pub const MAX_JSON_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -216,6 +253,27 @@ impl Settings {
         }
         if self.wechat.timeout_secs == 0 || self.wechat.timeout_secs > 120 {
             bail!("wechat.timeout_secs must be between 1 and 120");
+        }
+        let blobs = &self.blobs;
+        if blobs.max_bytes == 0 || blobs.max_bytes > MAX_BLOB_BYTES_LIMIT {
+            bail!("blobs.max_bytes must be between 1 and {MAX_BLOB_BYTES_LIMIT}");
+        }
+        if blobs.max_image_side < 16 || blobs.max_image_pixels < 256 {
+            bail!(
+                "blobs.max_image_side must be at least 16 and blobs.max_image_pixels at least 256"
+            );
+        }
+        if blobs.max_image_pixels > 200_000_000 {
+            bail!("blobs.max_image_pixels must be at most 200000000 (800 MB decoded)");
+        }
+        if blobs.decode_concurrency == 0 || blobs.decode_concurrency > 64 {
+            bail!("blobs.decode_concurrency must be between 1 and 64");
+        }
+        if blobs.upload_ttl_secs < 60 || blobs.upload_ttl_secs > 366 * 24 * 3600 {
+            bail!("blobs.upload_ttl_secs must be between one minute and one year");
+        }
+        if blobs.max_uploads_per_user == 0 {
+            bail!("blobs.max_uploads_per_user must be at least 1");
         }
         Ok(())
     }

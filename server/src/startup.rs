@@ -19,9 +19,10 @@ use secrecy::SecretString;
 use crate::api::{self, AppState};
 use crate::config::Settings;
 use crate::service::accounts::Accounts;
+use crate::service::blobs::Blobs;
 use crate::service::sync::{OfficeDevice, SyncService};
 use crate::service::wechat::WeChatClient;
-use crate::store::{AccountStore, RedbStore, StoreError, SyncStore};
+use crate::store::{AccountStore, BlobStore, RedbStore, StoreError, SyncStore};
 
 /// A server that is built, not yet serving.
 #[derive(Debug)]
@@ -73,9 +74,16 @@ impl Application {
         sync.ensure_shipped_template()
             .await
             .map_err(|err| anyhow::anyhow!("cannot publish the shipped checklist: {err}"))?;
+        let blobs = Blobs::new(
+            store.clone() as Arc<dyn BlobStore>,
+            &settings.blob_dir(),
+            settings.blobs.clone(),
+        )
+        .map_err(|err| anyhow::anyhow!("cannot set up the blob directory: {err}"))?;
         let state = Arc::new(AppState {
             accounts,
             sync,
+            blobs,
             trust_forwarded_for: settings.http.trust_forwarded_for,
         });
         Ok(Application {
@@ -134,13 +142,35 @@ impl Application {
         } = self;
         let local_addr = listener.local_addr()?;
         let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
-        let routes = api::routes(state, settings.http.max_json_body_bytes);
+        let limits = api::BodyLimits {
+            json: settings.http.max_json_body_bytes,
+            blob: usize::try_from(settings.blobs.max_bytes)
+                .unwrap_or(usize::MAX)
+                .saturating_add(64 * 1024),
+        };
+        let sweeper = tokio::spawn(sweep_uploads(state.clone()));
+        let routes = api::routes(state, limits);
         tracing::info!(%local_addr, data_dir = %settings.data_dir.display(), "serving; API docs at /docs");
         Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)
             .run_with_graceful_shutdown(routes, shutdown, Some(grace))
             .await
             .context("the HTTP server failed")?;
+        sweeper.abort();
+        let _ = sweeper.await;
         close_store(store).await
+    }
+}
+
+/// Drops expired uploads at start and every hour after.
+async fn sweep_uploads(state: Arc<AppState>) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match state.blobs.sweep().await {
+            Ok(0) => {}
+            Ok(dropped) => tracing::info!(dropped, "expired uploads dropped"),
+            Err(err) => tracing::warn!(error = %err, "cannot sweep expired uploads"),
+        }
     }
 }
 

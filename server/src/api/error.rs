@@ -18,6 +18,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
 use crate::service::accounts::AccountError;
+use crate::service::blobs::BlobError;
+use crate::service::images::ImageError;
 use crate::service::sync::SyncError;
 use crate::service::wechat::WeChatError;
 
@@ -57,15 +59,29 @@ pub enum ApiError {
     /// `edit-conflict`, `wechat-bound-elsewhere`).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
-    /// The body is larger than the limit (`payload-too-large`).
+    /// It was here and is gone (`upload-expired`).
+    #[oai(status = 410)]
+    Gone(Json<ErrorBody>),
+    /// A precondition header does not hold (`tus-version`: only `Tus-Resumable: 1.0.0`).
+    #[oai(status = 412)]
+    PreconditionFailed(Json<ErrorBody>),
+    /// The body is larger than the limit (`payload-too-large`, `blob-too-large`).
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
-    /// The body is not `application/json` (`unsupported-media-type`).
+    /// The body is not of the media type the operation takes (`unsupported-media-type`), or a
+    /// file is not a JPEG, PNG or WebP image (`image-unsupported`).
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
+    /// The file arrived whole but cannot be accepted (`blob-hash-mismatch`, `image-too-large`,
+    /// `image-damaged`).
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
     /// Too many attempts (`login-throttled`, `wechat-rate-limited`); retry after the header's seconds.
     #[oai(status = 429)]
     TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    /// A chunk does not match its `Upload-Checksum` (`checksum-mismatch`, tus status 460).
+    #[oai(status = 460)]
+    ChecksumMismatch(Json<ErrorBody>),
     /// The server failed (`internal`); the cause is in the server log.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -92,8 +108,12 @@ impl ApiError {
             StatusCode::NOT_FOUND => ApiError::NotFound(body),
             StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(body),
             StatusCode::CONFLICT => ApiError::Conflict(body),
+            StatusCode::GONE => ApiError::Gone(body),
+            StatusCode::PRECONDITION_FAILED => ApiError::PreconditionFailed(body),
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(body),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(body),
+            StatusCode::UNPROCESSABLE_ENTITY => ApiError::Unprocessable(body),
+            status if status.as_u16() == 460 => ApiError::ChecksumMismatch(body),
             StatusCode::TOO_MANY_REQUESTS => ApiError::TooManyRequests(body, 1),
             StatusCode::BAD_GATEWAY => ApiError::BadGateway(body),
             StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(body, None),
@@ -110,8 +130,12 @@ impl ApiError {
             | ApiError::NotFound(body)
             | ApiError::MethodNotAllowed(body)
             | ApiError::Conflict(body)
+            | ApiError::Gone(body)
+            | ApiError::PreconditionFailed(body)
             | ApiError::PayloadTooLarge(body)
             | ApiError::UnsupportedMediaType(body)
+            | ApiError::Unprocessable(body)
+            | ApiError::ChecksumMismatch(body)
             | ApiError::TooManyRequests(body, _)
             | ApiError::Internal(body)
             | ApiError::BadGateway(body)
@@ -191,6 +215,50 @@ impl From<AccountError> for ApiError {
         ApiError::new(status, code, message)
     }
 }
+
+impl From<BlobError> for ApiError {
+    fn from(err: BlobError) -> ApiError {
+        let message = err.to_string();
+        let (status, code) = match &err {
+            BlobError::NotFound => (StatusCode::NOT_FOUND, "blob-not-found"),
+            BlobError::UploadNotFound => (StatusCode::NOT_FOUND, "upload-not-found"),
+            BlobError::UploadExpired => (StatusCode::GONE, "upload-expired"),
+            BlobError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid-header"),
+            BlobError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "blob-too-large"),
+            BlobError::OffsetMismatch { .. } => (StatusCode::CONFLICT, "offset-mismatch"),
+            BlobError::Overrun { .. } => (StatusCode::BAD_REQUEST, "upload-overrun"),
+            BlobError::Busy => (StatusCode::CONFLICT, "upload-busy"),
+            BlobError::ChecksumMismatch => (CHECKSUM_MISMATCH, "checksum-mismatch"),
+            BlobError::HashMismatch { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "blob-hash-mismatch")
+            }
+            BlobError::Image(ImageError::Unsupported(_)) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "image-unsupported")
+            }
+            BlobError::Image(ImageError::TooLarge { .. }) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "image-too-large")
+            }
+            BlobError::Image(ImageError::Damaged(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "image-damaged")
+            }
+            BlobError::TooManyUploads(_) => {
+                return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too-many-uploads", message)
+                    .retry_after(3600);
+            }
+            BlobError::Storage(cause) => {
+                tracing::error!(error = %cause, "blob storage failure");
+                return ApiError::internal();
+            }
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+/// tus's status for a chunk that does not match its checksum.
+const CHECKSUM_MISMATCH: StatusCode = match StatusCode::from_u16(460) {
+    Ok(status) => status,
+    Err(_) => StatusCode::BAD_REQUEST,
+};
 
 impl From<SyncError> for ApiError {
     fn from(err: SyncError) -> ApiError {

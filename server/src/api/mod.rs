@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod blobs;
 pub mod enterprises;
 pub mod error;
 pub mod model;
@@ -32,6 +33,7 @@ use poem::{Endpoint, EndpointExt, Request, Route};
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::service::accounts::Accounts;
+use crate::service::blobs::Blobs;
 use crate::service::sync::SyncService;
 use error::BodyTooLarge;
 
@@ -42,6 +44,8 @@ pub struct AppState {
     pub accounts: Accounts,
     /// The sync service.
     pub sync: SyncService,
+    /// Photos and other blobs.
+    pub blobs: Blobs,
     /// Whether the client address comes from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
 }
@@ -88,6 +92,8 @@ pub enum ApiTags {
     Office,
     /// What anyone may read without logging in: published articles (宣传稿件).
     Public,
+    /// Photos (照片) and other blobs: resumable uploads, thumbnails, evidence metadata.
+    Blobs,
 }
 
 /// All operations.
@@ -100,6 +106,7 @@ pub type Api = (
     enterprises::EnterprisesApi,
     office::OfficeApi,
     public::PublicApi,
+    blobs::BlobsApi,
 );
 
 /// The OpenAPI service over all operations.
@@ -114,6 +121,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             enterprises::EnterprisesApi,
             office::OfficeApi,
             public::PublicApi,
+            blobs::BlobsApi,
         ),
         "Anjian (安检) API",
         env!("CARGO_PKG_VERSION"),
@@ -130,27 +138,45 @@ pub fn spec_yaml() -> String {
     service().spec_yaml()
 }
 
+/// The body limits: JSON requests, and the bytes of a photo upload.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimits {
+    /// Any request but an upload.
+    pub json: usize,
+    /// A request carrying a file (`/v1/uploads/…`, `POST /v1/blobs`): the largest file and room
+    /// for a multipart form's framing.
+    pub blob: usize,
+}
+
 /// Every route of the server, with its middleware, over `state`.
-pub fn routes(state: Arc<AppState>, max_json_body_bytes: usize) -> impl Endpoint {
+pub fn routes(state: Arc<AppState>, limits: BodyLimits) -> impl Endpoint {
     let api = service();
     Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
         .at("/openapi.yaml", api.spec_endpoint_yaml())
         .nest("/", api)
-        .around(move |ep, req| limit_body(ep, req, max_json_body_bytes))
+        .around(move |ep, req| limit_body(ep, req, limits))
         .data(state)
         .with(Tracing)
         .catch_all_error(|err| async move { error::into_error_response(err) })
 }
 
-/// Refuses bodies over `limit` bytes: by `Content-Length` before reading, and for bodies sent
-/// without one (chunked) by reading at most `limit` bytes.
+/// Refuses bodies over the limit: by `Content-Length` before reading, and for bodies sent
+/// without one (chunked) by reading at most the limit. Upload chunks are not read here: the
+/// upload reads them as they come, never past the upload's length.
 async fn limit_body<E: Endpoint>(
     ep: Arc<E>,
     mut req: Request,
-    limit: usize,
+    limits: BodyLimits,
 ) -> poem::Result<poem::Response> {
+    let path = req.uri().path();
+    let chunk = path.starts_with("/v1/uploads/");
+    let limit = if chunk || (path == "/v1/blobs" && req.method() == poem::http::Method::POST) {
+        limits.blob
+    } else {
+        limits.json
+    };
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -158,6 +184,7 @@ async fn limit_body<E: Endpoint>(
     match declared {
         Some(length) if length > limit as u64 => return Err(BodyTooLarge { limit }.into()),
         Some(_) => {}
+        None if chunk => {}
         None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
             let body = req
                 .take_body()

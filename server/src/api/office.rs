@@ -149,6 +149,9 @@ impl OfficeApi {
         grid: Query<Option<String>>,
         /// Enterprise id.
         enterprise: Query<Option<String>>,
+        /// Only records whose every cited photo the server holds (证据完整, `true`), or only those
+        /// still missing some (`false`).
+        evidence_complete: Query<Option<bool>>,
         /// Start after this id (the previous page's `next_after`).
         after: Query<Option<String>>,
         /// Items per page, 1 to 500.
@@ -165,6 +168,7 @@ impl OfficeApi {
             today: today(),
             grid: grid.0,
             enterprise: enterprise.0,
+            evidence_complete: evidence_complete.0,
         };
         let page = Office::hazards(
             &state.sync,
@@ -199,6 +203,9 @@ impl OfficeApi {
         from: Query<Option<String>>,
         /// Last date, inclusive.
         to: Query<Option<String>>,
+        /// Only records whose every cited photo the server holds (证据完整, `true`), or only those
+        /// still missing some (`false`).
+        evidence_complete: Query<Option<bool>>,
         /// Start after this id.
         after: Query<Option<String>>,
         /// Items per page, 1 to 500.
@@ -213,6 +220,7 @@ impl OfficeApi {
             team: team.0,
             from: date("from", from.0)?,
             to: date("to", to.0)?,
+            evidence_complete: evidence_complete.0,
         };
         let page = Office::meetings(
             &state.sync,
@@ -247,6 +255,9 @@ impl OfficeApi {
         from_ms: Query<Option<i64>>,
         /// Started at or before, ms since the epoch.
         to_ms: Query<Option<i64>>,
+        /// Only records whose every cited photo the server holds (证据完整, `true`), or only those
+        /// still missing some (`false`).
+        evidence_complete: Query<Option<bool>>,
         /// Start after this id.
         after: Query<Option<String>>,
         /// Items per page, 1 to 500.
@@ -261,6 +272,7 @@ impl OfficeApi {
             kind: name(kind.0),
             from_ms: from_ms.0,
             to_ms: to_ms.0,
+            evidence_complete: evidence_complete.0,
         };
         let page = Office::inspections(
             &state.sync,

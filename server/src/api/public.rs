@@ -78,7 +78,7 @@ fn published(projection: &Projection) -> Option<PublicArticle> {
 }
 
 /// An HTTP date (RFC 9110), e.g. `Sat, 28 Nov 2026 14:00:00 GMT`.
-fn http_date(ms: i64) -> String {
+pub(super) fn http_date(ms: i64) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let weekday = &at.weekday().to_string()[..3];

@@ -295,6 +295,13 @@ pub struct Projection {
     pub deleted: bool,
     /// The type's data (see PROTOCOL.md).
     pub body: Value,
+    /// The photos it cites (sha256), sorted: its evidence (证据照片).
+    #[oai(default)]
+    pub blobs: Vec<String>,
+    /// The photos it cites that the server does not hold yet. Empty means it is evidentially
+    /// complete (证据完整): every photo it cites is present and matches its hash.
+    #[oai(default)]
+    pub missing_blobs: Vec<String>,
     /// Server-wide revision of its last change.
     pub rev: u64,
     /// Its buckets.

@@ -9,7 +9,9 @@
 //! HTTP. Store calls block, so services run them on the blocking thread pool (`blocking`).
 
 pub mod accounts;
+pub mod blobs;
 pub mod directory;
+pub mod images;
 pub mod office;
 pub mod secrets;
 pub mod sync;

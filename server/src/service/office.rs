@@ -34,6 +34,8 @@ pub struct HazardFilter {
     pub grid: Option<String>,
     /// Enterprise.
     pub enterprise: Option<String>,
+    /// Only evidentially complete records (every cited photo present), or only incomplete ones.
+    pub evidence_complete: Option<bool>,
 }
 
 /// Filters for meetings (班组安全交接会).
@@ -47,6 +49,8 @@ pub struct MeetingFilter {
     pub from: Option<String>,
     /// Last date, inclusive.
     pub to: Option<String>,
+    /// Only evidentially complete records (every cited photo present), or only incomplete ones.
+    pub evidence_complete: Option<bool>,
 }
 
 /// Filters for inspections (检查).
@@ -60,6 +64,8 @@ pub struct InspectionFilter {
     pub from_ms: Option<i64>,
     /// Started at or before, ms.
     pub to_ms: Option<i64>,
+    /// Only evidentially complete records (every cited photo present), or only incomplete ones.
+    pub evidence_complete: Option<bool>,
 }
 
 /// Filters for enterprises (企业).
@@ -163,6 +169,7 @@ impl Office {
                     .enterprise
                     .as_deref()
                     .is_none_or(|e| text(body, "enterprise_id") == e)
+                && evidence(p, filter.evidence_complete)
         });
         Office::page(matches, after, limit)
     }
@@ -192,6 +199,7 @@ impl Office {
                     .as_deref()
                     .is_none_or(|from| date.as_str() >= from)
                 && filter.to.as_deref().is_none_or(|to| date.as_str() <= to)
+                && evidence(p, filter.evidence_complete)
         });
         Office::page(matches, after, limit)
     }
@@ -218,6 +226,7 @@ impl Office {
                     .is_none_or(|k| text(body, "kind") == k)
                 && filter.from_ms.is_none_or(|from| started >= from)
                 && filter.to_ms.is_none_or(|to| started <= to)
+                && evidence(p, filter.evidence_complete)
         });
         Office::page(matches, after, limit)
     }
@@ -248,4 +257,9 @@ impl Office {
         });
         Office::page(matches, after, limit)
     }
+}
+
+/// Whether a record's evidence is as asked: complete (no cited photo missing) or not.
+fn evidence(projection: &Projection, complete: Option<bool>) -> bool {
+    complete.is_none_or(|complete| complete == projection.missing_blobs.is_empty())
 }
