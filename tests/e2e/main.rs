@@ -9,6 +9,7 @@
 mod admin;
 mod articles;
 mod auth;
+mod blobs;
 mod enterprises;
 mod errors;
 mod inspections;

@@ -31,6 +31,12 @@ impl Deref for TestDevice {
     }
 }
 
+impl std::ops::DerefMut for TestDevice {
+    fn deref_mut(&mut self) -> &mut Device {
+        &mut self.device
+    }
+}
+
 /// Quick retries: tests should not wait seconds for a server that is down on purpose.
 pub fn quick_retries() -> RetryPolicy {
     RetryPolicy {

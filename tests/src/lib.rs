@@ -13,6 +13,7 @@
 
 pub mod devices;
 pub mod logs;
+pub mod photos;
 pub mod server;
 pub mod wechat;
 

@@ -29,6 +29,8 @@ const SERVER: TableDefinition<&str, &[u8]> = TableDefinition::new("server-0");
 const STAGED: TableDefinition<&str, &[u8]> = TableDefinition::new("staged-0");
 /// The local view: server projections with unacknowledged events applied.
 const LOCAL: TableDefinition<&str, &[u8]> = TableDefinition::new("local-0");
+/// Photos the device holds, by sha256 → [`super::photos::Photo`].
+const PHOTOS: TableDefinition<&str, &[u8]> = TableDefinition::new("photos-0");
 
 fn local_err(err: impl std::fmt::Display) -> ClientError {
     ClientError::Local(err.to_string())
@@ -82,7 +84,7 @@ impl Local {
     pub(super) fn open(path: &Path) -> Result<Local, ClientError> {
         let db = Database::create(path).map_err(local_err)?;
         let txn = db.begin_write().map_err(local_err)?;
-        for table in [META, SERVER, STAGED, LOCAL] {
+        for table in [META, SERVER, STAGED, LOCAL, PHOTOS] {
             txn.open_table(table).map_err(local_err)?;
         }
         txn.open_table(LOG).map_err(local_err)?;
@@ -104,6 +106,32 @@ impl Local {
         let value = work(&txn)?;
         txn.commit().map_err(local_err)?;
         Ok(value)
+    }
+
+    pub(super) fn photo(&self, sha256: &str) -> Result<Option<super::photos::Photo>, ClientError> {
+        let txn = self.db.begin_read().map_err(local_err)?;
+        get_meta(&txn.open_table(PHOTOS).map_err(local_err)?, sha256)
+    }
+
+    pub(super) fn put_photo(&self, photo: &super::photos::Photo) -> Result<(), ClientError> {
+        self.write(|txn| {
+            txn.open_table(PHOTOS)
+                .map_err(local_err)?
+                .insert(photo.sha256.as_str(), to_bytes(photo)?.as_slice())
+                .map_err(local_err)?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn photos(&self) -> Result<Vec<super::photos::Photo>, ClientError> {
+        let txn = self.db.begin_read().map_err(local_err)?;
+        let table = txn.open_table(PHOTOS).map_err(local_err)?;
+        let mut photos = Vec::new();
+        for entry in table.iter().map_err(local_err)? {
+            let (_, bytes) = entry.map_err(local_err)?;
+            photos.push(from_bytes(bytes.value())?);
+        }
+        Ok(photos)
     }
 
     pub(super) fn secret(&self) -> Result<Option<[u8; 32]>, ClientError> {

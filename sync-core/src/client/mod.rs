@@ -16,7 +16,8 @@
 //! a refusal, a scope change — empties the outbox. No amount of offline time forces a reset.
 //!
 //! # Sync
-//! [`Device::sync`] pushes the whole outbox in batches, in `seq` order; each answer's receipts are
+//! [`Device::sync`] first sends queued photos (see `photos`), then pushes the whole outbox in
+//! batches, in `seq` order; each answer's receipts are
 //! stored and the acknowledged `seq` advanced in one transaction. If an answer is lost (a crash,
 //! a dropped connection), the same events are pushed again and the server answers with the
 //! receipts it already gave: nothing is applied twice. A `gap` refusal (the server lacks earlier
@@ -39,6 +40,7 @@
 //! jitter, a bounded number of times.
 
 mod local;
+mod photos;
 mod transport;
 
 use std::path::Path;
@@ -53,6 +55,7 @@ use crate::event::{Captured, DeviceKey, EVENT_VERSION, EventBody, SignedEvent};
 use crate::judge::{Actor, Judgement, judge_in};
 use crate::protocol::{MAX_PUSH_EVENTS, Projection, PushRequest, Receipt};
 
+pub use photos::{CHUNK_BYTES, Photo, PhotoState, Progress, UploadReport};
 pub use transport::{RetryPolicy, TransportError};
 
 use local::Local;
@@ -111,6 +114,8 @@ pub struct SyncReport {
     pub pages: usize,
     /// Whether the replica had to be pulled again (reset or digest mismatch).
     pub repulled: bool,
+    /// The photo uploads before the push.
+    pub photos: UploadReport,
 }
 
 /// A point in a sync, reported to a hook (for tests that stop a process between steps, and for
@@ -128,6 +133,10 @@ pub enum Step {
     Staged,
     /// A checkpoint was applied and the local view rebased.
     Applied,
+    /// A photo chunk was acknowledged and the upload's offset stored.
+    ChunkSent,
+    /// A photo's upload completed.
+    PhotoStored,
 }
 
 /// How much one request carries.
@@ -158,7 +167,9 @@ pub struct Device {
     verifying: ed25519_dalek::VerifyingKey,
     tz_offset_min: i32,
     hook: Option<Hook>,
+    progress: Option<photos::ProgressHook>,
     batching: Batching,
+    dir: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for Device {
@@ -214,7 +225,9 @@ impl Device {
             verifying,
             tz_offset_min: 480,
             hook: None,
+            progress: None,
             batching: Batching::default(),
+            dir: dir.to_path_buf(),
         })
     }
 
@@ -462,7 +475,10 @@ impl Device {
 
     /// Pushes the outbox, pulls to a complete checkpoint, and rebases the local view.
     pub async fn sync(&self) -> Result<SyncReport, ClientError> {
-        let mut report = SyncReport::default();
+        let mut report = SyncReport {
+            photos: self.upload_photos().await?,
+            ..SyncReport::default()
+        };
         self.push_all(&mut report).await?;
         self.pull_all(&mut report).await?;
         Ok(report)

@@ -61,6 +61,35 @@ pub enum TransportError {
     Decode(String),
 }
 
+/// A successful answer.
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: bytes::Bytes,
+}
+
+impl Answer {
+    fn header_u64(&self, name: &str) -> Option<u64> {
+        self.headers.get(name)?.to_str().ok()?.parse().ok()
+    }
+}
+
+/// What creating an upload gave.
+pub(super) enum NewUpload {
+    /// The server holds the file already.
+    Exists,
+    /// Send the bytes here (a path on the server).
+    At(String),
+}
+
+/// What an append gave.
+pub(super) enum AppendOutcome {
+    /// The upload holds this many bytes.
+    Continue(u64),
+    /// The file is complete and stored.
+    Stored,
+}
+
 pub(super) struct Transport {
     http: reqwest::Client,
     base: String,
@@ -106,6 +135,16 @@ impl Transport {
         &self,
         make: impl Fn(&reqwest::Client, Option<&str>) -> reqwest::RequestBuilder,
     ) -> Result<T, TransportError> {
+        let answer = self.exchange(make).await?;
+        serde_json::from_slice(&answer.body).map_err(|err| TransportError::Decode(err.to_string()))
+    }
+
+    /// Sends a request (made afresh for each try) and returns a successful answer; retries what
+    /// is worth retrying, and turns an error answer into [`TransportError::Http`].
+    async fn exchange(
+        &self,
+        make: impl Fn(&reqwest::Client, Option<&str>) -> reqwest::RequestBuilder,
+    ) -> Result<Answer, TransportError> {
         let token = self.token();
         let mut last = String::new();
         for attempt in 0..self.retry.attempts.max(1) {
@@ -125,6 +164,7 @@ impl Transport {
                 }
             };
             let status = response.status();
+            let response_headers = response.headers().clone();
             if status.as_u16() == 429 || status.is_server_error() {
                 if let Some(wait) = response
                     .headers()
@@ -151,8 +191,11 @@ impl Transport {
                     message: body["message"].as_str().unwrap_or_default().to_string(),
                 });
             }
-            return serde_json::from_slice(&bytes)
-                .map_err(|err| TransportError::Decode(err.to_string()));
+            return Ok(Answer {
+                status: status.as_u16(),
+                headers: response_headers,
+                body: bytes,
+            });
         }
         Err(TransportError::Unreachable {
             attempts: self.retry.attempts.max(1),
@@ -214,5 +257,120 @@ impl Transport {
             }
         })
         .await
+    }
+
+    fn authorized(
+        &self,
+        request: reqwest::RequestBuilder,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// Whether the server holds the blob.
+    pub(super) async fn blob_exists(&self, sha256: &str) -> Result<bool, TransportError> {
+        let url = format!("{}/v1/blobs/{sha256}", self.base);
+        match self
+            .exchange(|http, token| self.authorized(http.head(&url), token))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(TransportError::Http { status: 404, .. }) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Creates an upload of `length` bytes with this sha256 (`POST /v1/uploads`).
+    pub(super) async fn create_upload(
+        &self,
+        length: u64,
+        sha256: &str,
+    ) -> Result<NewUpload, TransportError> {
+        use base64::Engine as _;
+        let url = format!("{}/v1/uploads", self.base);
+        let metadata = format!(
+            "sha256 {}",
+            base64::engine::general_purpose::STANDARD.encode(sha256)
+        );
+        let answer = self
+            .exchange(|http, token| {
+                let request = http
+                    .post(&url)
+                    .header("Tus-Resumable", "1.0.0")
+                    .header("Upload-Length", length)
+                    .header("Upload-Metadata", &metadata);
+                self.authorized(request, token)
+            })
+            .await?;
+        if answer.status == 200 {
+            return Ok(NewUpload::Exists);
+        }
+        answer
+            .headers
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(|l| NewUpload::At(l.to_string()))
+            .ok_or_else(|| TransportError::Decode("a created upload has no Location".into()))
+    }
+
+    /// How many bytes the upload at `location` holds; `None` when it is gone (expired).
+    pub(super) async fn upload_offset(
+        &self,
+        location: &str,
+    ) -> Result<Option<u64>, TransportError> {
+        let url = format!("{}{location}", self.base);
+        match self
+            .exchange(|http, token| {
+                self.authorized(http.head(&url).header("Tus-Resumable", "1.0.0"), token)
+            })
+            .await
+        {
+            Ok(answer) => answer
+                .header_u64("upload-offset")
+                .map(Some)
+                .ok_or_else(|| TransportError::Decode("no Upload-Offset".into())),
+            Err(TransportError::Http {
+                status: 404 | 410, ..
+            }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Appends `chunk` at `offset` to the upload at `location`, with its checksum.
+    pub(super) async fn append(
+        &self,
+        location: &str,
+        offset: u64,
+        chunk: bytes::Bytes,
+    ) -> Result<AppendOutcome, TransportError> {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let url = format!("{}{location}", self.base);
+        let checksum = format!(
+            "sha256 {}",
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&chunk))
+        );
+        let answer = self
+            .exchange(|http, token| {
+                let request = http
+                    .patch(&url)
+                    .header("Tus-Resumable", "1.0.0")
+                    .header("Upload-Offset", offset)
+                    .header("Upload-Checksum", &checksum)
+                    .header("Content-Type", "application/offset+octet-stream")
+                    .body(chunk.clone());
+                self.authorized(request, token)
+            })
+            .await?;
+        if answer.status == 200 {
+            return Ok(AppendOutcome::Stored);
+        }
+        answer
+            .header_u64("upload-offset")
+            .map(AppendOutcome::Continue)
+            .ok_or_else(|| TransportError::Decode("no Upload-Offset".into()))
     }
 }
