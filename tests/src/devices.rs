@@ -96,8 +96,19 @@ impl TestDevice {
         payload: Value,
         template: &str,
     ) -> (anjian_sync::event::SignedEvent, Judgement) {
+        // Cite every photo the record names, as a client does.
+        let mut photos: Vec<String> = payload["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["photos"].as_array().cloned().unwrap_or_default())
+            .chain(payload.get("signature").cloned())
+            .filter_map(|p| p.as_str().map(str::to_string))
+            .collect();
+        photos.sort();
+        photos.dedup();
         self.device
-            .capture_pinned(kind, id, payload, vec![], template)
+            .capture_pinned(kind, id, payload, photos, template)
             .unwrap()
     }
 

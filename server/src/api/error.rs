@@ -227,6 +227,7 @@ impl From<BlobError> for ApiError {
             BlobError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "blob-too-large"),
             BlobError::OffsetMismatch { .. } => (StatusCode::CONFLICT, "offset-mismatch"),
             BlobError::Overrun { .. } => (StatusCode::BAD_REQUEST, "upload-overrun"),
+            BlobError::BrokenOff(_) => (StatusCode::BAD_REQUEST, "request-incomplete"),
             BlobError::Busy => (StatusCode::CONFLICT, "upload-busy"),
             BlobError::ChecksumMismatch => (CHECKSUM_MISMATCH, "checksum-mismatch"),
             BlobError::HashMismatch { .. } => {

@@ -137,6 +137,9 @@ pub enum BlobError {
         "you have {0} unfinished uploads; finish them or wait for them to expire before starting more"
     )]
     TooManyUploads(usize),
+    /// The request body broke off before its end (a lost connection).
+    #[error("the request broke off ({0}); ask for the offset (HEAD) and continue from there")]
+    BrokenOff(String),
     /// The store or the disk failed.
     #[error("storage failed: {0}")]
     Storage(String),
@@ -362,7 +365,7 @@ impl Blobs {
             let read = match tokio::io::AsyncReadExt::read(&mut reader, &mut buffer).await {
                 Ok(0) => break Ok(()),
                 Ok(read) => read,
-                Err(err) => break Err(BlobError::Storage(format!("the request broke off: {err}"))),
+                Err(err) => break Err(BlobError::BrokenOff(err.to_string())),
             };
             if written + read as u64 > room {
                 break Err(BlobError::Overrun {
