@@ -1,6 +1,8 @@
 //! Photo throughput: 12-megapixel JPEGs uploaded at once over loopback into the real server.
 //!
-//! `cargo run --release -p anjian-tests --bin bench-photos -- [photos] [concurrency]`
+//! `cargo run --release -p anjian-tests --bin bench-photos -- [photos] [concurrency] [decoders]`
+//!
+//! (defaults 16, 8 and 2; `decoders` is the server's `blobs.decode_concurrency`)
 //!
 //! The server runs in a child process (this binary, started with `serve`), so its peak memory
 //! is its own. Each photo goes up by the resumable protocol in 1 MiB chunks, in two phases:
@@ -29,9 +31,10 @@ const CHUNK: usize = 1024 * 1024;
 
 #[tokio::main]
 async fn main() {
+    anjian_sync::client::install_tls_provider();
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("serve") {
-        return serve(&args[2], &args[3]).await;
+        return serve(&args[2], &args[3], args[4].parse().expect("a number")).await;
     }
     let numbers: Vec<usize> = args[1..]
         .iter()
@@ -39,8 +42,12 @@ async fn main() {
         .collect();
     let count = numbers.first().copied().unwrap_or(16);
     let concurrency = numbers.get(1).copied().unwrap_or(8);
+    let decoders = numbers.get(2).copied().unwrap_or(2);
 
-    println!("bench-photos: {count} photos of 4000x3000 (12 MP), {concurrency} uploads at once");
+    println!(
+        "bench-photos: {count} photos of 4000x3000 (12 MP), {concurrency} uploads at once, \
+         {decoders} decoded at once"
+    );
     let started = Instant::now();
     let photos: Vec<Arc<Vec<u8>>> = (0..count)
         .map(|seed| Arc::new(jpeg(4000, 3000, seed as u32 + 1, None)))
@@ -58,6 +65,7 @@ async fn main() {
         .arg("serve")
         .arg(dir.path().join("data"))
         .arg(&port_file)
+        .arg(decoders.to_string())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -177,6 +185,7 @@ async fn main() {
         serde_json::json!({
             "photos": count,
             "concurrency": concurrency,
+            "decode_concurrency": decoders,
             "mb": mb,
             "upload_mb_per_s": mb / transfer,
             "thumbnail_photos_per_s": count as f64 / ingest,
@@ -219,12 +228,13 @@ fn peak_rss_kb(pid: u32) -> u64 {
 
 /// The server, in this process, on the default settings over `data_dir`, on a free loopback
 /// port written to `port_file`.
-async fn serve(data_dir: &str, port_file: &str) {
+async fn serve(data_dir: &str, port_file: &str, decoders: usize) {
     let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();
-    let settings = anjian_server::config::Settings {
+    let mut settings = anjian_server::config::Settings {
         data_dir: data_dir.into(),
         ..Default::default()
     };
+    settings.blobs.decode_concurrency = decoders;
     let app = anjian_server::startup::Application::build(settings)
         .await
         .unwrap();
