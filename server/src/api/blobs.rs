@@ -80,6 +80,16 @@ impl From<BlobMeta> for BlobInfo {
     }
 }
 
+impl BlobInfo {
+    /// Without the evidence metadata (capture time, position): what a caller who only named the
+    /// file's hash may learn.
+    fn without_evidence(mut self) -> BlobInfo {
+        self.taken_at = None;
+        self.gps = None;
+        self
+    }
+}
+
 /// The answer to creating an upload.
 #[derive(Debug, ApiResponse)]
 pub enum CreateUploadResponse {
@@ -91,7 +101,9 @@ pub enum CreateUploadResponse {
         #[oai(header = "Upload-Expires")] String,
         #[oai(header = "Tus-Resumable")] String,
     ),
-    /// The server already holds this file: nothing needs sending. `Location` is the blob.
+    /// The server already holds this file: nothing needs sending, and nothing more is to be done
+    /// with this photo (do not PATCH `Location`, which is the blob). The body has no evidence
+    /// metadata (`taken_at`, `gps`): naming a hash does not grant reading the photo.
     #[oai(status = 200)]
     Exists(
         Json<BlobInfo>,
@@ -240,10 +252,16 @@ fn metadata_sha256(header: &str) -> Result<String, ApiError> {
     ))
 }
 
-fn served(file: Served, request: StaticFileRequest) -> Result<StaticFileResponse, ApiError> {
+/// File answers fail with `poem::Error` (the `{code, message}` body all the same), so the spec
+/// lists the file response's own statuses once rather than beside every `ApiError` status.
+fn file_error(err: BlobError) -> poem::Error {
+    ApiError::from(err).into()
+}
+
+fn served(file: Served, request: StaticFileRequest) -> poem::Result<StaticFileResponse> {
     let mut response = request.create_response(&file.path, false, false).map_err(|err| {
         tracing::error!(path = %file.path.display(), error = %err, "a stored blob cannot be read");
-        ApiError::from(BlobError::Storage(err.to_string()))
+        file_error(BlobError::Storage(err.to_string()))
     })?;
     if let StaticFileResponse::Ok {
         content_type,
@@ -306,7 +324,7 @@ impl BlobsApi {
             .await?
         {
             Created::Exists(blob) => Ok(CreateUploadResponse::Exists(
-                Json(blob.into()),
+                Json(BlobInfo::from(blob).without_evidence()),
                 format!("/v1/blobs/{sha256}"),
                 tus(),
             )),
@@ -350,6 +368,10 @@ impl BlobsApi {
         method = "patch",
         operation_id = "append_upload"
     )]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per header of the tus protocol"
+    )]
     async fn append(
         &self,
         Auth(caller): Auth,
@@ -386,7 +408,10 @@ impl BlobsApi {
         method = "post",
         operation_id = "append_upload_override"
     )]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per header of the tus protocol"
+    )]
     async fn append_override(
         &self,
         auth: Auth,
@@ -429,8 +454,9 @@ impl BlobsApi {
         form: BlobForm,
     ) -> Result<Json<BlobInfo>, ApiError> {
         let file = form.file.into_async_read();
-        let blob = state.blobs.put_whole(&caller, &form.sha256, file).await?;
-        Ok(Json(blob.into()))
+        let (blob, new) = state.blobs.put_whole(&caller, &form.sha256, file).await?;
+        let info = BlobInfo::from(blob);
+        Ok(Json(if new { info } else { info.without_evidence() }))
     }
 
     /// Whether the server holds a photo (照片是否已上传), for any signed-in user; it tells nothing
@@ -469,11 +495,12 @@ impl BlobsApi {
         /// The photo's sha256, lower-case hex.
         sha256: Path<String>,
         request: StaticFileRequest,
-    ) -> Result<StaticFileResponse, ApiError> {
+    ) -> poem::Result<StaticFileResponse> {
         let file = state
             .blobs
             .serve(Some(&caller), &sha256.0, Variant::Original)
-            .await?;
+            .await
+            .map_err(file_error)?;
         served(file, request)
     }
 
@@ -492,9 +519,13 @@ impl BlobsApi {
         /// `small` (320 px) or `large` (1280 px); `small` when absent.
         size: Query<Option<ThumbnailSize>>,
         request: StaticFileRequest,
-    ) -> Result<StaticFileResponse, ApiError> {
+    ) -> poem::Result<StaticFileResponse> {
         let variant = size.0.unwrap_or(ThumbnailSize::Small).into();
-        let file = state.blobs.serve(Some(&caller), &sha256.0, variant).await?;
+        let file = state
+            .blobs
+            .serve(Some(&caller), &sha256.0, variant)
+            .await
+            .map_err(file_error)?;
         served(file, request)
     }
 
@@ -530,9 +561,13 @@ impl BlobsApi {
         /// `small` or `large` for a thumbnail; the public rendition when absent.
         size: Query<Option<ThumbnailSize>>,
         request: StaticFileRequest,
-    ) -> Result<StaticFileResponse, ApiError> {
+    ) -> poem::Result<StaticFileResponse> {
         let variant = size.0.map_or(Variant::Original, Variant::from);
-        let file = state.blobs.serve(None, &sha256.0, variant).await?;
+        let file = state
+            .blobs
+            .serve(None, &sha256.0, variant)
+            .await
+            .map_err(file_error)?;
         served(file, request)
     }
 }

@@ -415,16 +415,17 @@ impl Blobs {
     }
 
     /// Stores a whole file sent at once (a multipart form): `file` is read to a temporary file
-    /// and made a blob as the last append of an upload would.
+    /// and made a blob as the last append of an upload would. Says whether it is new: a file the
+    /// server holds is not read or stored again.
     pub async fn put_whole(
         &self,
         caller: &Caller,
         sha256: &str,
         mut file: impl tokio::io::AsyncRead + Unpin,
-    ) -> Result<BlobMeta, BlobError> {
+    ) -> Result<(BlobMeta, bool), BlobError> {
         check_sha256("sha256", sha256)?;
         if let Ok(blob) = self.exists(sha256).await {
-            return Ok(blob);
+            return Ok((blob, false));
         }
         let path = self
             .paths
@@ -459,7 +460,7 @@ impl Blobs {
             Err(err) => Err(err.into()),
         };
         let _ = tokio::fs::remove_file(&path).await;
-        result
+        result.map(|blob| (blob, true))
     }
 
     /// Makes a blob of the complete file at `path`: checks its hash, inspects and decodes it,

@@ -171,10 +171,10 @@ impl Device {
         let state = match outcome {
             Ok(()) => PhotoState::Uploaded,
             Err(ClientError::Transport(TransportError::Http {
-                status,
+                status: 400 | 413 | 415 | 422,
                 code,
                 message,
-            })) if matches!(status, 400 | 413 | 415 | 422) => PhotoState::Refused { code, message },
+            })) => PhotoState::Refused { code, message },
             Err(err) => return Err(err),
         };
         photo.state = state.clone();
