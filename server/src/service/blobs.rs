@@ -243,6 +243,24 @@ impl Blobs {
             .map_err(|err| BlobError::Storage(format!("a storage task failed: {err}")))?
     }
 
+    /// Runs image work on a blocking thread, at most `decode_concurrency` at once.
+    async fn decoding<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, BlobError> + Send + 'static,
+    ) -> Result<T, BlobError> {
+        let permit = self
+            .decode
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| BlobError::Storage("the server is stopping".into()))?;
+        self.blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+    }
+
     /// The blob with this sha256, to anyone signed in (it says only that the server holds it).
     pub async fn exists(&self, sha256: &str) -> Result<BlobMeta, BlobError> {
         check_sha256("sha256", sha256)?;
@@ -472,17 +490,10 @@ impl Blobs {
         sha256: String,
         uploader: Uuid,
     ) -> Result<BlobMeta, BlobError> {
-        let permit = self
-            .decode
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| BlobError::Storage("the server is stopping".into()))?;
         let store = self.store.clone();
         let limits = self.limits();
         let paths = self.paths.clone();
-        self.blocking(move || {
-            let _permit = permit;
+        self.decoding(move || {
             let bytes = std::fs::read(&path)?;
             let actual = hex::encode(Sha256::digest(&bytes));
             if actual != sha256 {
@@ -579,17 +590,10 @@ impl Blobs {
     }
 
     async fn make_public_rendition(&self, meta: &BlobMeta) -> Result<(), BlobError> {
-        let permit = self
-            .decode
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| BlobError::Storage("the server is stopping".into()))?;
         let paths = self.paths.clone();
         let limits = self.limits();
         let meta = meta.clone();
-        self.blocking(move || {
-            let _permit = permit;
+        self.decoding(move || {
             let bytes = std::fs::read(paths.object(&meta.sha256, extension(&meta.media_type)))?;
             let inspected = images::inspect(&bytes, limits)?;
             let rendition = images::render(&bytes, &inspected, &[PUBLIC_RENDITION], limits)?;
