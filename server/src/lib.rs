@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod config;
+pub mod demo;
 pub mod service;
 pub mod startup;
 pub mod store;

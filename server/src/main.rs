@@ -27,6 +27,10 @@ struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve(ServeArgs),
+    /// Run the server over a demo town (演示): on an empty data directory, first seed grids,
+    /// about 30 enterprises, teams, workers, one user of each role (passwords printed once) and
+    /// a few open hazards. A data directory that has users is served as it is.
+    Demo(ServeArgs),
     /// Print the commented default configuration (TOML).
     DefaultConfig,
     /// Print the OpenAPI document (YAML).
@@ -83,8 +87,9 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some(Command::ResetPassword(args)) => reset_password(args),
-        Some(Command::Serve(args)) => serve(args),
-        None => serve(cli.serve),
+        Some(Command::Serve(args)) => serve(args, false),
+        Some(Command::Demo(args)) => serve(args, true),
+        None => serve(cli.serve, false),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,7 +119,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().context("cannot start the async runtime")
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
+fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     let mut settings = settings(args.location)?;
     if let Some(listen) = args.listen {
         settings.listen = listen;
@@ -136,7 +141,31 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        if let Some(password) = app.ensure_admin(admin_password()).await? {
+        if demo {
+            match app.seed_demo(admin_password()).await? {
+                Some(users) => {
+                    println!(
+                        "Seeded the demo town 沙埕镇. Its users (passwords shown only this once):"
+                    );
+                    for user in &users {
+                        println!(
+                            "  {:<10} {:<22} {}",
+                            user.username,
+                            user.password.expose_secret(),
+                            user.role
+                        );
+                    }
+                    println!(
+                        "Try it: anjian login --server http://{listen} --user inspector \
+                         (see README.md, \"Five minutes with the demo town\")."
+                    );
+                }
+                None => println!(
+                    "The data directory already holds users: serving it as it is (the demo \
+                     seeds only an empty one)."
+                ),
+            }
+        } else if let Some(password) = app.ensure_admin(admin_password()).await? {
             println!(
                 "Created the first user `admin` with the password: {}\n\
                  It is shown only this once. Log in at http://{listen}/docs (POST /v1/auth/login); \

@@ -120,6 +120,15 @@ impl Application {
             .map_err(|err| anyhow::anyhow!("cannot reset the password of `{username}`: {err}"))
     }
 
+    /// On an empty store, seeds the demo town and returns its users with their passwords (the
+    /// admin's is `admin_password` when given); a store with users is left as it is (`None`).
+    pub async fn seed_demo(
+        &self,
+        admin_password: Option<SecretString>,
+    ) -> anyhow::Result<Option<Vec<crate::demo::DemoUser>>> {
+        crate::demo::seed(&self.state, admin_password).await
+    }
+
     /// Closes the store without serving.
     pub async fn close(self) -> anyhow::Result<()> {
         let Application { state, store, .. } = self;

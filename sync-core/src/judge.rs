@@ -327,6 +327,20 @@ fn run<K: Kind>(
     }
 }
 
+/// `scope` in the grid of a registered enterprise (when `related` holds its record), whatever the
+/// device said: a record of an enterprise lies where the enterprise does, so the inspectors of
+/// that grid see it.
+pub fn in_enterprise_grid(
+    mut scope: EntityScope,
+    related: &Related,
+    enterprise_id: &str,
+) -> EntityScope {
+    if let Some(grid) = enterprise_grid(related, enterprise_id) {
+        scope.grid = Some(grid);
+    }
+    scope
+}
+
 /// The grid of a registered enterprise, when `related` holds its record.
 pub fn enterprise_grid(related: &Related, enterprise_id: &str) -> Option<String> {
     let enterprise = related.get(enterprise_id)?;

@@ -490,6 +490,7 @@ impl Directory {
                 kind: "enterprise.save",
                 entity_id,
                 payload,
+                blob_refs: Vec::new(),
             });
         }
         if !errors.is_empty() {

@@ -124,6 +124,8 @@ pub struct OfficeChange {
     pub entity_id: Uuid,
     /// The payload.
     pub payload: serde_json::Value,
+    /// The photos it cites (sha256).
+    pub blob_refs: Vec<String>,
 }
 
 /// Why the office's change was not made: the judgement's verdict and reason.
@@ -198,6 +200,7 @@ impl SyncService {
             kind,
             entity_id,
             payload,
+            blob_refs: Vec::new(),
         };
         let outcome = self.record_office_events(caller, vec![change]).await?;
         Ok(outcome
@@ -247,6 +250,7 @@ impl SyncService {
             kind: "template.publish",
             entity_id,
             payload,
+            blob_refs: Vec::new(),
         };
         match self.record_as(system, vec![change]).await? {
             Ok(_) => Ok(()),
@@ -281,7 +285,7 @@ impl SyncService {
                         kind: change.kind.to_string(),
                         entity_id: change.entity_id.to_string(),
                         payload: change.payload.clone(),
-                        blob_refs: Vec::new(),
+                        blob_refs: change.blob_refs.clone(),
                         template_ref: None,
                         base_rev: None,
                         captured: Captured {

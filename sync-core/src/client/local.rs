@@ -150,6 +150,19 @@ impl Local {
         self.meta("identity")
     }
 
+    /// A setting kept for the device's own use (`last_sync_ms`, `clock_skew_ms`).
+    pub(super) fn setting<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ClientError> {
+        self.meta(key)
+    }
+
+    pub(super) fn set_setting<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), ClientError> {
+        self.write(|txn| set_meta(txn, key, value))
+    }
+
     pub(super) fn set_login(&self, token: &str, identity: &Identity) -> Result<(), ClientError> {
         self.write(|txn| {
             set_meta(txn, "token", &token)?;

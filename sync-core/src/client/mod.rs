@@ -158,6 +158,7 @@ impl Default for Batching {
 }
 
 type Hook = Arc<dyn Fn(Step) + Send + Sync>;
+type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// A device: its replica and its way to the server.
 pub struct Device {
@@ -168,6 +169,7 @@ pub struct Device {
     tz_offset_min: i32,
     hook: Option<Hook>,
     progress: Option<photos::ProgressHook>,
+    clock: Clock,
     batching: Batching,
     dir: std::path::PathBuf,
 }
@@ -226,6 +228,7 @@ impl Device {
             tz_offset_min: 480,
             hook: None,
             progress: None,
+            clock: Arc::new(now_ms),
             batching: Batching::default(),
             dir: dir.to_path_buf(),
         })
@@ -237,6 +240,23 @@ impl Device {
             push_events: batching.push_events.clamp(1, MAX_PUSH_EVENTS),
             pull_page: batching.pull_page.clamp(1, crate::protocol::MAX_PULL_LIMIT),
         };
+    }
+
+    /// Replaces the device's clock (ms since the epoch), for simulations: a phone whose clock is
+    /// wrong, a week captured offline in a minute.
+    pub fn set_clock(&mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) {
+        self.clock = Arc::new(clock);
+    }
+
+    /// When the last sync completed, by the device's clock.
+    pub fn last_sync_ms(&self) -> Result<Option<i64>, ClientError> {
+        self.local.setting("last_sync_ms")
+    }
+
+    /// How far the device's clock is ahead of the server's (negative: behind), in ms, as seen
+    /// at the last push that carried events.
+    pub fn clock_skew_ms(&self) -> Result<Option<i64>, ClientError> {
+        self.local.setting("clock_skew_ms")
     }
 
     /// Calls `hook` at every point of a sync ([`Step`]).
@@ -394,7 +414,7 @@ impl Device {
         let device_id = identity
             .device_id
             .ok_or(ClientError::NotReady("enrol the device first"))?;
-        let wall_ms = now_ms();
+        let wall_ms = (self.clock)();
         self.local.append(|last_seq, last_hash, entities| {
             let body = EventBody {
                 v: EVENT_VERSION,
@@ -481,6 +501,7 @@ impl Device {
         };
         self.push_all(&mut report).await?;
         self.pull_all(&mut report).await?;
+        self.local.set_setting("last_sync_ms", &(self.clock)())?;
         Ok(report)
     }
 
@@ -515,7 +536,7 @@ impl Device {
             let sent = batch.len();
             let request = PushRequest {
                 device_id: device_id.clone(),
-                device_clock_ms: now_ms(),
+                device_clock_ms: (self.clock)(),
                 events: batch,
             };
             let response = match self.transport.push(&request).await {
@@ -526,6 +547,10 @@ impl Device {
                 other => other?,
             };
             self.step(Step::PushReceived);
+            if let Some(received) = response.receipts.iter().map(|r| r.received_at_ms).max() {
+                let skew = request.device_clock_ms.saturating_sub(received);
+                self.local.set_setting("clock_skew_ms", &skew)?;
+            }
             report.acknowledged += response.receipts.len();
             report.not_applied += response
                 .receipts

@@ -290,15 +290,11 @@ impl Kind for HazardReport {
     }
 
     fn refine_scope(
-        mut scope: EntityScope,
+        scope: EntityScope,
         r: &Report,
         related: &crate::judge::Related,
     ) -> EntityScope {
-        // A registered enterprise's hazard lies in the enterprise's grid, whatever the device said.
-        if let Some(grid) = crate::judge::enterprise_grid(related, &r.enterprise_id) {
-            scope.grid = Some(grid);
-        }
-        scope
+        crate::judge::in_enterprise_grid(scope, related, &r.enterprise_id)
     }
 
     fn scope(actor: &Actor, r: &Report, current: Option<&Entity>) -> Result<EntityScope, Reject> {

@@ -347,7 +347,14 @@ impl Kind for InspectionSubmit {
     }
 
     fn related(r: &InspectionRecord) -> Vec<String> {
-        vec![template_id(&r.template, r.template_version)]
+        vec![
+            template_id(&r.template, r.template_version),
+            r.enterprise_id.clone(),
+        ]
+    }
+
+    fn refine_scope(scope: EntityScope, r: &InspectionRecord, related: &Related) -> EntityScope {
+        crate::judge::in_enterprise_grid(scope, related, &r.enterprise_id)
     }
 
     fn check_related(r: &InspectionRecord, related: &Related) -> Result<(), Reject> {

@@ -300,15 +300,11 @@ impl Kind for MeetingSubmit {
     }
 
     fn refine_scope(
-        mut scope: EntityScope,
+        scope: EntityScope,
         m: &MeetingContent,
         related: &crate::judge::Related,
     ) -> EntityScope {
-        // Inspectors of the enterprise's grid see its meetings.
-        if let Some(grid) = crate::judge::enterprise_grid(related, &m.enterprise_id) {
-            scope.grid = Some(grid);
-        }
-        scope
+        crate::judge::in_enterprise_grid(scope, related, &m.enterprise_id)
     }
 
     fn check_related(m: &MeetingContent, related: &crate::judge::Related) -> Result<(), Reject> {

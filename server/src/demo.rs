@@ -1,0 +1,350 @@
+//! The demo town (演示乡镇): what `anjian-server demo` puts in an empty store so that people can
+//! try Anjian at once.
+//!
+//! Everything goes through the same services the API uses, as the admin would: four grids (村居)
+//! of a fishing town, the town's enterprise list loaded by the CSV import from
+//! `server/demo/enterprises.csv` (seaweed processors, fishing-net makers, fisheries, two cold
+//! stores with ammonia refrigeration, an LPG station, a shipyard), teams and workers of two
+//! enterprises, one user of each role, and a few open hazards (隐患) reported by the town's
+//! inspector with a photo each. The shipped small-enterprise checklist is published at start as
+//! on any server.
+
+use std::io::Cursor;
+use std::net::IpAddr;
+
+use anjian_sync::access::{Role, Scopes};
+use anjian_sync::entity::EntityType;
+use anjian_sync::kinds::enterprise::{Enterprise, EnterpriseRecord, RiskColour};
+use anjian_sync::kinds::grid::GridRecord;
+use anjian_sync::kinds::meeting::Slot;
+use anjian_sync::kinds::team::TeamRecord;
+use anyhow::{Context, anyhow};
+use image::{ImageEncoder, Rgb, RgbImage};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::api::AppState;
+use crate::service::accounts::{Caller, NewUser};
+use crate::service::directory::Directory;
+use crate::service::secrets;
+use crate::service::sync::OfficeChange;
+
+/// The town's enterprise list, as a safety office keeps it (UTF-8 CSV, Chinese headers).
+pub const ENTERPRISES_CSV: &str = include_str!("../demo/enterprises.csv");
+
+/// The grids: code and name (the names the enterprise list uses).
+const GRIDS: [(&str, &str); 4] = [
+    ("shacheng", "沙埕村"),
+    ("hougang", "后港村"),
+    ("aoyao", "澳腰村"),
+    ("xiaobailu", "小白鹭村"),
+];
+
+/// A user the demo made, with the password to show once.
+#[derive(Debug)]
+pub struct DemoUser {
+    /// Login name.
+    pub username: String,
+    /// What they do.
+    pub role: &'static str,
+    /// Their password.
+    pub password: SecretString,
+}
+
+/// Seeds an empty store (no users yet) with the demo town and returns its users; a store that
+/// has users is left as it is (`None`). The admin's password is `admin_password` when given.
+pub async fn seed(
+    state: &AppState,
+    admin_password: Option<SecretString>,
+) -> anyhow::Result<Option<Vec<DemoUser>>> {
+    let password = admin_password.unwrap_or_else(secrets::new_password);
+    // `bootstrap_admin` makes the admin only on a store without users: that is our "empty".
+    let generated = state
+        .accounts
+        .bootstrap_admin(Some(password.clone()))
+        .await
+        .map_err(|err| anyhow!("cannot create the admin: {err}"))?;
+    debug_assert!(generated.is_none(), "a given password is never generated");
+    let admin = match login(state, "admin", &password).await {
+        Ok(admin) => admin,
+        // The admin existed already with another password: the store is not empty.
+        Err(_) => return Ok(None),
+    };
+    if !state
+        .sync
+        .entities_of_type(EntityType::Enterprise)
+        .await?
+        .is_empty()
+    {
+        return Ok(None);
+    }
+    let mut users = vec![DemoUser {
+        username: "admin".into(),
+        role: "admin (安委办管理员)",
+        password,
+    }];
+
+    for (code, name) in GRIDS {
+        let record = GridRecord {
+            code: code.into(),
+            name: name.into(),
+        };
+        Directory::save_grid(&state.sync, &admin, record)
+            .await
+            .map_err(|err| anyhow!("cannot save grid {code}: {err}"))?
+            .map_err(|rejection| anyhow!("grid {code} refused: {rejection:?}"))?;
+    }
+    let report = Directory::import_enterprises(&state.sync, &admin, ENTERPRISES_CSV.as_bytes())
+        .await
+        .map_err(|err| anyhow!("the demo enterprise list does not import: {err}"))?;
+    tracing::info!(created = report.created, "demo enterprises imported");
+
+    let enterprises = state.sync.entities_of_type(EntityType::Enterprise).await?;
+    let find = |part: &str| {
+        enterprises
+            .iter()
+            .find(|p| {
+                p.entity.body["name"]
+                    .as_str()
+                    .is_some_and(|n| n.contains(part))
+            })
+            .map(|p| (p.entity.id.clone(), p.entity.body.clone()))
+            .ok_or_else(|| anyhow!("the demo list has no enterprise named like {part}"))
+    };
+    // The cold stores refrigerate with ammonia (涉氨制冷): the office marks them red.
+    for part in ["冷链物流", "海鲜码头冷冻厂"] {
+        let (id, body) = find(part)?;
+        let mut record: EnterpriseRecord = serde_json::from_value::<Enterprise>(body)
+            .context("a demo enterprise does not read back")?
+            .record;
+        record.flags.ammonia_refrigeration = true;
+        record.flags.confined_space = true;
+        record.risk_colour = Some(RiskColour::Red);
+        let id = Uuid::parse_str(&id)?;
+        Directory::save_enterprise(&state.sync, &admin, id, record, false)
+            .await
+            .map_err(|err| anyhow!("cannot mark {part}: {err}"))?
+            .map_err(|rejection| anyhow!("{part} refused: {rejection:?}"))?;
+    }
+
+    let (seaweed, _) = find("海晟紫菜")?;
+    let (cold_store, _) = find("冷链物流")?;
+    let slots = vec![Slot::PreShift, Slot::MidShift, Slot::Handover];
+    for (enterprise, code, name) in [
+        (&seaweed, "t1", "烘干一班"),
+        (&seaweed, "t2", "包装二班"),
+        (&cold_store, "t1", "冷库值班组"),
+    ] {
+        let record = TeamRecord {
+            enterprise_id: enterprise.clone(),
+            code: code.into(),
+            name: name.into(),
+            slots: slots.clone(),
+        };
+        Directory::save_team(&state.sync, &admin, record)
+            .await
+            .map_err(|err| anyhow!("cannot save team {name}: {err}"))?
+            .map_err(|rejection| anyhow!("team {name} refused: {rejection:?}"))?;
+    }
+    let workers = [
+        (&seaweed, "t1", "陈阿妹", "烘干工", None),
+        (
+            &seaweed,
+            "t1",
+            "林国强",
+            "锅炉工",
+            Some(("特种设备作业人员证 G1", "G1-2024-0315", "2028-03-14")),
+        ),
+        (&seaweed, "t2", "黄秀兰", "包装工", None),
+        (
+            &cold_store,
+            "t1",
+            "郑海波",
+            "制冷工",
+            Some(("特种作业操作证 制冷与空调", "T350982-1199", "2027-06-30")),
+        ),
+    ];
+    let changes = workers
+        .into_iter()
+        .map(|(enterprise, team, name, post, certificate)| OfficeChange {
+            kind: "worker.save",
+            entity_id: Uuid::now_v7(),
+            payload: json!({
+                "enterprise_id": enterprise, "team_id": team, "name": name, "post": post,
+                "certificates": certificate.map(|(kind, number, expires_on)|
+                    json!([{"kind": kind, "number": number, "expires_on": expires_on}]))
+                    .unwrap_or(json!([])),
+            }),
+            blob_refs: Vec::new(),
+        })
+        .collect();
+    state
+        .sync
+        .record_office_events(&admin, changes)
+        .await?
+        .map_err(|(i, rejection)| anyhow!("demo worker {i} refused: {rejection:?}"))?;
+
+    let people: [(&str, &str, &str, Role, Scopes); 6] = [
+        (
+            "leader",
+            "镇领导 陈镇长",
+            "leader (镇领导, reads the whole town)",
+            Role::Leader,
+            Scopes::default(),
+        ),
+        (
+            "inspector",
+            "网格员 李明",
+            "inspector (网格员, grids 沙埕村 and 后港村)",
+            Role::Inspector,
+            Scopes {
+                grids: vec!["shacheng".into(), "hougang".into()],
+                ..Scopes::default()
+            },
+        ),
+        (
+            "manager",
+            "安全员 刘建国",
+            "enterprise manager (企业安全员, 海晟紫菜加工厂)",
+            Role::EnterpriseManager,
+            Scopes {
+                enterprise: Some(seaweed.clone()),
+                ..Scopes::default()
+            },
+        ),
+        (
+            "teamlead",
+            "班组长 陈阿妹",
+            "team lead (班组长, 海晟 烘干一班)",
+            Role::TeamLead,
+            Scopes {
+                enterprise: Some(seaweed.clone()),
+                team: Some("t1".into()),
+                ..Scopes::default()
+            },
+        ),
+        (
+            "publicist",
+            "宣传员 许文",
+            "publicist (宣传员)",
+            Role::Publicist,
+            Scopes::default(),
+        ),
+        (
+            "reviewer",
+            "审核员 高磊",
+            "reviewer (审核员)",
+            Role::Reviewer,
+            Scopes::default(),
+        ),
+    ];
+    for (username, display, role_text, role, scopes) in people {
+        let password = secrets::new_password();
+        let new = NewUser {
+            username: username.into(),
+            display_name: Some(display.into()),
+            password: Some(password.clone()),
+            roles: vec![role],
+            scopes,
+        };
+        state
+            .accounts
+            .create_user(&admin, new)
+            .await
+            .map_err(|err| anyhow!("cannot create {username}: {err}"))?;
+        users.push(DemoUser {
+            username: username.into(),
+            role: role_text,
+            password,
+        });
+    }
+
+    let inspector = login(state, "inspector", &users[2].password).await?;
+    let hazards = [
+        (
+            &seaweed,
+            "general",
+            "烘干车间消防通道堆放纸箱，通道宽度不足1米",
+            "2026-12-05",
+            1u32,
+        ),
+        (
+            &seaweed,
+            "general",
+            "配电箱未接地，箱门缺失",
+            "2026-12-03",
+            2,
+        ),
+        (
+            &cold_store,
+            "major",
+            "液氨储罐区氨气泄漏报警器失效，未设置喷淋装置",
+            "2026-12-31",
+            3,
+        ),
+    ];
+    let mut changes = Vec::new();
+    for (enterprise, level, description, deadline, seed) in hazards {
+        let photo = demo_photo(seed)?;
+        let sha = hex::encode(Sha256::digest(&photo));
+        state
+            .blobs
+            .put_whole(&inspector, &sha, Cursor::new(photo))
+            .await
+            .map_err(|err| anyhow!("cannot store a demo photo: {err}"))?;
+        changes.push(OfficeChange {
+            kind: "hazard.report",
+            entity_id: Uuid::now_v7(),
+            payload: json!({"enterprise_id": enterprise, "level": level,
+                "description": description, "deadline": deadline}),
+            blob_refs: vec![sha],
+        });
+    }
+    state
+        .sync
+        .record_office_events(&inspector, changes)
+        .await?
+        .map_err(|(i, rejection)| anyhow!("demo hazard {i} refused: {rejection:?}"))?;
+    Ok(Some(users))
+}
+
+async fn login(
+    state: &AppState,
+    username: &str,
+    password: &SecretString,
+) -> anyhow::Result<Caller> {
+    let loopback = IpAddr::from([127, 0, 0, 1]);
+    let logged_in = state
+        .accounts
+        .login(username, password.clone(), loopback)
+        .await
+        .map_err(|err| anyhow!("cannot log in as {username}: {err}"))?;
+    state
+        .accounts
+        .authenticate(logged_in.token.expose_secret())
+        .await
+        .map_err(|err| anyhow!("cannot use the session of {username}: {err}"))
+}
+
+/// A small JPEG for a demo hazard: a made-up scene in the colours of a seed.
+fn demo_photo(seed: u32) -> anyhow::Result<Vec<u8>> {
+    let image = RgbImage::from_fn(640, 480, |x, y| {
+        let band = (y / 60 + seed) % 3;
+        let shade = ((x + y * seed) % 64) as u8;
+        match band {
+            0 => Rgb([180 + shade / 2, 60, 40]),
+            1 => Rgb([90, 90 + shade, 100]),
+            _ => Rgb([200, 190, 160 + shade / 2]),
+        }
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).write_image(
+        image.as_raw(),
+        640,
+        480,
+        image::ExtendedColorType::Rgb8,
+    )?;
+    Ok(out)
+}

@@ -1,0 +1,1135 @@
+//! `anjian`: the field client as a command. It acts as one device: its directory holds the
+//! replica, the photos and the server's address. Capturing never needs the network; `anjian sync`
+//! sends and fetches when there is signal.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use anjian_sync::client::{ClientError, Device, PhotoState, Step, TransportError};
+use anjian_sync::entity::{Entity, EntityType};
+use anjian_sync::judge::{Judgement, Verdict};
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+/// The file in the device directory that holds the server's address.
+const SERVER_FILE: &str = "server";
+
+/// Anjian (安检) field client: capture inspections, hazards, meetings and articles offline,
+/// and sync them when there is signal.
+#[derive(Debug, Parser)]
+#[command(name = "anjian", version)]
+struct Cli {
+    /// The device directory: its replica, its photos and the server's address.
+    #[arg(
+        long,
+        env = "ANJIAN_DIR",
+        default_value = "./anjian-device",
+        global = true
+    )]
+    dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Log in and enrol this device (needs the network once).
+    Login(LoginArgs),
+    /// Send photos and records, fetch what changed (needs the network).
+    Sync,
+    /// What is waiting to be sent, what the server refused, the last sync, the clock.
+    Status,
+    /// Records this device holds.
+    List(ListArgs),
+    /// One record, as this device sees it and as the server last judged it.
+    Show {
+        /// The record's id.
+        id: String,
+    },
+    /// The server's receipts for this device's events: proof of what arrived.
+    Receipts,
+    /// Record a shift safety meeting (班组安全交接会).
+    Meeting(MeetingArgs),
+    /// Record an inspection (检查) with a checklist.
+    Inspect(InspectArgs),
+    /// Hazards (隐患): report and move them through rectification.
+    #[command(subcommand)]
+    Hazard(HazardCommand),
+    /// Safety-awareness articles (宣传稿件).
+    #[command(subcommand)]
+    Article(ArticleCommand),
+}
+
+#[derive(Debug, Args)]
+struct LoginArgs {
+    /// The server, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    server: String,
+    /// Your username.
+    #[arg(long)]
+    user: String,
+    /// Read the password from standard input instead of asking.
+    #[arg(long)]
+    password_stdin: bool,
+    /// A name for this device.
+    #[arg(long, default_value = "anjian command line")]
+    name: String,
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// Only records of this type.
+    #[arg(long = "type", value_enum)]
+    entity_type: Option<TypeArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TypeArg {
+    Hazard,
+    Meeting,
+    Inspection,
+    Article,
+    Enterprise,
+    Team,
+    Worker,
+    Grid,
+    Template,
+    Issue,
+}
+
+impl TypeArg {
+    fn entity_type(self) -> EntityType {
+        match self {
+            TypeArg::Hazard => EntityType::Hazard,
+            TypeArg::Meeting => EntityType::Meeting,
+            TypeArg::Inspection => EntityType::Inspection,
+            TypeArg::Article => EntityType::Article,
+            TypeArg::Enterprise => EntityType::Enterprise,
+            TypeArg::Team => EntityType::Team,
+            TypeArg::Worker => EntityType::Worker,
+            TypeArg::Grid => EntityType::Grid,
+            TypeArg::Template => EntityType::Template,
+            TypeArg::Issue => EntityType::SyncIssue,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct MeetingArgs {
+    /// The whole meeting as a JSON or TOML file (the `meeting.submit` payload); the flags below
+    /// fill in what it leaves out.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Enterprise id.
+    #[arg(long)]
+    enterprise: Option<String>,
+    /// Team id.
+    #[arg(long)]
+    team: Option<String>,
+    /// The working day, YYYY-MM-DD [default: today].
+    #[arg(long)]
+    date: Option<String>,
+    /// The shift's name (早班, 夜班 …).
+    #[arg(long, default_value = "早班")]
+    shift: String,
+    /// Which meeting: pre_shift (班前会), mid_shift (班中), handover (交接班).
+    #[arg(long, default_value = "pre_shift")]
+    slot: String,
+    /// Who held it.
+    #[arg(long)]
+    host: Option<String>,
+    /// Where.
+    #[arg(long, default_value = "车间")]
+    place: String,
+    /// An attendee: `name` or `name:present|absent|late|excused`; repeat.
+    #[arg(long = "attendee")]
+    attendees: Vec<String>,
+    /// What was said; repeat.
+    #[arg(long = "topic")]
+    topics: Vec<String>,
+    /// A risk raised; repeat.
+    #[arg(long = "risk")]
+    risks: Vec<String>,
+    /// An item handed over; repeat.
+    #[arg(long = "handover")]
+    handover: Vec<String>,
+    /// A photo of the meeting; at least one; repeat.
+    #[arg(long = "photo")]
+    photos: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct InspectArgs {
+    /// The whole inspection as a JSON or TOML file (the `inspection.submit` payload). Photo
+    /// members may name files, which are attached.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Enterprise id.
+    #[arg(long)]
+    enterprise: Option<String>,
+    /// The checklist, `code@version` [default: the newest small-enterprise checklist].
+    #[arg(long)]
+    template: Option<String>,
+    /// self_check, grid_patrol, enforcement, special_campaign or recheck.
+    #[arg(long, default_value = "grid_patrol")]
+    kind: String,
+    /// An inspector: `name` or `name:certificate`; repeat.
+    #[arg(long = "inspector")]
+    inspectors: Vec<String>,
+    /// An item's result: `CODE=ok`, `CODE=na` or `CODE=hazard:note`; repeat.
+    #[arg(long = "result")]
+    results: Vec<String>,
+    /// A photo for an item: `CODE=path`; repeat.
+    #[arg(long = "item-photo")]
+    item_photos: Vec<String>,
+    /// Go through the checklist item by item, answering on standard input.
+    #[arg(long)]
+    interactive: bool,
+    /// The conclusion (检查结论).
+    #[arg(long)]
+    summary: Option<String>,
+    /// A photo of the enterprise's signature.
+    #[arg(long)]
+    signature: Option<PathBuf>,
+    /// Why there is no signature (拒签说明).
+    #[arg(long)]
+    refusal_note: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum HazardCommand {
+    /// Report a hazard, with at least one photo.
+    Report {
+        /// Enterprise id.
+        #[arg(long)]
+        enterprise: String,
+        /// general (一般) or major (重大).
+        #[arg(long, default_value = "general")]
+        level: String,
+        /// What is wrong.
+        #[arg(long)]
+        description: String,
+        /// Rectify by, YYYY-MM-DD.
+        #[arg(long)]
+        deadline: Option<String>,
+        /// Measures asked for.
+        #[arg(long)]
+        measures: Option<String>,
+        /// The grid, when the enterprise is not registered.
+        #[arg(long)]
+        grid: Option<String>,
+        /// The inspection that found it.
+        #[arg(long)]
+        inspection: Option<String>,
+        /// A photo; at least one; repeat.
+        #[arg(long = "photo", required = true)]
+        photos: Vec<PathBuf>,
+    },
+    /// The enterprise starts rectifying (整改).
+    Start(MoveArgs),
+    /// Rectification is done: photos of it go to the inspector for acceptance.
+    Rectify(MoveArgs),
+    /// The inspector accepts the rectification (验收销号).
+    Accept(MoveArgs),
+    /// The inspector sends it back (退回整改); needs a note.
+    Reject(MoveArgs),
+}
+
+#[derive(Debug, Args)]
+struct MoveArgs {
+    /// The hazard's id.
+    id: String,
+    /// A note.
+    #[arg(long)]
+    note: Option<String>,
+    /// A photo; repeat.
+    #[arg(long = "photo")]
+    photos: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ArticleCommand {
+    /// Write a new draft.
+    New {
+        /// Title.
+        #[arg(long)]
+        title: String,
+        /// Text.
+        #[arg(long)]
+        body: String,
+        /// safety365, seven_entries, warning or policy.
+        #[arg(long)]
+        column: Option<String>,
+        /// The cover image.
+        #[arg(long)]
+        cover: Option<PathBuf>,
+        /// An image; repeat.
+        #[arg(long = "image")]
+        images: Vec<PathBuf>,
+    },
+    /// Send a draft for review.
+    Submit {
+        /// The article's id.
+        id: String,
+    },
+    /// Review an article: publish it, or reject it with a note.
+    Review {
+        /// The article's id.
+        id: String,
+        /// Publish it.
+        #[arg(long, conflicts_with = "reject")]
+        publish: bool,
+        /// Send it back to its author.
+        #[arg(long)]
+        reject: bool,
+        /// Why.
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", advice(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error as a person can act on it.
+fn advice(err: &anyhow::Error) -> String {
+    match err.downcast_ref::<ClientError>() {
+        Some(ClientError::Transport(TransportError::Unreachable { .. })) => format!(
+            "{err:#}\nThe server cannot be reached. Nothing is lost: everything captured stays on \
+             this device. Run `anjian sync` again when there is signal."
+        ),
+        Some(ClientError::Transport(TransportError::Http { status: 401, .. })) => format!(
+            "{err:#}\nThe session has ended: run `anjian login --server URL --user NAME` again \
+             (nothing captured is lost)."
+        ),
+        _ => format!("{err:#}"),
+    }
+}
+
+fn open(dir: &Path) -> anyhow::Result<Device> {
+    let server = std::fs::read_to_string(dir.join(SERVER_FILE)).map_err(|_| {
+        anyhow!(
+            "{} is not a device directory yet: run `anjian login --server URL --user NAME` \
+             (or pass --dir / set ANJIAN_DIR)",
+            dir.display()
+        )
+    })?;
+    Ok(Device::open(dir, server.trim())?)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let dir = cli.dir;
+    match cli.command {
+        Command::Login(args) => login(&dir, args).await,
+        Command::Sync => sync(open(&dir)?).await,
+        Command::Status => status(&open(&dir)?),
+        Command::List(args) => list(&open(&dir)?, args),
+        Command::Show { id } => show(&open(&dir)?, &id),
+        Command::Receipts => receipts(&open(&dir)?),
+        Command::Meeting(args) => meeting(&open(&dir)?, args),
+        Command::Inspect(args) => inspect(&open(&dir)?, args),
+        Command::Hazard(command) => hazard(&open(&dir)?, command),
+        Command::Article(command) => article(&open(&dir)?, command),
+    }
+}
+
+async fn login(dir: &Path, args: LoginArgs) -> anyhow::Result<()> {
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        rpassword::prompt_password(format!("password for {}: ", args.user))?
+    };
+    let server = args.server.trim_end_matches('/').to_string();
+    let mut device = Device::open(dir, &server)?;
+    let identity = device
+        .login(&args.user, &password)
+        .await
+        .context("cannot log in")?;
+    let device_id = device.enrol(&args.name).await.context("cannot enrol")?;
+    std::fs::write(dir.join(SERVER_FILE), format!("{server}\n"))?;
+    let roles: Vec<String> = identity.roles.iter().map(|r| format!("{r:?}")).collect();
+    println!(
+        "logged in as {} ({}); this device is {device_id}",
+        identity.username,
+        roles.join(", ").to_lowercase()
+    );
+    println!("run `anjian sync` to fetch what you may see");
+    Ok(())
+}
+
+async fn sync(mut device: Device) -> anyhow::Result<()> {
+    let bars = indicatif::MultiProgress::new();
+    let photo_bars: Arc<Mutex<BTreeMap<String, indicatif::ProgressBar>>> = Arc::default();
+    let style = indicatif::ProgressStyle::with_template(
+        "{prefix:>10} [{bar:30}] {bytes}/{total_bytes} {msg}",
+    )?
+    .progress_chars("=> ");
+    {
+        let (bars, photo_bars, style) = (bars.clone(), photo_bars.clone(), style.clone());
+        device.on_progress(move |progress| {
+            let mut known = photo_bars.lock().unwrap_or_else(|p| p.into_inner());
+            let bar = known.entry(progress.sha256.clone()).or_insert_with(|| {
+                let bar = bars.add(indicatif::ProgressBar::new(progress.total));
+                bar.set_style(style.clone());
+                bar.set_prefix("photo");
+                bar.set_message(progress.sha256[..12].to_string());
+                bar
+            });
+            bar.set_position(progress.sent);
+            if progress.sent >= progress.total {
+                bar.finish();
+            }
+        });
+    }
+    let pages = bars.add(indicatif::ProgressBar::new_spinner());
+    pages.set_prefix("pull");
+    pages.set_style(indicatif::ProgressStyle::with_template(
+        "{prefix:>10} {spinner} {pos} pages {msg}",
+    )?);
+    {
+        let pages = pages.clone();
+        device.on_step(move |step| {
+            if step == Step::PageReceived {
+                pages.inc(1);
+            }
+        });
+    }
+    let report = device.sync().await?;
+    pages.finish_and_clear();
+    println!(
+        "synced: {} photos sent, {} events acknowledged ({} not applied), {} pages pulled",
+        report.photos.uploaded, report.acknowledged, report.not_applied, report.pages
+    );
+    if report.photos.refused > 0 {
+        println!(
+            "{} photos were refused by the server: see `anjian status`",
+            report.photos.refused
+        );
+    }
+    if report.photos.waiting > 0 {
+        println!(
+            "{} photos could not be sent yet; they go at the next sync",
+            report.photos.waiting
+        );
+    }
+    if report.not_applied > 0 {
+        println!("some records were not applied: see `anjian status`");
+    }
+    Ok(())
+}
+
+fn ago(ms: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let minutes = (now - ms) / 60_000;
+    match minutes {
+        m if m < 1 => "just now".into(),
+        m if m < 120 => format!("{m} minutes ago"),
+        m if m < 48 * 60 => format!("{} hours ago", m / 60),
+        m => format!("{} days ago", m / (24 * 60)),
+    }
+}
+
+fn status(device: &Device) -> anyhow::Result<()> {
+    let identity = device
+        .identity()?
+        .ok_or_else(|| anyhow!("not logged in: run `anjian login`"))?;
+    println!(
+        "user: {} ({})",
+        identity.username,
+        identity
+            .roles
+            .iter()
+            .map(|r| format!("{r:?}").to_lowercase())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "device: {}",
+        identity.device_id.as_deref().unwrap_or("not enrolled")
+    );
+    match device.last_sync_ms()? {
+        Some(at) => println!("last sync: {}", ago(at)),
+        None => println!("last sync: never"),
+    }
+    let outbox = device.outbox()?;
+    println!("pending events: {} (captured, not yet sent)", outbox.len());
+    let photos = device.photos()?;
+    let unsent: Vec<_> = photos
+        .iter()
+        .filter(|p| p.state == PhotoState::Queued)
+        .collect();
+    let bytes: u64 = unsent.iter().map(|p| p.size - p.offset).sum();
+    println!(
+        "unsent photos: {} ({:.1} MB to send)",
+        unsent.len(),
+        bytes as f64 / 1e6
+    );
+    for photo in &photos {
+        if let PhotoState::Refused { code, message } = &photo.state {
+            println!("  refused photo {}: {code}: {message}", &photo.sha256[..12]);
+        }
+    }
+    let issues = device.issues()?;
+    println!("conflicts and quarantined: {}", issues.len());
+    for issue in &issues {
+        let body = &issue.entity.body;
+        println!(
+            "  {} {}: {} — {} (record {})",
+            body["verdict"].as_str().unwrap_or("?"),
+            body["reason"]["code"].as_str().unwrap_or("?"),
+            body["reason"]["message"].as_str().unwrap_or(""),
+            body["kind"].as_str().unwrap_or(""),
+            body["about_entity"].as_str().unwrap_or("?"),
+        );
+    }
+    match device.clock_skew_ms()? {
+        Some(skew) if skew.abs() > 5 * 60_000 => {
+            let hours = skew.abs() as f64 / 3_600_000.0;
+            println!(
+                "clock: WARNING this device's clock is {hours:.1} hours {} the server's; capture \
+                 times are corrected and flagged by the server. Set the phone's time.",
+                if skew > 0 { "ahead of" } else { "behind" }
+            );
+        }
+        Some(_) => println!("clock: agrees with the server"),
+        None => println!("clock: not checked yet (it is, at the next sync that sends records)"),
+    }
+    Ok(())
+}
+
+fn summary(entity: &Entity) -> String {
+    let body = &entity.body;
+    let text = |key: &str| body[key].as_str().unwrap_or("").to_string();
+    match entity.entity_type {
+        EntityType::Hazard => format!(
+            "{} {} {} (by {})",
+            text("state"),
+            text("level"),
+            text("description"),
+            text("deadline")
+        ),
+        EntityType::Meeting => format!(
+            "{} {} {} {}",
+            text("date"),
+            text("shift"),
+            text("slot"),
+            text("team_id")
+        ),
+        EntityType::Inspection => format!(
+            "{} {} {}",
+            text("kind"),
+            text("enterprise_id"),
+            text("summary")
+        ),
+        EntityType::Article => format!("{} {}", text("state"), text("title")),
+        EntityType::SyncIssue => format!(
+            "{} {}",
+            text("verdict"),
+            body["reason"]["code"].as_str().unwrap_or("")
+        ),
+        _ => {
+            let name = text("name");
+            if name.is_empty() { text("title") } else { name }
+        }
+    }
+}
+
+fn list(device: &Device, args: ListArgs) -> anyhow::Result<()> {
+    let types: Vec<EntityType> = match args.entity_type {
+        Some(t) => vec![t.entity_type()],
+        None => vec![
+            EntityType::Hazard,
+            EntityType::Inspection,
+            EntityType::Meeting,
+            EntityType::Article,
+            EntityType::SyncIssue,
+        ],
+    };
+    let mut shown = 0;
+    for entity_type in types {
+        for entity in device.entities(entity_type)? {
+            println!(
+                "{:<12} {}  {}",
+                entity_type.name(),
+                entity.id,
+                summary(&entity)
+            );
+            shown += 1;
+        }
+    }
+    if shown == 0 {
+        println!("nothing here yet (capture something, or `anjian sync` to fetch)");
+    }
+    Ok(())
+}
+
+fn show(device: &Device, id: &str) -> anyhow::Result<()> {
+    let local = device.entity(id)?;
+    let server = device.server_entity(id)?;
+    if local.is_none() && server.is_none() {
+        bail!("this device holds no record {id}; `anjian list` shows what it holds");
+    }
+    let shown = json!({
+        "local": local,
+        "server": server.map(|p| json!({
+            "rev": p.rev,
+            "captured_at_ms": p.captured_at_ms,
+            "received_at_ms": p.received_at_ms,
+            "clock": p.clock,
+            "blobs": p.entity.blobs,
+            "missing_blobs": p.missing_blobs,
+        })),
+    });
+    println!("{}", serde_json::to_string_pretty(&shown)?);
+    Ok(())
+}
+
+fn receipts(device: &Device) -> anyhow::Result<()> {
+    let receipts = device.receipts()?;
+    if receipts.is_empty() {
+        println!("no receipts yet: nothing sent, or not synced");
+    }
+    for r in receipts {
+        let outcome = match (&r.verdict, r.rev, &r.issue_id) {
+            (Verdict::Applied, Some(rev), _) => format!("applied at revision {rev}"),
+            (verdict, _, issue) => format!(
+                "{verdict:?} ({}), kept as {}",
+                r.reason.as_ref().map(|x| x.code.as_str()).unwrap_or(""),
+                issue.as_deref().unwrap_or("-")
+            )
+            .to_lowercase(),
+        };
+        println!(
+            "#{:<5} {}  {}  hash {}",
+            r.seq,
+            r.event_id,
+            outcome,
+            &r.hash[..16]
+        );
+    }
+    Ok(())
+}
+
+/// Reads a JSON or TOML file (by extension) into a JSON value.
+fn read_record(path: &Path) -> anyhow::Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "toml") {
+        let value: toml::Value = toml::from_str(&text)
+            .with_context(|| format!("{} is not valid TOML", path.display()))?;
+        Ok(serde_json::to_value(value)?)
+    } else {
+        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
+    }
+}
+
+fn attach(device: &Device, path: &Path) -> anyhow::Result<String> {
+    device
+        .add_photo(path)
+        .with_context(|| format!("cannot attach the photo {}", path.display()))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Today in China (UTC+8), YYYY-MM-DD.
+fn today() -> String {
+    let days = (now_ms() + 8 * 3_600_000).div_euclid(86_400_000);
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Tells the person what was recorded, and what the server will make of it.
+fn report(what: &str, id: &str, judgement: &Judgement) {
+    match judgement.verdict {
+        Verdict::Applied => println!("recorded {what} {id}; `anjian sync` sends it"),
+        _ => {
+            let reason = judgement
+                .reason
+                .as_ref()
+                .map(|r| format!("{}: {}", r.code, r.message))
+                .unwrap_or_default();
+            println!(
+                "recorded {what} {id}, but the server will not apply it ({reason}). It is kept \
+                 and sent as it is; record a corrected one."
+            );
+        }
+    }
+}
+
+fn meeting(device: &Device, args: MeetingArgs) -> anyhow::Result<()> {
+    let mut record = match &args.file {
+        Some(path) => read_record(path)?,
+        None => json!({}),
+    };
+    let object = record
+        .as_object_mut()
+        .ok_or_else(|| anyhow!("the meeting file must hold an object"))?;
+    let mut set = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            object.entry(key.to_string()).or_insert(value);
+        }
+    };
+    let started = now_ms();
+    set("enterprise_id", args.enterprise.map(Value::from));
+    set("team_id", args.team.map(Value::from));
+    set("date", Some(Value::from(args.date.unwrap_or_else(today))));
+    set("shift", Some(Value::from(args.shift)));
+    set("slot", Some(Value::from(args.slot)));
+    set("host", args.host.map(Value::from));
+    set("place", Some(Value::from(args.place)));
+    set("started_at_ms", Some(json!(started - 5 * 60_000)));
+    set("ended_at_ms", Some(json!(started)));
+    let attendance: Vec<Value> = args
+        .attendees
+        .iter()
+        .map(|a| {
+            let (name, status) = a.split_once(':').unwrap_or((a, "present"));
+            json!({"name": name, "status": status, "fit_for_duty": true, "ppe_ok": true})
+        })
+        .collect();
+    set(
+        "attendance",
+        (!attendance.is_empty()).then(|| json!(attendance)),
+    );
+    set(
+        "topics",
+        (!args.topics.is_empty()).then(|| json!(args.topics)),
+    );
+    set("risks", Some(json!(args.risks)));
+    set("handover", Some(json!(args.handover)));
+    for required in ["enterprise_id", "team_id", "host", "attendance", "topics"] {
+        if !object.contains_key(required) {
+            bail!(
+                "a meeting needs {required}: pass --{} (or put it in --file)",
+                match required {
+                    "enterprise_id" => "enterprise",
+                    "team_id" => "team",
+                    "attendance" => "attendee",
+                    "topics" => "topic",
+                    other => other,
+                }
+            );
+        }
+    }
+    if args.photos.is_empty() {
+        bail!("a meeting needs at least one photo (现场照片): pass --photo FILE");
+    }
+    let photos = args
+        .photos
+        .iter()
+        .map(|p| attach(device, p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let content: anjian_sync::kinds::meeting::MeetingContent =
+        serde_json::from_value(record.clone()).context("the meeting does not fit")?;
+    let id = anjian_sync::kinds::meeting::meeting_id(
+        &content.enterprise_id,
+        &content.team_id,
+        &content.date,
+        &content.shift,
+        content.slot,
+    );
+    let (_, judgement) = device.capture("meeting.submit", &id, record, photos)?;
+    report("meeting", &id, &judgement);
+    Ok(())
+}
+
+/// The checklist to use: `code@version`, or the newest `small-enterprise` one this device holds.
+fn template(device: &Device, wanted: Option<&str>) -> anyhow::Result<(String, u64, Entity)> {
+    let templates = device.entities(EntityType::Template)?;
+    let (code, version) = match wanted {
+        Some(text) => {
+            let (code, version) = text
+                .split_once('@')
+                .ok_or_else(|| anyhow!("--template is code@version, e.g. small-enterprise@1"))?;
+            (code.to_string(), Some(version.parse::<u64>()?))
+        }
+        None => ("small-enterprise".to_string(), None),
+    };
+    templates
+        .into_iter()
+        .filter(|t| t.body["code"] == code.as_str())
+        .filter(|t| version.is_none_or(|v| t.body["version"].as_u64() == Some(v)))
+        .max_by_key(|t| t.body["version"].as_u64())
+        .map(|t| {
+            let version = t.body["version"].as_u64().unwrap_or(0);
+            (code.clone(), version, t)
+        })
+        .ok_or_else(|| {
+            anyhow!(
+                "this device does not hold checklist {code}: run `anjian sync` once with signal"
+            )
+        })
+}
+
+fn inspect(device: &Device, args: InspectArgs) -> anyhow::Result<()> {
+    let mut record = match &args.file {
+        Some(path) => read_record(path)?,
+        None => json!({}),
+    };
+    let wanted = args.template.clone().or_else(|| {
+        let code = record["template"].as_str()?;
+        Some(format!("{code}@{}", record["template_version"].as_u64()?))
+    });
+    let (code, version, checklist) = template(device, wanted.as_deref())?;
+    let object = record
+        .as_object_mut()
+        .ok_or_else(|| anyhow!("the inspection file must hold an object"))?;
+    let now = now_ms();
+    object.insert("template".into(), json!(code));
+    object.insert("template_version".into(), json!(version));
+    if let Some(enterprise) = &args.enterprise {
+        object.insert("enterprise_id".into(), json!(enterprise));
+    }
+    object.entry("kind").or_insert(json!(args.kind));
+    object
+        .entry("started_at_ms")
+        .or_insert(json!(now - 30 * 60_000));
+    object.entry("ended_at_ms").or_insert(json!(now));
+    if !args.inspectors.is_empty() {
+        let inspectors: Vec<Value> = args
+            .inspectors
+            .iter()
+            .map(|i| match i.split_once(':') {
+                Some((name, certificate)) => json!({"name": name, "certificate": certificate}),
+                None => json!({"name": i}),
+            })
+            .collect();
+        object.insert("inspectors".into(), json!(inspectors));
+    }
+    if let Some(summary) = &args.summary {
+        object.insert("summary".into(), json!(summary));
+    }
+    if let Some(note) = &args.refusal_note {
+        object.insert("refusal_note".into(), json!(note));
+    }
+    let mut results: BTreeMap<String, Value> = BTreeMap::new();
+    for result in object
+        .get("results")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+    {
+        if let Some(item) = result["item"].as_str() {
+            results.insert(item.to_string(), result.clone());
+        }
+    }
+    for text in &args.results {
+        let (item, verdict) = text
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--result is CODE=ok, CODE=na or CODE=hazard:note"))?;
+        results.insert(item.to_string(), result_of(item, verdict)?);
+    }
+    if args.interactive {
+        interview(&checklist, &mut results)?;
+    }
+    for text in &args.item_photos {
+        let (item, path) = text
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--item-photo is CODE=path"))?;
+        let result = results
+            .get_mut(item)
+            .ok_or_else(|| anyhow!("--item-photo names {item}, which has no --result"))?;
+        result["photos"]
+            .as_array_mut()
+            .ok_or_else(|| anyhow!("the result of {item} has no photo list"))?
+            .push(json!(path));
+    }
+    // Photo members may name files: attach them and cite their hashes.
+    let mut cited = Vec::new();
+    for result in results.values_mut() {
+        if let Some(photos) = result["photos"].as_array_mut() {
+            for photo in photos.iter_mut() {
+                *photo = json!(cite(device, photo, &mut cited)?);
+            }
+        }
+    }
+    object.insert(
+        "results".into(),
+        json!(results.into_values().collect::<Vec<_>>()),
+    );
+    if let Some(signature) = &args.signature {
+        object.insert("signature".into(), json!(signature));
+    }
+    if let Some(signature) = object.get("signature").cloned() {
+        object.insert(
+            "signature".into(),
+            json!(cite(device, &signature, &mut cited)?),
+        );
+    }
+    for required in ["enterprise_id", "inspectors", "summary"] {
+        if !object.contains_key(required) {
+            bail!(
+                "an inspection needs {required}: pass --{} (or put it in --file)",
+                match required {
+                    "enterprise_id" => "enterprise",
+                    "inspectors" => "inspector",
+                    other => other,
+                }
+            );
+        }
+    }
+    let id = Device::new_entity_id();
+    let (_, judgement) = device.capture_pinned(
+        "inspection.submit",
+        &id,
+        record,
+        cited,
+        &format!("{code}@{version}"),
+    )?;
+    report("inspection", &id, &judgement);
+    Ok(())
+}
+
+/// A photo member: a sha256 already, or a file to attach.
+fn cite(device: &Device, value: &Value, cited: &mut Vec<String>) -> anyhow::Result<String> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| anyhow!("a photo must be a file path or a sha256"))?;
+    let sha = if anjian_sync::event::is_sha256_hex(text) && !Path::new(text).exists() {
+        text.to_string()
+    } else {
+        attach(device, Path::new(text))?
+    };
+    if !cited.contains(&sha) {
+        cited.push(sha.clone());
+    }
+    Ok(sha)
+}
+
+fn result_of(item: &str, verdict: &str) -> anyhow::Result<Value> {
+    let (verdict, note) = verdict.split_once(':').unwrap_or((verdict, ""));
+    let verdict = match verdict {
+        "ok" | "o" => "ok",
+        "na" | "n" | "not_applicable" => "not_applicable",
+        "hazard" | "h" => "hazard",
+        other => bail!("{item}: `{other}` is not ok, na or hazard"),
+    };
+    let mut result = json!({"item": item, "verdict": verdict, "photos": []});
+    if !note.is_empty() {
+        result["note"] = json!(note);
+    }
+    Ok(result)
+}
+
+/// Asks for each item of the checklist on standard input: Enter or `o` for ok, `n` for not
+/// applicable, `h note` for a finding (`h note @photo.jpg` attaches a photo).
+fn interview(checklist: &Entity, results: &mut BTreeMap<String, Value>) -> anyhow::Result<()> {
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let sections = checklist.body["sections"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    println!("answer each item: Enter or o = ok, n = not applicable, h <note> [@photo] = hazard");
+    for section in sections {
+        println!("== {}", section["title"].as_str().unwrap_or(""));
+        for item in section["items"].as_array().cloned().unwrap_or_default() {
+            let code = item["code"].as_str().unwrap_or("").to_string();
+            if results.contains_key(&code) {
+                continue;
+            }
+            print!("{code} {}: ", item["text"].as_str().unwrap_or(""));
+            std::io::stdout().flush()?;
+            let line = lines.next().transpose()?.unwrap_or_default();
+            let line = line.trim();
+            let (answer, photo) = match line.rsplit_once(" @") {
+                Some((answer, photo)) => (answer.trim(), Some(photo.trim().to_string())),
+                None => (line, None),
+            };
+            let verdict = match answer.split_once(' ') {
+                Some((v, note)) => format!("{v}:{note}"),
+                None if answer.is_empty() => "ok".to_string(),
+                None => answer.to_string(),
+            };
+            let mut result = result_of(&code, &verdict)?;
+            if let Some(photo) = photo {
+                result["photos"] = json!([photo]);
+            }
+            results.insert(code, result);
+        }
+    }
+    Ok(())
+}
+
+fn hazard(device: &Device, command: HazardCommand) -> anyhow::Result<()> {
+    match command {
+        HazardCommand::Report {
+            enterprise,
+            level,
+            description,
+            deadline,
+            measures,
+            grid,
+            inspection,
+            photos,
+        } => {
+            let photos = photos
+                .iter()
+                .map(|p| attach(device, p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut payload = json!({"enterprise_id": enterprise, "level": level,
+                "description": description});
+            for (key, value) in [
+                ("deadline", deadline),
+                ("measures", measures),
+                ("grid_id", grid),
+                ("inspection_id", inspection),
+            ] {
+                if let Some(value) = value {
+                    payload[key] = json!(value);
+                }
+            }
+            let id = Device::new_entity_id();
+            let (_, judgement) = device.capture("hazard.report", &id, payload, photos)?;
+            report("hazard", &id, &judgement);
+        }
+        HazardCommand::Start(args) => move_hazard(device, args, &["rectifying"])?,
+        HazardCommand::Rectify(args) => {
+            move_hazard(device, args, &["rectifying", "pending_acceptance"])?;
+        }
+        HazardCommand::Accept(args) => move_hazard(device, args, &["closed"])?,
+        HazardCommand::Reject(args) => {
+            if args.note.is_none() {
+                bail!("sending a hazard back needs --note saying what is still wrong");
+            }
+            move_hazard(device, args, &["rectifying"])?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves a hazard from where this device sees it through `path` (skipping steps it is past).
+fn move_hazard(device: &Device, args: MoveArgs, path: &[&str]) -> anyhow::Result<()> {
+    let photos = args
+        .photos
+        .iter()
+        .map(|p| attach(device, p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let current = device.entity(&args.id)?.ok_or_else(|| {
+        anyhow!(
+            "this device holds no hazard {}; `anjian sync` to fetch, `anjian list --type hazard` to see",
+            args.id
+        )
+    })?;
+    let mut state = current.body["state"].as_str().unwrap_or("").to_string();
+    let start = path.iter().position(|s| *s == state).map_or(0, |i| i + 1);
+    if start >= path.len() && path.contains(&state.as_str()) {
+        bail!("hazard {} is already {state}", args.id);
+    }
+    for (i, to) in path[start..].iter().enumerate() {
+        let last = start + i + 1 == path.len();
+        let mut payload = json!({"from": state, "to": to});
+        if let (true, Some(note)) = (last, &args.note) {
+            payload["note"] = json!(note);
+        }
+        let cited = if last { photos.clone() } else { Vec::new() };
+        let (_, judgement) = device.capture("hazard.transition", &args.id, payload, cited)?;
+        if judgement.verdict != Verdict::Applied {
+            report(&format!("move to {to} of hazard"), &args.id, &judgement);
+            return Ok(());
+        }
+        state = to.to_string();
+    }
+    println!("hazard {} is now {state}; `anjian sync` sends it", args.id);
+    Ok(())
+}
+
+fn article(device: &Device, command: ArticleCommand) -> anyhow::Result<()> {
+    match command {
+        ArticleCommand::New {
+            title,
+            body,
+            column,
+            cover,
+            images,
+        } => {
+            let mut cited = Vec::new();
+            let mut payload = json!({"title": title, "body": body});
+            if let Some(column) = column {
+                payload["column"] = json!(column);
+            }
+            if let Some(cover) = cover {
+                let sha = attach(device, &cover)?;
+                payload["cover"] = json!(sha);
+                cited.push(sha);
+            }
+            let images = images
+                .iter()
+                .map(|p| attach(device, p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            if !images.is_empty() {
+                payload["images"] = json!(images);
+                cited.extend(images);
+            }
+            cited.sort();
+            cited.dedup();
+            let id = Device::new_entity_id();
+            let (_, judgement) = device.capture("article.save", &id, payload, cited)?;
+            report("article", &id, &judgement);
+        }
+        ArticleCommand::Submit { id } => {
+            let (_, judgement) = device.capture("article.submit", &id, json!({}), vec![])?;
+            report("submission of article", &id, &judgement);
+        }
+        ArticleCommand::Review {
+            id,
+            publish,
+            reject,
+            note,
+        } => {
+            let decision = match (publish, reject) {
+                (true, _) => "publish",
+                (_, true) => "reject",
+                _ => bail!("say --publish or --reject (with --note)"),
+            };
+            let mut payload = json!({"decision": decision});
+            if let Some(note) = note {
+                payload["note"] = json!(note);
+            }
+            let (_, judgement) = device.capture("article.review", &id, payload, vec![])?;
+            report("review of article", &id, &judgement);
+        }
+    }
+    Ok(())
+}
