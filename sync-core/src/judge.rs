@@ -465,12 +465,16 @@ pub fn issue_entity(
         _ => EntityScope::default(),
     };
     scope = scope.with_user(author);
+    // It cites the event's photos, so those who see the issue can see them too.
+    let mut blobs = event.body.blob_refs.clone();
+    blobs.sort();
+    blobs.dedup();
     Entity {
         id: issue_id(&event.body.device_id, event.body.seq),
         entity_type: EntityType::SyncIssue,
         scope,
         deleted: false,
-        blobs: Vec::new(),
+        blobs,
         body: serde_json::json!({
             "verdict": judgement.verdict,
             "reason": judgement.reason,

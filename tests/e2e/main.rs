@@ -15,5 +15,6 @@ mod errors;
 mod inspections;
 mod lifecycle;
 mod office;
+mod scenarios;
 mod sync;
 mod wechat;

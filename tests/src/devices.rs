@@ -83,6 +83,20 @@ impl TestDevice {
         }
     }
 
+    /// Closes the replica and opens it again talking to `server` (a restarted server listens
+    /// on a new port).
+    pub fn reopen_at(self, server: &TestServer) -> TestDevice {
+        let TestDevice { device, dir, .. } = self;
+        drop(device);
+        let url = server.url("");
+        let device = Device::open_with(dir.path(), &url, quick_retries()).unwrap();
+        TestDevice {
+            device,
+            dir,
+            server: url,
+        }
+    }
+
     /// Gives the replica directory away (for a child process to use), keeping it alive.
     pub fn into_parts(self) -> (TempDir, String) {
         (self.dir, self.server)
@@ -134,6 +148,14 @@ impl TestDevice {
         )
         .unwrap()
         .1
+    }
+
+    /// Moves a hazard, citing these photos.
+    pub fn move_hazard_to(&self, id: &str, from: &str, to: &str, photos: Vec<String>) -> Judgement {
+        let payload = json!({"from": from, "to": to});
+        self.capture("hazard.transition", id, payload, photos)
+            .unwrap()
+            .1
     }
 
     /// Submits a shift meeting of `enterprise`/`team` on 2026-11-28 in `shift`; returns its id

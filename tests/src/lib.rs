@@ -18,5 +18,5 @@ pub mod server;
 pub mod wechat;
 
 pub use devices::TestDevice;
-pub use server::{ADMIN_PASSWORD, Reply, TestServer, USER_PASSWORD};
+pub use server::{ADMIN_PASSWORD, DemoTown, Reply, TestServer, USER_PASSWORD};
 pub use wechat::FakeWeChat;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anjian_server::config::Settings;
 use anjian_server::startup::Application;
 use reqwest::Method;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -16,6 +16,22 @@ use tokio::task::JoinHandle;
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 /// The password of users made with [`TestServer::add_user`].
 pub const USER_PASSWORD: &str = "user-password-for-tests";
+
+/// The demo town's users: username → password.
+#[derive(Debug, Default)]
+pub struct DemoTown {
+    passwords: std::collections::BTreeMap<String, String>,
+}
+
+impl DemoTown {
+    /// The password of a demo user (`inspector`, `manager`, `teamlead`, …).
+    pub fn password(&self, username: &str) -> &str {
+        self.passwords
+            .get(username)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("the demo town has no user {username}"))
+    }
+}
 
 /// A running server.
 #[derive(Debug)]
@@ -106,14 +122,41 @@ impl TestServer {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let mut settings = test_settings(&dir);
         configure(&mut settings);
-        TestServer::launch(dir, settings).await.unwrap()
+        TestServer::launch(dir, settings, None).await.unwrap()
     }
 
-    async fn launch(dir: Arc<TempDir>, settings: Settings) -> anyhow::Result<TestServer> {
+    /// A server over the demo town (`anjian-server demo`), and its users' passwords; the admin's
+    /// is [`ADMIN_PASSWORD`].
+    pub async fn demo() -> (TestServer, DemoTown) {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let settings = test_settings(&dir);
+        let mut town = DemoTown::default();
+        let server = TestServer::launch(dir, settings, Some(&mut town))
+            .await
+            .unwrap();
+        (server, town)
+    }
+
+    async fn launch(
+        dir: Arc<TempDir>,
+        settings: Settings,
+        demo: Option<&mut DemoTown>,
+    ) -> anyhow::Result<TestServer> {
         crate::logs::install();
         let app = Application::build(settings.clone()).await?;
-        app.ensure_admin(Some(SecretString::from(ADMIN_PASSWORD.to_string())))
-            .await?;
+        let admin = SecretString::from(ADMIN_PASSWORD.to_string());
+        match demo {
+            Some(town) => {
+                let users = app.seed_demo(Some(admin)).await?.unwrap_or_default();
+                for user in users {
+                    town.passwords
+                        .insert(user.username, user.password.expose_secret().to_string());
+                }
+            }
+            None => {
+                app.ensure_admin(Some(admin)).await?;
+            }
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (shutdown, stop) = oneshot::channel::<()>();
@@ -148,7 +191,7 @@ impl TestServer {
     /// Stops the server and starts a new one on the same data directory and settings.
     pub async fn restart(mut self) -> TestServer {
         self.stop().await;
-        TestServer::launch(self.dir.clone(), self.settings.clone())
+        TestServer::launch(self.dir.clone(), self.settings.clone(), None)
             .await
             .unwrap()
     }

@@ -505,7 +505,7 @@ fn status(device: &Device) -> anyhow::Result<()> {
             body["verdict"].as_str().unwrap_or("?"),
             body["reason"]["code"].as_str().unwrap_or("?"),
             body["reason"]["message"].as_str().unwrap_or(""),
-            body["kind"].as_str().unwrap_or(""),
+            body["event"]["kind"].as_str().unwrap_or(""),
             body["about_entity"].as_str().unwrap_or("?"),
         );
     }
