@@ -1,0 +1,180 @@
+//! The `anjian` command itself, as a person uses it against the demo town: log in, fetch, inspect
+//! and report with photos while the server is away, sync, and read the status and receipts.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on purpose"
+)]
+
+use std::path::Path;
+use std::process::Output;
+
+use anjian_tests::TestServer;
+use anjian_tests::photos::jpeg;
+
+/// Runs `anjian --dir <dir> args…`, with `stdin` on its standard input.
+async fn anjian(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_anjian"))
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    child.wait_with_output().await.unwrap()
+}
+
+fn says(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test]
+async fn an_inspector_works_the_demo_town_with_the_command() {
+    let (server, town) = TestServer::demo().await;
+    let device = tempfile::tempdir().unwrap();
+    let dir = device.path();
+
+    // Before logging in, every command says what to do.
+    let lost = anjian(dir, &["status"], "").await;
+    assert!(!lost.status.success());
+    assert!(says(&lost).contains("anjian login"), "{}", says(&lost));
+
+    let url = server.url("");
+    let login = anjian(
+        dir,
+        &[
+            "login",
+            "--server",
+            &url,
+            "--user",
+            "inspector",
+            "--password-stdin",
+        ],
+        &format!("{}\n", town.password("inspector")),
+    )
+    .await;
+    assert!(login.status.success(), "{}", says(&login));
+    let synced = anjian(dir, &["sync"], "").await;
+    assert!(synced.status.success(), "{}", says(&synced));
+    let enterprises = says(&anjian(dir, &["list", "--type", "enterprise"], "").await);
+    let seaweed = enterprises
+        .lines()
+        .find(|l| l.contains("海晟紫菜"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .to_string();
+
+    // Offline: photos from files, the checklist item by item on standard input.
+    let photos = tempfile::tempdir().unwrap();
+    let photo = photos.path().join("xf02.jpg");
+    std::fs::write(&photo, jpeg(800, 600, 5, None)).unwrap();
+    let other = photos.path().join("hazard.jpg");
+    std::fs::write(&other, jpeg(640, 480, 6, None)).unwrap();
+    let mut answers = String::from("\nh 消防通道堆放纸箱 @");
+    answers.push_str(photo.to_str().unwrap());
+    answers.push('\n');
+    answers.push_str(&"\n".repeat(200));
+    let inspected = anjian(
+        dir,
+        &[
+            "inspect",
+            "--enterprise",
+            &seaweed,
+            "--inspector",
+            "李明",
+            "--interactive",
+            "--summary",
+            "发现一处隐患",
+            "--refusal-note",
+            "负责人不在场",
+        ],
+        &answers,
+    )
+    .await;
+    assert!(inspected.status.success(), "{}", says(&inspected));
+    assert!(
+        says(&inspected).contains("recorded inspection"),
+        "{}",
+        says(&inspected)
+    );
+    assert!(
+        !says(&inspected).contains("will not apply"),
+        "{}",
+        says(&inspected)
+    );
+    let reported = anjian(
+        dir,
+        &[
+            "hazard",
+            "report",
+            "--enterprise",
+            &seaweed,
+            "--description",
+            "灭火器压力不足",
+            "--deadline",
+            "2026-12-10",
+            "--photo",
+            other.to_str().unwrap(),
+        ],
+        "",
+    )
+    .await;
+    assert!(
+        says(&reported).contains("recorded hazard"),
+        "{}",
+        says(&reported)
+    );
+    let status = says(&anjian(dir, &["status"], "").await);
+    assert!(status.contains("pending events: 2"), "{status}");
+    assert!(status.contains("unsent photos: 2"), "{status}");
+
+    let synced = anjian(dir, &["sync"], "").await;
+    assert!(synced.status.success(), "{}", says(&synced));
+    assert!(
+        says(&synced).contains("2 photos sent, 2 events acknowledged (0 not applied)"),
+        "{}",
+        says(&synced)
+    );
+    let status = says(&anjian(dir, &["status"], "").await);
+    assert!(status.contains("pending events: 0"), "{status}");
+    assert!(status.contains("unsent photos: 0"), "{status}");
+    assert!(status.contains("conflicts and quarantined: 0"), "{status}");
+    assert!(status.contains("clock: agrees with the server"), "{status}");
+    let receipts = says(&anjian(dir, &["receipts"], "").await);
+    assert_eq!(
+        receipts.matches("applied at revision").count(),
+        2,
+        "{receipts}"
+    );
+
+    // The office sees the inspection, with every item of the checklist answered.
+    let admin = server.admin().await;
+    let listed = server.get("/v1/office/inspections", Some(&admin)).await;
+    let inspection = &listed.ok(200)["items"][0];
+    assert!(inspection["missing_blobs"].as_array().unwrap().is_empty());
+    let results = inspection["body"]["results"].as_array().unwrap();
+    let checklist: serde_json::Value = serde_json::from_str(include_str!(
+        "../../server/templates/small-enterprise-v1.json"
+    ))
+    .unwrap();
+    let items: usize = checklist["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["items"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(results.len(), items, "every item of the checklist");
+    let finding = results.iter().find(|r| r["verdict"] == "hazard").unwrap();
+    assert_eq!(finding["note"], "消防通道堆放纸箱");
+}
