@@ -81,6 +81,35 @@ async fn an_inspector_works_the_demo_town_with_the_command() {
     std::fs::write(&photo, jpeg(800, 600, 5, None)).unwrap();
     let other = photos.path().join("hazard.jpg");
     std::fs::write(&other, jpeg(640, 480, 6, None)).unwrap();
+    // Answers that stop early, or a photo that is not there, record nothing.
+    let short = anjian(
+        dir,
+        &[
+            "inspect",
+            "--enterprise",
+            &seaweed,
+            "--inspector",
+            "李明",
+            "--interactive",
+            "--summary",
+            "s",
+            "--refusal-note",
+            "r",
+        ],
+        "\nh 通道堆放 @/no/such/photo.jpg\n\n",
+    )
+    .await;
+    assert!(!short.status.success());
+    assert!(
+        says(&short).contains("there is no photo file"),
+        "{}",
+        says(&short)
+    );
+    assert!(
+        says(&short).contains("nothing was recorded"),
+        "{}",
+        says(&short)
+    );
     let mut answers = String::from("\nh 消防通道堆放纸箱 @");
     answers.push_str(photo.to_str().unwrap());
     answers.push('\n');
@@ -177,4 +206,151 @@ async fn an_inspector_works_the_demo_town_with_the_command() {
     assert_eq!(results.len(), items, "every item of the checklist");
     let finding = results.iter().find(|r| r["verdict"] == "hazard").unwrap();
     assert_eq!(finding["note"], "消防通道堆放纸箱");
+}
+
+#[tokio::test]
+async fn a_team_lead_and_a_manager_use_files_and_move_a_hazard_with_the_command() {
+    let (server, town) = TestServer::demo().await;
+    let url = server.url("");
+    let files = tempfile::tempdir().unwrap();
+    let photo = files.path().join("meeting.jpg");
+    std::fs::write(&photo, jpeg(640, 480, 11, None)).unwrap();
+    let after = files.path().join("after.jpg");
+    std::fs::write(&after, jpeg(640, 480, 12, None)).unwrap();
+
+    // The team lead's meeting comes from a TOML file; the flags add the photo.
+    let lead = tempfile::tempdir().unwrap();
+    let login = anjian(
+        lead.path(),
+        &[
+            "login",
+            "--server",
+            &url,
+            "--user",
+            "teamlead",
+            "--password-stdin",
+        ],
+        &format!("{}\n", town.password("teamlead")),
+    )
+    .await;
+    assert!(login.status.success(), "{}", says(&login));
+    assert!(anjian(lead.path(), &["sync"], "").await.status.success());
+    let enterprises = says(&anjian(lead.path(), &["list", "--type", "enterprise"], "").await);
+    let seaweed = enterprises
+        .lines()
+        .find(|l| l.contains("海晟紫菜"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .to_string();
+    let toml = files.path().join("meeting.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "enterprise_id = \"{seaweed}\"\nteam_id = \"t1\"\ndate = \"2026-11-27\"\n\
+             host = \"陈阿妹\"\ntopics = [\"烘干炉温度控制\"]\n\
+             [[attendance]]\nname = \"陈阿妹\"\nstatus = \"present\"\nfit_for_duty = true\nppe_ok = true\n\
+             [[attendance]]\nname = \"林国强\"\nstatus = \"late\"\nfit_for_duty = true\nppe_ok = false\n"
+        ),
+    )
+    .unwrap();
+    let no_photo = anjian(
+        lead.path(),
+        &["meeting", "--file", toml.to_str().unwrap()],
+        "",
+    )
+    .await;
+    assert!(!no_photo.status.success());
+    assert!(says(&no_photo).contains("--photo"), "{}", says(&no_photo));
+    let meeting = anjian(
+        lead.path(),
+        &[
+            "meeting",
+            "--file",
+            toml.to_str().unwrap(),
+            "--photo",
+            photo.to_str().unwrap(),
+        ],
+        "",
+    )
+    .await;
+    assert!(
+        says(&meeting).contains("recorded meeting"),
+        "{}",
+        says(&meeting)
+    );
+    assert!(
+        !says(&meeting).contains("will not apply"),
+        "{}",
+        says(&meeting)
+    );
+    let synced = says(&anjian(lead.path(), &["sync"], "").await);
+    assert!(
+        synced.contains("1 events acknowledged (0 not applied)"),
+        "{synced}"
+    );
+
+    // The manager rectifies a demo hazard with an after-photo; `show` has the server's view.
+    let manager = tempfile::tempdir().unwrap();
+    anjian(
+        manager.path(),
+        &[
+            "login",
+            "--server",
+            &url,
+            "--user",
+            "manager",
+            "--password-stdin",
+        ],
+        &format!("{}\n", town.password("manager")),
+    )
+    .await;
+    anjian(manager.path(), &["sync"], "").await;
+    let hazards = says(&anjian(manager.path(), &["list", "--type", "hazard"], "").await);
+    let hazard = hazards
+        .lines()
+        .find(|l| l.contains("配电箱"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .to_string();
+    let rectified = anjian(
+        manager.path(),
+        &[
+            "hazard",
+            "rectify",
+            &hazard,
+            "--photo",
+            after.to_str().unwrap(),
+        ],
+        "",
+    )
+    .await;
+    assert!(
+        says(&rectified).contains("is now pending_acceptance"),
+        "{}",
+        says(&rectified)
+    );
+    assert!(anjian(manager.path(), &["sync"], "").await.status.success());
+    let shown: serde_json::Value =
+        serde_json::from_slice(&anjian(manager.path(), &["show", &hazard], "").await.stdout)
+            .unwrap();
+    assert_eq!(shown["local"]["body"]["state"], "pending_acceptance");
+    assert_eq!(shown["server"]["missing_blobs"], serde_json::json!([]));
+    assert_eq!(
+        shown["server"]["blobs"].as_array().unwrap().len(),
+        2,
+        "before and after"
+    );
+    // Closing it is the inspector's: the manager's attempt records nothing and says why.
+    let accept = anjian(manager.path(), &["hazard", "accept", &hazard], "").await;
+    assert!(!accept.status.success());
+    assert!(
+        says(&accept).contains("was not recorded: not-permitted"),
+        "{}",
+        says(&accept)
+    );
+    let status = says(&anjian(manager.path(), &["status"], "").await);
+    assert!(status.contains("pending events: 0"), "{status}");
+    let unknown = anjian(manager.path(), &["hazard", "accept", "no-such-hazard"], "").await;
+    assert!(!unknown.status.success());
+    assert!(says(&unknown).contains("anjian sync"), "{}", says(&unknown));
 }

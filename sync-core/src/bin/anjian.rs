@@ -10,10 +10,25 @@ use std::sync::{Arc, Mutex};
 
 use anjian_sync::client::{ClientError, Device, PhotoState, Step, TransportError};
 use anjian_sync::entity::{Entity, EntityType};
-use anjian_sync::judge::{Judgement, Verdict};
+use anjian_sync::judge::Verdict;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
+
+/// Prints a line to standard output; a closed output (`anjian list | head`) ends the program
+/// quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        out(format_args!($($arg)*))
+    };
+}
+
+fn out(args: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "{args}").is_err() {
+        std::process::exit(0);
+    }
+}
 
 /// The file in the device directory that holds the server's address.
 const SERVER_FILE: &str = "server";
@@ -52,6 +67,14 @@ enum Command {
     },
     /// The server's receipts for this device's events: proof of what arrived.
     Receipts,
+    /// Mark conflicts or quarantined events as dealt with, so `status` stops listing them.
+    Dismiss {
+        /// The issues' ids, as `anjian status` shows them.
+        ids: Vec<String>,
+        /// Every issue this device holds.
+        #[arg(long)]
+        all: bool,
+    },
     /// Record a shift safety meeting (班组安全交接会).
     Meeting(MeetingArgs),
     /// Record an inspection (检查) with a checklist.
@@ -127,7 +150,7 @@ struct MeetingArgs {
     /// Enterprise id.
     #[arg(long)]
     enterprise: Option<String>,
-    /// Team id.
+    /// The team's code (e.g. t1), or its id, as `anjian list --type team` shows.
     #[arg(long)]
     team: Option<String>,
     /// The working day, YYYY-MM-DD [default: today].
@@ -344,7 +367,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Login(args) => login(&dir, args).await,
         Command::Sync => sync(open(&dir)?).await,
-        Command::Status => status(&open(&dir)?),
+        Command::Status => status(&open(&dir)?, &dir),
+        Command::Dismiss { ids, all } => dismiss(&open(&dir)?, &dir, ids, all),
         Command::List(args) => list(&open(&dir)?, args),
         Command::Show { id } => show(&open(&dir)?, &id),
         Command::Receipts => receipts(&open(&dir)?),
@@ -361,7 +385,12 @@ async fn login(dir: &Path, args: LoginArgs) -> anyhow::Result<()> {
         std::io::stdin().lock().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_string()
     } else {
-        rpassword::prompt_password(format!("password for {}: ", args.user))?
+        rpassword::prompt_password(format!("password for {}: ", args.user)).map_err(|err| {
+            anyhow!(
+                "cannot ask for the password here ({err}); give it on standard input with \
+                 --password-stdin"
+            )
+        })?
     };
     let server = args.server.trim_end_matches('/').to_string();
     let mut device = Device::open(dir, &server)?;
@@ -371,13 +400,12 @@ async fn login(dir: &Path, args: LoginArgs) -> anyhow::Result<()> {
         .context("cannot log in")?;
     let device_id = device.enrol(&args.name).await.context("cannot enrol")?;
     std::fs::write(dir.join(SERVER_FILE), format!("{server}\n"))?;
-    let roles: Vec<String> = identity.roles.iter().map(|r| format!("{r:?}")).collect();
-    println!(
+    say!(
         "logged in as {} ({}); this device is {device_id}",
         identity.username,
-        roles.join(", ").to_lowercase()
+        roles(&identity.roles)
     );
-    println!("run `anjian sync` to fetch what you may see");
+    say!("run `anjian sync` to fetch what you may see");
     Ok(())
 }
 
@@ -420,26 +448,51 @@ async fn sync(mut device: Device) -> anyhow::Result<()> {
     }
     let report = device.sync().await?;
     pages.finish_and_clear();
-    println!(
-        "synced: {} photos sent, {} events acknowledged ({} not applied), {} pages pulled",
-        report.photos.uploaded, report.acknowledged, report.not_applied, report.pages
+    say!(
+        "synced: {} photos sent, {} events acknowledged ({} not applied), pages pulled: {}",
+        report.photos.uploaded,
+        report.acknowledged,
+        report.not_applied,
+        report.pages
     );
     if report.photos.refused > 0 {
-        println!(
+        say!(
             "{} photos were refused by the server: see `anjian status`",
             report.photos.refused
         );
     }
     if report.photos.waiting > 0 {
-        println!(
+        say!(
             "{} photos could not be sent yet; they go at the next sync",
             report.photos.waiting
         );
     }
     if report.not_applied > 0 {
-        println!("some records were not applied: see `anjian status`");
+        say!("some records were not applied: see `anjian status`");
     }
     Ok(())
+}
+
+/// Roles by their protocol names (`enterprise_manager`).
+fn roles(roles: &[anjian_sync::access::Role]) -> String {
+    roles
+        .iter()
+        .map(|r| {
+            serde_json::to_value(r)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+        })
+        .map(Option::unwrap_or_default)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A size for a person.
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b < 1_000_000 => format!("{:.0} KB", b as f64 / 1e3),
+        b => format!("{:.1} MB", b as f64 / 1e6),
+    }
 }
 
 fn ago(ms: i64) -> String {
@@ -456,70 +509,98 @@ fn ago(ms: i64) -> String {
     }
 }
 
-fn status(device: &Device) -> anyhow::Result<()> {
+/// The file in the device directory listing the sync issues a person has dealt with.
+const DISMISSED_FILE: &str = "dismissed-issues";
+
+fn dismissed(dir: &Path) -> anyhow::Result<Vec<String>> {
+    match std::fs::read_to_string(dir.join(DISMISSED_FILE)) {
+        Ok(text) => Ok(text.lines().map(str::to_string).collect()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn dismiss(device: &Device, dir: &Path, ids: Vec<String>, all: bool) -> anyhow::Result<()> {
+    let issues: Vec<String> = device.issues()?.into_iter().map(|p| p.entity.id).collect();
+    let chosen = if all { issues.clone() } else { ids };
+    if chosen.is_empty() {
+        bail!("name the issues to dismiss (ids from `anjian status`), or pass --all");
+    }
+    let mut kept = dismissed(dir)?;
+    for id in chosen {
+        if !issues.contains(&id) {
+            bail!("this device holds no sync issue {id}; `anjian status` lists them");
+        }
+        if !kept.contains(&id) {
+            kept.push(id);
+        }
+    }
+    std::fs::write(dir.join(DISMISSED_FILE), kept.join("\n") + "\n")?;
+    say!("dismissed; the issues stay on the server and in `anjian list --type issue`");
+    Ok(())
+}
+
+fn status(device: &Device, dir: &Path) -> anyhow::Result<()> {
     let identity = device
         .identity()?
         .ok_or_else(|| anyhow!("not logged in: run `anjian login`"))?;
-    println!(
-        "user: {} ({})",
-        identity.username,
-        identity
-            .roles
-            .iter()
-            .map(|r| format!("{r:?}").to_lowercase())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    println!(
+    say!("user: {} ({})", identity.username, roles(&identity.roles));
+    say!(
         "device: {}",
         identity.device_id.as_deref().unwrap_or("not enrolled")
     );
     match device.last_sync_ms()? {
-        Some(at) => println!("last sync: {}", ago(at)),
-        None => println!("last sync: never"),
+        Some(at) => say!("last sync: {}", ago(at)),
+        None => say!("last sync: never"),
     }
     let outbox = device.outbox()?;
-    println!("pending events: {} (captured, not yet sent)", outbox.len());
+    say!("pending events: {} (captured, not yet sent)", outbox.len());
     let photos = device.photos()?;
     let unsent: Vec<_> = photos
         .iter()
         .filter(|p| p.state == PhotoState::Queued)
         .collect();
     let bytes: u64 = unsent.iter().map(|p| p.size - p.offset).sum();
-    println!(
-        "unsent photos: {} ({:.1} MB to send)",
-        unsent.len(),
-        bytes as f64 / 1e6
-    );
+    say!("unsent photos: {} ({} to send)", unsent.len(), size(bytes));
     for photo in &photos {
         if let PhotoState::Refused { code, message } = &photo.state {
-            println!("  refused photo {}: {code}: {message}", &photo.sha256[..12]);
+            say!("  refused photo {}: {code}: {message}", &photo.sha256[..12]);
         }
     }
-    let issues = device.issues()?;
-    println!("conflicts and quarantined: {}", issues.len());
-    for issue in &issues {
+    let dismissed = dismissed(dir)?;
+    let (done, open): (Vec<_>, Vec<_>) = device
+        .issues()?
+        .into_iter()
+        .partition(|issue| dismissed.contains(&issue.entity.id));
+    say!(
+        "conflicts and quarantined: {} to look at ({} dismissed)",
+        open.len(),
+        done.len()
+    );
+    for issue in &open {
         let body = &issue.entity.body;
-        println!(
-            "  {} {}: {} — {} (record {})",
+        say!(
+            "  {} {}: {} — {} of record {}\n    `anjian show {}` has the whole event; `anjian dismiss {}` once dealt with",
             body["verdict"].as_str().unwrap_or("?"),
             body["reason"]["code"].as_str().unwrap_or("?"),
             body["reason"]["message"].as_str().unwrap_or(""),
             body["event"]["kind"].as_str().unwrap_or(""),
             body["about_entity"].as_str().unwrap_or("?"),
+            issue.entity.id,
+            issue.entity.id,
         );
     }
     match device.clock_skew_ms()? {
         Some(skew) if skew.abs() > 5 * 60_000 => {
             let hours = skew.abs() as f64 / 3_600_000.0;
-            println!(
+            say!(
                 "clock: WARNING this device's clock is {hours:.1} hours {} the server's; capture \
                  times are corrected and flagged by the server. Set the phone's time.",
                 if skew > 0 { "ahead of" } else { "behind" }
             );
         }
-        Some(_) => println!("clock: agrees with the server"),
-        None => println!("clock: not checked yet (it is, at the next sync that sends records)"),
+        Some(_) => say!("clock: agrees with the server"),
+        None => say!("clock: not checked yet (it is, at the next sync that sends records)"),
     }
     Ok(())
 }
@@ -554,6 +635,14 @@ fn summary(entity: &Entity) -> String {
             text("verdict"),
             body["reason"]["code"].as_str().unwrap_or("")
         ),
+        EntityType::Team => format!(
+            "{} (code {}, --team {} with --enterprise {})",
+            text("name"),
+            text("code"),
+            text("code"),
+            text("enterprise_id")
+        ),
+        EntityType::Template => format!("{} {}@{}", text("title"), text("code"), body["version"]),
         _ => {
             let name = text("name");
             if name.is_empty() { text("title") } else { name }
@@ -570,12 +659,22 @@ fn list(device: &Device, args: ListArgs) -> anyhow::Result<()> {
             EntityType::Meeting,
             EntityType::Article,
             EntityType::SyncIssue,
+            EntityType::Enterprise,
+            EntityType::Team,
+            EntityType::Worker,
+            EntityType::Grid,
+            EntityType::Template,
         ],
     };
     let mut shown = 0;
     for entity_type in types {
-        for entity in device.entities(entity_type)? {
-            println!(
+        // Sync issues are the server's: they are in the pulled projections, not the local view.
+        let entities = match entity_type {
+            EntityType::SyncIssue => device.issues()?.into_iter().map(|p| p.entity).collect(),
+            other => device.entities(other)?,
+        };
+        for entity in entities {
+            say!(
                 "{:<12} {}  {}",
                 entity_type.name(),
                 entity.id,
@@ -585,7 +684,7 @@ fn list(device: &Device, args: ListArgs) -> anyhow::Result<()> {
         }
     }
     if shown == 0 {
-        println!("nothing here yet (capture something, or `anjian sync` to fetch)");
+        say!("nothing here yet (capture something, or `anjian sync` to fetch)");
     }
     Ok(())
 }
@@ -599,6 +698,7 @@ fn show(device: &Device, id: &str) -> anyhow::Result<()> {
     let shown = json!({
         "local": local,
         "server": server.map(|p| json!({
+            "entity": if local.is_none() { json!(p.entity) } else { Value::Null },
             "rev": p.rev,
             "captured_at_ms": p.captured_at_ms,
             "received_at_ms": p.received_at_ms,
@@ -607,16 +707,22 @@ fn show(device: &Device, id: &str) -> anyhow::Result<()> {
             "missing_blobs": p.missing_blobs,
         })),
     });
-    println!("{}", serde_json::to_string_pretty(&shown)?);
+    say!("{}", serde_json::to_string_pretty(&shown)?);
     Ok(())
 }
 
 fn receipts(device: &Device) -> anyhow::Result<()> {
     let receipts = device.receipts()?;
     if receipts.is_empty() {
-        println!("no receipts yet: nothing sent, or not synced");
+        say!("no receipts yet: nothing sent, or not synced");
     }
+    let log: BTreeMap<u64, (String, String)> = device
+        .log()?
+        .into_iter()
+        .map(|e| (e.body.seq, (e.body.kind, e.body.entity_id)))
+        .collect();
     for r in receipts {
+        let (kind, record) = log.get(&r.seq).cloned().unwrap_or_default();
         let outcome = match (&r.verdict, r.rev, &r.issue_id) {
             (Verdict::Applied, Some(rev), _) => format!("applied at revision {rev}"),
             (verdict, _, issue) => format!(
@@ -626,11 +732,10 @@ fn receipts(device: &Device) -> anyhow::Result<()> {
             )
             .to_lowercase(),
         };
-        println!(
-            "#{:<5} {}  {}  hash {}",
+        say!(
+            "#{:<4} {kind} of {record}: {outcome} (event {}, hash {})",
             r.seq,
             r.event_id,
-            outcome,
             &r.hash[..16]
         );
     }
@@ -651,9 +756,7 @@ fn read_record(path: &Path) -> anyhow::Result<Value> {
 }
 
 fn attach(device: &Device, path: &Path) -> anyhow::Result<String> {
-    device
-        .add_photo(path)
-        .with_context(|| format!("cannot attach the photo {}", path.display()))
+    Ok(device.add_photo(path)?)
 }
 
 fn now_ms() -> i64 {
@@ -679,21 +782,43 @@ fn today() -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// Tells the person what was recorded, and what the server will make of it.
-fn report(what: &str, id: &str, judgement: &Judgement) {
-    match judgement.verdict {
-        Verdict::Applied => println!("recorded {what} {id}; `anjian sync` sends it"),
-        _ => {
-            let reason = judgement
-                .reason
-                .as_ref()
-                .map(|r| format!("{}: {}", r.code, r.message))
-                .unwrap_or_default();
-            println!(
-                "recorded {what} {id}, but the server will not apply it ({reason}). It is kept \
-                 and sent as it is; record a corrected one."
-            );
+/// Records one thing the person did, if the server would apply it by what this device holds;
+/// otherwise records nothing and says why and what to do.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the members of the event and what to call it"
+)]
+fn capture(
+    device: &Device,
+    what: &str,
+    kind: &str,
+    id: &str,
+    payload: Value,
+    photos: Vec<String>,
+    template: Option<&str>,
+) -> anyhow::Result<()> {
+    device
+        .capture_if_applicable(kind, id, payload, photos, template)
+        .map_err(|err| refused(err, &format!("the {what}")))?;
+    say!("recorded {what} {id}; `anjian sync` sends it");
+    Ok(())
+}
+
+/// A capture the judgement refused, as advice.
+fn refused(err: ClientError, what: &str) -> anyhow::Error {
+    match err {
+        ClientError::NotApplicable { code, message } => {
+            let hint = if code.starts_with("stale")
+                || code == "unknown-entity"
+                || code == "invalid-transition"
+            {
+                "This device's copy may be behind: run `anjian sync`, look again (`anjian show`), then retry."
+            } else {
+                "Correct it and run the command again."
+            };
+            anyhow!("{what} was not recorded: {code}: {message}\n{hint}")
         }
+        other => anyhow::Error::new(other),
     }
 }
 
@@ -711,8 +836,25 @@ fn meeting(device: &Device, args: MeetingArgs) -> anyhow::Result<()> {
         }
     };
     let started = now_ms();
-    set("enterprise_id", args.enterprise.map(Value::from));
-    set("team_id", args.team.map(Value::from));
+    // A team is named by its code (`t1`); its id from `anjian list --type team` works too.
+    let team = args
+        .team
+        .map(|team| -> anyhow::Result<(String, Option<String>)> {
+            Ok(match device.entity(&team)? {
+                Some(t) if t.entity_type == EntityType::Team => (
+                    t.body["code"].as_str().unwrap_or_default().to_string(),
+                    t.body["enterprise_id"].as_str().map(str::to_string),
+                ),
+                _ => (team, None),
+            })
+        })
+        .transpose()?;
+    let (team, team_enterprise) = team.map_or((None, None), |(code, e)| (Some(code), e));
+    set(
+        "enterprise_id",
+        args.enterprise.or(team_enterprise).map(Value::from),
+    );
+    set("team_id", team.map(Value::from));
     set("date", Some(Value::from(args.date.unwrap_or_else(today))));
     set("shift", Some(Value::from(args.shift)));
     set("slot", Some(Value::from(args.slot)));
@@ -769,9 +911,15 @@ fn meeting(device: &Device, args: MeetingArgs) -> anyhow::Result<()> {
         &content.shift,
         content.slot,
     );
-    let (_, judgement) = device.capture("meeting.submit", &id, record, photos)?;
-    report("meeting", &id, &judgement);
-    Ok(())
+    capture(
+        device,
+        "meeting",
+        "meeting.submit",
+        &id,
+        record,
+        photos,
+        None,
+    )
 }
 
 /// The checklist to use: `code@version`, or the newest `small-enterprise` one this device holds.
@@ -910,15 +1058,16 @@ fn inspect(device: &Device, args: InspectArgs) -> anyhow::Result<()> {
         }
     }
     let id = Device::new_entity_id();
-    let (_, judgement) = device.capture_pinned(
+    let pinned = format!("{code}@{version}");
+    capture(
+        device,
+        "inspection",
         "inspection.submit",
         &id,
         record,
         cited,
-        &format!("{code}@{version}"),
-    )?;
-    report("inspection", &id, &judgement);
-    Ok(())
+        Some(&pinned),
+    )
 }
 
 /// A photo member: a sha256 already, or a file to attach.
@@ -943,7 +1092,9 @@ fn result_of(item: &str, verdict: &str) -> anyhow::Result<Value> {
         "ok" | "o" => "ok",
         "na" | "n" | "not_applicable" => "not_applicable",
         "hazard" | "h" => "hazard",
-        other => bail!("{item}: `{other}` is not ok, na or hazard"),
+        other => bail!(
+            "{item}: `{other}` is not an answer: Enter or o (ok), n (not applicable), h <note> (hazard)"
+        ),
     };
     let mut result = json!({"item": item, "verdict": verdict, "photos": []});
     if !note.is_empty() {
@@ -961,35 +1112,57 @@ fn interview(checklist: &Entity, results: &mut BTreeMap<String, Value>) -> anyho
         .as_array()
         .cloned()
         .unwrap_or_default();
-    println!("answer each item: Enter or o = ok, n = not applicable, h <note> [@photo] = hazard");
+    say!("answer each item: Enter or o = ok, n = not applicable, h <note> [@photo] = hazard");
     for section in sections {
-        println!("== {}", section["title"].as_str().unwrap_or(""));
+        say!("== {}", section["title"].as_str().unwrap_or(""));
         for item in section["items"].as_array().cloned().unwrap_or_default() {
             let code = item["code"].as_str().unwrap_or("").to_string();
             if results.contains_key(&code) {
                 continue;
             }
-            print!("{code} {}: ", item["text"].as_str().unwrap_or(""));
-            std::io::stdout().flush()?;
-            let line = lines.next().transpose()?.unwrap_or_default();
-            let line = line.trim();
-            let (answer, photo) = match line.rsplit_once(" @") {
-                Some((answer, photo)) => (answer.trim(), Some(photo.trim().to_string())),
-                None => (line, None),
-            };
-            let verdict = match answer.split_once(' ') {
-                Some((v, note)) => format!("{v}:{note}"),
-                None if answer.is_empty() => "ok".to_string(),
-                None => answer.to_string(),
-            };
-            let mut result = result_of(&code, &verdict)?;
-            if let Some(photo) = photo {
-                result["photos"] = json!([photo]);
+            // A wrong answer is asked again (a few times); input that ends records nothing.
+            let mut answered = None;
+            for _ in 0..5 {
+                print!("{code} {}: ", item["text"].as_str().unwrap_or(""));
+                std::io::stdout().flush()?;
+                let Some(line) = lines.next().transpose()? else {
+                    bail!("the answers ended at item {code}; nothing was recorded");
+                };
+                match answer(&code, line.trim()) {
+                    Ok(result) => {
+                        answered = Some(result);
+                        break;
+                    }
+                    Err(err) => eprintln!("{err:#}; answer again"),
+                }
             }
+            let result = answered
+                .ok_or_else(|| anyhow!("no usable answer for item {code}; nothing was recorded"))?;
             results.insert(code, result);
         }
     }
     Ok(())
+}
+
+/// One answer of the interview: ``, `o`, `n`, or `h <note>` with an optional ` @<photo file>`.
+fn answer(code: &str, line: &str) -> anyhow::Result<Value> {
+    let (answer, photo) = match line.rsplit_once(" @") {
+        Some((answer, photo)) => (answer.trim(), Some(photo.trim().to_string())),
+        None => (line, None),
+    };
+    let verdict = match answer.split_once(' ') {
+        Some((v, note)) => format!("{v}:{note}"),
+        None if answer.is_empty() => "ok".to_string(),
+        None => answer.to_string(),
+    };
+    let mut result = result_of(code, &verdict)?;
+    if let Some(photo) = photo {
+        if !Path::new(&photo).is_file() {
+            bail!("there is no photo file {photo}");
+        }
+        result["photos"] = json!([photo]);
+    }
+    Ok(result)
 }
 
 fn hazard(device: &Device, command: HazardCommand) -> anyhow::Result<()> {
@@ -1021,8 +1194,15 @@ fn hazard(device: &Device, command: HazardCommand) -> anyhow::Result<()> {
                 }
             }
             let id = Device::new_entity_id();
-            let (_, judgement) = device.capture("hazard.report", &id, payload, photos)?;
-            report("hazard", &id, &judgement);
+            capture(
+                device,
+                "hazard",
+                "hazard.report",
+                &id,
+                payload,
+                photos,
+                None,
+            )?;
         }
         HazardCommand::Start(args) => move_hazard(device, args, &["rectifying"])?,
         HazardCommand::Rectify(args) => {
@@ -1064,14 +1244,12 @@ fn move_hazard(device: &Device, args: MoveArgs, path: &[&str]) -> anyhow::Result
             payload["note"] = json!(note);
         }
         let cited = if last { photos.clone() } else { Vec::new() };
-        let (_, judgement) = device.capture("hazard.transition", &args.id, payload, cited)?;
-        if judgement.verdict != Verdict::Applied {
-            report(&format!("move to {to} of hazard"), &args.id, &judgement);
-            return Ok(());
-        }
+        device
+            .capture_if_applicable("hazard.transition", &args.id, payload, cited, None)
+            .map_err(|err| refused(err, &format!("moving hazard {} to {to}", args.id)))?;
         state = to.to_string();
     }
-    println!("hazard {} is now {state}; `anjian sync` sends it", args.id);
+    say!("hazard {} is now {state}; `anjian sync` sends it", args.id);
     Ok(())
 }
 
@@ -1105,12 +1283,19 @@ fn article(device: &Device, command: ArticleCommand) -> anyhow::Result<()> {
             cited.sort();
             cited.dedup();
             let id = Device::new_entity_id();
-            let (_, judgement) = device.capture("article.save", &id, payload, cited)?;
-            report("article", &id, &judgement);
+            capture(device, "article", "article.save", &id, payload, cited, None)?;
+            say!("send it for review with `anjian article submit {id}`");
         }
         ArticleCommand::Submit { id } => {
-            let (_, judgement) = device.capture("article.submit", &id, json!({}), vec![])?;
-            report("submission of article", &id, &judgement);
+            capture(
+                device,
+                "submission of article",
+                "article.submit",
+                &id,
+                json!({}),
+                vec![],
+                None,
+            )?;
         }
         ArticleCommand::Review {
             id,
@@ -1127,8 +1312,15 @@ fn article(device: &Device, command: ArticleCommand) -> anyhow::Result<()> {
             if let Some(note) = note {
                 payload["note"] = json!(note);
             }
-            let (_, judgement) = device.capture("article.review", &id, payload, vec![])?;
-            report("review of article", &id, &judgement);
+            capture(
+                device,
+                "review of article",
+                "article.review",
+                &id,
+                payload,
+                vec![],
+                None,
+            )?;
         }
     }
     Ok(())

@@ -73,6 +73,18 @@ pub enum ClientError {
     /// The event breaks a form rule of the protocol (size, numbers, ids), so it is not logged.
     #[error("the event cannot be recorded: {0}")]
     Unloggable(String),
+    /// A photo file cannot be read.
+    #[error("{0}")]
+    Photo(String),
+    /// The server would not apply the event, by the judgement of what this device holds; nothing
+    /// was recorded.
+    #[error("{code}: {message}")]
+    NotApplicable {
+        /// The judgement's code.
+        code: String,
+        /// Its message.
+        message: String,
+    },
     /// The device is not logged in or not enrolled yet.
     #[error("{0}")]
     NotReady(&'static str),
@@ -385,7 +397,7 @@ impl Device {
         blob_refs: Vec<String>,
         base_rev: Option<u64>,
     ) -> Result<(SignedEvent, Judgement), ClientError> {
-        self.capture_event(kind, entity_id, payload, blob_refs, base_rev, None)
+        self.capture_event(kind, entity_id, payload, blob_refs, base_rev, None, false)
     }
 
     /// As [`Device::capture`], for a record made with a checklist: `template` (`code@version`)
@@ -398,9 +410,35 @@ impl Device {
         blob_refs: Vec<String>,
         template: &str,
     ) -> Result<(SignedEvent, Judgement), ClientError> {
-        self.capture_event(kind, entity_id, payload, blob_refs, None, Some(template))
+        self.capture_event(
+            kind,
+            entity_id,
+            payload,
+            blob_refs,
+            None,
+            Some(template),
+            false,
+        )
     }
 
+    /// As [`Device::capture`] (with a checklist pin when `template` is given), but records
+    /// nothing when the local judgement says the server would not apply the event
+    /// ([`ClientError::NotApplicable`]): a person at a form corrects it instead of sending it.
+    pub fn capture_if_applicable(
+        &self,
+        kind: &str,
+        entity_id: &str,
+        payload: Value,
+        blob_refs: Vec<String>,
+        template: Option<&str>,
+    ) -> Result<(SignedEvent, Judgement), ClientError> {
+        self.capture_event(kind, entity_id, payload, blob_refs, None, template, true)
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the members of an event, and whether a refusal is recorded"
+    )]
     fn capture_event(
         &self,
         kind: &str,
@@ -409,6 +447,7 @@ impl Device {
         blob_refs: Vec<String>,
         base_rev: Option<u64>,
         template: Option<&str>,
+        only_if_applied: bool,
     ) -> Result<(SignedEvent, Judgement), ClientError> {
         let (identity, actor) = self.actor()?;
         let device_id = identity
@@ -434,6 +473,13 @@ impl Device {
                 },
             };
             let judgement = judge_in(&body, &actor, entities)?;
+            if only_if_applied && judgement.verdict != crate::judge::Verdict::Applied {
+                let reason = judgement.reason.clone();
+                return Err(ClientError::NotApplicable {
+                    code: reason.as_ref().map(|r| r.code.clone()).unwrap_or_default(),
+                    message: reason.map(|r| r.message).unwrap_or_default(),
+                });
+            }
             // Check the form the server checks before the event is logged: an event the
             // server would refuse could never be pushed, and would hold back every later one.
             let unloggable =

@@ -83,7 +83,7 @@ impl Device {
     /// `blob_refs`. Adding the same photo twice queues it once.
     pub fn add_photo(&self, path: &Path) -> Result<String, ClientError> {
         let bytes = std::fs::read(path).map_err(|err| {
-            ClientError::Local(format!("cannot read the photo {}: {err}", path.display()))
+            ClientError::Photo(format!("cannot read the photo {}: {err}", path.display()))
         })?;
         self.add_photo_bytes(&bytes)
     }
