@@ -63,7 +63,11 @@ struct Running {
 }
 
 async fn start(data_dir: &std::path::Path) -> Running {
-    let mut child = command(data_dir).spawn().unwrap();
+    start_with(data_dir, &[]).await
+}
+
+async fn start_with(data_dir: &std::path::Path, args: &[&str]) -> Running {
+    let mut child = command(data_dir).args(args).spawn().unwrap();
     let stdout = collect(child.stdout.take().unwrap());
     let stderr = collect(child.stderr.take().unwrap());
     // Wait (bounded) for the log line that names the bound address.
@@ -247,4 +251,91 @@ async fn reset_password_works_offline_and_refuses_while_serving() {
     assert_eq!(login.status(), 200);
     let (status, _, _) = terminate(running).await;
     assert!(status.success());
+}
+
+#[tokio::test]
+async fn demo_seeds_an_empty_store_once_and_prints_every_users_password() {
+    anjian_server::service::wechat::install_tls_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let demo = start_with(dir.path(), &["demo"]).await;
+    // The town is seeded before the server answers; wait (bounded) for the printed table.
+    for _ in 0..200 {
+        if demo.stdout.lock().unwrap().contains("Try it:") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let printed = demo.stdout.lock().unwrap().clone();
+    let password = |user: &str| {
+        printed
+            .lines()
+            .find_map(|line| {
+                let mut words = line.split_whitespace();
+                (words.next() == Some(user)).then(|| words.next().unwrap().to_string())
+            })
+            .unwrap_or_else(|| panic!("no password for {user}: {printed}"))
+    };
+    for user in [
+        "admin",
+        "leader",
+        "inspector",
+        "manager",
+        "teamlead",
+        "publicist",
+        "reviewer",
+    ] {
+        assert!(password(user).len() >= 16, "{user}");
+    }
+    let http = reqwest::Client::new();
+    let login: serde_json::Value = http
+        .post(format!("http://{}/v1/auth/login", demo.addr))
+        .json(&serde_json::json!({"username": "admin", "password": password("admin")}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap();
+    let list = |path: &'static str| {
+        let http = http.clone();
+        let url = format!("http://{}{path}", demo.addr);
+        let token = token.to_string();
+        async move {
+            let page: serde_json::Value = http
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            page["items"].as_array().unwrap().clone()
+        }
+    };
+    let enterprises = list("/v1/office/enterprises").await;
+    assert_eq!(enterprises.len(), 30);
+    let red = list("/v1/office/enterprises?risk_colour=red").await;
+    assert!(
+        red.iter()
+            .all(|e| e["body"]["flags"]["ammonia_refrigeration"] == true)
+    );
+    assert_eq!(red.len(), 2, "the two ammonia-refrigerated cold stores");
+    let hazards = list("/v1/office/hazards?state=reported&evidence_complete=true").await;
+    assert_eq!(hazards.len(), 3, "open hazards, each with its photo");
+    let (status, _, stderr) = terminate(demo).await;
+    assert!(status.success(), "{stderr}");
+
+    // Started again, the town is served as it is.
+    let again = start_with(dir.path(), &["demo"]).await;
+    for _ in 0..100 {
+        if again.stdout.lock().unwrap().contains("serving it as it is") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, stdout, _) = terminate(again).await;
+    assert!(stdout.contains("serving it as it is"), "{stdout}");
+    assert!(!stdout.contains("Seeded"), "{stdout}");
 }
