@@ -10,8 +10,8 @@
 use std::path::Path;
 use std::process::Output;
 
-use anjian_tests::TestServer;
 use anjian_tests::photos::jpeg;
+use anjian_tests::{DemoTown, TestServer};
 
 /// Runs `anjian --dir <dir> args…`, with `stdin` on its standard input.
 async fn anjian(dir: &Path, args: &[&str], stdin: &str) -> Output {
@@ -29,6 +29,37 @@ async fn anjian(dir: &Path, args: &[&str], stdin: &str) -> Output {
     input.write_all(stdin.as_bytes()).await.unwrap();
     drop(input);
     child.wait_with_output().await.unwrap()
+}
+
+/// Logs `user` of the demo town in on the device in `dir` and syncs it.
+async fn logged_in(dir: &Path, server: &TestServer, town: &DemoTown, user: &str) {
+    let url = server.url("");
+    let login = anjian(
+        dir,
+        &[
+            "login",
+            "--server",
+            &url,
+            "--user",
+            user,
+            "--password-stdin",
+        ],
+        &format!("{}\n", town.password(user)),
+    )
+    .await;
+    assert!(login.status.success(), "{}", says(&login));
+    let synced = anjian(dir, &["sync"], "").await;
+    assert!(synced.status.success(), "{}", says(&synced));
+}
+
+/// The id `anjian list` shows for the record of `entity_type` whose line contains `part`.
+async fn listed(dir: &Path, entity_type: &str, part: &str) -> String {
+    let list = says(&anjian(dir, &["list", "--type", entity_type], "").await);
+    list.lines()
+        .find(|l| l.contains(part))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_else(|| panic!("no {entity_type} like {part}: {list}"))
+        .to_string()
 }
 
 fn says(output: &Output) -> String {
@@ -50,30 +81,8 @@ async fn an_inspector_works_the_demo_town_with_the_command() {
     assert!(!lost.status.success());
     assert!(says(&lost).contains("anjian login"), "{}", says(&lost));
 
-    let url = server.url("");
-    let login = anjian(
-        dir,
-        &[
-            "login",
-            "--server",
-            &url,
-            "--user",
-            "inspector",
-            "--password-stdin",
-        ],
-        &format!("{}\n", town.password("inspector")),
-    )
-    .await;
-    assert!(login.status.success(), "{}", says(&login));
-    let synced = anjian(dir, &["sync"], "").await;
-    assert!(synced.status.success(), "{}", says(&synced));
-    let enterprises = says(&anjian(dir, &["list", "--type", "enterprise"], "").await);
-    let seaweed = enterprises
-        .lines()
-        .find(|l| l.contains("海晟紫菜"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap()
-        .to_string();
+    logged_in(dir, &server, &town, "inspector").await;
+    let seaweed = listed(dir, "enterprise", "海晟紫菜").await;
 
     // Offline: photos from files, the checklist item by item on standard input.
     let photos = tempfile::tempdir().unwrap();
@@ -211,7 +220,6 @@ async fn an_inspector_works_the_demo_town_with_the_command() {
 #[tokio::test]
 async fn a_team_lead_and_a_manager_use_files_and_move_a_hazard_with_the_command() {
     let (server, town) = TestServer::demo().await;
-    let url = server.url("");
     let files = tempfile::tempdir().unwrap();
     let photo = files.path().join("meeting.jpg");
     std::fs::write(&photo, jpeg(640, 480, 11, None)).unwrap();
@@ -220,28 +228,8 @@ async fn a_team_lead_and_a_manager_use_files_and_move_a_hazard_with_the_command(
 
     // The team lead's meeting comes from a TOML file; the flags add the photo.
     let lead = tempfile::tempdir().unwrap();
-    let login = anjian(
-        lead.path(),
-        &[
-            "login",
-            "--server",
-            &url,
-            "--user",
-            "teamlead",
-            "--password-stdin",
-        ],
-        &format!("{}\n", town.password("teamlead")),
-    )
-    .await;
-    assert!(login.status.success(), "{}", says(&login));
-    assert!(anjian(lead.path(), &["sync"], "").await.status.success());
-    let enterprises = says(&anjian(lead.path(), &["list", "--type", "enterprise"], "").await);
-    let seaweed = enterprises
-        .lines()
-        .find(|l| l.contains("海晟紫菜"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap()
-        .to_string();
+    logged_in(lead.path(), &server, &town, "teamlead").await;
+    let seaweed = listed(lead.path(), "enterprise", "海晟紫菜").await;
     let toml = files.path().join("meeting.toml");
     std::fs::write(
         &toml,
@@ -291,27 +279,8 @@ async fn a_team_lead_and_a_manager_use_files_and_move_a_hazard_with_the_command(
 
     // The manager rectifies a demo hazard with an after-photo; `show` has the server's view.
     let manager = tempfile::tempdir().unwrap();
-    anjian(
-        manager.path(),
-        &[
-            "login",
-            "--server",
-            &url,
-            "--user",
-            "manager",
-            "--password-stdin",
-        ],
-        &format!("{}\n", town.password("manager")),
-    )
-    .await;
-    anjian(manager.path(), &["sync"], "").await;
-    let hazards = says(&anjian(manager.path(), &["list", "--type", "hazard"], "").await);
-    let hazard = hazards
-        .lines()
-        .find(|l| l.contains("配电箱"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap()
-        .to_string();
+    logged_in(manager.path(), &server, &town, "manager").await;
+    let hazard = listed(manager.path(), "hazard", "配电箱").await;
     let rectified = anjian(
         manager.path(),
         &[

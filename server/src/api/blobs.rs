@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::security::Auth;
 use super::{ApiTags, AppState};
+use crate::service::accounts::Caller;
 use crate::service::blobs::{BlobError, Created, Served, Variant};
 use crate::store::model::BlobMeta;
 
@@ -258,6 +259,22 @@ fn file_error(err: BlobError) -> poem::Error {
     ApiError::from(err).into()
 }
 
+/// A blob's file for `caller` (the public when `None`), if they may see it.
+async fn serve(
+    state: &AppState,
+    caller: Option<&Caller>,
+    sha256: &str,
+    variant: Variant,
+    request: StaticFileRequest,
+) -> poem::Result<StaticFileResponse> {
+    let file = state
+        .blobs
+        .serve(caller, sha256, variant)
+        .await
+        .map_err(file_error)?;
+    served(file, request)
+}
+
 fn served(file: Served, request: StaticFileRequest) -> poem::Result<StaticFileResponse> {
     let mut response = request.create_response(&file.path, false, false).map_err(|err| {
         tracing::error!(path = %file.path.display(), error = %err, "a stored blob cannot be read");
@@ -496,12 +513,7 @@ impl BlobsApi {
         sha256: Path<String>,
         request: StaticFileRequest,
     ) -> poem::Result<StaticFileResponse> {
-        let file = state
-            .blobs
-            .serve(Some(&caller), &sha256.0, Variant::Original)
-            .await
-            .map_err(file_error)?;
-        served(file, request)
+        serve(&state, Some(&caller), &sha256.0, Variant::Original, request).await
     }
 
     /// A photo's thumbnail (缩略图), upright, JPEG without EXIF, to the same users as the photo.
@@ -521,12 +533,7 @@ impl BlobsApi {
         request: StaticFileRequest,
     ) -> poem::Result<StaticFileResponse> {
         let variant = size.0.unwrap_or(ThumbnailSize::Small).into();
-        let file = state
-            .blobs
-            .serve(Some(&caller), &sha256.0, variant)
-            .await
-            .map_err(file_error)?;
-        served(file, request)
+        serve(&state, Some(&caller), &sha256.0, variant, request).await
     }
 
     /// What the server read from a photo (照片信息): size, format, EXIF capture time and GPS — the
@@ -563,11 +570,6 @@ impl BlobsApi {
         request: StaticFileRequest,
     ) -> poem::Result<StaticFileResponse> {
         let variant = size.0.map_or(Variant::Original, Variant::from);
-        let file = state
-            .blobs
-            .serve(None, &sha256.0, variant)
-            .await
-            .map_err(file_error)?;
-        served(file, request)
+        serve(&state, None, &sha256.0, variant, request).await
     }
 }
