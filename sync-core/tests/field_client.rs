@@ -281,6 +281,42 @@ async fn a_team_lead_and_a_manager_use_files_and_move_a_hazard_with_the_command(
     let manager = tempfile::tempdir().unwrap();
     logged_in(manager.path(), &server, &town, "manager").await;
     let hazard = listed(manager.path(), "hazard", "配电箱").await;
+    // Rectifying a hazard not yet started records nothing, and says the steps.
+    let early = anjian(
+        manager.path(),
+        &[
+            "hazard",
+            "rectify",
+            &hazard,
+            "--photo",
+            after.to_str().unwrap(),
+        ],
+        "",
+    )
+    .await;
+    assert!(!early.status.success());
+    assert!(
+        says(&early).contains("anjian hazard start"),
+        "{}",
+        says(&early)
+    );
+    let not_a_photo = files.path().join("notes.txt");
+    std::fs::write(&not_a_photo, "现场记录").unwrap();
+    let text = anjian(
+        manager.path(),
+        &[
+            "hazard",
+            "start",
+            &hazard,
+            "--photo",
+            not_a_photo.to_str().unwrap(),
+        ],
+        "",
+    )
+    .await;
+    assert!(says(&text).contains("JPEG, PNG or WebP"), "{}", says(&text));
+    let started = anjian(manager.path(), &["hazard", "start", &hazard], "").await;
+    assert!(started.status.success(), "{}", says(&started));
     let rectified = anjian(
         manager.path(),
         &[

@@ -143,8 +143,11 @@ impl TypeArg {
 
 #[derive(Debug, Args)]
 struct MeetingArgs {
-    /// The whole meeting as a JSON or TOML file (the `meeting.submit` payload); the flags below
-    /// fill in what it leaves out.
+    /// The whole meeting as a JSON or TOML file (the `meeting.submit` payload; `photos` may list
+    /// photo files); the flags below fill in what it leaves out. For example:
+    /// enterprise_id = "<id>", team_id = "t1", date = "2026-11-28", host = "陈阿妹",
+    /// topics = ["烘干炉温度控制"], photos = ["meeting.jpg"],
+    /// and [[attendance]] tables with name = "…" (status, fit_for_duty, ppe_ok optional).
     #[arg(long)]
     file: Option<PathBuf>,
     /// Enterprise id.
@@ -393,11 +396,17 @@ async fn login(dir: &Path, args: LoginArgs) -> anyhow::Result<()> {
         })?
     };
     let server = args.server.trim_end_matches('/').to_string();
+    if !(server.starts_with("http://") || server.starts_with("https://")) {
+        bail!("--server is a URL such as http://127.0.0.1:8080, not {server:?}");
+    }
     let mut device = Device::open(dir, &server)?;
-    let identity = device
-        .login(&args.user, &password)
-        .await
-        .context("cannot log in")?;
+    let identity = match device.login(&args.user, &password).await {
+        Ok(identity) => identity,
+        Err(ClientError::Transport(TransportError::Http { status: 401, .. })) => {
+            bail!("wrong username or password for {}", args.user)
+        }
+        Err(err) => return Err(anyhow::Error::new(err).context("cannot log in")),
+    };
     let device_id = device.enrol(&args.name).await.context("cannot enrol")?;
     std::fs::write(dir.join(SERVER_FILE), format!("{server}\n"))?;
     say!(
@@ -564,7 +573,11 @@ fn status(device: &Device, dir: &Path) -> anyhow::Result<()> {
     say!("unsent photos: {} ({} to send)", unsent.len(), size(bytes));
     for photo in &photos {
         if let PhotoState::Refused { code, message } = &photo.state {
-            say!("  refused photo {}: {code}: {message}", &photo.sha256[..12]);
+            say!(
+                "  refused photo {}: {code}: {message}\n    the record citing it stays without it: \
+                 capture the record again with a JPEG, PNG or WebP photo",
+                &photo.sha256[..12]
+            );
         }
     }
     let dismissed = dismissed(dir)?;
@@ -782,6 +795,19 @@ fn today() -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
+/// Checks that this device knows the enterprise (its id, as `anjian list --type enterprise`
+/// shows it) before anything is asked or recorded.
+fn known_enterprise(device: &Device, id: &str) -> anyhow::Result<()> {
+    let enterprises = device.entities(EntityType::Enterprise)?;
+    if enterprises.is_empty() || enterprises.iter().any(|e| e.id == id) {
+        return Ok(());
+    }
+    bail!(
+        "this device knows no enterprise {id}: `anjian list --type enterprise` shows the ids \
+         (`anjian sync` first if the list is old)"
+    )
+}
+
 /// Records one thing the person did, if the server would apply it by what this device holds;
 /// otherwise records nothing and says why and what to do.
 #[allow(
@@ -894,16 +920,36 @@ fn meeting(device: &Device, args: MeetingArgs) -> anyhow::Result<()> {
             );
         }
     }
-    if args.photos.is_empty() {
+    // Attendees in a file default to present, fit for duty and equipped.
+    if let Some(attendance) = object.get_mut("attendance").and_then(Value::as_array_mut) {
+        for attendee in attendance.iter_mut().filter_map(Value::as_object_mut) {
+            attendee.entry("status").or_insert(json!("present"));
+            attendee.entry("fit_for_duty").or_insert(json!(true));
+            attendee.entry("ppe_ok").or_insert(json!(true));
+        }
+    }
+    // Photo files may be named in the file (`photos = ["a.jpg"]`) as well as with --photo.
+    let mut files: Vec<PathBuf> = match object.remove("photos") {
+        Some(Value::Array(names)) => names
+            .iter()
+            .filter_map(Value::as_str)
+            .map(PathBuf::from)
+            .collect(),
+        _ => Vec::new(),
+    };
+    files.extend(args.photos.iter().cloned());
+    if files.is_empty() {
         bail!("a meeting needs at least one photo (现场照片): pass --photo FILE");
     }
-    let photos = args
-        .photos
+    if let Some(enterprise) = object.get("enterprise_id").and_then(Value::as_str) {
+        known_enterprise(device, enterprise)?;
+    }
+    let content: anjian_sync::kinds::meeting::MeetingContent =
+        serde_json::from_value(record.clone()).context("the meeting does not fit")?;
+    let photos = files
         .iter()
         .map(|p| attach(device, p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let content: anjian_sync::kinds::meeting::MeetingContent =
-        serde_json::from_value(record.clone()).context("the meeting does not fit")?;
     let id = anjian_sync::kinds::meeting::meeting_id(
         &content.enterprise_id,
         &content.team_id,
@@ -960,6 +1006,13 @@ fn inspect(device: &Device, args: InspectArgs) -> anyhow::Result<()> {
         Some(format!("{code}@{}", record["template_version"].as_u64()?))
     });
     let (code, version, checklist) = template(device, wanted.as_deref())?;
+    if let Some(enterprise) = args
+        .enterprise
+        .as_deref()
+        .or_else(|| record["enterprise_id"].as_str())
+    {
+        known_enterprise(device, enterprise)?;
+    }
     let object = record
         .as_object_mut()
         .ok_or_else(|| anyhow!("the inspection file must hold an object"))?;
@@ -1126,14 +1179,14 @@ fn interview(checklist: &Entity, results: &mut BTreeMap<String, Value>) -> anyho
                 print!("{code} {}: ", item["text"].as_str().unwrap_or(""));
                 std::io::stdout().flush()?;
                 let Some(line) = lines.next().transpose()? else {
-                    bail!("the answers ended at item {code}; nothing was recorded");
+                    bail!("\nthe answers ended at item {code}; nothing was recorded");
                 };
                 match answer(&code, line.trim()) {
                     Ok(result) => {
                         answered = Some(result);
                         break;
                     }
-                    Err(err) => eprintln!("{err:#}; answer again"),
+                    Err(err) => eprintln!("\n{err:#}; answer again"),
                 }
             }
             let result = answered
@@ -1177,6 +1230,7 @@ fn hazard(device: &Device, command: HazardCommand) -> anyhow::Result<()> {
             inspection,
             photos,
         } => {
+            known_enterprise(device, &enterprise)?;
             let photos = photos
                 .iter()
                 .map(|p| attach(device, p))
@@ -1204,52 +1258,56 @@ fn hazard(device: &Device, command: HazardCommand) -> anyhow::Result<()> {
                 None,
             )?;
         }
-        HazardCommand::Start(args) => move_hazard(device, args, &["rectifying"])?,
-        HazardCommand::Rectify(args) => {
-            move_hazard(device, args, &["rectifying", "pending_acceptance"])?;
-        }
-        HazardCommand::Accept(args) => move_hazard(device, args, &["closed"])?,
+        HazardCommand::Start(args) => move_hazard(device, args, "rectifying")?,
+        HazardCommand::Rectify(args) => move_hazard(device, args, "pending_acceptance")?,
+        HazardCommand::Accept(args) => move_hazard(device, args, "closed")?,
         HazardCommand::Reject(args) => {
             if args.note.is_none() {
                 bail!("sending a hazard back needs --note saying what is still wrong");
             }
-            move_hazard(device, args, &["rectifying"])?;
+            move_hazard(device, args, "rectifying")?;
         }
     }
     Ok(())
 }
 
 /// Moves a hazard from where this device sees it through `path` (skipping steps it is past).
-fn move_hazard(device: &Device, args: MoveArgs, path: &[&str]) -> anyhow::Result<()> {
-    let photos = args
-        .photos
-        .iter()
-        .map(|p| attach(device, p))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+/// The lifecycle, for error messages.
+const HAZARD_STEPS: &str = "a hazard goes reported → rectifying (`anjian hazard start`) → \
+     pending_acceptance (`anjian hazard rectify --photo …`) → closed (`anjian hazard accept`), \
+     or back to rectifying (`anjian hazard reject --note …`)";
+
+/// Moves a hazard from where this device sees it to `to`, in one recorded step.
+fn move_hazard(device: &Device, args: MoveArgs, to: &str) -> anyhow::Result<()> {
     let current = device.entity(&args.id)?.ok_or_else(|| {
         anyhow!(
             "this device holds no hazard {}; `anjian sync` to fetch, `anjian list --type hazard` to see",
             args.id
         )
     })?;
-    let mut state = current.body["state"].as_str().unwrap_or("").to_string();
-    let start = path.iter().position(|s| *s == state).map_or(0, |i| i + 1);
-    if start >= path.len() && path.contains(&state.as_str()) {
+    let state = current.body["state"].as_str().unwrap_or("").to_string();
+    if state == to {
         bail!("hazard {} is already {state}", args.id);
     }
-    for (i, to) in path[start..].iter().enumerate() {
-        let last = start + i + 1 == path.len();
-        let mut payload = json!({"from": state, "to": to});
-        if let (true, Some(note)) = (last, &args.note) {
-            payload["note"] = json!(note);
-        }
-        let cited = if last { photos.clone() } else { Vec::new() };
-        device
-            .capture_if_applicable("hazard.transition", &args.id, payload, cited, None)
-            .map_err(|err| refused(err, &format!("moving hazard {} to {to}", args.id)))?;
-        state = to.to_string();
+    let photos = args
+        .photos
+        .iter()
+        .map(|p| attach(device, p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut payload = json!({"from": state, "to": to});
+    if let Some(note) = &args.note {
+        payload["note"] = json!(note);
     }
-    say!("hazard {} is now {state}; `anjian sync` sends it", args.id);
+    device
+        .capture_if_applicable("hazard.transition", &args.id, payload, photos, None)
+        .map_err(|err| {
+            let err = refused(
+                err,
+                &format!("moving hazard {} from {state} to {to}", args.id),
+            );
+            anyhow!("{err:#}\n({HAZARD_STEPS})")
+        })?;
+    say!("hazard {} is now {to}; `anjian sync` sends it", args.id);
     Ok(())
 }
 

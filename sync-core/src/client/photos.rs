@@ -1,9 +1,10 @@
 //! The device's photo queue (照片队列).
 //!
 //! [`Device::add_photo`] copies a photo into the device directory (`photos/<sha256>`) and
-//! queues it; the capture that cites it names it by that sha256 in `blob_refs`. Before each push,
-//! [`Device::upload_photos`] sends every queued photo: photos cited by events not yet pushed
-//! first, each by a resumable upload whose location and offset are kept in the replica after
+//! queues it (only JPEG, PNG and WebP files are taken); the capture that cites it names it by
+//! that sha256 in `blob_refs`. Before each push, [`Device::upload_photos`] sends every queued
+//! photo an event cites (a photo whose record was never captured is not sent): photos cited by
+//! events not yet pushed first, each by a resumable upload whose location and offset are kept in the replica after
 //! every chunk, so a process stopped mid-upload continues where the server stands (it asks, the
 //! server's offset is the truth). A photo the server already holds is not sent again. A photo the
 //! server refuses (not an image, too large) is marked with the reason and not tried again; the
@@ -88,8 +89,19 @@ impl Device {
         self.add_photo_bytes(&bytes)
     }
 
-    /// Queues a photo given as bytes; returns its sha256.
+    /// Queues a photo given as bytes; returns its sha256. Only JPEG, PNG and WebP files are
+    /// taken, as the server takes no other.
     pub fn add_photo_bytes(&self, bytes: &[u8]) -> Result<String, ClientError> {
+        let image = bytes.starts_with(&[0xFF, 0xD8, 0xFF])
+            || bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+            || (bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP");
+        if !image {
+            return Err(ClientError::Photo(
+                "a photo must be a JPEG, PNG or WebP file (HEIC: set the camera to \"Most \
+                 Compatible\" or convert it)"
+                    .into(),
+            ));
+        }
         let sha256 = hex::encode(Sha256::digest(bytes));
         if self.local.photo(&sha256)?.is_some() {
             return Ok(sha256);
@@ -130,8 +142,9 @@ impl Device {
         self.progress = Some(Arc::new(hook));
     }
 
-    /// Sends every queued photo, those cited by events not yet pushed first. A photo that cannot
-    /// be sent now (no network) stays queued; one the server refuses is marked.
+    /// Sends every queued photo an event cites, those cited by events not yet pushed first. A
+    /// photo no event cites yet (its record was not captured) waits; one that cannot be sent now
+    /// (no network) stays queued; one the server refuses is marked.
     pub async fn upload_photos(&self) -> Result<UploadReport, ClientError> {
         let cited: std::collections::HashSet<String> = self
             .local
@@ -139,11 +152,17 @@ impl Device {
             .into_iter()
             .flat_map(|e| e.body.blob_refs)
             .collect();
+        let ever_cited: std::collections::HashSet<String> = self
+            .local
+            .log()?
+            .into_iter()
+            .flat_map(|e| e.body.blob_refs)
+            .collect();
         let mut queued: Vec<Photo> = self
             .local
             .photos()?
             .into_iter()
-            .filter(|p| p.state == PhotoState::Queued)
+            .filter(|p| p.state == PhotoState::Queued && ever_cited.contains(&p.sha256))
             .collect();
         queued.sort_by_key(|p| !cited.contains(&p.sha256));
         let mut report = UploadReport::default();
