@@ -145,9 +145,9 @@ impl TypeArg {
 struct MeetingArgs {
     /// The whole meeting as a JSON or TOML file (the `meeting.submit` payload; `photos` may list
     /// photo files); the flags below fill in what it leaves out. For example:
-    /// enterprise_id = "<id>", team_id = "t1", date = "2026-11-28", host = "陈阿妹",
-    /// topics = ["烘干炉温度控制"], photos = ["meeting.jpg"],
-    /// and [[attendance]] tables with name = "…" (status, fit_for_duty, ppe_ok optional).
+    /// `enterprise_id = "ID"`, `team_id = "t1"`, `date = "2026-11-28"`, `host = "陈阿妹"`,
+    /// `topics = ["烘干炉温度控制"]`, `photos = ["meeting.jpg"]`, and `[[attendance]]` tables
+    /// with `name = "…"` (`status`, `fit_for_duty`, `ppe_ok` optional).
     #[arg(long)]
     file: Option<PathBuf>,
     /// Enterprise id.
