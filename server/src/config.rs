@@ -39,6 +39,8 @@ pub struct Settings {
     pub wechat: WeChatSettings,
     /// Photos and other blobs: uploads and the image pipeline.
     pub blobs: BlobSettings,
+    /// The database.
+    pub storage: StorageSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -54,6 +56,8 @@ pub struct HttpSettings {
     pub trust_forwarded_for: bool,
     /// Seconds that in-flight requests get to finish after SIGINT or SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Push and pull requests handled at once; more wait their turn.
+    pub max_concurrent_syncs: usize,
 }
 
 /// Sessions, login throttling, invitations.
@@ -119,6 +123,22 @@ impl Default for BlobSettings {
     }
 }
 
+/// The database.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// The database's page cache, in MiB: memory it may keep for pages read or written.
+    pub cache_mb: usize,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings {
+            cache_mb: crate::store::DEFAULT_CACHE_BYTES / (1024 * 1024),
+        }
+    }
+}
+
 /// Logging.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -148,6 +168,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             wechat: WeChatSettings::default(),
             blobs: BlobSettings::default(),
+            storage: StorageSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -159,6 +180,7 @@ impl Default for HttpSettings {
             max_json_body_bytes: 1024 * 1024,
             trust_forwarded_for: false,
             shutdown_grace_secs: 30,
+            max_concurrent_syncs: 4,
         }
     }
 }
@@ -231,6 +253,9 @@ impl Settings {
                 http.max_json_body_bytes
             );
         }
+        if http.max_concurrent_syncs == 0 || http.max_concurrent_syncs > 1024 {
+            bail!("http.max_concurrent_syncs must be between 1 and 1024");
+        }
         let auth = &self.auth;
         for (name, value) in [
             ("auth.session_ttl_secs", auth.session_ttl_secs),
@@ -271,6 +296,9 @@ impl Settings {
         }
         if blobs.upload_ttl_secs < 60 || blobs.upload_ttl_secs > 366 * 24 * 3600 {
             bail!("blobs.upload_ttl_secs must be between one minute and one year");
+        }
+        if self.storage.cache_mb < 4 || self.storage.cache_mb > 65_536 {
+            bail!("storage.cache_mb must be between 4 and 65536");
         }
         if blobs.max_uploads_per_user == 0 {
             bail!("blobs.max_uploads_per_user must be at least 1");

@@ -48,7 +48,8 @@ impl Application {
                 .with_context(|| format!("cannot restrict {}", settings.data_dir.display()))?;
         }
         let path = settings.database_path();
-        let store = tokio::task::spawn_blocking(move || RedbStore::open(&path))
+        let cache = settings.storage.cache_mb * 1024 * 1024;
+        let store = tokio::task::spawn_blocking(move || RedbStore::open_with_cache(&path, cache))
             .await?
             .map_err(|err| match err {
                 StoreError::Locked { .. } => anyhow::anyhow!("{err}"),
@@ -152,6 +153,7 @@ impl Application {
         let local_addr = listener.local_addr()?;
         let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
         let limits = api::BodyLimits {
+            concurrent_syncs: settings.http.max_concurrent_syncs,
             json: settings.http.max_json_body_bytes,
             blob: usize::try_from(settings.blobs.max_bytes)
                 .unwrap_or(usize::MAX)

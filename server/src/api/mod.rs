@@ -138,9 +138,14 @@ pub fn spec_yaml() -> String {
     service().spec_yaml()
 }
 
-/// The body limits: JSON requests, and the bytes of a photo upload.
+/// The body limits: JSON requests, and the bytes of a photo upload; and how many sync requests
+/// are handled at once.
 #[derive(Clone, Copy, Debug)]
 pub struct BodyLimits {
+    /// Push and pull requests handled at once; more wait, unread. A push batch or a pull page
+    /// is decoded into memory whole, so this bounds the memory many devices syncing together
+    /// take; it costs no throughput, since the writes take turns anyway.
+    pub concurrent_syncs: usize,
     /// Any request but an upload.
     pub json: usize,
     /// A request carrying a file (`/v1/uploads/…`, `POST /v1/blobs`): the largest file and room
@@ -151,15 +156,37 @@ pub struct BodyLimits {
 /// Every route of the server, with its middleware, over `state`.
 pub fn routes(state: Arc<AppState>, limits: BodyLimits) -> impl Endpoint {
     let api = service();
+    let syncs = Arc::new(tokio::sync::Semaphore::new(limits.concurrent_syncs.max(1)));
     Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
         .at("/openapi.yaml", api.spec_endpoint_yaml())
         .nest("/", api)
         .around(move |ep, req| limit_body(ep, req, limits))
+        .around(move |ep, req| take_turns(ep, req, syncs.clone()))
         .data(state)
         .with(Tracing)
         .catch_all_error(|err| async move { error::into_error_response(err) })
+}
+
+/// Lets at most the gate's permits of push and pull requests in at once; the rest wait, their
+/// bodies unread.
+async fn take_turns<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    gate: Arc<tokio::sync::Semaphore>,
+) -> poem::Result<poem::Response> {
+    let sync = matches!(req.uri().path(), "/v1/sync/push" | "/v1/sync/pull");
+    let _permit = match sync {
+        true => Some(gate.acquire_owned().await.map_err(|_| {
+            poem::Error::from_string(
+                "the server is stopping",
+                poem::http::StatusCode::SERVICE_UNAVAILABLE,
+            )
+        })?),
+        false => None,
+    };
+    ep.call(req).await.map(poem::IntoResponse::into_response)
 }
 
 /// Refuses bodies over the limit: by `Content-Length` before reading, and for bodies sent

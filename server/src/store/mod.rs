@@ -16,7 +16,7 @@ mod redb_store;
 mod redb_sync;
 pub mod tables;
 
-pub use redb_store::RedbStore;
+pub use redb_store::{DEFAULT_CACHE_BYTES, RedbStore};
 
 use anjian_sync::entity::{BucketDigest, Entity};
 use anjian_sync::protocol::{JudgedEvent, Projection, Receipt};

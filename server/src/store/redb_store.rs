@@ -46,13 +46,23 @@ from_redb!(
     redb::CommitError
 );
 
+/// The page cache a store opens with unless told otherwise: 32 MiB.
+pub const DEFAULT_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 impl RedbStore {
-    /// Opens (or creates) the database file. Fails with [`StoreError::Locked`] at once when
-    /// another process has it open.
+    /// Opens (or creates) the database file with the default page cache. Fails with
+    /// [`StoreError::Locked`] at once when another process has it open.
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
+        RedbStore::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// As [`RedbStore::open`], with a page cache of `cache_bytes` (memory the server may hold
+    /// for pages it read or wrote; redb's own default is 1 GiB).
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<RedbStore, StoreError> {
         let repaired = Arc::new(AtomicBool::new(false));
         let flag = repaired.clone();
         let db = Database::builder()
+            .set_cache_size(cache_bytes)
             .set_repair_callback(move |_| flag.store(true, Ordering::Relaxed))
             .create(path)
             .map_err(|err| match err {

@@ -56,7 +56,7 @@ use crate::judge::{Actor, Judgement, judge_in};
 use crate::protocol::{MAX_PUSH_EVENTS, Projection, PushRequest, Receipt};
 
 pub use photos::{CHUNK_BYTES, Photo, PhotoState, Progress, UploadReport};
-pub use transport::{RetryPolicy, TransportError};
+pub use transport::{RetryPolicy, Traffic, TransportError};
 
 use local::Local;
 use transport::Transport;
@@ -258,6 +258,11 @@ impl Device {
     /// wrong, a week captured offline in a minute.
     pub fn set_clock(&mut self, clock: impl Fn() -> i64 + Send + Sync + 'static) {
         self.clock = Arc::new(clock);
+    }
+
+    /// What this device has sent and received since it was opened.
+    pub fn traffic(&self) -> Traffic {
+        self.transport.traffic()
     }
 
     /// When the last sync completed, by the device's clock.

@@ -90,7 +90,19 @@ pub(super) enum AppendOutcome {
     Stored,
 }
 
+/// What a device has sent and received: requests (every try counts) and body bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// HTTP requests sent.
+    pub requests: u64,
+    /// Request body bytes sent.
+    pub bytes_sent: u64,
+    /// Response body bytes received.
+    pub bytes_received: u64,
+}
+
 pub(super) struct Transport {
+    traffic: Mutex<Traffic>,
     http: reqwest::Client,
     base: String,
     token: Mutex<Option<String>>,
@@ -116,11 +128,21 @@ impl Transport {
             .build()
             .map_err(|err| super::ClientError::Local(err.to_string()))?;
         Ok(Transport {
+            traffic: Mutex::new(Traffic::default()),
             http,
             base: base.trim_end_matches('/').to_string(),
             token: Mutex::new(token),
             retry,
         })
+    }
+
+    fn count(&self, change: impl FnOnce(&mut Traffic)) {
+        change(&mut self.traffic.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// What was sent and received so far.
+    pub(super) fn traffic(&self) -> Traffic {
+        *self.traffic.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(super) fn set_token(&self, token: Option<String>) {
@@ -156,7 +178,22 @@ impl Transport {
                     .min(self.retry.max);
                 tokio::time::sleep(jitter(backoff)).await;
             }
-            let response = match make(&self.http, token.as_deref()).send().await {
+            let request = match make(&self.http, token.as_deref()).build() {
+                Ok(request) => request,
+                Err(err) => {
+                    last = err.without_url().to_string();
+                    continue;
+                }
+            };
+            let sent = request
+                .body()
+                .and_then(reqwest::Body::as_bytes)
+                .map_or(0, |b| b.len() as u64);
+            self.count(|t| {
+                t.requests += 1;
+                t.bytes_sent += sent;
+            });
+            let response = match self.http.execute(request).await {
                 Ok(response) => response,
                 Err(err) => {
                     last = err.without_url().to_string();
@@ -183,6 +220,8 @@ impl Transport {
                     continue;
                 }
             };
+            let received = bytes.len() as u64;
+            self.count(|t| t.bytes_received += received);
             if !status.is_success() {
                 let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
                 return Err(TransportError::Http {

@@ -1,0 +1,811 @@
+//! `anjian-load`: many devices, one server, over loopback: the whole system under a town's (or a
+//! county's) load, phase by phase, beside what the storage alone can do.
+//!
+//! `cargo run --release -p anjian-tests --bin anjian-load -- --devices 100 --records-per-device 200`
+//!
+//! The server runs in a child process (this binary, started with `serve`) on the default
+//! settings over a temporary data directory, so its CPU time, peak memory and disk are its own;
+//! or `--server URL` (with `ANJIAN_ADMIN_PASSWORD`) loads a server already running. The devices
+//! are real `sync-core` clients, each with its own replica on disk.
+//!
+//! The workload: grids of two devices; an enterprise per grid; an inspector (a user) per grid,
+//! whose devices capture `--records-per-device` inspections each offline (about 1.2 KB of JSON:
+//! 20 checklist items with verdict and note), every tenth citing a photo of `--photo-kb` KB.
+//! Phases, each timed alone:
+//! - **push**: every device sends at once (at most `--concurrency` at a time): its photos, then
+//!   its events;
+//! - **pull**: a fresh town-wide device pulls everything;
+//! - **incremental**: every device amends 10% of its records and syncs;
+//! - **conflict**: pairs of devices of a grid move the same hazard offline, then sync; every
+//!   change ends applied or kept as a conflict for a person.
+//!
+//! Then the ceiling: the same events and projections written in-process straight into redb,
+//! 200 per durable commit, and read back by the same bucket pages.
+//!
+//! Prints a readable summary, then one JSON line with every figure.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a load generator fails loudly"
+)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anjian_server::store::model::UnixMillis;
+use anjian_server::store::{ProjectionMeta, RedbStore, SyncStore};
+use anjian_sync::client::{Batching, Device, RetryPolicy, Traffic};
+use anjian_sync::clock::estimate;
+use anjian_sync::event::SignedEvent;
+use anjian_sync::judge::Verdict;
+use anjian_sync::protocol::{JudgedEvent, Projection, Receipt};
+use clap::Parser;
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+/// The load to put on the system.
+#[derive(Debug, Parser)]
+#[command(name = "anjian-load")]
+struct Args {
+    /// Devices (phones), two to a grid.
+    #[arg(long, default_value_t = 100)]
+    devices: usize,
+    /// Inspection records each device captures offline.
+    #[arg(long, default_value_t = 100)]
+    records_per_device: usize,
+    /// Size of the photo every tenth record cites, in KB (0: no photos).
+    #[arg(long, default_value_t = 0)]
+    photo_kb: usize,
+    /// Devices syncing at the same moment.
+    #[arg(long, default_value_t = 100)]
+    concurrency: usize,
+    /// A running server to load (its admin password in ANJIAN_ADMIN_PASSWORD); by default a
+    /// server is started in a child process on a temporary data directory.
+    #[arg(long)]
+    server: Option<String>,
+    /// Where the devices' replicas (and the child server's data) go [default: a temporary
+    /// directory].
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Skip the incremental and conflict phases (for scaling runs).
+    #[arg(long)]
+    push_and_pull_only: bool,
+}
+
+const ADMIN_PASSWORD: &str = "anjian-load-admin-password";
+const PASSWORD: &str = "anjian-load-user-password";
+const PER_GRID: usize = 2;
+
+#[tokio::main]
+async fn main() {
+    anjian_sync::client::install_tls_provider();
+    let raw: Vec<String> = std::env::args().collect();
+    if raw.get(1).map(String::as_str) == Some("serve") {
+        return serve(&raw[2], &raw[3]).await;
+    }
+    let args = Args::parse();
+    let scratch = tempfile::tempdir().unwrap();
+    let work = args
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| scratch.path().to_path_buf());
+    std::fs::create_dir_all(&work).unwrap();
+    let (base, admin_password, server) = match &args.server {
+        Some(url) => (
+            url.trim_end_matches('/').to_string(),
+            std::env::var("ANJIAN_ADMIN_PASSWORD").expect("ANJIAN_ADMIN_PASSWORD for --server"),
+            None,
+        ),
+        None => {
+            let child = ChildServer::start(&work.join("server-data")).await;
+            (child.url.clone(), ADMIN_PASSWORD.to_string(), Some(child))
+        }
+    };
+    let total = args.devices * args.records_per_device;
+    println!(
+        "anjian-load: {} devices x {} records = {total} records, photos of {} KB on every tenth, {} at once",
+        args.devices, args.records_per_device, args.photo_kb, args.concurrency
+    );
+
+    let town = Town::set_up(&base, &admin_password, args.devices).await;
+    let started = Instant::now();
+    let devices = open_devices(&work, &base, &town, args.devices, args.concurrency).await;
+    println!(
+        "  set up {} grids, {} devices (login, enrol, first pull) in {:.1} s",
+        town.grids.len(),
+        devices.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    // Capture offline (not part of any figure).
+    let started = Instant::now();
+    let photo = (args.photo_kb > 0).then(|| Arc::new(photo_of(args.photo_kb)));
+    let per_device = args.records_per_device;
+    let captured = run_all(&devices, args.devices, |i, device| {
+        let enterprise = town.enterprise_of(i);
+        let photo = photo.clone();
+        async move {
+            let mut ids = Vec::with_capacity(per_device);
+            for n in 0..per_device {
+                let photo = match (&photo, n % 10) {
+                    (Some(photo), 0) => {
+                        // Each photo distinct (a tail after the end marker), as real ones are.
+                        let mut bytes = photo.as_ref().clone();
+                        bytes.extend_from_slice(format!("{i}/{n}").as_bytes());
+                        Some(device.add_photo_bytes(&bytes).unwrap())
+                    }
+                    _ => None,
+                };
+                ids.push(capture_inspection(&device, &enterprise, n, photo));
+            }
+            ids
+        }
+    })
+    .await;
+    let captured: Vec<Vec<String>> = captured.into_iter().map(|(ids, _)| ids).collect();
+    println!(
+        "  captured {total} records offline in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let events: Vec<SignedEvent> = devices.iter().flat_map(|d| d.outbox().unwrap()).collect();
+    let json_bytes: usize = events
+        .iter()
+        .map(|e| serde_json::to_vec(&e.body.payload).unwrap().len())
+        .sum();
+    let mut figures = json!({
+        "devices": args.devices,
+        "records_per_device": args.records_per_device,
+        "photo_kb": args.photo_kb,
+        "concurrency": args.concurrency,
+        "record_json_bytes": json_bytes / total.max(1),
+    });
+
+    // Push: every device sends at once, photos first, then events.
+    let phase = Phase::begin(&server, &devices);
+    let synced = run_all(&devices, args.concurrency, |_, device| async move {
+        device.upload_photos().await?;
+        device.push().await.map(|r| r.acknowledged)
+    })
+    .await;
+    let push = phase.end(&server, &devices, &synced, total);
+    let acknowledged: usize = synced.iter().map(|(r, _)| *r.as_ref().unwrap_or(&0)).sum();
+    assert_eq!(acknowledged, total, "every event acknowledged");
+    push.print("push", "events", &mut figures);
+
+    // Pull: a fresh town-wide device.
+    let fresh_dir = work.join("fresh-device");
+    let mut fresh = Device::open_with(&fresh_dir, &base, retry()).unwrap();
+    fresh.set_batching(Batching {
+        push_events: 200,
+        pull_page: 1000,
+    });
+    fresh.login("town", PASSWORD).await.unwrap();
+    fresh.enrol("fresh").await.unwrap();
+    let fresh = vec![Arc::new(fresh)];
+    let phase = Phase::begin(&server, &fresh);
+    let pulled = run_all(&fresh, 1, |_, device| async move {
+        device
+            .pull()
+            .await
+            .map(|_| device.server_entities().unwrap().len())
+    })
+    .await;
+    let entities = *pulled[0].0.as_ref().unwrap();
+    let pull = phase.end(&server, &fresh, &pulled, entities);
+    assert!(entities >= total, "the fresh device has every record");
+    pull.print("pull", "entities", &mut figures);
+
+    if !args.push_and_pull_only {
+        // Every device catches up with its grid (not timed), so the next phase is incremental.
+        let started = Instant::now();
+        let caught_up = run_all(&devices, args.concurrency, |_, device| async move {
+            device.pull().await
+        })
+        .await;
+        assert!(caught_up.iter().all(|(r, _)| r.is_ok()));
+        println!(
+            "  devices caught up with their grids in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        // Incremental: every device amends 10% of its records, and syncs.
+        let amend = per_device.div_ceil(10);
+        for (device, ids) in devices.iter().zip(&captured) {
+            for id in ids.iter().take(amend) {
+                let change =
+                    json!({"reason": "补充现场处理措施", "on_site_action": "已责令立即整改并复查"});
+                let (_, judged) = device
+                    .capture("inspection.amend", id, change, vec![])
+                    .unwrap();
+                assert_eq!(judged.verdict, Verdict::Applied, "{judged:?}");
+            }
+        }
+        let changes = amend * devices.len();
+        let phase = Phase::begin(&server, &devices);
+        let synced = run_all(&devices, args.concurrency, |_, device| async move {
+            device.sync().await.map(|r| r.acknowledged)
+        })
+        .await;
+        let incremental = phase.end(&server, &devices, &synced, changes);
+        incremental.print("incremental", "events", &mut figures);
+
+        // Conflict: pairs of a grid move the same hazard offline.
+        let (conflicts, lost) = conflicts(&devices, &town).await;
+        println!("  conflict: {conflicts} conflicts detected, {lost} changes lost");
+        figures["conflicts_detected"] = json!(conflicts);
+        figures["changes_lost"] = json!(lost);
+    }
+
+    // The ceiling: the same events and projections straight into redb, and read back.
+    let projections = fresh[0].server_entities().unwrap();
+    let (write, read) = ceiling(&events, &projections, &town.user_id);
+    println!(
+        "  ceiling (redb in-process, durable, 200 a commit): {write:.0} events/s written, {read:.0} entities/s read"
+    );
+    figures["ceiling_write_events_per_s"] = json!(write);
+    figures["ceiling_read_entities_per_s"] = json!(read);
+    figures["push_share_of_ceiling"] =
+        json!(figures["push_events_per_s"].as_f64().unwrap() / write);
+    figures["pull_share_of_ceiling"] =
+        json!(figures["pull_entities_per_s"].as_f64().unwrap() / read);
+    if let Some(server) = &server {
+        figures["server_peak_rss_mb"] = json!(server.peak_rss_kb() as f64 / 1024.0);
+        figures["disk_mb"] = json!(dir_bytes(&server.data_dir) as f64 / 1e6);
+        println!(
+            "  server: peak RSS {:.0} MB over the run, disk {:.0} MB",
+            figures["server_peak_rss_mb"].as_f64().unwrap(),
+            figures["disk_mb"].as_f64().unwrap()
+        );
+    }
+    println!("{figures}");
+}
+
+fn retry() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 8,
+        base: Duration::from_millis(100),
+        max: Duration::from_secs(2),
+        timeout: Duration::from_secs(120),
+    }
+}
+
+/// The town the load runs in: its grids, their enterprises, and the users.
+struct Town {
+    grids: Vec<String>,
+    enterprises: Vec<String>,
+    user_id: String,
+}
+
+impl Town {
+    async fn set_up(base: &str, admin_password: &str, devices: usize) -> Town {
+        let http = reqwest::Client::new();
+        let token = login(&http, base, "admin", admin_password).await;
+        let post = |path: &str, body: Value| {
+            let request = http
+                .post(format!("{base}{path}"))
+                .bearer_auth(&token)
+                .json(&body);
+            async move {
+                let answer = request.send().await.unwrap();
+                let status = answer.status();
+                let body: Value = answer.json().await.unwrap_or_default();
+                assert!(status.is_success(), "{status}: {body}");
+                body
+            }
+        };
+        let grids: Vec<String> = (0..devices.div_ceil(PER_GRID))
+            .map(|g| format!("g{g}"))
+            .collect();
+        let mut enterprises = Vec::new();
+        for (g, grid) in grids.iter().enumerate() {
+            post(
+                "/v1/admin/grids",
+                json!({"code": grid, "name": format!("网格{g}")}),
+            )
+            .await;
+            let record = json!({"name": format!("负载测试紫菜加工厂{g}"), "credit_code": credit_code(g),
+                "industry": "紫菜加工", "scale": "below", "grid_id": grid, "address": format!("沙埕镇{g}号")});
+            let enterprise = post("/v1/admin/enterprises", record).await;
+            enterprises.push(enterprise["id"].as_str().unwrap().to_string());
+            post(
+                "/v1/admin/users",
+                json!({"username": format!("inspector-{grid}"), "password": PASSWORD,
+                    "roles": ["inspector"], "scopes": {"grids": [grid]}}),
+            )
+            .await;
+        }
+        let town = post(
+            "/v1/admin/users",
+            json!({"username": "town", "password": PASSWORD, "roles": ["inspector"],
+                "scopes": {"town": true}}),
+        )
+        .await;
+        Town {
+            grids,
+            enterprises,
+            user_id: town["id"].as_str().unwrap().to_string(),
+        }
+    }
+
+    fn enterprise_of(&self, device: usize) -> String {
+        self.enterprises[device / PER_GRID].clone()
+    }
+}
+
+async fn login(http: &reqwest::Client, base: &str, user: &str, password: &str) -> String {
+    let answer: Value = http
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({"username": user, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("cannot log in as {user}: {answer}"))
+        .to_string()
+}
+
+/// A valid 统一社会信用代码 for enterprise `n`.
+fn credit_code(n: usize) -> String {
+    let body = format!("91350982{n:09}");
+    match anjian_sync::credit_code::check(&format!("{body}0")).unwrap() {
+        anjian_sync::credit_code::CreditCodeCheck::Valid => format!("{body}0"),
+        anjian_sync::credit_code::CreditCodeCheck::CheckDigitMismatch { expected } => {
+            format!("{body}{expected}")
+        }
+    }
+}
+
+async fn open_devices(
+    work: &Path,
+    base: &str,
+    town: &Town,
+    count: usize,
+    concurrency: usize,
+) -> Vec<Arc<Device>> {
+    let gate = Arc::new(Semaphore::new(concurrency.clamp(1, 32)));
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let dir = work.join(format!("device-{i}"));
+            let base = base.to_string();
+            let user = format!("inspector-{}", town.grids[i / PER_GRID]);
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                let _permit = gate.acquire_owned().await.unwrap();
+                let mut device = Device::open_with(&dir, &base, retry()).unwrap();
+                device.login(&user, PASSWORD).await.unwrap();
+                device.enrol(&format!("load device {i}")).await.unwrap();
+                device.pull().await.unwrap();
+                Arc::new(device)
+            })
+        })
+        .collect();
+    let mut devices = Vec::with_capacity(count);
+    for task in tasks {
+        devices.push(task.await.unwrap());
+    }
+    devices
+}
+
+/// Runs `work` on every device, at most `concurrency` at once, and times each.
+async fn run_all<T, F, Fut>(
+    devices: &[Arc<Device>],
+    concurrency: usize,
+    work: F,
+) -> Vec<(T, Duration)>
+where
+    T: Send + 'static,
+    F: Fn(usize, Arc<Device>) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let gate = Arc::new(Semaphore::new(concurrency.max(1)));
+    let tasks: Vec<_> = devices
+        .iter()
+        .enumerate()
+        .map(|(i, device)| {
+            let future = work(i, device.clone());
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                let _permit = gate.acquire_owned().await.unwrap();
+                let started = Instant::now();
+                let value = future.await;
+                (value, started.elapsed())
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
+/// The checklist items an inspection answers: the first twenty of the shipped checklist.
+const ITEMS: [&str; 20] = [
+    "XF-01", "XF-02", "XF-03", "YD-01", "YD-02", "YD-03", "TZ-01", "TZ-02", "YX-01", "YX-02",
+    "WH-01", "WH-02", "FC-01", "FC-02", "YA-01", "YA-02", "JX-01", "JX-02", "GL-01", "GL-02",
+];
+
+fn capture_inspection(
+    device: &Device,
+    enterprise: &str,
+    n: usize,
+    photo: Option<String>,
+) -> String {
+    let results: Vec<Value> = ITEMS
+        .iter()
+        .enumerate()
+        .map(|(k, item)| {
+            let photos: Vec<&String> = photo.iter().filter(|_| k == 0).collect();
+            let mut result = json!({"item": item,
+                "verdict": if k % 7 == 3 { "not_applicable" } else { "ok" }, "photos": photos});
+            if k % 3 == 0 {
+                result["note"] = json!("现场查看符合要求");
+            }
+            result
+        })
+        .collect();
+    let started = 1_764_300_000_000_i64 + n as i64 * 3_600_000;
+    let record = json!({"enterprise_id": enterprise, "kind": "grid_patrol",
+        "template": "small-enterprise", "template_version": 1,
+        "inspectors": [{"name": "李明"}, {"name": "王芳"}], "started_at_ms": started,
+        "ended_at_ms": started + 1_800_000, "results": results,
+        "summary": "检查未发现隐患，企业安全生产主体责任落实到位",
+        "refusal_note": "负责人外出"});
+    let id = Device::new_entity_id();
+    let (_, judged) = device
+        .capture_pinned(
+            "inspection.submit",
+            &id,
+            record,
+            photo.into_iter().collect(),
+            "small-enterprise@1",
+        )
+        .unwrap();
+    assert_eq!(judged.verdict, Verdict::Applied, "{judged:?}");
+    id
+}
+
+/// A JPEG of about `kb` KB.
+fn photo_of(kb: usize) -> Vec<u8> {
+    // Noise compresses badly, so the side follows from the size wanted (about 3 bytes a pixel at
+    // quality 90 for this noise).
+    let side = ((kb * 1024 / 3) as f64).sqrt().max(16.0) as u32;
+    anjian_tests::photos::jpeg(side, side, 7, None)
+}
+
+/// Figures of one phase.
+struct Measured {
+    items_per_s: f64,
+    seconds: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: usize,
+    traffic: Traffic,
+    cpu_s: f64,
+    peak_rss_mb: f64,
+}
+
+impl Measured {
+    fn print(&self, name: &str, unit: &str, figures: &mut Value) {
+        let mb = (self.traffic.bytes_sent + self.traffic.bytes_received) as f64 / 1e6;
+        println!(
+            "  {name}: {:.0} {unit}/s ({:.2} s), {:.1} MB/s of bodies, sync p50 {:.0} ms p99 {:.0} ms, \
+             {} requests, server CPU {:.1} s, server peak RSS so far {:.0} MB, {} errors",
+            self.items_per_s,
+            self.seconds,
+            mb / self.seconds,
+            self.p50_ms,
+            self.p99_ms,
+            self.traffic.requests,
+            self.cpu_s,
+            self.peak_rss_mb,
+            self.errors
+        );
+        figures[format!("{name}_{unit}_per_s")] = json!(self.items_per_s);
+        figures[format!("{name}_seconds")] = json!(self.seconds);
+        figures[format!("{name}_mb_per_s")] = json!(mb / self.seconds);
+        figures[format!("{name}_p50_ms")] = json!(self.p50_ms);
+        figures[format!("{name}_p99_ms")] = json!(self.p99_ms);
+        figures[format!("{name}_http_requests")] = json!(self.traffic.requests);
+        figures[format!("{name}_bytes_sent")] = json!(self.traffic.bytes_sent);
+        figures[format!("{name}_bytes_received")] = json!(self.traffic.bytes_received);
+        figures[format!("{name}_server_cpu_s")] = json!(self.cpu_s);
+        figures[format!("{name}_errors")] = json!(self.errors);
+    }
+}
+
+/// A phase being timed: the devices' traffic and the server's CPU at its start.
+struct Phase {
+    started: Instant,
+    traffic: Traffic,
+    cpu: f64,
+}
+
+fn traffic_of(devices: &[Arc<Device>]) -> Traffic {
+    devices.iter().fold(Traffic::default(), |sum, d| {
+        let t = d.traffic();
+        Traffic {
+            requests: sum.requests + t.requests,
+            bytes_sent: sum.bytes_sent + t.bytes_sent,
+            bytes_received: sum.bytes_received + t.bytes_received,
+        }
+    })
+}
+
+impl Phase {
+    fn begin(server: &Option<ChildServer>, devices: &[Arc<Device>]) -> Phase {
+        Phase {
+            started: Instant::now(),
+            traffic: traffic_of(devices),
+            cpu: server.as_ref().map_or(0.0, ChildServer::cpu_seconds),
+        }
+    }
+
+    fn end<T, E>(
+        self,
+        server: &Option<ChildServer>,
+        devices: &[Arc<Device>],
+        results: &[(Result<T, E>, Duration)],
+        items: usize,
+    ) -> Measured {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let mut latencies: Vec<f64> = results
+            .iter()
+            .map(|(_, d)| d.as_secs_f64() * 1000.0)
+            .collect();
+        latencies.sort_by(f64::total_cmp);
+        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+        let now = traffic_of(devices);
+        Measured {
+            items_per_s: items as f64 / seconds,
+            seconds,
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+            errors: results.iter().filter(|(r, _)| r.is_err()).count(),
+            traffic: Traffic {
+                requests: now.requests - self.traffic.requests,
+                bytes_sent: now.bytes_sent - self.traffic.bytes_sent,
+                bytes_received: now.bytes_received - self.traffic.bytes_received,
+            },
+            cpu_s: server.as_ref().map_or(0.0, ChildServer::cpu_seconds) - self.cpu,
+            peak_rss_mb: server
+                .as_ref()
+                .map_or(0.0, |s| s.peak_rss_kb() as f64 / 1024.0),
+        }
+    }
+}
+
+/// Pairs of devices of a grid act on the same hazard while offline. Returns the conflicts the
+/// server detected and the changes lost (neither applied nor kept): the second must be 0.
+async fn conflicts(devices: &[Arc<Device>], town: &Town) -> (usize, usize) {
+    let photo = Arc::new(photo_of(16));
+    let pairs: Vec<(Arc<Device>, Arc<Device>, String)> = devices
+        .chunks(2)
+        .enumerate()
+        .filter(|(_, pair)| pair.len() == 2)
+        .map(|(p, pair)| {
+            let first = &pair[0];
+            let mut bytes = photo.as_ref().clone();
+            bytes.extend_from_slice(format!("hazard {p}").as_bytes());
+            let sha = first.add_photo_bytes(&bytes).unwrap();
+            let id = Device::new_entity_id();
+            let report = json!({"enterprise_id": town.enterprise_of(p * 2), "level": "general",
+                "description": "消防通道堆放杂物"});
+            first
+                .capture("hazard.report", &id, report, vec![sha])
+                .unwrap();
+            (pair[0].clone(), pair[1].clone(), id)
+        })
+        .collect();
+    // Both devices of each pair see the hazard, then both move it without signal.
+    for (first, second, _) in &pairs {
+        first.sync().await.unwrap();
+        second.sync().await.unwrap();
+    }
+    for (first, second, id) in &pairs {
+        for device in [first, second] {
+            let moved = json!({"from": "reported", "to": "rectifying"});
+            device
+                .capture("hazard.transition", id, moved, vec![])
+                .unwrap();
+        }
+    }
+    let everyone: Vec<Arc<Device>> = pairs
+        .iter()
+        .flat_map(|(a, b, _)| [a.clone(), b.clone()])
+        .collect();
+    let synced = run_all(&everyone, everyone.len(), |_, device| async move {
+        device.sync().await.unwrap()
+    })
+    .await;
+    let not_applied: usize = synced.iter().map(|(r, _)| r.not_applied).sum();
+    // Every move is in a receipt: applied, or kept whole as a conflict.
+    let mut lost = 0;
+    for device in &everyone {
+        let receipts = device.receipts().unwrap();
+        let last = device.log().unwrap().last().unwrap().body.seq;
+        match receipts.iter().find(|r| r.seq == last) {
+            Some(r) if r.verdict == Verdict::Applied || r.issue_id.is_some() => {}
+            _ => lost += 1,
+        }
+    }
+    (not_applied, lost)
+}
+
+/// Writes the events and their projections straight into a fresh redb, 200 per durable commit,
+/// then reads the town bucket back in pages of 1000: the rates the storage alone allows.
+fn ceiling(events: &[SignedEvent], projections: &[Projection], user_id: &str) -> (f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(&dir.path().join("ceiling.redb")).unwrap();
+    let by_id: std::collections::HashMap<&str, &Projection> = projections
+        .iter()
+        .map(|p| (p.entity.id.as_str(), p))
+        .collect();
+    let pairs: Vec<(&SignedEvent, &Projection)> = events
+        .iter()
+        .filter_map(|e| by_id.get(e.body.entity_id.as_str()).map(|p| (e, *p)))
+        .collect();
+    let device = uuid::Uuid::now_v7();
+    let started = Instant::now();
+    for batch in pairs.chunks(200) {
+        store
+            .write(&mut |tx| {
+                let now = UnixMillis::now();
+                for (event, projection) in batch {
+                    let time = estimate(event.body.captured.wall_ms, now.0, now.0);
+                    let meta = ProjectionMeta {
+                        event_id: event.body.id.clone(),
+                        time,
+                    };
+                    let rev = tx.put_entity(projection.entity.clone(), meta)?.rev;
+                    let receipt = Receipt {
+                        seq: event.body.seq,
+                        event_id: event.body.id.clone(),
+                        hash: event.hash.clone(),
+                        verdict: Verdict::Applied,
+                        reason: None,
+                        rev: Some(rev),
+                        issue_id: None,
+                        received_at_ms: now.0,
+                    };
+                    let judged = JudgedEvent {
+                        event: (*event).clone(),
+                        receipt,
+                        time,
+                        user_id: user_id.to_string(),
+                    };
+                    tx.put_event(device, &judged)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+    let write = pairs.len() as f64 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let buckets = vec!["town".to_string()];
+    let mut after = 0;
+    let mut read = 0;
+    loop {
+        let page = store.pull(&buckets, after, 1000).unwrap();
+        read += page.projections.len();
+        // The same work as a pull answer: every projection to JSON.
+        for projection in &page.projections {
+            std::hint::black_box(serde_json::to_vec(projection).unwrap());
+        }
+        after = page.projections.last().map_or(after, |p| p.rev);
+        if page.complete {
+            break;
+        }
+    }
+    (write, read as f64 / started.elapsed().as_secs_f64())
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&entry.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The server in a child process of this binary.
+struct ChildServer {
+    child: tokio::process::Child,
+    pid: u32,
+    url: String,
+    data_dir: PathBuf,
+}
+
+impl ChildServer {
+    async fn start(data_dir: &Path) -> ChildServer {
+        let port_file = data_dir.with_extension("port");
+        let _ = std::fs::remove_file(&port_file);
+        let child = tokio::process::Command::new(std::env::current_exe().unwrap())
+            .arg("serve")
+            .arg(data_dir)
+            .arg(&port_file)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let pid = child.id().unwrap();
+        for _ in 0..1200 {
+            if let Ok(text) = std::fs::read_to_string(&port_file) {
+                if text.ends_with('\n') {
+                    return ChildServer {
+                        child,
+                        pid,
+                        url: format!("http://127.0.0.1:{}", text.trim()),
+                        data_dir: data_dir.to_path_buf(),
+                    };
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server did not start");
+    }
+
+    /// User and system CPU time so far, in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
+        // Fields after the command name (which is in parentheses): utime is the 12th, stime the
+        // 13th; both in clock ticks of 1/100 s.
+        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
+    /// Peak resident memory (VmHWM), KiB.
+    fn peak_rss_kb(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// The server, in this process, on the default settings over `data_dir`, on a free loopback
+/// port written to `port_file`.
+async fn serve(data_dir: &str, port_file: &str) {
+    let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();
+    let settings = anjian_server::config::Settings {
+        data_dir: data_dir.into(),
+        ..Default::default()
+    };
+    let app = anjian_server::startup::Application::build(settings)
+        .await
+        .unwrap();
+    app.ensure_admin(Some(ADMIN_PASSWORD.to_string().into()))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::fs::write(port_file, format!("{port}\n")).unwrap();
+    app.run_until(listener, std::future::pending())
+        .await
+        .unwrap();
+}
