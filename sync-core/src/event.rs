@@ -64,6 +64,7 @@ pub struct EventBody {
 
 /// An event with its hash and signature, as pushed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "FlatSignedEvent")]
 pub struct SignedEvent {
     /// The signed content.
     #[serde(flatten)]
@@ -72,6 +73,49 @@ pub struct SignedEvent {
     pub hash: String,
     /// Ed25519 signature of the 32 hash bytes, hex.
     pub sig: String,
+}
+
+/// A [`SignedEvent`] as its members arrive, all at one level: read directly, without the
+/// buffering `flatten` needs (pushes carry hundreds of events).
+#[derive(Deserialize)]
+struct FlatSignedEvent {
+    v: u32,
+    device_id: String,
+    seq: u64,
+    id: String,
+    prev_hash: String,
+    kind: String,
+    entity_id: String,
+    payload: Value,
+    blob_refs: Vec<String>,
+    template_ref: Option<String>,
+    base_rev: Option<u64>,
+    captured: Captured,
+    hash: String,
+    sig: String,
+}
+
+impl From<FlatSignedEvent> for SignedEvent {
+    fn from(flat: FlatSignedEvent) -> SignedEvent {
+        SignedEvent {
+            body: EventBody {
+                v: flat.v,
+                device_id: flat.device_id,
+                seq: flat.seq,
+                id: flat.id,
+                prev_hash: flat.prev_hash,
+                kind: flat.kind,
+                entity_id: flat.entity_id,
+                payload: flat.payload,
+                blob_refs: flat.blob_refs,
+                template_ref: flat.template_ref,
+                base_rev: flat.base_rev,
+                captured: flat.captured,
+            },
+            hash: flat.hash,
+            sig: flat.sig,
+        }
+    }
 }
 
 /// Why an event is not a well-formed link of its device's chain.

@@ -302,12 +302,13 @@ fn run<K: Kind>(
                 ));
             }
         }
-        let payload: K::Payload = serde_json::from_value(event.payload.clone()).map_err(|err| {
-            Reject::quarantine(
-                "payload-invalid",
-                format!("the `{}` payload does not fit: {err}", K::NAME),
-            )
-        })?;
+        let payload: K::Payload =
+            serde::Deserialize::deserialize(&event.payload).map_err(|err| {
+                Reject::quarantine(
+                    "payload-invalid",
+                    format!("the `{}` payload does not fit: {err}", K::NAME),
+                )
+            })?;
         K::validate(event, &payload)?;
         K::check_related(&payload, related)?;
         let scope = K::refine_scope(K::scope(actor, &payload, current)?, &payload, related);

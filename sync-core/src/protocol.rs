@@ -76,6 +76,7 @@ pub struct PushResponse {
 
 /// An entity as the server judged it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "FlatProjection")]
 pub struct Projection {
     /// The entity.
     #[serde(flatten)]
@@ -96,6 +97,49 @@ pub struct Projection {
     /// is *evidentially complete*: every photo it cites is present and matches its hash.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_blobs: Vec<String>,
+}
+
+/// A [`Projection`] as its members arrive, all at one level: read directly, without the
+/// buffering `flatten` needs (every stored entity is read this way).
+#[derive(Deserialize)]
+struct FlatProjection {
+    id: String,
+    entity_type: crate::entity::EntityType,
+    scope: crate::entity::EntityScope,
+    deleted: bool,
+    body: serde_json::Value,
+    #[serde(default)]
+    blobs: Vec<String>,
+    rev: u64,
+    buckets: Vec<String>,
+    last_event_id: String,
+    captured_at_ms: i64,
+    received_at_ms: i64,
+    clock: ClockFlag,
+    #[serde(default)]
+    missing_blobs: Vec<String>,
+}
+
+impl From<FlatProjection> for Projection {
+    fn from(flat: FlatProjection) -> Projection {
+        Projection {
+            entity: Entity {
+                id: flat.id,
+                entity_type: flat.entity_type,
+                scope: flat.scope,
+                deleted: flat.deleted,
+                body: flat.body,
+                blobs: flat.blobs,
+            },
+            rev: flat.rev,
+            buckets: flat.buckets,
+            last_event_id: flat.last_event_id,
+            captured_at_ms: flat.captured_at_ms,
+            received_at_ms: flat.received_at_ms,
+            clock: flat.clock,
+            missing_blobs: flat.missing_blobs,
+        }
+    }
 }
 
 /// One bucket's state at a checkpoint.

@@ -23,6 +23,7 @@ pub mod sync;
 pub mod sync_model;
 pub mod system;
 pub mod text;
+pub mod typed;
 
 use std::net::IpAddr;
 use std::sync::Arc;

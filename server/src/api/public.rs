@@ -61,7 +61,7 @@ pub enum OneArticle {
 }
 
 fn published(projection: &Projection) -> Option<PublicArticle> {
-    let article: Article = serde_json::from_value(projection.entity.body.clone()).ok()?;
+    let article: Article = serde::Deserialize::deserialize(&projection.entity.body).ok()?;
     (article.state == ArticleState::Published && !projection.entity.deleted).then(|| {
         PublicArticle {
             id: projection.entity.id.clone(),

@@ -12,9 +12,9 @@ use super::admin::Created;
 use super::error::ApiError;
 use super::security::Auth;
 use super::sync_model::{
-    DeviceList, DeviceView, EnrolRequest, PullResponse, PushRequest, PushResponse, from_wire,
-    via_json,
+    DeviceList, DeviceView, EnrolRequest, PullResponse, PushRequest, PushResponse,
 };
+use super::typed::TypedJson;
 use super::{ApiTags, AppState};
 
 /// The `Devices` tag.
@@ -92,17 +92,10 @@ impl SyncApi {
         &self,
         state: Data<&Arc<AppState>>,
         auth: Auth,
-        body: Json<PushRequest>,
-    ) -> Result<Json<PushResponse>, ApiError> {
-        let request = from_wire(&body.0).map_err(|err| {
-            ApiError::new(
-                poem::http::StatusCode::BAD_REQUEST,
-                "malformed-body",
-                format!("the push does not fit: {err}"),
-            )
-        })?;
-        let response = state.sync.push(&auth.0, request).await?;
-        Ok(Json(via_json(&response)?))
+        body: TypedJson<PushRequest, anjian_sync::protocol::PushRequest>,
+    ) -> Result<TypedJson<PushResponse, anjian_sync::protocol::PushResponse>, ApiError> {
+        let response = state.sync.push(&auth.0, body.0).await?;
+        Ok(TypedJson::new(response))
     }
 
     /// Pull what changed in the caller's buckets (下载), a page at a time.
@@ -129,7 +122,7 @@ impl SyncApi {
         /// Include that device's receipts after this seq.
         #[oai(default)]
         receipts_after: Query<u64>,
-    ) -> Result<Json<PullResponse>, ApiError> {
+    ) -> Result<TypedJson<PullResponse, anjian_sync::protocol::PullResponse>, ApiError> {
         let response = state
             .sync
             .pull(
@@ -140,7 +133,7 @@ impl SyncApi {
                 receipts_after.0,
             )
             .await?;
-        Ok(Json(via_json(&response)?))
+        Ok(TypedJson::new(response))
     }
 }
 

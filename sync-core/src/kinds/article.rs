@@ -126,7 +126,7 @@ pub struct Article {
 }
 
 fn article_of(entity: &Entity) -> Result<Article, Reject> {
-    serde_json::from_value(entity.body.clone()).map_err(|err| {
+    serde::Deserialize::deserialize(&entity.body).map_err(|err| {
         Reject::quarantine(
             "entity-unreadable",
             format!("the stored article cannot be read: {err}"),

@@ -239,7 +239,7 @@ fn may(actor: &Actor, who: Who, scope: &EntityScope) -> bool {
 }
 
 fn hazard_of(entity: &Entity) -> Result<Hazard, Reject> {
-    serde_json::from_value(entity.body.clone()).map_err(|err| {
+    serde::Deserialize::deserialize(&entity.body).map_err(|err| {
         Reject::quarantine(
             "entity-unreadable",
             format!("the stored hazard cannot be read: {err}"),

@@ -266,7 +266,7 @@ pub struct InspectionSubmit;
 fn template_of(related: &Related, code: &str, version: u32) -> Result<Template, Reject> {
     related
         .get(&template_id(code, version))
-        .and_then(|t| serde_json::from_value(t.body.clone()).ok())
+        .and_then(|t| serde::Deserialize::deserialize(&t.body).ok())
         .ok_or_else(|| {
             Reject::quarantine(
                 "unknown-template",

@@ -216,7 +216,7 @@ fn authorize(actor: &Actor, enterprise: &str, team: &str) -> Result<(), Reject> 
 }
 
 fn meeting_of(entity: &Entity) -> Result<Meeting, Reject> {
-    serde_json::from_value(entity.body.clone()).map_err(|err| {
+    serde::Deserialize::deserialize(&entity.body).map_err(|err| {
         Reject::quarantine(
             "entity-unreadable",
             format!("the stored meeting cannot be read: {err}"),
@@ -311,7 +311,7 @@ impl Kind for MeetingSubmit {
         let id = super::team::team_id(&m.enterprise_id, &m.team_id);
         let team: super::team::TeamRecord = related
             .get(&id)
-            .and_then(|t| serde_json::from_value(t.body.clone()).ok())
+            .and_then(|t| serde::Deserialize::deserialize(&t.body).ok())
             .ok_or_else(|| {
                 Reject::quarantine(
                     "unknown-team",
