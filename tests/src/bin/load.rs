@@ -74,6 +74,10 @@ struct Args {
     push_and_pull_only: bool,
 }
 
+/// The allocator the server binary uses, so that the child server measures as it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ADMIN_PASSWORD: &str = "anjian-load-admin-password";
 const PASSWORD: &str = "anjian-load-user-password";
 const PER_GRID: usize = 2;
