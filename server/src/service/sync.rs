@@ -17,7 +17,8 @@ use std::sync::Arc;
 use anjian_sync::clock::estimate;
 use anjian_sync::entity::EntityType;
 use anjian_sync::event::{
-    Captured, DeviceKey, EVENT_VERSION, EventBody, GENESIS_HASH, SignedEvent, parse_public_key,
+    Captured, DeviceKey, EVENT_VERSION, EventBody, EventError, GENESIS_HASH, SignedEvent,
+    parse_public_key,
 };
 use anjian_sync::judge::{Actor, Entities, Reason, Verdict, issue_entity, judge_in};
 use anjian_sync::protocol::{
@@ -297,7 +298,14 @@ impl SyncService {
                         .key
                         .sign(body)
                         .map_err(|err| StoreError::other(err.to_string()))?;
-                    let judgement = judge_in(&event.body, &actor, &mut TxEntities(&mut *tx))?;
+                    let judgement = judge_in(
+                        &event.body,
+                        &actor,
+                        &mut TxEntities {
+                            tx: &mut *tx,
+                            templates: &mut Templates::new(),
+                        },
+                    )?;
                     if let (Verdict::Conflict | Verdict::Quarantined, Some(reason)) =
                         (judgement.verdict, judgement.reason)
                     {
@@ -326,7 +334,8 @@ impl SyncService {
                         device_clock_ms: now.0,
                         events: vec![event],
                     };
-                    take_events(tx, office.id, &office.verifying, &actor, &request, now)?;
+                    let checked = [request.events[0].verify(&office.verifying)];
+                    take_events(tx, office.id, &checked, &actor, &request, now)?;
                     let projection = tx
                         .entity(&change.entity_id.to_string())?
                         .ok_or_else(|| StoreError::other("an office event left no projection"))?;
@@ -474,6 +483,10 @@ impl SyncService {
         let store = self.store.clone();
         let device_id = device.id;
         let response = blocking(move || {
+            // Hashes and signatures need nothing stored: they are checked before the write
+            // transaction, so pushes check theirs side by side while one of them writes.
+            let checked: Vec<Result<(), EventError>> =
+                request.events.iter().map(|e| e.verify(&key)).collect();
             let now = UnixMillis::now();
             let mut response = PushResponse {
                 receipts: Vec::new(),
@@ -481,7 +494,7 @@ impl SyncService {
                 last_seq: 0,
             };
             store.write(&mut |tx| {
-                response = take_events(tx, device_id, &key, &actor, &request, now)?;
+                response = take_events(tx, device_id, &checked, &actor, &request, now)?;
                 Ok(())
             })?;
             Ok(response)
@@ -570,14 +583,31 @@ impl SyncService {
     }
 }
 
+/// Checklist templates already read in a batch. A published template never changes, so a copy
+/// stays right for the whole batch; every inspection of a push reads the same one.
+type Templates = std::collections::HashMap<String, anjian_sync::entity::Entity>;
+
 /// The entities of a write transaction, as the judgement reads them.
-struct TxEntities<'a>(&'a mut dyn SyncWrite);
+struct TxEntities<'a> {
+    tx: &'a mut dyn SyncWrite,
+    templates: &'a mut Templates,
+}
 
 impl Entities for TxEntities<'_> {
     type Error = StoreError;
 
     fn entity(&mut self, id: &str) -> Result<Option<anjian_sync::entity::Entity>, StoreError> {
-        Ok(self.0.entity(id)?.map(|p| p.entity))
+        if let Some(template) = self.templates.get(id) {
+            return Ok(Some(template.clone()));
+        }
+        let entity = self.tx.entity(id)?.map(|p| p.entity);
+        if let Some(template) = entity
+            .as_ref()
+            .filter(|e| e.entity_type == anjian_sync::entity::EntityType::Template)
+        {
+            self.templates.insert(id.to_string(), template.clone());
+        }
+        Ok(entity)
     }
 }
 
@@ -594,7 +624,7 @@ fn refuse(seq: u64, code: &str, message: impl Into<String>, expected: u64) -> Op
 fn take_events(
     tx: &mut dyn SyncWrite,
     device_id: Uuid,
-    key: &ed25519_dalek::VerifyingKey,
+    checked: &[Result<(), EventError>],
     actor: &Actor,
     request: &PushRequest,
     now: UnixMillis,
@@ -602,7 +632,8 @@ fn take_events(
     let mut device = tx.device(device_id)?.ok_or(StoreError::NotFound)?;
     let mut receipts = Vec::with_capacity(request.events.len());
     let mut refused = None;
-    for event in &request.events {
+    let mut templates = Templates::new();
+    for (event, check) in request.events.iter().zip(checked) {
         let seq = event.body.seq;
         let expected = device.last_seq + 1;
         if event.body.device_id != device_id.to_string() {
@@ -641,10 +672,10 @@ fn take_events(
             );
             break;
         }
-        if let Err(err) = event.verify(key) {
+        if let Err(err) = check {
             let code = match err {
-                anjian_sync::event::EventError::BadSignature => "bad-signature",
-                anjian_sync::event::EventError::HashMismatch { .. } => "hash-mismatch",
+                EventError::BadSignature => "bad-signature",
+                EventError::HashMismatch { .. } => "hash-mismatch",
                 _ => "malformed-event",
             };
             refused = refuse(seq, code, err.to_string(), expected);
@@ -661,6 +692,7 @@ fn take_events(
         }
         receipts.push(judge_and_store(
             tx,
+            &mut templates,
             device_id,
             actor,
             event,
@@ -681,6 +713,7 @@ fn take_events(
 
 fn judge_and_store(
     tx: &mut dyn SyncWrite,
+    templates: &mut Templates,
     device_id: Uuid,
     actor: &Actor,
     event: &SignedEvent,
@@ -688,7 +721,14 @@ fn judge_and_store(
     now: UnixMillis,
 ) -> Result<Receipt, StoreError> {
     let time = estimate(event.body.captured.wall_ms, device_clock_ms, now.0);
-    let judgement = judge_in(&event.body, actor, &mut TxEntities(&mut *tx))?;
+    let judgement = judge_in(
+        &event.body,
+        actor,
+        &mut TxEntities {
+            tx: &mut *tx,
+            templates,
+        },
+    )?;
     let meta = ProjectionMeta {
         event_id: event.body.id.clone(),
         time,
