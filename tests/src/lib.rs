@@ -11,6 +11,7 @@
     reason = "a test harness fails loudly on purpose"
 )]
 
+pub mod child;
 pub mod devices;
 pub mod logs;
 pub mod photos;

@@ -23,18 +23,26 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use anjian_tests::child::{ADMIN_PASSWORD, ChildServer, serve};
 use anjian_tests::photos::{checksum, jpeg, sha256_hex};
 use tokio::sync::Semaphore;
 
-const PASSWORD: &str = "bench-photos-admin-password";
 const CHUNK: usize = 1024 * 1024;
+
+/// The allocator the server binary uses, so that the child server measures as it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
     anjian_sync::client::install_tls_provider();
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("serve") {
-        return serve(&args[2], &args[3], args[4].parse().expect("a number")).await;
+        let decoders: usize = args[4].parse().expect("a number");
+        return serve(&args[2], &args[3], |settings| {
+            settings.blobs.decode_concurrency = decoders;
+        })
+        .await;
     }
     let numbers: Vec<usize> = args[1..]
         .iter()
@@ -60,32 +68,12 @@ async fn main() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let port_file = dir.path().join("port");
-    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .arg("serve")
-        .arg(dir.path().join("data"))
-        .arg(&port_file)
-        .arg(decoders.to_string())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let pid = child.id().unwrap();
-    let mut port = String::new();
-    for _ in 0..600 {
-        if let Ok(text) = std::fs::read_to_string(&port_file) {
-            if text.ends_with('\n') {
-                port = text.trim().to_string();
-                break;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(!port.is_empty(), "the server did not start");
-    let base = format!("http://127.0.0.1:{port}");
+    let server = ChildServer::start(&dir.path().join("data"), &[decoders.to_string()]).await;
+    let base = server.url.clone();
     let http = reqwest::Client::new();
     let login: serde_json::Value = http
         .post(format!("{base}/v1/auth/login"))
-        .json(&serde_json::json!({"username": "admin", "password": PASSWORD}))
+        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
         .send()
         .await
         .unwrap()
@@ -93,7 +81,7 @@ async fn main() {
         .await
         .unwrap();
     let token = login["token"].as_str().unwrap().to_string();
-    let idle_rss = peak_rss_kb(pid);
+    let idle_rss = server.peak_rss_kb();
 
     // Create every upload.
     let mut locations = Vec::new();
@@ -163,8 +151,8 @@ async fn main() {
         task.await.unwrap();
     }
     let ingest = started.elapsed().as_secs_f64();
-    let peak = peak_rss_kb(pid);
-    child.kill().await.ok();
+    let peak = server.peak_rss_kb();
+    server.stop().await;
 
     let mb = bytes as f64 / 1e6;
     println!(
@@ -214,37 +202,4 @@ async fn append(
         .unwrap();
     let status = answer.status().as_u16();
     assert_eq!(status, expect, "{:?}", answer.text().await);
-}
-
-/// The process's peak resident set (VmHWM), in KiB.
-fn peak_rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// The server, in this process, on the default settings over `data_dir`, on a free loopback
-/// port written to `port_file`.
-async fn serve(data_dir: &str, port_file: &str, decoders: usize) {
-    let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();
-    let mut settings = anjian_server::config::Settings {
-        data_dir: data_dir.into(),
-        ..Default::default()
-    };
-    settings.blobs.decode_concurrency = decoders;
-    let app = anjian_server::startup::Application::build(settings)
-        .await
-        .unwrap();
-    app.ensure_admin(Some(PASSWORD.to_string().into()))
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::fs::write(port_file, format!("{port}\n")).unwrap();
-    app.run_until(listener, std::future::pending())
-        .await
-        .unwrap();
 }

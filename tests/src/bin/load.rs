@@ -41,6 +41,7 @@ use anjian_sync::clock::estimate;
 use anjian_sync::event::SignedEvent;
 use anjian_sync::judge::Verdict;
 use anjian_sync::protocol::{JudgedEvent, Projection, Receipt};
+use anjian_tests::child::{ADMIN_PASSWORD, ChildServer, serve};
 use clap::Parser;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -78,7 +79,6 @@ struct Args {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const ADMIN_PASSWORD: &str = "anjian-load-admin-password";
 const PASSWORD: &str = "anjian-load-user-password";
 const PER_GRID: usize = 2;
 
@@ -87,7 +87,7 @@ async fn main() {
     anjian_sync::client::install_tls_provider();
     let raw: Vec<String> = std::env::args().collect();
     if raw.get(1).map(String::as_str) == Some("serve") {
-        return serve(&raw[2], &raw[3]).await;
+        return serve(&raw[2], &raw[3], |_| {}).await;
     }
     let args = Args::parse();
     let scratch = tempfile::tempdir().unwrap();
@@ -103,7 +103,7 @@ async fn main() {
             None,
         ),
         None => {
-            let child = ChildServer::start(&work.join("server-data")).await;
+            let child = ChildServer::start(&work.join("server-data"), &[]).await;
             (child.url.clone(), ADMIN_PASSWORD.to_string(), Some(child))
         }
     };
@@ -720,96 +720,4 @@ fn dir_bytes(dir: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
-}
-
-/// The server in a child process of this binary.
-struct ChildServer {
-    child: tokio::process::Child,
-    pid: u32,
-    url: String,
-    data_dir: PathBuf,
-}
-
-impl ChildServer {
-    async fn start(data_dir: &Path) -> ChildServer {
-        let port_file = data_dir.with_extension("port");
-        let _ = std::fs::remove_file(&port_file);
-        let child = tokio::process::Command::new(std::env::current_exe().unwrap())
-            .arg("serve")
-            .arg(data_dir)
-            .arg(&port_file)
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let pid = child.id().unwrap();
-        for _ in 0..1200 {
-            if let Ok(text) = std::fs::read_to_string(&port_file) {
-                if text.ends_with('\n') {
-                    return ChildServer {
-                        child,
-                        pid,
-                        url: format!("http://127.0.0.1:{}", text.trim()),
-                        data_dir: data_dir.to_path_buf(),
-                    };
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the server did not start");
-    }
-
-    /// User and system CPU time so far, in seconds.
-    fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
-        // Fields after the command name (which is in parentheses): utime is the 12th, stime the
-        // 13th; both in clock ticks of 1/100 s.
-        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        (ticks(11) + ticks(12)) / 100.0
-    }
-
-    /// Peak resident memory (VmHWM), KiB.
-    fn peak_rss_kb(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for ChildServer {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-/// The server, in this process, on the default settings over `data_dir`, on a free loopback
-/// port written to `port_file`.
-async fn serve(data_dir: &str, port_file: &str) {
-    let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();
-    let settings = anjian_server::config::Settings {
-        data_dir: data_dir.into(),
-        ..Default::default()
-    };
-    let app = anjian_server::startup::Application::build(settings)
-        .await
-        .unwrap();
-    app.ensure_admin(Some(ADMIN_PASSWORD.to_string().into()))
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::fs::write(port_file, format!("{port}\n")).unwrap();
-    app.run_until(listener, std::future::pending())
-        .await
-        .unwrap();
 }

@@ -1,0 +1,110 @@
+//! The server in a child process, for benchmarks: its CPU time, peak memory and disk are then
+//! its own. A benchmark binary starts itself again with `serve <data dir> <port file> [args…]`
+//! and answers that by calling [`serve`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anjian_server::config::Settings;
+
+/// The admin password of a child server.
+pub const ADMIN_PASSWORD: &str = "benchmark-admin-password";
+
+/// A server running in a child process of this binary.
+#[derive(Debug)]
+pub struct ChildServer {
+    child: tokio::process::Child,
+    pid: u32,
+    /// Its base URL on loopback.
+    pub url: String,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+}
+
+impl ChildServer {
+    /// Starts this binary as `serve <data_dir> <port file> args…` and waits (bounded) until it
+    /// listens.
+    pub async fn start(data_dir: &Path, args: &[String]) -> ChildServer {
+        let port_file = data_dir.with_extension("port");
+        let _ = std::fs::remove_file(&port_file);
+        let child = tokio::process::Command::new(std::env::current_exe().unwrap())
+            .arg("serve")
+            .arg(data_dir)
+            .arg(&port_file)
+            .args(args)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let pid = child.id().unwrap();
+        for _ in 0..1200 {
+            if let Ok(text) = std::fs::read_to_string(&port_file) {
+                if text.ends_with('\n') {
+                    return ChildServer {
+                        child,
+                        pid,
+                        url: format!("http://127.0.0.1:{}", text.trim()),
+                        data_dir: data_dir.to_path_buf(),
+                    };
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server did not start");
+    }
+
+    /// User and system CPU time so far, in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
+        // After the command name (in parentheses), utime is the 12th field and stime the 13th,
+        // both in clock ticks of 1/100 s.
+        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
+    /// Peak resident memory (VmHWM), KiB.
+    pub fn peak_rss_kb(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Stops it.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// The child's side: serves on the default settings (as `configure` adjusts them) over
+/// `data_dir`, with the admin's password [`ADMIN_PASSWORD`], on a free loopback port written to
+/// `port_file`. Never returns.
+pub async fn serve(data_dir: &str, port_file: &str, configure: impl FnOnce(&mut Settings)) {
+    let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();
+    let mut settings = Settings {
+        data_dir: data_dir.into(),
+        ..Default::default()
+    };
+    configure(&mut settings);
+    let app = anjian_server::startup::Application::build(settings)
+        .await
+        .unwrap();
+    app.ensure_admin(Some(ADMIN_PASSWORD.to_string().into()))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::fs::write(port_file, format!("{port}\n")).unwrap();
+    app.run_until(listener, std::future::pending())
+        .await
+        .unwrap();
+}
