@@ -31,6 +31,10 @@ const STAGED: TableDefinition<&str, &[u8]> = TableDefinition::new("staged-0");
 const LOCAL: TableDefinition<&str, &[u8]> = TableDefinition::new("local-0");
 /// Photos the device holds, by sha256 → [`super::photos::Photo`].
 const PHOTOS: TableDefinition<&str, &[u8]> = TableDefinition::new("photos-0");
+/// Entities whose local view an unacknowledged event changed: where the local view may differ
+/// from the server projections, so the places a rebase must redo besides what was pulled. The
+/// value is unused.
+const MODIFIED: TableDefinition<&str, &[u8]> = TableDefinition::new("modified-0");
 
 fn local_err(err: impl std::fmt::Display) -> ClientError {
     ClientError::Local(err.to_string())
@@ -85,6 +89,20 @@ impl Local {
         let db = Database::create(path).map_err(local_err)?;
         let txn = db.begin_write().map_err(local_err)?;
         for table in [META, SERVER, STAGED, LOCAL, PHOTOS] {
+            txn.open_table(table).map_err(local_err)?;
+        }
+        // A replica from before the modified-entities table gets one full rebase.
+        {
+            use redb::TableHandle as _;
+            let known = txn
+                .list_tables()
+                .map_err(local_err)?
+                .any(|t| t.name() == MODIFIED.name());
+            if !known {
+                set_meta(&txn, "full_rebase", &true)?;
+            }
+        }
+        for table in [MODIFIED] {
             txn.open_table(table).map_err(local_err)?;
         }
         txn.open_table(LOG).map_err(local_err)?;
@@ -189,6 +207,10 @@ impl Local {
                 local
                     .insert(entity.id.as_str(), to_bytes(entity)?.as_slice())
                     .map_err(local_err)?;
+                txn.open_table(MODIFIED)
+                    .map_err(local_err)?
+                    .insert(entity.id.as_str(), [].as_slice())
+                    .map_err(local_err)?;
             }
             drop(local);
             txn.open_table(LOG)
@@ -290,6 +312,7 @@ impl Local {
             if reset {
                 clear(txn, SERVER)?;
             }
+            let mut changed = Vec::new();
             {
                 let staged = txn.open_table(STAGED).map_err(local_err)?;
                 let mut server = txn.open_table(SERVER).map_err(local_err)?;
@@ -298,6 +321,7 @@ impl Local {
                     server
                         .insert(id.value(), bytes.value())
                         .map_err(local_err)?;
+                    changed.push(id.value().to_string());
                 }
             }
             clear(txn, STAGED)?;
@@ -308,7 +332,7 @@ impl Local {
             }
             set_meta(txn, "cursor", &page.next_cursor)?;
             let mismatched = check_digests(txn, page.checkpoint.as_deref().unwrap_or_default())?;
-            rebase(txn, actor)?;
+            rebase(txn, actor, (!reset).then_some(changed.as_slice()))?;
             Ok(mismatched)
         })
     }
@@ -324,7 +348,7 @@ impl Local {
                     meta.remove(key).map_err(local_err)?;
                 }
             }
-            rebase(txn, actor)
+            rebase(txn, actor, None)
         })
     }
 
@@ -416,10 +440,10 @@ fn check_digests(
         .collect();
     let server = txn.open_table(SERVER).map_err(local_err)?;
     for entry in server.iter().map_err(local_err)? {
-        let projection: Projection = from_bytes(entry.map_err(local_err)?.1.value())?;
-        for bucket in &projection.buckets {
+        let head: Head = from_bytes(entry.map_err(local_err)?.1.value())?;
+        for bucket in &head.buckets {
             if let Some(digest) = mine.get_mut(bucket.as_str()) {
-                digest.add(&projection.entity.id, projection.rev);
+                digest.add(&head.id, head.rev);
             }
         }
     }
@@ -433,21 +457,70 @@ fn check_digests(
         .collect())
 }
 
+/// What the digests and the rebase read of a stored projection: its head, without its body.
+#[derive(serde::Deserialize)]
+struct Head {
+    id: String,
+    entity_type: EntityType,
+    deleted: bool,
+    rev: u64,
+    buckets: Vec<String>,
+}
+
+impl Head {
+    /// Whether the local view shows it (tombstones and sync issues it does not).
+    fn shown(&self) -> bool {
+        !self.deleted && self.entity_type != EntityType::SyncIssue
+    }
+}
+
 /// The local view anew: the server projections, then every unacknowledged event judged on top.
-fn rebase(txn: &WriteTransaction, actor: &Actor) -> Result<(), ClientError> {
-    clear(txn, LOCAL)?;
+/// With `changed` (the entities a checkpoint brought), only those and the entities the
+/// unacknowledged events had changed are redone; without, all of it. The local view holds the
+/// server's stored bytes as they are: an entity reads from a projection's.
+fn rebase(
+    txn: &WriteTransaction,
+    actor: &Actor,
+    changed: Option<&[String]>,
+) -> Result<(), ClientError> {
     let acked: u64 = meta_in(txn, "acked_seq")?.unwrap_or(0);
+    let full: bool = meta_in(txn, "full_rebase")?.unwrap_or(false);
     let server = txn.open_table(SERVER).map_err(local_err)?;
+    let mut modified = txn.open_table(MODIFIED).map_err(local_err)?;
     let mut local = txn.open_table(LOCAL).map_err(local_err)?;
-    for entry in server.iter().map_err(local_err)? {
-        let projection: Projection = from_bytes(entry.map_err(local_err)?.1.value())?;
-        let entity = projection.entity;
-        if !entity.deleted && entity.entity_type != EntityType::SyncIssue {
-            local
-                .insert(entity.id.as_str(), to_bytes(&entity)?.as_slice())
-                .map_err(local_err)?;
+    let mut redo: Vec<String> = Vec::new();
+    match changed {
+        Some(changed) if !full => {
+            redo.extend(changed.iter().cloned());
+            for entry in modified.iter().map_err(local_err)? {
+                redo.push(entry.map_err(local_err)?.0.value().to_string());
+            }
+        }
+        _ => {
+            drop(local);
+            clear(txn, LOCAL)?;
+            local = txn.open_table(LOCAL).map_err(local_err)?;
+            for entry in server.iter().map_err(local_err)? {
+                let (id, bytes) = entry.map_err(local_err)?;
+                if from_bytes::<Head>(bytes.value())?.shown() {
+                    local.insert(id.value(), bytes.value()).map_err(local_err)?;
+                }
+            }
         }
     }
+    for id in &redo {
+        match server.get(id.as_str()).map_err(local_err)? {
+            Some(bytes) if from_bytes::<Head>(bytes.value())?.shown() => {
+                local
+                    .insert(id.as_str(), bytes.value())
+                    .map_err(local_err)?;
+            }
+            _ => {
+                local.remove(id.as_str()).map_err(local_err)?;
+            }
+        }
+    }
+    modified.retain(|_, _| false).map_err(local_err)?;
     let log = txn.open_table(LOG).map_err(local_err)?;
     for entry in log.range(acked + 1..).map_err(local_err)? {
         let event: SignedEvent = from_bytes(entry.map_err(local_err)?.1.value())?;
@@ -456,7 +529,16 @@ fn rebase(txn: &WriteTransaction, actor: &Actor) -> Result<(), ClientError> {
             local
                 .insert(entity.id.as_str(), to_bytes(&entity)?.as_slice())
                 .map_err(local_err)?;
+            modified
+                .insert(entity.id.as_str(), [].as_slice())
+                .map_err(local_err)?;
         }
+    }
+    if full {
+        txn.open_table(META)
+            .map_err(local_err)?
+            .remove("full_rebase")
+            .map_err(local_err)?;
     }
     Ok(())
 }
