@@ -102,9 +102,7 @@ impl Local {
                 set_meta(&txn, "full_rebase", &true)?;
             }
         }
-        for table in [MODIFIED] {
-            txn.open_table(table).map_err(local_err)?;
-        }
+        txn.open_table(MODIFIED).map_err(local_err)?;
         txn.open_table(LOG).map_err(local_err)?;
         txn.open_table(RECEIPTS).map_err(local_err)?;
         txn.commit().map_err(local_err)?;
