@@ -14,7 +14,7 @@ use super::{ClientError, Identity};
 use crate::entity::{BucketDigest, Entity, EntityType};
 use crate::event::{GENESIS_HASH, SignedEvent};
 use crate::judge::{Actor, Entities, Judgement, Verdict, judge_in};
-use crate::protocol::{Projection, PullResponse, Receipt};
+use crate::protocol::{Projection, Receipt};
 
 /// Settings and counters, JSON values: `secret`, `token`, `identity`, `last_seq`, `last_hash`,
 /// `acked_seq`, `cursor`, `staged_cursor`, `staged_reset`.
@@ -283,7 +283,7 @@ impl Local {
     /// rebases. Returns the buckets whose digests disagree.
     pub(super) fn stage(
         &self,
-        page: PullResponse,
+        page: super::transport::PullPage,
         actor: &Actor,
     ) -> Result<Vec<String>, ClientError> {
         self.write(|txn| {
@@ -294,11 +294,10 @@ impl Local {
             {
                 let mut staged = txn.open_table(STAGED).map_err(local_err)?;
                 for projection in &page.entities {
+                    let text = projection.get();
+                    let head: Head = serde_json::from_str(text).map_err(local_err)?;
                     staged
-                        .insert(
-                            projection.entity.id.as_str(),
-                            to_bytes(projection)?.as_slice(),
-                        )
+                        .insert(head.id.as_str(), text.as_bytes())
                         .map_err(local_err)?;
                 }
             }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::protocol::{PullResponse, PushRequest, PushResponse};
+use crate::protocol::{PushRequest, PushResponse};
 
 /// How hard to try.
 #[derive(Clone, Copy, Debug)]
@@ -59,6 +59,22 @@ pub enum TransportError {
     /// The answer was not what the protocol says.
     #[error("the server's answer does not fit the protocol: {0}")]
     Decode(String),
+}
+
+/// A pull page as it arrives, its entities kept as the server wrote them: the device stores
+/// those bytes, reading only what it needs of each (see `local::Head`).
+#[derive(serde::Deserialize)]
+pub(super) struct PullPage {
+    /// As in [`crate::protocol::PullResponse`].
+    pub reset: bool,
+    /// The projections, as JSON text.
+    pub entities: Vec<Box<serde_json::value::RawValue>>,
+    /// As in [`crate::protocol::PullResponse`].
+    pub next_cursor: String,
+    /// As in [`crate::protocol::PullResponse`].
+    pub complete: bool,
+    /// As in [`crate::protocol::PullResponse`].
+    pub checkpoint: Option<Vec<crate::protocol::BucketState>>,
 }
 
 /// A successful answer.
@@ -281,7 +297,7 @@ impl Transport {
         &self,
         cursor: Option<&str>,
         limit: usize,
-    ) -> Result<PullResponse, TransportError> {
+    ) -> Result<PullPage, TransportError> {
         let url = format!("{}/v1/sync/pull", self.base);
         let limit = limit.to_string();
         self.send(|http, token| {
