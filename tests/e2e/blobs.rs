@@ -112,11 +112,8 @@ async fn a_bad_chunk_is_460_a_wrong_offset_409_and_a_wrong_file_stores_nothing()
     let photo = jpeg(320, 240, 2, None);
     let sha = sha256_hex(&photo);
     let location = server
-        .create_upload(&admin, photo.len() as u64, &sha)
-        .await
-        .header("location")
-        .unwrap()
-        .to_string();
+        .upload_location(&admin, photo.len() as u64, &sha)
+        .await;
     let first = &photo[..1000];
     let bad = server
         .append(
@@ -179,11 +176,8 @@ async fn a_bad_chunk_is_460_a_wrong_offset_409_and_a_wrong_file_stores_nothing()
         other
     };
     let location = server
-        .create_upload(&admin, photo.len() as u64, &sha)
-        .await
-        .header("location")
-        .unwrap()
-        .to_string();
+        .upload_location(&admin, photo.len() as u64, &sha)
+        .await;
     let wrong = server
         .append(&admin, &location, 0, &other, Some(checksum(&other)), false)
         .await;
@@ -222,11 +216,8 @@ async fn the_forms_a_mini_program_sends_work_and_a_second_upload_stores_nothing_
 
     // wx.request cannot PATCH: POST with X-HTTP-Method-Override.
     let location = server
-        .create_upload(&admin, photo.len() as u64, &sha)
-        .await
-        .header("location")
-        .unwrap()
-        .to_string();
+        .upload_location(&admin, photo.len() as u64, &sha)
+        .await;
     let stored = server
         .append(&admin, &location, 0, &photo, Some(checksum(&photo)), true)
         .await;

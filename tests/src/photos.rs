@@ -230,6 +230,13 @@ impl TestServer {
         upload_reply(response).await
     }
 
+    /// Creates an upload that must be new, and returns its `Location`.
+    pub async fn upload_location(&self, token: &str, length: u64, sha256: &str) -> String {
+        let created = self.create_upload(token, length, sha256).await;
+        assert_eq!(created.status, 201, "{created:?}");
+        created.header("location").unwrap().to_string()
+    }
+
     /// `HEAD` an upload.
     pub async fn upload_offset(&self, token: &str, location: &str) -> UploadReply {
         let response = reqwest::Client::new()
