@@ -236,7 +236,7 @@ impl From<BlobError> for ApiError {
             BlobError::Image(ImageError::Unsupported(_)) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "image-unsupported")
             }
-            BlobError::Image(ImageError::TooLarge { .. }) => {
+            BlobError::Image(ImageError::TooLarge { .. } | ImageError::TooMuchMemory { .. }) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "image-too-large")
             }
             BlobError::Image(ImageError::Damaged(_)) => {

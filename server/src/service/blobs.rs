@@ -175,6 +175,15 @@ pub struct Appended {
     pub blob: Option<BlobMeta>,
 }
 
+/// How a caller may see a blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    /// The file itself: an entity citing it is in one of the caller's buckets.
+    Whole,
+    /// As the public does: a published article cites it.
+    Public,
+}
+
 /// A file to send: its path and media type.
 #[derive(Debug)]
 pub struct Served {
@@ -524,6 +533,41 @@ impl Blobs {
         .await
     }
 
+    /// A blob and how `caller` (the public when `None`) may see it: whole, when one of their
+    /// buckets holds an entity citing it; as the public does, when a published article cites it.
+    async fn access(
+        &self,
+        caller: Option<&Caller>,
+        sha256: &str,
+    ) -> Result<(BlobMeta, Access), BlobError> {
+        if !is_sha256(sha256) {
+            return Err(BlobError::NotFound);
+        }
+        let store = self.store.clone();
+        let sha = sha256.to_string();
+        let buckets = caller.map(|c| c.user.grant.buckets(&c.user.id.to_string()));
+        self.blocking(move || {
+            let meta = store.blob(&sha)?.ok_or(BlobError::NotFound)?;
+            let citing = store.citing(&sha)?;
+            let live = citing.iter().filter(|p| !p.entity.deleted);
+            let mut access = None;
+            for projection in live {
+                let theirs = buckets
+                    .as_ref()
+                    .is_some_and(|mine| projection.buckets.iter().any(|b| mine.contains(b)));
+                if theirs {
+                    access = Some(Access::Whole);
+                    break;
+                }
+                if projection.buckets.iter().any(|b| b == PUBLIC) {
+                    access = Some(Access::Public);
+                }
+            }
+            Ok((meta, access.ok_or(BlobError::NotFound)?))
+        })
+        .await
+    }
+
     /// The file to send for `variant` of a blob, if the caller may see it: the file itself to
     /// one who can see an entity citing it, the public rendition (for `Original`) to anyone when
     /// a published article cites it. `caller` is `None` for the public.
@@ -533,60 +577,38 @@ impl Blobs {
         sha256: &str,
         variant: Variant,
     ) -> Result<Served, BlobError> {
-        if !is_sha256(sha256) {
-            return Err(BlobError::NotFound);
-        }
-        let store = self.store.clone();
-        let sha = sha256.to_string();
-        let buckets = caller.map(|c| c.user.grant.buckets(&c.user.id.to_string()));
-        let (meta, full, public) = self
-            .blocking(move || {
-                let meta = store.blob(&sha)?.ok_or(BlobError::NotFound)?;
-                let citing = store.citing(&sha)?;
-                let live = citing.iter().filter(|p| !p.entity.deleted);
-                let mut full = false;
-                let mut public = false;
-                for projection in live {
-                    public |= projection.buckets.iter().any(|b| b == PUBLIC);
-                    if let Some(buckets) = &buckets {
-                        full |= projection.buckets.iter().any(|b| buckets.contains(b));
-                    }
-                }
-                Ok((meta, full, public))
-            })
-            .await?;
+        let (meta, access) = self.access(caller, sha256).await?;
+        let public = access == Access::Public;
         let paths = self.paths.clone();
         let rendition = |name: &str| Served {
             path: paths.rendition(sha256, name),
             media_type: "image/jpeg".into(),
-            public: !full,
+            public,
         };
-        match (full, public, variant) {
-            (true, _, Variant::Original) => Ok(Served {
+        match (variant, access) {
+            (Variant::Original, Access::Whole) => Ok(Served {
                 path: paths.object(sha256, extension(&meta.media_type)),
                 media_type: meta.media_type,
                 public: false,
             }),
-            (true, _, Variant::Small) | (false, true, Variant::Small) => Ok(rendition("small")),
-            (true, _, Variant::Large) | (false, true, Variant::Large) => Ok(rendition("large")),
-            (false, true, Variant::Original) => {
+            (Variant::Original, Access::Public) => {
                 let served = rendition("public");
                 if !served.path.exists() {
                     self.make_public_rendition(&meta).await?;
                 }
                 Ok(served)
             }
-            (false, false, _) => Err(BlobError::NotFound),
+            (Variant::Small, _) => Ok(rendition("small")),
+            (Variant::Large, _) => Ok(rendition("large")),
         }
     }
 
     /// What is known about a blob, to one who can see an entity citing it.
     pub async fn info(&self, caller: &Caller, sha256: &str) -> Result<BlobMeta, BlobError> {
-        let served = self.serve(Some(caller), sha256, Variant::Small).await?;
-        if served.public {
-            return Err(BlobError::NotFound);
+        match self.access(Some(caller), sha256).await? {
+            (meta, Access::Whole) => Ok(meta),
+            (_, Access::Public) => Err(BlobError::NotFound),
         }
-        self.exists(sha256).await
     }
 
     async fn make_public_rendition(&self, meta: &BlobMeta) -> Result<(), BlobError> {

@@ -50,6 +50,14 @@ pub enum ImageError {
         /// The area limit.
         max_pixels: u64,
     },
+    /// Decoding would need more memory than the pixel limit allows (deep colour, many frames).
+    #[error(
+        "the image needs more memory to decode than the limit of {max_pixels} pixels allows; send it as an ordinary 8-bit photo"
+    )]
+    TooMuchMemory {
+        /// The area limit.
+        max_pixels: u64,
+    },
     /// Damaged: truncated, or not what its header says.
     #[error("the image cannot be read ({0}); it may be truncated or damaged, send it again")]
     Damaged(String),
@@ -208,10 +216,7 @@ fn check_size(width: u32, height: u32, limits: ImageLimits) -> Result<(), ImageE
 
 fn damaged_or_large(err: image::ImageError, limits: ImageLimits) -> ImageError {
     match err {
-        image::ImageError::Limits(_) => ImageError::TooLarge {
-            width: 0,
-            height: 0,
-            max_side: limits.max_side,
+        image::ImageError::Limits(_) => ImageError::TooMuchMemory {
             max_pixels: limits.max_pixels,
         },
         other => ImageError::Damaged(other.to_string()),

@@ -505,11 +505,7 @@ fn size(bytes: u64) -> String {
 }
 
 fn ago(ms: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    let minutes = (now - ms) / 60_000;
+    let minutes = (now_ms() - ms) / 60_000;
     match minutes {
         m if m < 1 => "just now".into(),
         m if m < 120 => format!("{m} minutes ago"),
@@ -781,18 +777,14 @@ fn now_ms() -> i64 {
 
 /// Today in China (UTC+8), YYYY-MM-DD.
 fn today() -> String {
-    let days = (now_ms() + 8 * 3_600_000).div_euclid(86_400_000);
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let date = time::OffsetDateTime::now_utc().to_offset(offset).date();
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
 }
 
 /// Checks that this device knows the enterprise (its id, as `anjian list --type enterprise`

@@ -221,6 +221,11 @@ impl Local {
         })
     }
 
+    /// The highest `seq` the server acknowledged.
+    pub(super) fn acked_seq(&self) -> Result<u64, ClientError> {
+        Ok(self.meta("acked_seq")?.unwrap_or(0))
+    }
+
     pub(super) fn outbox(&self, limit: usize) -> Result<Vec<SignedEvent>, ClientError> {
         let txn = self.db.begin_read().map_err(local_err)?;
         let acked: u64 =

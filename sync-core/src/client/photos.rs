@@ -146,24 +146,30 @@ impl Device {
     /// photo no event cites yet (its record was not captured) waits; one that cannot be sent now
     /// (no network) stays queued; one the server refuses is marked.
     pub async fn upload_photos(&self) -> Result<UploadReport, ClientError> {
-        let cited: std::collections::HashSet<String> = self
-            .local
-            .outbox(usize::MAX)?
-            .into_iter()
-            .flat_map(|e| e.body.blob_refs)
-            .collect();
-        let ever_cited: std::collections::HashSet<String> = self
-            .local
-            .log()?
-            .into_iter()
-            .flat_map(|e| e.body.blob_refs)
-            .collect();
         let mut queued: Vec<Photo> = self
             .local
             .photos()?
             .into_iter()
-            .filter(|p| p.state == PhotoState::Queued && ever_cited.contains(&p.sha256))
+            .filter(|p| p.state == PhotoState::Queued)
             .collect();
+        if queued.is_empty() {
+            // Nothing to send: the log need not be read.
+            return Ok(UploadReport::default());
+        }
+        let log = self.local.log()?;
+        // The log holds seq 1, 2, 3 … in order: the outbox is what follows the acknowledged.
+        let acked = usize::try_from(self.local.acked_seq()?)
+            .unwrap_or(usize::MAX)
+            .min(log.len());
+        let cited_by = |events: &[crate::event::SignedEvent]| -> std::collections::HashSet<String> {
+            events
+                .iter()
+                .flat_map(|e| e.body.blob_refs.iter().cloned())
+                .collect()
+        };
+        let ever_cited = cited_by(&log);
+        let cited = cited_by(&log[acked..]);
+        queued.retain(|p| ever_cited.contains(&p.sha256));
         queued.sort_by_key(|p| !cited.contains(&p.sha256));
         let mut report = UploadReport::default();
         for photo in queued {
