@@ -52,14 +52,40 @@ pub const MAX_DEPTH: usize = 32;
 /// The canonical bytes of `value`.
 pub fn to_canonical(value: &Value) -> Result<Vec<u8>, CanonicalError> {
     let mut out = String::new();
-    write_value(&mut out, value, "$", 0)?;
+    write_value(&mut out, value, &Path::Root, 0)?;
     Ok(out.into_bytes())
+}
+
+/// The canonical bytes of an object given as its members, in any order: for a caller that holds
+/// the members apart (an event body and its payload) and need not build one tree of them.
+pub fn object_to_canonical(members: &mut [(&str, &Value)]) -> Result<Vec<u8>, CanonicalError> {
+    let mut out = String::new();
+    write_members(&mut out, members, &Path::Root, 0)?;
+    Ok(out.into_bytes())
+}
+
+/// Where a value sits, as a JSON path; written out only when an error names it.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => f.write_str("$"),
+            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
 }
 
 fn write_value(
     out: &mut String,
     value: &Value,
-    path: &str,
+    path: &Path<'_>,
     depth: usize,
 ) -> Result<(), CanonicalError> {
     if depth > MAX_DEPTH {
@@ -95,33 +121,43 @@ fn write_value(
                 if i > 0 {
                     out.push(',');
                 }
-                write_value(out, item, &format!("{path}[{i}]"), depth + 1)?;
+                write_value(out, item, &Path::Index(path, i), depth + 1)?;
             }
             out.push(']');
         }
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            for key in &keys {
-                if !key.is_ascii() {
-                    return Err(CanonicalError::Key {
-                        path: format!("{path}.{key}"),
-                    });
-                }
-            }
-            // ASCII keys: UTF-16 code-unit order is byte order.
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, key);
-                out.push(':');
-                write_value(out, &map[key], &format!("{path}.{key}"), depth + 1)?;
-            }
-            out.push('}');
+            let mut members: Vec<(&str, &Value)> =
+                map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            write_members(out, &mut members, path, depth)?;
         }
     }
+    Ok(())
+}
+
+/// Writes an object of `members`, sorted by key.
+fn write_members(
+    out: &mut String,
+    members: &mut [(&str, &Value)],
+    path: &Path<'_>,
+    depth: usize,
+) -> Result<(), CanonicalError> {
+    if let Some((key, _)) = members.iter().find(|(key, _)| !key.is_ascii()) {
+        return Err(CanonicalError::Key {
+            path: Path::Key(path, key).to_string(),
+        });
+    }
+    // ASCII keys: UTF-16 code-unit order is byte order.
+    members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.push('{');
+    for (i, (key, value)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(out, key);
+        out.push(':');
+        write_value(out, value, &Path::Key(path, key), depth + 1)?;
+    }
+    out.push('}');
     Ok(())
 }
 

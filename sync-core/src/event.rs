@@ -10,10 +10,10 @@
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::canonical::{CanonicalError, to_canonical};
+use crate::canonical::{CanonicalError, object_to_canonical};
 
 /// The event format version this crate writes and reads.
 pub const EVENT_VERSION: u32 = 1;
@@ -143,8 +143,39 @@ pub enum EventError {
 
 /// The canonical encoding of a body.
 pub fn canonical_bytes(body: &EventBody) -> Result<Vec<u8>, EventError> {
-    let value = serde_json::to_value(body).map_err(|err| EventError::Malformed(err.to_string()))?;
-    let bytes = to_canonical(&value)?;
+    // The members as `serde_json::to_value(body)` would give them, but the payload by reference
+    // rather than copied into a new tree. Naming every field (no `..`) keeps a field added to
+    // the body from being left out of what is signed.
+    let EventBody {
+        v,
+        device_id,
+        seq,
+        id,
+        prev_hash,
+        kind,
+        entity_id,
+        payload,
+        blob_refs,
+        template_ref,
+        base_rev,
+        captured,
+    } = body;
+    let small = [
+        ("v", json!(v)),
+        ("device_id", json!(device_id)),
+        ("seq", json!(seq)),
+        ("id", json!(id)),
+        ("prev_hash", json!(prev_hash)),
+        ("kind", json!(kind)),
+        ("entity_id", json!(entity_id)),
+        ("blob_refs", json!(blob_refs)),
+        ("template_ref", json!(template_ref)),
+        ("base_rev", json!(base_rev)),
+        ("captured", json!(captured)),
+    ];
+    let mut members: Vec<(&str, &Value)> = small.iter().map(|(k, v)| (*k, v)).collect();
+    members.push(("payload", payload));
+    let bytes = object_to_canonical(&mut members)?;
     if bytes.len() > MAX_EVENT_BYTES {
         return Err(EventError::TooLarge(bytes.len()));
     }
@@ -219,6 +250,11 @@ impl SignedEvent {
     /// Checks the event's own form, that `hash` is the hash of its content, and that `sig`
     /// verifies with `key`. The chain (`seq`, `prev_hash`) is the caller's to check.
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), EventError> {
+        self.signed()?.verify(key)
+    }
+
+    /// Checks everything but the signature, and returns what the signature is checked against.
+    fn signed(&self) -> Result<Signed, EventError> {
         let body = &self.body;
         let malformed = |what: &str| Err(EventError::Malformed(what.to_string()));
         if body.v != EVENT_VERSION {
@@ -247,14 +283,50 @@ impl SignedEvent {
         if computed != self.hash {
             return Err(EventError::HashMismatch { computed });
         }
-        let raw = hex::decode(&self.hash).map_err(|err| EventError::Malformed(err.to_string()))?;
-        let sig_bytes: [u8; 64] = hex::decode(&self.sig)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or(EventError::BadSignature)?;
-        key.verify(&raw, &Signature::from_bytes(&sig_bytes))
+        let mut raw = [0u8; 32];
+        hex::decode_to_slice(&self.hash, &mut raw)
+            .map_err(|err| EventError::Malformed(err.to_string()))?;
+        let mut sig = [0u8; 64];
+        hex::decode_to_slice(&self.sig, &mut sig).map_err(|_| EventError::BadSignature)?;
+        Ok(Signed {
+            hash: raw,
+            sig: Signature::from_bytes(&sig),
+        })
+    }
+}
+
+/// What an event's signature covers (the 32 hash bytes), and the signature.
+struct Signed {
+    hash: [u8; 32],
+    sig: Signature,
+}
+
+impl Signed {
+    fn verify(&self, key: &VerifyingKey) -> Result<(), EventError> {
+        key.verify(&self.hash, &self.sig)
             .map_err(|_| EventError::BadSignature)
     }
+}
+
+/// Checks many events of one device, as [`SignedEvent::verify`] checks one: the forms and hashes
+/// one by one, then the signatures as one batch, which costs about half as much per signature.
+/// Only if the batch fails is each signature checked alone, to name the bad ones.
+pub fn verify_all(events: &[SignedEvent], key: &VerifyingKey) -> Vec<Result<(), EventError>> {
+    let parts: Vec<Result<Signed, EventError>> = events.iter().map(SignedEvent::signed).collect();
+    let good: Vec<&Signed> = parts.iter().filter_map(|p| p.as_ref().ok()).collect();
+    let batch_holds = good.len() > 1 && {
+        let messages: Vec<&[u8]> = good.iter().map(|s| s.hash.as_slice()).collect();
+        let signatures: Vec<Signature> = good.iter().map(|s| s.sig).collect();
+        let keys = vec![*key; good.len()];
+        ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
+    };
+    parts
+        .into_iter()
+        .map(|part| match part? {
+            _ if batch_holds => Ok(()),
+            signed => signed.verify(key),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -332,6 +404,57 @@ mod tests {
         assert_eq!(signed.hash, hash, "hash");
         assert_eq!(signed.sig, sig, "signature");
         signed.verify(&parse_public_key(&public).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn the_body_is_encoded_as_its_whole_json_tree_would_be() {
+        let (_, mut body) = vector();
+        let tree = |body: &EventBody| {
+            crate::canonical::to_canonical(&serde_json::to_value(body).unwrap()).unwrap()
+        };
+        assert_eq!(canonical_bytes(&body).unwrap(), tree(&body));
+        body.template_ref = Some("tpl@3".into());
+        body.base_rev = Some(9);
+        body.blob_refs = vec!["ab".repeat(32)];
+        body.payload = json!({"z": [1, {"y": "隐患\n"}], "a": null, "m": {"k": true}});
+        assert_eq!(canonical_bytes(&body).unwrap(), tree(&body));
+        body.payload = json!({"lat": 30.5});
+        assert!(
+            matches!(canonical_bytes(&body), Err(EventError::Canonical(CanonicalError::Number { ref path })) if path == "$.payload.lat"),
+            "{:?}",
+            canonical_bytes(&body)
+        );
+    }
+
+    #[test]
+    fn a_batch_names_exactly_the_events_that_fail() {
+        let (key, body) = vector();
+        let public = parse_public_key(&key.public_hex()).unwrap();
+        let mut events: Vec<SignedEvent> = (1..=5)
+            .map(|seq| {
+                key.sign(EventBody {
+                    seq,
+                    ..body.clone()
+                })
+                .unwrap()
+            })
+            .collect();
+        assert!(verify_all(&events, &public).iter().all(Result::is_ok));
+        // Another event's valid signature on this one, and a body changed after signing.
+        events[1].sig = events[2].sig.clone();
+        events[3].body.kind = "hazard.accept".into();
+        let checked = verify_all(&events, &public);
+        assert!(
+            matches!(checked[1], Err(EventError::BadSignature)),
+            "{checked:?}"
+        );
+        assert!(
+            matches!(checked[3], Err(EventError::HashMismatch { .. })),
+            "{checked:?}"
+        );
+        for i in [0, 2, 4] {
+            assert!(checked[i].is_ok(), "event {i}: {:?}", checked[i]);
+        }
     }
 
     #[test]

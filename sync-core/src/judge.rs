@@ -192,7 +192,7 @@ macro_rules! kinds {
         pub fn related_ids(event: &EventBody) -> Vec<String> {
             $(
                 if event.kind == <$kind as Kind>::NAME {
-                    return serde_json::from_value::<<$kind as Kind>::Payload>(event.payload.clone())
+                    return <<$kind as Kind>::Payload as serde::Deserialize>::deserialize(&event.payload)
                         .map(|payload| <$kind as Kind>::related(&payload))
                         .unwrap_or_default();
                 }

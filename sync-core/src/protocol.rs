@@ -164,14 +164,15 @@ impl BucketState {
     }
 }
 
-/// The answer to a pull.
+/// The answer to a pull. A server passes its stored projections on as they are (`E` is then
+/// their raw JSON); a reader decodes them as [`Projection`]s.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PullResponse {
+pub struct PullResponse<E = Projection> {
     /// The caller's buckets, or its scope changed, or the cursor is unknown to this server:
     /// drop every projection (never the outbox), then pull again from `next_cursor`.
     pub reset: bool,
     /// Entities changed after the cursor, in revision order.
-    pub entities: Vec<Projection>,
+    pub entities: Vec<E>,
     /// Where the next page starts.
     pub next_cursor: String,
     /// This page completes a checkpoint: apply the staged pages now.

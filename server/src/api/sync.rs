@@ -6,6 +6,7 @@ use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::admin::Created;
@@ -122,7 +123,8 @@ impl SyncApi {
         /// Include that device's receipts after this seq.
         #[oai(default)]
         receipts_after: Query<u64>,
-    ) -> Result<TypedJson<PullResponse, anjian_sync::protocol::PullResponse>, ApiError> {
+    ) -> Result<TypedJson<PullResponse, anjian_sync::protocol::PullResponse<Box<RawValue>>>, ApiError>
+    {
         let response = state
             .sync
             .pull(

@@ -18,13 +18,14 @@ use anjian_sync::clock::estimate;
 use anjian_sync::entity::EntityType;
 use anjian_sync::event::{
     Captured, DeviceKey, EVENT_VERSION, EventBody, EventError, GENESIS_HASH, SignedEvent,
-    parse_public_key,
+    parse_public_key, verify_all,
 };
 use anjian_sync::judge::{Actor, Entities, Reason, Verdict, issue_entity, judge_in};
 use anjian_sync::protocol::{
     BucketState, JudgedEvent, MAX_PULL_LIMIT, MAX_PUSH_EVENTS, Projection, PullResponse,
     PushRequest, PushResponse, Receipt, Refusal,
 };
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -485,8 +486,7 @@ impl SyncService {
         let response = blocking(move || {
             // Hashes and signatures need nothing stored: they are checked before the write
             // transaction, so pushes check theirs side by side while one of them writes.
-            let checked: Vec<Result<(), EventError>> =
-                request.events.iter().map(|e| e.verify(&key)).collect();
+            let checked: Vec<Result<(), EventError>> = verify_all(&request.events, &key);
             let now = UnixMillis::now();
             let mut response = PushResponse {
                 receipts: Vec::new(),
@@ -515,7 +515,7 @@ impl SyncService {
         limit: usize,
         device_id: Option<&str>,
         receipts_after: u64,
-    ) -> Result<PullResponse, SyncError> {
+    ) -> Result<PullResponse<Box<RawValue>>, SyncError> {
         if limit == 0 || limit > MAX_PULL_LIMIT {
             return Err(invalid(
                 "limit",
@@ -574,7 +574,7 @@ impl SyncService {
         });
         Ok(PullResponse {
             reset: false,
-            entities: page.projections,
+            entities: page.projections.into_iter().map(|p| p.json).collect(),
             next_cursor: cursor(next, &buckets),
             complete: page.complete,
             checkpoint,

@@ -200,7 +200,8 @@ fn push(
 fn snapshot(store: &RedbStore) -> BTreeMap<String, (Entity, u64)> {
     let page = store.pull(&["town".to_string()], 0, 100_000).unwrap();
     page.projections
-        .into_iter()
+        .iter()
+        .map(|p| p.decode().unwrap())
         .map(|p| (p.entity.id.clone(), (p.entity, p.rev)))
         .collect()
 }

@@ -245,11 +245,28 @@ pub struct ProjectionMeta {
     pub time: anjian_sync::clock::CaptureTime,
 }
 
+/// A projection as stored: its revision and its JSON, served without decoding it.
+#[derive(Debug)]
+pub struct StoredProjection {
+    /// Its revision.
+    pub rev: u64,
+    /// The projection's JSON as written.
+    pub json: Box<serde_json::value::RawValue>,
+}
+
+impl StoredProjection {
+    /// The projection itself.
+    pub fn decode(&self) -> Result<Projection, StoreError> {
+        serde_json::from_str(self.json.get())
+            .map_err(|err| StoreError::other(format!("corrupt entity record: {err}")))
+    }
+}
+
 /// A page of a pull.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct PullPage {
-    /// Projections in revision order.
-    pub projections: Vec<Projection>,
+    /// Projections in revision order, as stored.
+    pub projections: Vec<StoredProjection>,
     /// Nothing further is in the buckets: this page ends a checkpoint.
     pub complete: bool,
     /// The highest revision given out in the whole store.

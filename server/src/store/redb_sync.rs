@@ -7,13 +7,13 @@ use anjian_sync::entity::{BucketDigest, Entity};
 use anjian_sync::event::SignedEvent;
 use anjian_sync::protocol::{JudgedEvent, Projection, Receipt};
 
-use super::codec::{decode, encode, encode_json};
+use super::codec::{decode, encode, encode_json, raw_json};
 use super::model::{BlobMeta, Device, UnixMillis, Upload};
 use super::tables::{
     BLOB_CITATIONS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES, EVENTS,
     FORKS, TYPE_INDEX, UPLOADS,
 };
-use super::{BlobStore, PullPage, RedbStore, StoreError, SyncStore, SyncWrite};
+use super::{BlobStore, PullPage, RedbStore, StoreError, StoredProjection, SyncStore, SyncWrite};
 
 const LAST_REV: &str = "last_rev";
 
@@ -272,9 +272,12 @@ impl SyncStore for RedbStore {
         changes.truncate(limit);
         let entities = txn.open_table(ENTITIES)?;
         let mut projections = Vec::with_capacity(changes.len());
-        for (_, id) in &changes {
+        for (rev, id) in &changes {
             if let Some(bytes) = entities.get(id.as_str())? {
-                projections.push(decode("entity", bytes.value())?);
+                projections.push(StoredProjection {
+                    rev: *rev,
+                    json: raw_json("entity", bytes.value())?,
+                });
             }
         }
         let mut digests = Vec::new();
@@ -527,10 +530,12 @@ mod tests {
             "completeness travels as a new revision"
         );
         let page = store.pull(&["grid:g1".to_string()], first.rev, 10).unwrap();
-        assert_eq!(
-            page.projections, completed,
-            "pulls carry the completed entity"
-        );
+        let pulled: Vec<Projection> = page
+            .projections
+            .iter()
+            .map(|p| p.decode().unwrap())
+            .collect();
+        assert_eq!(pulled, completed, "pulls carry the completed entity");
         assert!(
             store.add_blob(&blob(&b)).unwrap().is_empty(),
             "a second add changes nothing"

@@ -311,11 +311,18 @@ impl Local {
                 return Ok(Vec::new());
             }
             let reset: bool = meta_in(txn, "staged_reset")?.unwrap_or(false);
-            if reset {
-                clear(txn, SERVER)?;
-            }
+            // After a reset, or on a first pull, the staged pages are the whole server view:
+            // the staged table becomes it, with nothing copied.
+            let wholesale = reset
+                || txn
+                    .open_table(SERVER)
+                    .and_then(|t| Ok(t.is_empty()?))
+                    .map_err(local_err)?;
             let mut changed = Vec::new();
-            {
+            if wholesale {
+                txn.delete_table(SERVER).map_err(local_err)?;
+                txn.rename_table(STAGED, SERVER).map_err(local_err)?;
+            } else {
                 let staged = txn.open_table(STAGED).map_err(local_err)?;
                 let mut server = txn.open_table(SERVER).map_err(local_err)?;
                 for entry in staged.iter().map_err(local_err)? {
@@ -334,7 +341,7 @@ impl Local {
             }
             set_meta(txn, "cursor", &page.next_cursor)?;
             let mismatched = check_digests(txn, page.checkpoint.as_deref().unwrap_or_default())?;
-            rebase(txn, actor, (!reset).then_some(changed.as_slice()))?;
+            rebase(txn, actor, (!wholesale).then_some(changed.as_slice()))?;
             Ok(mismatched)
         })
     }

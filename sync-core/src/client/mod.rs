@@ -124,6 +124,8 @@ pub struct SyncReport {
     pub not_applied: usize,
     /// Pull pages read.
     pub pages: usize,
+    /// Projections those pages brought.
+    pub pulled: usize,
     /// Whether the replica had to be pulled again (reset or digest mismatch).
     pub repulled: bool,
     /// The photo uploads before the push.
@@ -634,19 +636,36 @@ impl Device {
     async fn pull_all(&self, report: &mut SyncReport) -> Result<(), ClientError> {
         let (_, mut actor) = self.actor()?;
         for attempt in 0..2 {
+            let limit = self.batching.pull_page;
+            let mut fetched = None;
             // Bounded: a checkpoint is reached after at most this many pages.
             for _ in 0..1_000_000 {
-                let cursor = self.local.pull_cursor()?;
-                let page = self
-                    .transport
-                    .pull(cursor.as_deref(), self.batching.pull_page)
-                    .await?;
+                let page = match fetched.take() {
+                    Some(page) => page,
+                    None => {
+                        let cursor = self.local.pull_cursor()?;
+                        self.transport.pull(cursor, limit).await?
+                    }
+                };
                 self.step(Step::PageReceived);
                 report.pages += 1;
+                report.pulled += page.entities.len();
                 if page.reset {
                     // The caller's buckets changed: its roles or scopes did. Judge with the new.
                     report.repulled = true;
                     actor = self.refresh_identity().await?;
+                }
+                if !page.complete && !page.reset {
+                    // The next page is asked for first, so the server reads it while this one
+                    // is written here. Staging persists the same cursor, so a failure of either
+                    // leaves the replica where the next pull resumes.
+                    let next = self.transport.pull(Some(page.next_cursor.clone()), limit);
+                    let (next, staged) =
+                        tokio::join!(next, async { self.local.stage(page, &actor) });
+                    staged?;
+                    self.step(Step::Staged);
+                    fetched = Some(next?);
+                    continue;
                 }
                 let complete = page.complete;
                 let mismatched = self.local.stage(page, &actor)?;

@@ -295,14 +295,14 @@ impl Transport {
 
     pub(super) async fn pull(
         &self,
-        cursor: Option<&str>,
+        cursor: Option<String>,
         limit: usize,
     ) -> Result<PullPage, TransportError> {
         let url = format!("{}/v1/sync/pull", self.base);
         let limit = limit.to_string();
         self.send(|http, token| {
             let mut query: Vec<(&str, &str)> = vec![("limit", limit.as_str())];
-            if let Some(cursor) = cursor {
+            if let Some(cursor) = &cursor {
                 query.push(("cursor", cursor));
             }
             let request = http.get(&url).query(&query);
