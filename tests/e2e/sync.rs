@@ -770,3 +770,46 @@ async fn a_major_hazard_goes_through_every_path_of_its_lifecycle() {
     assert_eq!(late.reason.unwrap().code, "invalid-transition");
     assert_eq!(state(&lili, &second), "void");
 }
+
+#[tokio::test]
+async fn a_replica_of_the_earlier_layout_gets_its_local_view_back_from_its_log() {
+    let (server, _) = town().await;
+    let li = TestDevice::enrolled(&server, "lili", USER_PASSWORD).await;
+    let (synced, _) = li.report_hazard("general");
+    li.sync().await.unwrap();
+    // Offline: a move of the synced hazard and a new report, neither acknowledged.
+    li.move_hazard(&synced, "reported", "rectifying", 0);
+    let (offline, _) = li.report_hazard("general");
+
+    // The replica as an earlier release left it: the copy of the local view and the table of
+    // modified entities, and no overlay.
+    let path = li.dir().join("device.redb");
+    let li = {
+        let (dir, url) = li.into_parts();
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        let overlay: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("overlay-0");
+        txn.delete_table(overlay).unwrap();
+        for name in ["local-0", "modified-0"] {
+            txn.open_table(redb::TableDefinition::<&str, &[u8]>::new(name))
+                .unwrap();
+        }
+        txn.commit().unwrap();
+        drop(db);
+        TestDevice::from_parts(dir, &url)
+    };
+
+    assert_eq!(
+        state(&li, &synced),
+        "rectifying",
+        "the unsent move is shown"
+    );
+    assert_eq!(
+        state(&li, &offline),
+        "reported",
+        "the unsent report is shown"
+    );
+    li.sync().await.unwrap();
+    assert_eq!(state(&li, &synced), "rectifying");
+    assert!(li.outbox().unwrap().is_empty());
+}

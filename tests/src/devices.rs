@@ -88,18 +88,22 @@ impl TestDevice {
     pub fn reopen_at(self, server: &TestServer) -> TestDevice {
         let TestDevice { device, dir, .. } = self;
         drop(device);
-        let url = server.url("");
-        let device = Device::open_with(dir.path(), &url, quick_retries()).unwrap();
-        TestDevice {
-            device,
-            dir,
-            server: url,
-        }
+        TestDevice::from_parts(dir, &server.url(""))
     }
 
     /// Gives the replica directory away (for a child process to use), keeping it alive.
     pub fn into_parts(self) -> (TempDir, String) {
         (self.dir, self.server)
+    }
+
+    /// Opens the replica in `dir` again, talking to the server at `url`.
+    pub fn from_parts(dir: TempDir, url: &str) -> TestDevice {
+        let device = Device::open_with(dir.path(), url, quick_retries()).unwrap();
+        TestDevice {
+            device,
+            dir,
+            server: url.to_string(),
+        }
     }
 
     /// Captures an event that pins checklist `template` (`code@version`).

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use redb::{
-    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
     WriteTransaction,
 };
 use serde::Serialize;
@@ -27,14 +27,14 @@ const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts-0")
 const SERVER: TableDefinition<&str, &[u8]> = TableDefinition::new("server-0");
 /// Projections of a checkpoint in progress.
 const STAGED: TableDefinition<&str, &[u8]> = TableDefinition::new("staged-0");
-/// The local view: server projections with unacknowledged events applied.
-const LOCAL: TableDefinition<&str, &[u8]> = TableDefinition::new("local-0");
+/// What unacknowledged events changed: each entity as they left it, judged on top of the
+/// server projections. The local view is this table over `SERVER` (tombstones and sync issues
+/// of the server not shown), so a checkpoint never copies the server's projections again.
+const OVERLAY: TableDefinition<&str, &[u8]> = TableDefinition::new("overlay-0");
+/// Tables of earlier releases, which kept a whole copy of the local view; dropped at opening.
+const RETIRED: [&str; 2] = ["local-0", "modified-0"];
 /// Photos the device holds, by sha256 → [`super::photos::Photo`].
 const PHOTOS: TableDefinition<&str, &[u8]> = TableDefinition::new("photos-0");
-/// Entities whose local view an unacknowledged event changed: where the local view may differ
-/// from the server projections, so the places a rebase must redo besides what was pulled. The
-/// value is unused.
-const MODIFIED: TableDefinition<&str, &[u8]> = TableDefinition::new("modified-0");
 
 fn local_err(err: impl std::fmt::Display) -> ClientError {
     ClientError::Local(err.to_string())
@@ -88,25 +88,32 @@ impl Local {
     pub(super) fn open(path: &Path) -> Result<Local, ClientError> {
         let db = Database::create(path).map_err(local_err)?;
         let txn = db.begin_write().map_err(local_err)?;
-        for table in [META, SERVER, STAGED, LOCAL, PHOTOS] {
+        for table in [META, SERVER, STAGED, OVERLAY, PHOTOS] {
             txn.open_table(table).map_err(local_err)?;
         }
-        // A replica from before the modified-entities table gets one full rebase.
-        {
-            use redb::TableHandle as _;
-            let known = txn
-                .list_tables()
-                .map_err(local_err)?
-                .any(|t| t.name() == MODIFIED.name());
-            if !known {
-                set_meta(&txn, "full_rebase", &true)?;
-            }
+        // A replica of an earlier release: its copy of the local view goes, and the overlay is
+        // made from its unacknowledged events.
+        let mut retired = false;
+        for name in RETIRED {
+            retired |= txn
+                .delete_table(TableDefinition::<&str, &[u8]>::new(name))
+                .map_err(local_err)?;
         }
-        txn.open_table(MODIFIED).map_err(local_err)?;
+        if retired {
+            set_meta(&txn, "rebase_due", &true)?;
+        }
         txn.open_table(LOG).map_err(local_err)?;
         txn.open_table(RECEIPTS).map_err(local_err)?;
         txn.commit().map_err(local_err)?;
         Ok(Local { db })
+    }
+
+    /// Makes the overlay anew if an upgrade left that due.
+    pub(super) fn rebase_if_due(&self, actor: &Actor) -> Result<(), ClientError> {
+        if self.meta::<bool>("rebase_due")?.unwrap_or(false) {
+            self.write(|txn| rebase(txn, actor))?;
+        }
+        Ok(())
     }
 
     fn meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ClientError> {
@@ -118,7 +125,18 @@ impl Local {
         &self,
         work: impl FnOnce(&WriteTransaction) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
-        let txn = self.db.begin_write().map_err(local_err)?;
+        self.write_as(Durability::Immediate, work)
+    }
+
+    /// A transaction committed as `durability` says. One committed with `Durability::None` is
+    /// made durable by the next durable one; a crash before that undoes it whole.
+    fn write_as<T>(
+        &self,
+        durability: Durability,
+        work: impl FnOnce(&WriteTransaction) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let mut txn = self.db.begin_write().map_err(local_err)?;
+        txn.set_durability(durability).map_err(local_err)?;
         let value = work(&txn)?;
         txn.commit().map_err(local_err)?;
         Ok(value)
@@ -199,18 +217,19 @@ impl Local {
             let last_seq: u64 = meta_in(txn, "last_seq")?.unwrap_or(0);
             let last_hash: String =
                 meta_in(txn, "last_hash")?.unwrap_or_else(|| GENESIS_HASH.to_string());
-            let mut local = txn.open_table(LOCAL).map_err(local_err)?;
-            let (event, judgement) = make(last_seq, &last_hash, &mut LocalEntities(&mut local))?;
+            let server = txn.open_table(SERVER).map_err(local_err)?;
+            let mut overlay = txn.open_table(OVERLAY).map_err(local_err)?;
+            let mut view = LocalEntities {
+                overlay: &mut overlay,
+                server: &server,
+            };
+            let (event, judgement) = make(last_seq, &last_hash, &mut view)?;
             if let (Verdict::Applied, Some(entity)) = (judgement.verdict, &judgement.entity) {
-                local
+                overlay
                     .insert(entity.id.as_str(), to_bytes(entity)?.as_slice())
                     .map_err(local_err)?;
-                txn.open_table(MODIFIED)
-                    .map_err(local_err)?
-                    .insert(entity.id.as_str(), [].as_slice())
-                    .map_err(local_err)?;
             }
-            drop(local);
+            drop((overlay, server));
             txn.open_table(LOG)
                 .map_err(local_err)?
                 .insert(event.body.seq, to_bytes(&event)?.as_slice())
@@ -291,7 +310,15 @@ impl Local {
         page: super::transport::PullPage,
         actor: &Actor,
     ) -> Result<Vec<String>, ClientError> {
-        self.write(|txn| {
+        // A page before the checkpoint need not reach the disk on its own: lost in a crash with
+        // the cursor stored beside it, it is asked for again. The checkpoint's commit is durable,
+        // and makes the pages before it so.
+        let durability = if page.complete {
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        self.write_as(durability, |txn| {
             if page.reset {
                 clear(txn, STAGED)?;
                 set_meta(txn, "staged_reset", &true)?;
@@ -318,7 +345,6 @@ impl Local {
                     .open_table(SERVER)
                     .and_then(|t| Ok(t.is_empty()?))
                     .map_err(local_err)?;
-            let mut changed = Vec::new();
             if wholesale {
                 txn.delete_table(SERVER).map_err(local_err)?;
                 txn.rename_table(STAGED, SERVER).map_err(local_err)?;
@@ -330,7 +356,6 @@ impl Local {
                     server
                         .insert(id.value(), bytes.value())
                         .map_err(local_err)?;
-                    changed.push(id.value().to_string());
                 }
             }
             clear(txn, STAGED)?;
@@ -341,7 +366,7 @@ impl Local {
             }
             set_meta(txn, "cursor", &page.next_cursor)?;
             let mismatched = check_digests(txn, page.checkpoint.as_deref().unwrap_or_default())?;
-            rebase(txn, actor, (!wholesale).then_some(changed.as_slice()))?;
+            rebase(txn, actor)?;
             Ok(mismatched)
         })
     }
@@ -357,7 +382,7 @@ impl Local {
                     meta.remove(key).map_err(local_err)?;
                 }
             }
-            rebase(txn, actor, None)
+            rebase(txn, actor)
         })
     }
 
@@ -376,28 +401,38 @@ impl Local {
 
     pub(super) fn local_entity(&self, id: &str) -> Result<Option<Entity>, ClientError> {
         let txn = self.db.begin_read().map_err(local_err)?;
-        match txn
-            .open_table(LOCAL)
-            .map_err(local_err)?
-            .get(id)
-            .map_err(local_err)?
-        {
-            Some(bytes) => Ok(Some(from_bytes(bytes.value())?)),
-            None => Ok(None),
-        }
+        let overlay = txn.open_table(OVERLAY).map_err(local_err)?;
+        let server = txn.open_table(SERVER).map_err(local_err)?;
+        view_entity(&overlay, &server, id)
     }
 
+    /// The local view, by id.
     pub(super) fn local_entities(
         &self,
         entity_type: Option<EntityType>,
     ) -> Result<Vec<Entity>, ClientError> {
+        let txn = self.db.begin_read().map_err(local_err)?;
+        let overlay = txn.open_table(OVERLAY).map_err(local_err)?;
+        let server = txn.open_table(SERVER).map_err(local_err)?;
+        let wanted = |entity: &Entity| entity_type.is_none_or(|t| t == entity.entity_type);
         let mut entities = Vec::new();
-        for bytes in self.entities_of(LOCAL)? {
-            let entity: Entity = from_bytes(&bytes)?;
-            if entity_type.is_none_or(|t| t == entity.entity_type) {
+        for entry in server.iter().map_err(local_err)? {
+            let (id, bytes) = entry.map_err(local_err)?;
+            if overlay.get(id.value()).map_err(local_err)?.is_some() {
+                continue;
+            }
+            let entity: Entity = from_bytes(bytes.value())?;
+            if shown(&entity) && wanted(&entity) {
                 entities.push(entity);
             }
         }
+        for entry in overlay.iter().map_err(local_err)? {
+            let entity: Entity = from_bytes(entry.map_err(local_err)?.1.value())?;
+            if wanted(&entity) {
+                entities.push(entity);
+            }
+        }
+        entities.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(entities)
     }
 
@@ -422,20 +457,42 @@ impl Local {
     }
 }
 
-/// The local view's table, as the judgement reads it.
-pub(super) struct LocalEntities<'a, 't>(
-    pub(super) &'a mut redb::Table<'t, &'static str, &'static [u8]>,
-);
+/// The local view as the judgement reads it: the overlay over the server projections.
+pub(super) struct LocalEntities<'a, 't> {
+    overlay: &'a mut redb::Table<'t, &'static str, &'static [u8]>,
+    server: &'a redb::Table<'t, &'static str, &'static [u8]>,
+}
 
 impl Entities for LocalEntities<'_, '_> {
     type Error = ClientError;
 
     fn entity(&mut self, id: &str) -> Result<Option<Entity>, ClientError> {
-        match self.0.get(id).map_err(local_err)? {
-            Some(bytes) => Ok(Some(from_bytes(bytes.value())?)),
-            None => Ok(None),
-        }
+        view_entity(&*self.overlay, self.server, id)
     }
+}
+
+/// An entity of the local view: as unacknowledged events left it, else as the server has it
+/// if the view shows it.
+fn view_entity(
+    overlay: &impl ReadableTable<&'static str, &'static [u8]>,
+    server: &impl ReadableTable<&'static str, &'static [u8]>,
+    id: &str,
+) -> Result<Option<Entity>, ClientError> {
+    if let Some(bytes) = overlay.get(id).map_err(local_err)? {
+        return Ok(Some(from_bytes(bytes.value())?));
+    }
+    match server.get(id).map_err(local_err)? {
+        Some(bytes) => {
+            let entity: Entity = from_bytes(bytes.value())?;
+            Ok(shown(&entity).then_some(entity))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Whether the local view shows a server projection (tombstones and sync issues it does not).
+fn shown(entity: &Entity) -> bool {
+    !entity.deleted && entity.entity_type != EntityType::SyncIssue
 }
 
 /// The buckets of the checkpoint whose count or digest the replica does not match.
@@ -470,84 +527,35 @@ fn check_digests(
 #[derive(serde::Deserialize)]
 struct Head {
     id: String,
-    entity_type: EntityType,
-    deleted: bool,
     rev: u64,
     buckets: Vec<String>,
 }
 
-impl Head {
-    /// Whether the local view shows it (tombstones and sync issues it does not).
-    fn shown(&self) -> bool {
-        !self.deleted && self.entity_type != EntityType::SyncIssue
-    }
-}
-
-/// The local view anew: the server projections, then every unacknowledged event judged on top.
-/// With `changed` (the entities a checkpoint brought), only those and the entities the
-/// unacknowledged events had changed are redone; without, all of it. The local view holds the
-/// server's stored bytes as they are: an entity reads from a projection's.
-fn rebase(
-    txn: &WriteTransaction,
-    actor: &Actor,
-    changed: Option<&[String]>,
-) -> Result<(), ClientError> {
+/// The local view anew: every unacknowledged event judged again, in order, on top of the
+/// server projections. Only the overlay is rewritten, so the cost is the unacknowledged events',
+/// whatever the size of the replica.
+fn rebase(txn: &WriteTransaction, actor: &Actor) -> Result<(), ClientError> {
     let acked: u64 = meta_in(txn, "acked_seq")?.unwrap_or(0);
-    let full: bool = meta_in(txn, "full_rebase")?.unwrap_or(false);
+    clear(txn, OVERLAY)?;
     let server = txn.open_table(SERVER).map_err(local_err)?;
-    let mut modified = txn.open_table(MODIFIED).map_err(local_err)?;
-    let mut local = txn.open_table(LOCAL).map_err(local_err)?;
-    let mut redo: Vec<String> = Vec::new();
-    match changed {
-        Some(changed) if !full => {
-            redo.extend(changed.iter().cloned());
-            for entry in modified.iter().map_err(local_err)? {
-                redo.push(entry.map_err(local_err)?.0.value().to_string());
-            }
-        }
-        _ => {
-            drop(local);
-            clear(txn, LOCAL)?;
-            local = txn.open_table(LOCAL).map_err(local_err)?;
-            for entry in server.iter().map_err(local_err)? {
-                let (id, bytes) = entry.map_err(local_err)?;
-                if from_bytes::<Head>(bytes.value())?.shown() {
-                    local.insert(id.value(), bytes.value()).map_err(local_err)?;
-                }
-            }
-        }
-    }
-    for id in &redo {
-        match server.get(id.as_str()).map_err(local_err)? {
-            Some(bytes) if from_bytes::<Head>(bytes.value())?.shown() => {
-                local
-                    .insert(id.as_str(), bytes.value())
-                    .map_err(local_err)?;
-            }
-            _ => {
-                local.remove(id.as_str()).map_err(local_err)?;
-            }
-        }
-    }
-    modified.retain(|_, _| false).map_err(local_err)?;
+    let mut overlay = txn.open_table(OVERLAY).map_err(local_err)?;
     let log = txn.open_table(LOG).map_err(local_err)?;
     for entry in log.range(acked + 1..).map_err(local_err)? {
         let event: SignedEvent = from_bytes(entry.map_err(local_err)?.1.value())?;
-        let judgement = judge_in(&event.body, actor, &mut LocalEntities(&mut local))?;
+        let mut view = LocalEntities {
+            overlay: &mut overlay,
+            server: &server,
+        };
+        let judgement = judge_in(&event.body, actor, &mut view)?;
         if let (Verdict::Applied, Some(entity)) = (judgement.verdict, judgement.entity) {
-            local
+            overlay
                 .insert(entity.id.as_str(), to_bytes(&entity)?.as_slice())
-                .map_err(local_err)?;
-            modified
-                .insert(entity.id.as_str(), [].as_slice())
                 .map_err(local_err)?;
         }
     }
-    if full {
-        txn.open_table(META)
-            .map_err(local_err)?
-            .remove("full_rebase")
-            .map_err(local_err)?;
-    }
+    txn.open_table(META)
+        .map_err(local_err)?
+        .remove("rebase_due")
+        .map_err(local_err)?;
     Ok(())
 }

@@ -309,6 +309,8 @@ impl Device {
             user_id: identity.user_id.clone(),
             grant,
         };
+        // A replica an upgrade left without its local view gets it before anything reads it.
+        self.local.rebase_if_due(&actor)?;
         Ok((identity, actor))
     }
 
@@ -504,12 +506,23 @@ impl Device {
 
     /// The local view of an entity.
     pub fn entity(&self, id: &str) -> Result<Option<Entity>, ClientError> {
+        self.settle()?;
         self.local.local_entity(id)
     }
 
     /// The local view of every entity of a type.
     pub fn entities(&self, entity_type: EntityType) -> Result<Vec<Entity>, ClientError> {
+        self.settle()?;
         self.local.local_entities(Some(entity_type))
+    }
+
+    /// Completes what an upgrade left due, when there is a login to judge with (without one,
+    /// nothing was captured that the view could lack).
+    fn settle(&self) -> Result<(), ClientError> {
+        match self.actor() {
+            Ok(_) | Err(ClientError::NotReady(_)) => Ok(()),
+            Err(err) => Err(err),
+        }
     }
 
     /// The server's projection of an entity, as of the last checkpoint.
