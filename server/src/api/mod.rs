@@ -170,24 +170,57 @@ pub fn routes(state: Arc<AppState>, limits: BodyLimits) -> impl Endpoint {
         .catch_all_error(|err| async move { error::into_error_response(err) })
 }
 
+/// How long an answer keeps its sync turn while it is sent: long enough for a phone on a fair
+/// connection to take a page, short enough that one on a poor connection does not hold up the
+/// others.
+const TURN_WHILE_SENDING: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Lets at most the gate's permits of push and pull requests in at once; the rest wait, their
-/// bodies unread.
+/// bodies unread. A turn lasts while the answer is sent (up to [`TURN_WHILE_SENDING`]), so
+/// that answers waiting for slow readers do not pile up in memory: a pull page is megabytes.
 async fn take_turns<E: Endpoint>(
     ep: Arc<E>,
     req: Request,
     gate: Arc<tokio::sync::Semaphore>,
 ) -> poem::Result<poem::Response> {
     let sync = matches!(req.uri().path(), "/v1/sync/push" | "/v1/sync/pull");
-    let _permit = match sync {
-        true => Some(gate.acquire_owned().await.map_err(|_| {
-            poem::Error::from_string(
-                "the server is stopping",
-                poem::http::StatusCode::SERVICE_UNAVAILABLE,
-            )
-        })?),
-        false => None,
-    };
-    ep.call(req).await.map(poem::IntoResponse::into_response)
+    if !sync {
+        return ep.call(req).await.map(poem::IntoResponse::into_response);
+    }
+    let permit = gate.acquire_owned().await.map_err(|_| {
+        poem::Error::from_string(
+            "the server is stopping",
+            poem::http::StatusCode::SERVICE_UNAVAILABLE,
+        )
+    })?;
+    let mut response = poem::IntoResponse::into_response(ep.call(req).await?);
+    let (sent, sending) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        // Ends when the body is sent or dropped (the sender goes with it), or at the limit.
+        let _ = tokio::time::timeout(TURN_WHILE_SENDING, sending).await;
+        drop(permit);
+    });
+    let body = response.take_body().into_bytes().await?;
+    // Sent in chunks, but framed by its length as a whole body would be.
+    response.headers_mut().insert(
+        header::CONTENT_LENGTH,
+        header::HeaderValue::from(body.len()),
+    );
+    response.set_body(sent_in_chunks(body, sent));
+    Ok(response)
+}
+
+/// A body that yields `bytes` in chunks and holds `guard` until the last one is taken.
+fn sent_in_chunks<G: Send + 'static>(bytes: bytes::Bytes, guard: G) -> poem::Body {
+    const CHUNK: usize = 256 * 1024;
+    let chunks = futures_util::stream::unfold((bytes, Some(guard)), |(mut rest, guard)| async {
+        if rest.is_empty() {
+            return None;
+        }
+        let chunk = rest.split_to(rest.len().min(CHUNK));
+        Some((Ok::<_, std::io::Error>(chunk), (rest, guard)))
+    });
+    poem::Body::from_bytes_stream(chunks)
 }
 
 /// Refuses bodies over the limit: by `Content-Length` before reading, and for bodies sent

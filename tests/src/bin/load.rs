@@ -179,15 +179,7 @@ async fn main() {
     push.print("push", "events", &mut figures);
 
     // Pull: a fresh town-wide device.
-    let fresh_dir = work.join("fresh-device");
-    let mut fresh = Device::open_with(&fresh_dir, &base, retry()).unwrap();
-    fresh.set_batching(Batching {
-        push_events: 200,
-        pull_page: 1000,
-    });
-    fresh.login("town", PASSWORD).await.unwrap();
-    fresh.enrol("fresh").await.unwrap();
-    let fresh = vec![Arc::new(fresh)];
+    let fresh = fresh_device(&work.join("fresh-device"), &base, "town").await;
     let phase = Phase::begin(&server, &fresh);
     let pulled = run_all(&fresh, 1, |_, device| async move {
         device.pull().await.map(|report| report.pulled)
@@ -197,6 +189,19 @@ async fn main() {
     let pull = phase.end(&server, &fresh, &pulled, entities);
     assert!(entities >= total, "the fresh device was sent every record");
     pull.print("pull", "entities", &mut figures);
+
+    // Grid pull: a fresh device of one grid's inspector, whose buckets hold that grid's records
+    // alone, however large the store.
+    let grid_device = fresh_device(&work.join("fresh-grid-device"), &base, "inspector-g0").await;
+    let phase = Phase::begin(&server, &grid_device);
+    let pulled = run_all(&grid_device, 1, |_, device| async move {
+        device.pull().await.map(|report| report.pulled)
+    })
+    .await;
+    let grid_entities = *pulled[0].0.as_ref().unwrap();
+    let grid_pull = phase.end(&server, &grid_device, &pulled, grid_entities);
+    assert!(grid_entities >= per_device.min(total), "the grid's records");
+    grid_pull.print("grid_pull", "entities", &mut figures);
 
     if !args.push_and_pull_only {
         // Every device catches up with its grid (not timed), so the next phase is incremental.
@@ -265,6 +270,18 @@ async fn main() {
         );
     }
     println!("{figures}");
+}
+
+/// A new device of `user`, enrolled, that has pulled nothing yet.
+async fn fresh_device(dir: &Path, base: &str, user: &str) -> Vec<Arc<Device>> {
+    let mut device = Device::open_with(dir, base, retry()).unwrap();
+    device.set_batching(Batching {
+        push_events: 200,
+        pull_page: 1000,
+    });
+    device.login(user, PASSWORD).await.unwrap();
+    device.enrol("fresh").await.unwrap();
+    vec![Arc::new(device)]
 }
 
 fn retry() -> RetryPolicy {
