@@ -330,7 +330,7 @@ pub fn verify_all(events: &[SignedEvent], key: &VerifyingKey) -> Vec<Result<(), 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 

@@ -183,6 +183,20 @@ pub struct PullResponse<E = Projection> {
     pub receipts: Vec<Receipt>,
 }
 
+/// A [`JudgedEvent`] to be written, borrowing its parts: it serializes exactly as the owned
+/// form, so a server stores an event without copying it.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct JudgedEventRef<'a> {
+    /// As in [`JudgedEvent`].
+    pub event: &'a SignedEvent,
+    /// As in [`JudgedEvent`].
+    pub receipt: &'a Receipt,
+    /// As in [`JudgedEvent`].
+    pub time: crate::clock::CaptureTime,
+    /// As in [`JudgedEvent`].
+    pub user_id: &'a str,
+}
+
 /// The stored form of an event: the event, its receipt and its times.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JudgedEvent {
@@ -194,4 +208,45 @@ pub struct JudgedEvent {
     pub time: crate::clock::CaptureTime,
     /// The user its device was enrolled to.
     pub user_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_borrowed_judged_event_is_stored_as_the_owned_one() {
+        let (key, mut body) = crate::event::tests::vector();
+        body.template_ref = Some("tpl@1".into());
+        let event = key.sign(body).unwrap();
+        let receipt = Receipt {
+            seq: 1,
+            event_id: event.body.id.clone(),
+            hash: event.hash.clone(),
+            verdict: crate::judge::Verdict::Applied,
+            reason: None,
+            rev: Some(7),
+            issue_id: None,
+            received_at_ms: 1_700_000_001_000,
+        };
+        let time = crate::clock::estimate(1_700_000_000_000, 1_700_000_000_500, 1_700_000_001_000);
+        let owned = JudgedEvent {
+            event: event.clone(),
+            receipt: receipt.clone(),
+            time,
+            user_id: "u1".into(),
+        };
+        let borrowed = JudgedEventRef {
+            event: &event,
+            receipt: &receipt,
+            time,
+            user_id: "u1",
+        };
+        let bytes = serde_json::to_vec(&borrowed).unwrap();
+        assert_eq!(bytes, serde_json::to_vec(&owned).unwrap());
+        assert_eq!(
+            serde_json::from_slice::<JudgedEvent>(&bytes).unwrap(),
+            owned
+        );
+    }
 }

@@ -59,20 +59,23 @@ async fn an_upload_cut_off_at_random_offsets_resumes_to_the_whole_photo() {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
         let cut = 1 + (seed >> 33) as usize % (rest.len() - 1);
         cut_off_append(&server, &admin, &location, offset, rest, cut);
-        // The server keeps what arrived (no checksum was sent): ask where it stands.
-        let mut held = 0;
-        for _ in 0..50 {
+        // The server keeps what arrived (no checksum was sent): ask where it stands, until it
+        // has taken in the cut-off request (the offset moved, and stays where it is).
+        let mut held = offset;
+        for _ in 0..100 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             let head = server.upload_offset(&admin, &location).await;
             assert_eq!(head.status, 200);
-            held = head
+            let now = head
                 .header("upload-offset")
                 .unwrap()
                 .parse::<usize>()
                 .unwrap();
-            if held > offset {
+            let settled = now > offset && now == held;
+            held = now;
+            if settled {
                 break;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert!(
             held >= offset && held <= offset + cut,

@@ -4,6 +4,7 @@ use anjian_sync::entity::EntityType;
 use anjian_sync::judge::Verdict;
 use anjian_tests::devices::{PHOTO, meeting_on};
 use anjian_tests::{TestDevice, TestServer, USER_PASSWORD};
+use redb::ReadableTable as _;
 use serde_json::{Value, json};
 
 /// A town with an inspector of grid g1, the safety manager of e1, and team leads of e1/t1 and
@@ -771,6 +772,19 @@ async fn a_major_hazard_goes_through_every_path_of_its_lifecycle() {
     assert_eq!(state(&lili, &second), "void");
 }
 
+/// Changes the device's replica at rest, as another release (or damage) would leave it, and
+/// opens it again.
+fn edit_replica(device: TestDevice, change: &dyn Fn(&redb::WriteTransaction)) -> TestDevice {
+    let path = device.dir().join("device.redb");
+    let (dir, url) = device.into_parts();
+    let db = redb::Database::open(&path).unwrap();
+    let txn = db.begin_write().unwrap();
+    change(&txn);
+    txn.commit().unwrap();
+    drop(db);
+    TestDevice::from_parts(dir, &url)
+}
+
 #[tokio::test]
 async fn a_replica_of_the_earlier_layout_gets_its_local_view_back_from_its_log() {
     let (server, _) = town().await;
@@ -783,21 +797,14 @@ async fn a_replica_of_the_earlier_layout_gets_its_local_view_back_from_its_log()
 
     // The replica as an earlier release left it: the copy of the local view and the table of
     // modified entities, and no overlay.
-    let path = li.dir().join("device.redb");
-    let li = {
-        let (dir, url) = li.into_parts();
-        let db = redb::Database::open(&path).unwrap();
-        let txn = db.begin_write().unwrap();
+    let li = edit_replica(li, &|txn| {
         let overlay: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("overlay-0");
         txn.delete_table(overlay).unwrap();
         for name in ["local-0", "modified-0"] {
             txn.open_table(redb::TableDefinition::<&str, &[u8]>::new(name))
                 .unwrap();
         }
-        txn.commit().unwrap();
-        drop(db);
-        TestDevice::from_parts(dir, &url)
-    };
+    });
 
     assert_eq!(
         state(&li, &synced),
@@ -812,4 +819,50 @@ async fn a_replica_of_the_earlier_layout_gets_its_local_view_back_from_its_log()
     li.sync().await.unwrap();
     assert_eq!(state(&li, &synced), "rectifying");
     assert!(li.outbox().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_replica_whose_digests_disagree_pulls_again_and_one_without_them_counts_them() {
+    let (server, _) = town().await;
+    let li = TestDevice::enrolled(&server, "lili", USER_PASSWORD).await;
+    let (first, _) = li.report_hazard("general");
+    li.sync().await.unwrap();
+
+    let digests: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("digests-0");
+
+    // Digests that disagree with the server's: the next checkpoint pulls everything again.
+    let li = edit_replica(li, &|txn| {
+        let mut table = txn.open_table(digests).unwrap();
+        let wrong = serde_json::to_vec(&json!({"count": 99, "digest": vec![0u8; 32]})).unwrap();
+        let buckets: Vec<String> = table
+            .iter()
+            .unwrap()
+            .map(|entry| entry.unwrap().0.value().to_string())
+            .collect();
+        assert!(
+            !buckets.is_empty(),
+            "the replica keeps its buckets' digests"
+        );
+        for bucket in buckets {
+            table.insert(bucket.as_str(), wrong.as_slice()).unwrap();
+        }
+    });
+    li.report_hazard("general");
+    let report = li.sync().await.unwrap();
+    assert!(report.repulled, "a disagreeing digest forces a fresh pull");
+    assert_eq!(state(&li, &first), "reported");
+
+    // A replica of a release that kept no digests counts them once, and agrees.
+    let li = edit_replica(li, &|txn| {
+        txn.delete_table(digests).unwrap();
+        txn.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta-0"))
+            .unwrap()
+            .remove("digests_kept")
+            .unwrap();
+    });
+    li.report_hazard("general");
+    let report = li.sync().await.unwrap();
+    assert!(!report.repulled, "counted digests agree with the server");
+    let again = li.sync().await.unwrap();
+    assert!(!again.repulled && li.outbox().unwrap().is_empty());
 }

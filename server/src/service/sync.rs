@@ -22,7 +22,7 @@ use anjian_sync::event::{
 };
 use anjian_sync::judge::{Actor, Entities, Reason, Verdict, issue_entity, judge_in};
 use anjian_sync::protocol::{
-    BucketState, JudgedEvent, MAX_PULL_LIMIT, MAX_PUSH_EVENTS, Projection, PullResponse,
+    BucketState, JudgedEventRef, MAX_PULL_LIMIT, MAX_PUSH_EVENTS, Projection, PullResponse,
     PushRequest, PushResponse, Receipt, Refusal,
 };
 use serde_json::value::RawValue;
@@ -733,9 +733,14 @@ fn judge_and_store(
         event_id: event.body.id.clone(),
         time,
     };
-    let (rev, issue_id) = match (&judgement.verdict, &judgement.entity) {
-        (Verdict::Applied, Some(entity)) => (Some(tx.put_entity(entity.clone(), meta)?.rev), None),
-        _ => {
+    let mut judgement = judgement;
+    let applied = match judgement.verdict {
+        Verdict::Applied => judgement.entity.take(),
+        _ => None,
+    };
+    let (rev, issue_id) = match applied {
+        Some(entity) => (Some(tx.put_entity(entity, meta)?.rev), None),
+        None => {
             let issue = issue_entity(event, &judgement, &actor.user_id);
             let id = issue.id.clone();
             tx.put_entity(issue, meta)?;
@@ -754,11 +759,11 @@ fn judge_and_store(
     };
     tx.put_event(
         device_id,
-        &JudgedEvent {
-            event: event.clone(),
-            receipt: receipt.clone(),
+        &JudgedEventRef {
+            event,
+            receipt: &receipt,
             time,
-            user_id: actor.user_id.clone(),
+            user_id: &actor.user_id,
         },
     )?;
     Ok(receipt)

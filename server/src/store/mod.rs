@@ -19,7 +19,7 @@ pub mod tables;
 pub use redb_store::{DEFAULT_CACHE_BYTES, RedbStore};
 
 use anjian_sync::entity::{BucketDigest, Entity};
-use anjian_sync::protocol::{JudgedEvent, Projection, Receipt};
+use anjian_sync::protocol::{JudgedEvent, JudgedEventRef, Projection, Receipt};
 use model::{BlobMeta, Device, Invitation, SecretHash, Session, UnixMillis, Upload, User};
 use uuid::Uuid;
 
@@ -217,7 +217,7 @@ pub trait SyncWrite {
     /// A device's event at `seq`.
     fn event(&mut self, device: Uuid, seq: u64) -> Result<Option<JudgedEvent>, StoreError>;
     /// Stores a judged event.
-    fn put_event(&mut self, device: Uuid, event: &JudgedEvent) -> Result<(), StoreError>;
+    fn put_event(&mut self, device: Uuid, event: &JudgedEventRef<'_>) -> Result<(), StoreError>;
     /// Records a refused fork for audit: the event that reused a taken `seq` with other content.
     fn record_fork(
         &mut self,

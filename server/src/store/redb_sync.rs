@@ -1,11 +1,14 @@
 //! The sync store on redb: devices, the event log, projections, the bucket index and digests.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use redb::{ReadableDatabase, ReadableTable, Table, WriteTransaction};
 use uuid::Uuid;
 
 use anjian_sync::entity::{BucketDigest, Entity};
 use anjian_sync::event::SignedEvent;
-use anjian_sync::protocol::{JudgedEvent, Projection, Receipt};
+use anjian_sync::protocol::{JudgedEvent, JudgedEventRef, Projection, Receipt};
 
 use super::codec::{decode, encode, encode_json, raw_json};
 use super::model::{BlobMeta, Device, UnixMillis, Upload};
@@ -29,6 +32,11 @@ struct Write<'txn> {
     types: Table<'txn, (&'static str, &'static str), u64>,
     blobs: Table<'txn, &'static str, &'static [u8]>,
     citations: Table<'txn, (&'static str, &'static str), ()>,
+    /// Bucket digests as this transaction changes them, written once by [`Write::finish`]: a
+    /// batch of events into the same buckets reads and writes each digest once, not per event.
+    pending_digests: HashMap<String, BucketDigest>,
+    /// The last revision given out, likewise.
+    last_rev: Option<u64>,
 }
 
 impl<'txn> Write<'txn> {
@@ -44,7 +52,21 @@ impl<'txn> Write<'txn> {
             types: txn.open_table(TYPE_INDEX)?,
             blobs: txn.open_table(BLOBS)?,
             citations: txn.open_table(BLOB_CITATIONS)?,
+            pending_digests: HashMap::new(),
+            last_rev: None,
         })
+    }
+
+    /// Writes what the transaction kept aside; called once, before the commit.
+    fn finish(mut self) -> Result<(), StoreError> {
+        for (bucket, digest) in std::mem::take(&mut self.pending_digests) {
+            self.digests
+                .insert(bucket.as_str(), encode(&digest)?.as_slice())?;
+        }
+        if let Some(rev) = self.last_rev {
+            self.counters.insert(LAST_REV, rev)?;
+        }
+        Ok(())
     }
 
     /// Stores a projection at the next revision, moving it in the bucket index and digests from
@@ -54,15 +76,15 @@ impl<'txn> Write<'txn> {
         mut projection: Projection,
         old: Option<&Projection>,
     ) -> Result<Projection, StoreError> {
-        let rev = self.counters.get(LAST_REV)?.map(|v| v.value()).unwrap_or(0) + 1;
-        self.counters.insert(LAST_REV, rev)?;
+        let rev = match self.last_rev {
+            Some(rev) => rev,
+            None => self.counters.get(LAST_REV)?.map(|v| v.value()).unwrap_or(0),
+        } + 1;
+        self.last_rev = Some(rev);
         if let Some(old) = old {
             for bucket in &old.buckets {
                 self.index.remove((bucket.as_str(), old.rev))?;
-                let mut digest = self.digest(bucket)?;
-                digest.remove(&old.entity.id, old.rev);
-                self.digests
-                    .insert(bucket.as_str(), encode(&digest)?.as_slice())?;
+                self.digest(bucket)?.remove(&old.entity.id, old.rev);
             }
         }
         let entity = &projection.entity;
@@ -72,10 +94,7 @@ impl<'txn> Write<'txn> {
         for bucket in &buckets {
             self.index
                 .insert((bucket.as_str(), rev), entity.id.as_str())?;
-            let mut digest = self.digest(bucket)?;
-            digest.add(&entity.id, rev);
-            self.digests
-                .insert(bucket.as_str(), encode(&digest)?.as_slice())?;
+            self.digest(bucket)?.add(&entity.id, rev);
         }
         projection.rev = rev;
         projection.buckets = buckets;
@@ -86,11 +105,15 @@ impl<'txn> Write<'txn> {
         Ok(projection)
     }
 
-    fn digest(&self, bucket: &str) -> Result<BucketDigest, StoreError> {
-        match self.digests.get(bucket)? {
-            Some(bytes) => decode("bucket digest", bytes.value()),
-            None => Ok(BucketDigest::default()),
-        }
+    /// A bucket's digest as this transaction has it so far.
+    fn digest(&mut self, bucket: &str) -> Result<&mut BucketDigest, StoreError> {
+        Ok(match self.pending_digests.entry(bucket.to_string()) {
+            Entry::Occupied(held) => held.into_mut(),
+            Entry::Vacant(slot) => slot.insert(match self.digests.get(bucket)? {
+                Some(bytes) => decode("bucket digest", bytes.value())?,
+                None => BucketDigest::default(),
+            }),
+        })
     }
 }
 
@@ -115,7 +138,7 @@ impl SyncWrite for Write<'_> {
         }
     }
 
-    fn put_event(&mut self, device: Uuid, event: &JudgedEvent) -> Result<(), StoreError> {
+    fn put_event(&mut self, device: Uuid, event: &JudgedEventRef<'_>) -> Result<(), StoreError> {
         let key = (device.as_u128(), event.receipt.seq);
         self.events.insert(key, encode_json(event)?.as_slice())?;
         Ok(())
@@ -242,6 +265,7 @@ impl SyncStore for RedbStore {
         {
             let mut tables = Write::open(&txn)?;
             work(&mut tables)?;
+            tables.finish()?;
         }
         txn.commit()?;
         Ok(())
@@ -390,6 +414,7 @@ impl BlobStore for RedbStore {
                 projection.missing_blobs.retain(|b| *b != meta.sha256);
                 completed.push(tables.store_projection(projection, Some(&old))?);
             }
+            tables.finish()?;
         }
         txn.commit()?;
         Ok(completed)

@@ -1,6 +1,7 @@
 //! The device's replica on redb. Every method is one transaction.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 
 use redb::{
@@ -33,8 +34,15 @@ const STAGED: TableDefinition<&str, &[u8]> = TableDefinition::new("staged-0");
 const OVERLAY: TableDefinition<&str, &[u8]> = TableDefinition::new("overlay-0");
 /// Tables of earlier releases, which kept a whole copy of the local view; dropped at opening.
 const RETIRED: [&str; 2] = ["local-0", "modified-0"];
+/// Each bucket's count and digest over the server projections, kept as projections change, so
+/// a checkpoint's check costs what it changed rather than the whole replica.
+const DIGESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("digests-0");
 /// Photos the device holds, by sha256 → [`super::photos::Photo`].
 const PHOTOS: TableDefinition<&str, &[u8]> = TableDefinition::new("photos-0");
+
+/// The replica's page cache. redb's default (1 GiB) suits a server, not a phone; a device reads
+/// its own grid's records, and an app embedding several replicas keeps each this small.
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 fn local_err(err: impl std::fmt::Display) -> ClientError {
     ClientError::Local(err.to_string())
@@ -86,9 +94,12 @@ fn clear(txn: &WriteTransaction, table: TableDefinition<&str, &[u8]>) -> Result<
 
 impl Local {
     pub(super) fn open(path: &Path) -> Result<Local, ClientError> {
-        let db = Database::create(path).map_err(local_err)?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(local_err)?;
         let txn = db.begin_write().map_err(local_err)?;
-        for table in [META, SERVER, STAGED, OVERLAY, PHOTOS] {
+        for table in [META, SERVER, STAGED, OVERLAY, DIGESTS, PHOTOS] {
             txn.open_table(table).map_err(local_err)?;
         }
         // A replica of an earlier release: its copy of the local view goes, and the overlay is
@@ -345,18 +356,39 @@ impl Local {
                     .open_table(SERVER)
                     .and_then(|t| Ok(t.is_empty()?))
                     .map_err(local_err)?;
+            // Replicas of earlier releases kept no digests: they count theirs once.
+            let kept: bool = meta_in(txn, "digests_kept")?.unwrap_or(false);
             if wholesale {
                 txn.delete_table(SERVER).map_err(local_err)?;
                 txn.rename_table(STAGED, SERVER).map_err(local_err)?;
             } else {
                 let staged = txn.open_table(STAGED).map_err(local_err)?;
                 let mut server = txn.open_table(SERVER).map_err(local_err)?;
+                let mut digests = txn.open_table(DIGESTS).map_err(local_err)?;
+                let mut changes = DigestChanges::new(&mut digests);
                 for entry in staged.iter().map_err(local_err)? {
                     let (id, bytes) = entry.map_err(local_err)?;
-                    server
+                    let new: Head = from_bytes(bytes.value())?;
+                    if let Some(old) = server
                         .insert(id.value(), bytes.value())
-                        .map_err(local_err)?;
+                        .map_err(local_err)?
+                    {
+                        let old: Head = from_bytes(old.value())?;
+                        for bucket in &old.buckets {
+                            changes.digest(bucket)?.remove(&old.id, old.rev);
+                        }
+                    }
+                    for bucket in &new.buckets {
+                        changes.digest(bucket)?.add(&new.id, new.rev);
+                    }
                 }
+                if kept {
+                    changes.write()?;
+                }
+            }
+            if wholesale || !kept {
+                count_digests(txn)?;
+                set_meta(txn, "digests_kept", &true)?;
             }
             clear(txn, STAGED)?;
             {
@@ -376,6 +408,7 @@ impl Local {
         self.write(|txn| {
             clear(txn, SERVER)?;
             clear(txn, STAGED)?;
+            clear(txn, DIGESTS)?;
             {
                 let mut meta = txn.open_table(META).map_err(local_err)?;
                 for key in ["cursor", "staged_cursor", "staged_reset"] {
@@ -449,6 +482,14 @@ impl Local {
         }
     }
 
+    pub(super) fn server_entity_count(&self) -> Result<u64, ClientError> {
+        let txn = self.db.begin_read().map_err(local_err)?;
+        txn.open_table(SERVER)
+            .map_err(local_err)?
+            .len()
+            .map_err(local_err)
+    }
+
     pub(super) fn server_entities(&self) -> Result<Vec<Projection>, ClientError> {
         self.entities_of(SERVER)?
             .iter()
@@ -500,27 +541,61 @@ fn check_digests(
     txn: &WriteTransaction,
     checkpoint: &[crate::protocol::BucketState],
 ) -> Result<Vec<String>, ClientError> {
-    let mut mine: HashMap<&str, BucketDigest> = checkpoint
-        .iter()
-        .map(|b| (b.bucket.as_str(), BucketDigest::default()))
-        .collect();
+    let digests = txn.open_table(DIGESTS).map_err(local_err)?;
+    let mut mismatched = Vec::new();
+    for state in checkpoint {
+        let mine: BucketDigest = get_meta(&digests, &state.bucket)?.unwrap_or_default();
+        if mine.count != state.count || mine.digest_hex() != state.digest {
+            mismatched.push(state.bucket.clone());
+        }
+    }
+    Ok(mismatched)
+}
+
+/// Counts every bucket's digest over the server projections anew.
+fn count_digests(txn: &WriteTransaction) -> Result<(), ClientError> {
+    clear(txn, DIGESTS)?;
     let server = txn.open_table(SERVER).map_err(local_err)?;
+    let mut digests = txn.open_table(DIGESTS).map_err(local_err)?;
+    let mut changes = DigestChanges::new(&mut digests);
     for entry in server.iter().map_err(local_err)? {
         let head: Head = from_bytes(entry.map_err(local_err)?.1.value())?;
         for bucket in &head.buckets {
-            if let Some(digest) = mine.get_mut(bucket.as_str()) {
-                digest.add(&head.id, head.rev);
-            }
+            changes.digest(bucket)?.add(&head.id, head.rev);
         }
     }
-    Ok(checkpoint
-        .iter()
-        .filter(|b| {
-            let digest = mine.get(b.bucket.as_str()).copied().unwrap_or_default();
-            digest.count != b.count || digest.digest_hex() != b.digest
+    changes.write()
+}
+
+/// Bucket digests as a checkpoint changes them, each read from the table once and written once.
+struct DigestChanges<'a, 't> {
+    table: &'a mut redb::Table<'t, &'static str, &'static [u8]>,
+    changed: HashMap<String, BucketDigest>,
+}
+
+impl<'a, 't> DigestChanges<'a, 't> {
+    fn new(table: &'a mut redb::Table<'t, &'static str, &'static [u8]>) -> Self {
+        DigestChanges {
+            table,
+            changed: HashMap::new(),
+        }
+    }
+
+    fn digest(&mut self, bucket: &str) -> Result<&mut BucketDigest, ClientError> {
+        Ok(match self.changed.entry(bucket.to_string()) {
+            Entry::Occupied(held) => held.into_mut(),
+            Entry::Vacant(slot) => slot.insert(get_meta(&*self.table, bucket)?.unwrap_or_default()),
         })
-        .map(|b| b.bucket.clone())
-        .collect())
+    }
+
+    fn write(self) -> Result<(), ClientError> {
+        for (bucket, digest) in &self.changed {
+            self.table
+                .insert(bucket.as_str(), to_bytes(digest)?.as_slice())
+                .map_err(local_err)?;
+        }
+        Ok(())
+    }
 }
 
 /// What the digests and the rebase read of a stored projection: its head, without its body.

@@ -530,6 +530,11 @@ impl Device {
         self.local.server_entity(id)
     }
 
+    /// How many server projections the replica holds, tombstones and sync issues included.
+    pub fn server_entity_count(&self) -> Result<u64, ClientError> {
+        self.local.server_entity_count()
+    }
+
     /// Every server projection, as of the last checkpoint.
     pub fn server_entities(&self) -> Result<Vec<Projection>, ClientError> {
         self.local.server_entities()
