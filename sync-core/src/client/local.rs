@@ -37,6 +37,9 @@ const RETIRED: [&str; 2] = ["local-0", "modified-0"];
 /// Each bucket's count and digest over the server projections, kept as projections change, so
 /// a checkpoint's check costs what it changed rather than the whole replica.
 const DIGESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("digests-0");
+/// The digests of the staged projections, counted as pages arrive: when the staged pages become
+/// the whole server view, these become its digests, with nothing read again.
+const STAGED_DIGESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("staged-digests-0");
 /// Photos the device holds, by sha256 → [`super::photos::Photo`].
 const PHOTOS: TableDefinition<&str, &[u8]> = TableDefinition::new("photos-0");
 
@@ -99,7 +102,15 @@ impl Local {
             .create(path)
             .map_err(local_err)?;
         let txn = db.begin_write().map_err(local_err)?;
-        for table in [META, SERVER, STAGED, OVERLAY, DIGESTS, PHOTOS] {
+        for table in [
+            META,
+            SERVER,
+            STAGED,
+            OVERLAY,
+            DIGESTS,
+            STAGED_DIGESTS,
+            PHOTOS,
+        ] {
             txn.open_table(table).map_err(local_err)?;
         }
         // A replica of an earlier release: its copy of the local view goes, and the overlay is
@@ -336,13 +347,20 @@ impl Local {
             }
             {
                 let mut staged = txn.open_table(STAGED).map_err(local_err)?;
+                if staged.is_empty().map_err(local_err)? {
+                    // A new run of pages: its digests are counted from its first page on.
+                    clear(txn, STAGED_DIGESTS)?;
+                    set_meta(txn, "staged_counted", &true)?;
+                }
+                let mut digests = txn.open_table(STAGED_DIGESTS).map_err(local_err)?;
+                let mut changes = DigestChanges::new(&mut digests);
                 for projection in &page.entities {
                     let text = projection.get();
                     let head: Head = serde_json::from_str(text).map_err(local_err)?;
-                    staged
-                        .insert(head.id.as_str(), text.as_bytes())
-                        .map_err(local_err)?;
+                    // A later copy of an entity replaces the earlier one, in the digests too.
+                    put_counted(&mut staged, &mut changes, &head, text.as_bytes())?;
                 }
+                changes.write()?;
             }
             if !page.complete {
                 set_meta(txn, "staged_cursor", &page.next_cursor)?;
@@ -367,34 +385,31 @@ impl Local {
                 let mut digests = txn.open_table(DIGESTS).map_err(local_err)?;
                 let mut changes = DigestChanges::new(&mut digests);
                 for entry in staged.iter().map_err(local_err)? {
-                    let (id, bytes) = entry.map_err(local_err)?;
-                    let new: Head = from_bytes(bytes.value())?;
-                    if let Some(old) = server
-                        .insert(id.value(), bytes.value())
-                        .map_err(local_err)?
-                    {
-                        let old: Head = from_bytes(old.value())?;
-                        for bucket in &old.buckets {
-                            changes.digest(bucket)?.remove(&old.id, old.rev);
-                        }
-                    }
-                    for bucket in &new.buckets {
-                        changes.digest(bucket)?.add(&new.id, new.rev);
-                    }
+                    let (_, bytes) = entry.map_err(local_err)?;
+                    let head: Head = from_bytes(bytes.value())?;
+                    put_counted(&mut server, &mut changes, &head, bytes.value())?;
                 }
                 if kept {
                     changes.write()?;
                 }
             }
-            if wholesale || !kept {
+            let counted: bool = meta_in(txn, "staged_counted")?.unwrap_or(false);
+            if wholesale && counted {
+                txn.delete_table(DIGESTS).map_err(local_err)?;
+                txn.rename_table(STAGED_DIGESTS, DIGESTS)
+                    .map_err(local_err)?;
+                set_meta(txn, "digests_kept", &true)?;
+            } else if wholesale || !kept {
                 count_digests(txn)?;
                 set_meta(txn, "digests_kept", &true)?;
             }
             clear(txn, STAGED)?;
+            clear(txn, STAGED_DIGESTS)?;
             {
                 let mut meta = txn.open_table(META).map_err(local_err)?;
                 meta.remove("staged_cursor").map_err(local_err)?;
                 meta.remove("staged_reset").map_err(local_err)?;
+                meta.remove("staged_counted").map_err(local_err)?;
             }
             set_meta(txn, "cursor", &page.next_cursor)?;
             let mismatched = check_digests(txn, page.checkpoint.as_deref().unwrap_or_default())?;
@@ -409,9 +424,10 @@ impl Local {
             clear(txn, SERVER)?;
             clear(txn, STAGED)?;
             clear(txn, DIGESTS)?;
+            clear(txn, STAGED_DIGESTS)?;
             {
                 let mut meta = txn.open_table(META).map_err(local_err)?;
-                for key in ["cursor", "staged_cursor", "staged_reset"] {
+                for key in ["cursor", "staged_cursor", "staged_reset", "staged_counted"] {
                     meta.remove(key).map_err(local_err)?;
                 }
             }
@@ -552,6 +568,25 @@ fn check_digests(
     Ok(mismatched)
 }
 
+/// Puts a projection into `table`, moving the digests from the copy it replaces, if any, to it.
+fn put_counted(
+    table: &mut redb::Table<'_, &'static str, &'static [u8]>,
+    changes: &mut DigestChanges<'_, '_>,
+    head: &Head,
+    bytes: &[u8],
+) -> Result<(), ClientError> {
+    if let Some(old) = table.insert(head.id.as_str(), bytes).map_err(local_err)? {
+        let old: Head = from_bytes(old.value())?;
+        for bucket in &old.buckets {
+            changes.digest(bucket)?.remove(&old.id, old.rev);
+        }
+    }
+    for bucket in &head.buckets {
+        changes.digest(bucket)?.add(&head.id, head.rev);
+    }
+    Ok(())
+}
+
 /// Counts every bucket's digest over the server projections anew.
 fn count_digests(txn: &WriteTransaction) -> Result<(), ClientError> {
     clear(txn, DIGESTS)?;
@@ -633,4 +668,70 @@ fn rebase(txn: &WriteTransaction, actor: &Actor) -> Result<(), ClientError> {
         .remove("rebase_due")
         .map_err(local_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::{Grant, Role, Scopes};
+    use crate::protocol::BucketState;
+
+    fn projection(id: &str, rev: u64) -> Box<serde_json::value::RawValue> {
+        serde_json::value::to_raw_value(
+            &serde_json::json!({"id": id, "rev": rev, "buckets": ["town"]}),
+        )
+        .unwrap()
+    }
+
+    fn page(
+        entities: Vec<Box<serde_json::value::RawValue>>,
+        checkpoint: Option<&[(&str, u64)]>,
+    ) -> super::super::transport::PullPage {
+        super::super::transport::PullPage {
+            reset: false,
+            entities,
+            next_cursor: "next".into(),
+            complete: checkpoint.is_some(),
+            checkpoint: checkpoint.map(|held| {
+                let mut digest = BucketDigest::default();
+                for (id, rev) in held {
+                    digest.add(id, *rev);
+                }
+                vec![BucketState::new("town", &digest)]
+            }),
+        }
+    }
+
+    #[test]
+    fn digests_counted_while_staging_follow_an_entity_sent_again_in_a_later_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = Local::open(&dir.path().join("device.redb")).unwrap();
+        let actor = Actor {
+            user_id: "u1".into(),
+            grant: Grant::new(
+                [Role::Inspector],
+                Scopes {
+                    town: true,
+                    ..Scopes::default()
+                },
+            )
+            .unwrap(),
+        };
+        // A first pull: x changes between the two pages, so the second brings it again.
+        let first = page(vec![projection("x", 1), projection("y", 2)], None);
+        assert!(local.stage(first, &actor).unwrap().is_empty());
+        let second = page(vec![projection("x", 3)], Some(&[("x", 3), ("y", 2)]));
+        assert_eq!(local.stage(second, &actor).unwrap(), Vec::<String>::new());
+        assert_eq!(local.server_entity_count().unwrap(), 2);
+
+        // The next pull changes y, and the kept digests follow it.
+        let third = page(vec![projection("y", 4)], Some(&[("x", 3), ("y", 4)]));
+        assert_eq!(local.stage(third, &actor).unwrap(), Vec::<String>::new());
+        // A checkpoint the replica does not hold is named.
+        let wrong = page(vec![], Some(&[("x", 3)]));
+        assert_eq!(
+            local.stage(wrong, &actor).unwrap(),
+            vec!["town".to_string()]
+        );
+    }
 }
