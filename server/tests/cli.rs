@@ -287,30 +287,18 @@ async fn demo_seeds_an_empty_store_once_and_prints_every_users_password() {
         assert!(password(user).len() >= 16, "{user}");
     }
     let http = reqwest::Client::new();
-    let login: serde_json::Value = http
-        .post(format!("http://{}/v1/auth/login", demo.addr))
-        .json(&serde_json::json!({"username": "admin", "password": password("admin")}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let login = json_of(
+        http.post(format!("http://{}/v1/auth/login", demo.addr))
+            .json(&serde_json::json!({"username": "admin", "password": password("admin")})),
+    )
+    .await;
     let token = login["token"].as_str().unwrap();
     let list = |path: &'static str| {
         let http = http.clone();
         let url = format!("http://{}{path}", demo.addr);
         let token = token.to_string();
         async move {
-            let page: serde_json::Value = http
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let page = json_of(http.get(url).bearer_auth(token)).await;
             page["items"].as_array().unwrap().clone()
         }
     };
@@ -338,4 +326,9 @@ async fn demo_seeds_an_empty_store_once_and_prints_every_users_password() {
     let (_, stdout, _) = terminate(again).await;
     assert!(stdout.contains("serving it as it is"), "{stdout}");
     assert!(!stdout.contains("Seeded"), "{stdout}");
+}
+
+/// Sends `request` and reads its answer as JSON.
+async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
 }

@@ -85,6 +85,23 @@ impl ChildServer {
     }
 }
 
+/// Logs `user` in to the server at `base` (`http://host:port`) and returns the session token.
+pub async fn login(http: &reqwest::Client, base: &str, user: &str, password: &str) -> String {
+    let answer: serde_json::Value = http
+        .post(format!("{base}/v1/auth/login"))
+        .json(&serde_json::json!({"username": user, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("cannot log in as {user}: {answer}"))
+        .to_string()
+}
+
 /// The child's side: serves on the default settings (as `configure` adjusts them) over
 /// `data_dir`, with the admin's password [`ADMIN_PASSWORD`], on a free loopback port written to
 /// `port_file`. Never returns.

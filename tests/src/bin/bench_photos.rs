@@ -23,7 +23,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anjian_tests::child::{ADMIN_PASSWORD, ChildServer, serve};
+use anjian_tests::child::{ADMIN_PASSWORD, ChildServer, login, serve};
 use anjian_tests::photos::{checksum, jpeg, sha256_hex};
 use tokio::sync::Semaphore;
 
@@ -71,16 +71,7 @@ async fn main() {
     let server = ChildServer::start(&dir.path().join("data"), &[decoders.to_string()]).await;
     let base = server.url.clone();
     let http = reqwest::Client::new();
-    let login: serde_json::Value = http
-        .post(format!("{base}/v1/auth/login"))
-        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap().to_string();
+    let token = login(&http, &base, "admin", ADMIN_PASSWORD).await;
     let idle_rss = server.peak_rss_kb();
 
     // Create every upload.

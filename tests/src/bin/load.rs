@@ -41,7 +41,7 @@ use anjian_sync::clock::estimate;
 use anjian_sync::event::SignedEvent;
 use anjian_sync::judge::Verdict;
 use anjian_sync::protocol::{JudgedEventRef, Projection, Receipt};
-use anjian_tests::child::{ADMIN_PASSWORD, ChildServer, serve};
+use anjian_tests::child::{ADMIN_PASSWORD, ChildServer, login, serve};
 use clap::Parser;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -372,22 +372,6 @@ impl Town {
     fn enterprise_of(&self, device: usize) -> String {
         self.enterprises[device / PER_GRID].clone()
     }
-}
-
-async fn login(http: &reqwest::Client, base: &str, user: &str, password: &str) -> String {
-    let answer: Value = http
-        .post(format!("{base}/v1/auth/login"))
-        .json(&json!({"username": user, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("cannot log in as {user}: {answer}"))
-        .to_string()
 }
 
 /// A valid 统一社会信用代码 for enterprise `n`.
