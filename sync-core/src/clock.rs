@@ -19,6 +19,21 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The date in China (UTC+8), `YYYY-MM-DD`, at `unix_ms`: the day deadlines and meetings are
+/// counted in. (The caller reads the clock; this only converts.)
+pub fn china_date(unix_ms: i64) -> String {
+    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let date = at.to_offset(offset).date();
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
 /// How far two clocks may differ and still agree, in ms.
 pub const TOLERANCE_MS: i64 = 2 * 60 * 1000;
 /// No capture is believed before 2020-01-01T00:00:00Z.
@@ -81,6 +96,13 @@ pub fn estimate(claimed_ms: i64, device_clock_ms: i64, received_at_ms: i64) -> C
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_china_date_turns_at_utc_four_in_the_afternoon() {
+        // 2026-11-28 15:59:59 UTC is 23:59:59 in China; a second later it is the 29th there.
+        assert_eq!(china_date(1_795_881_599_000), "2026-11-28");
+        assert_eq!(china_date(1_795_881_600_000), "2026-11-29");
+    }
 
     const NOW: i64 = 1_764_300_000_000;
     const HOUR: i64 = 3_600_000;

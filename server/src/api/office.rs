@@ -108,14 +108,7 @@ fn wire(page: Page) -> Result<Json<ListPage>, ApiError> {
 
 /// Today in China (UTC+8), `YYYY-MM-DD`: the day deadlines are counted in.
 fn today() -> String {
-    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    let date = time::OffsetDateTime::now_utc().to_offset(offset).date();
-    format!(
-        "{:04}-{:02}-{:02}",
-        date.year(),
-        u8::from(date.month()),
-        date.day()
-    )
+    anjian_sync::clock::china_date(crate::store::model::UnixMillis::now().0)
 }
 
 fn default_limit() -> u32 {

@@ -777,14 +777,7 @@ fn now_ms() -> i64 {
 
 /// Today in China (UTC+8), YYYY-MM-DD.
 fn today() -> String {
-    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    let date = time::OffsetDateTime::now_utc().to_offset(offset).date();
-    format!(
-        "{:04}-{:02}-{:02}",
-        date.year(),
-        u8::from(date.month()),
-        date.day()
-    )
+    anjian_sync::clock::china_date(now_ms())
 }
 
 /// Checks that this device knows the enterprise (its id, as `anjian list --type enterprise`
