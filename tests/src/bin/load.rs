@@ -194,28 +194,14 @@ async fn main() {
 
     // Pull: a fresh town-wide device.
     let fresh = fresh_device(&work.join("fresh-device"), &base, "town").await;
-    let phase = Phase::begin(&server, &fresh);
-    let pulled = run_all(&fresh, 1, |_, device| async move {
-        device.pull().await.map(|report| report.pulled)
-    })
-    .await;
-    let entities = *pulled[0].0.as_ref().unwrap();
-    let pull = phase.end(&server, &fresh, &pulled, entities);
+    let entities = fresh_pull(&server, &fresh, "pull", &mut figures).await;
     assert!(entities >= total, "the fresh device was sent every record");
-    pull.print("pull", "entities", &mut figures);
 
     // Grid pull: a fresh device of one grid's inspector, whose buckets hold that grid's records
     // alone, however large the store.
     let grid_device = fresh_device(&work.join("fresh-grid-device"), &base, "inspector-g0").await;
-    let phase = Phase::begin(&server, &grid_device);
-    let pulled = run_all(&grid_device, 1, |_, device| async move {
-        device.pull().await.map(|report| report.pulled)
-    })
-    .await;
-    let grid_entities = *pulled[0].0.as_ref().unwrap();
-    let grid_pull = phase.end(&server, &grid_device, &pulled, grid_entities);
+    let grid_entities = fresh_pull(&server, &grid_device, "grid_pull", &mut figures).await;
     assert!(grid_entities >= per_device.min(total), "the grid's records");
-    grid_pull.print("grid_pull", "entities", &mut figures);
 
     if !args.push_and_pull_only {
         // Every device catches up with its grid (not timed), so the next phase is incremental.
@@ -288,6 +274,25 @@ async fn main() {
         );
     }
     println!("{figures}");
+}
+
+/// Times a fresh device's first pull as phase `name`; returns the projections it was sent.
+async fn fresh_pull(
+    server: &Option<ChildServer>,
+    device: &[Arc<Device>],
+    name: &str,
+    figures: &mut Value,
+) -> usize {
+    let phase = Phase::begin(server, device);
+    let pulled = run_all(device, 1, |_, device| async move {
+        device.pull().await.map(|report| report.pulled)
+    })
+    .await;
+    let entities = *pulled[0].0.as_ref().unwrap();
+    phase
+        .end(server, device, &pulled, entities)
+        .print(name, "entities", figures);
+    entities
 }
 
 /// A new device of `user`, enrolled, that has pulled nothing yet.
