@@ -721,7 +721,7 @@ fn judge_and_store(
     now: UnixMillis,
 ) -> Result<Receipt, StoreError> {
     let time = estimate(event.body.captured.wall_ms, device_clock_ms, now.0);
-    let judgement = judge_in(
+    let mut judgement = judge_in(
         &event.body,
         actor,
         &mut TxEntities {
@@ -733,7 +733,6 @@ fn judge_and_store(
         event_id: event.body.id.clone(),
         time,
     };
-    let mut judgement = judgement;
     let applied = match judgement.verdict {
         Verdict::Applied => judgement.entity.take(),
         _ => None,

@@ -34,20 +34,6 @@ pub fn encode_json<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     Ok(bytes)
 }
 
-/// The JSON of a record written by [`encode_json`], as it is: for answers that pass it on.
-pub fn raw_json(what: &str, bytes: &[u8]) -> Result<Box<serde_json::value::RawValue>, StoreError> {
-    match bytes.split_first() {
-        Some((&FORMAT_JSON_V1, rest)) => std::str::from_utf8(rest)
-            .ok()
-            .and_then(|text| serde_json::value::RawValue::from_string(text.to_string()).ok())
-            .ok_or_else(|| StoreError::other(format!("corrupt {what} record"))),
-        Some((version, _)) => Err(StoreError::other(format!(
-            "{what} record has format version {version}, which this release cannot pass on as JSON"
-        ))),
-        None => Err(StoreError::other(format!("empty {what} record"))),
-    }
-}
-
 /// Decodes a record written by [`encode`] or [`encode_json`]; `what` names it in the error.
 pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {

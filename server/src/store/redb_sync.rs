@@ -10,7 +10,7 @@ use anjian_sync::entity::{BucketDigest, Entity};
 use anjian_sync::event::SignedEvent;
 use anjian_sync::protocol::{JudgedEvent, JudgedEventRef, Projection, Receipt};
 
-use super::codec::{decode, encode, encode_json, raw_json};
+use super::codec::{decode, encode, encode_json};
 use super::model::{BlobMeta, Device, UnixMillis, Upload};
 use super::tables::{
     BLOB_CITATIONS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES, EVENTS,
@@ -300,7 +300,8 @@ impl SyncStore for RedbStore {
             if let Some(bytes) = entities.get(id.as_str())? {
                 projections.push(StoredProjection {
                     rev: *rev,
-                    json: raw_json("entity", bytes.value())?,
+                    // Decoded as raw JSON: checked and passed on, never parsed into a tree.
+                    json: decode("entity", bytes.value())?,
                 });
             }
         }

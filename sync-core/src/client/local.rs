@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
@@ -18,7 +19,9 @@ use crate::judge::{Actor, Entities, Judgement, Verdict, judge_in};
 use crate::protocol::{Projection, Receipt};
 
 /// Settings and counters, JSON values: `secret`, `token`, `identity`, `last_seq`, `last_hash`,
-/// `acked_seq`, `cursor`, `staged_cursor`, `staged_reset`.
+/// `acked_seq`, `cursor`, `staged_cursor`, `staged_reset`, `staged_counted` (the staged
+/// digests cover every staged page), `digests_kept` (`DIGESTS` is kept up to date),
+/// `rebase_due` (an upgrade left the overlay to be made).
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta-0");
 /// Every signed event by seq.
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log-0");
@@ -62,6 +65,9 @@ fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ClientError> {
 /// The replica.
 pub(super) struct Local {
     db: Database,
+    /// An upgrade left the overlay to be made (also kept as `rebase_due` in the metadata, for a
+    /// process that stops first); held here so that the check costs no read.
+    rebase_due: AtomicBool,
 }
 
 fn get_meta<T: DeserializeOwned>(
@@ -124,16 +130,26 @@ impl Local {
         if retired {
             set_meta(&txn, "rebase_due", &true)?;
         }
+        let rebase_due = meta_in::<bool>(&txn, "rebase_due")?.unwrap_or(false);
         txn.open_table(LOG).map_err(local_err)?;
         txn.open_table(RECEIPTS).map_err(local_err)?;
         txn.commit().map_err(local_err)?;
-        Ok(Local { db })
+        Ok(Local {
+            db,
+            rebase_due: AtomicBool::new(rebase_due),
+        })
+    }
+
+    /// Whether an upgrade left the overlay to be made.
+    pub(super) fn rebase_due(&self) -> bool {
+        self.rebase_due.load(Ordering::Acquire)
     }
 
     /// Makes the overlay anew if an upgrade left that due.
     pub(super) fn rebase_if_due(&self, actor: &Actor) -> Result<(), ClientError> {
-        if self.meta::<bool>("rebase_due")?.unwrap_or(false) {
+        if self.rebase_due() {
             self.write(|txn| rebase(txn, actor))?;
+            self.rebase_due.store(false, Ordering::Release);
         }
         Ok(())
     }

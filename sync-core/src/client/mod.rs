@@ -519,6 +519,9 @@ impl Device {
     /// Completes what an upgrade left due, when there is a login to judge with (without one,
     /// nothing was captured that the view could lack).
     fn settle(&self) -> Result<(), ClientError> {
+        if !self.local.rebase_due() {
+            return Ok(());
+        }
         match self.actor() {
             Ok(_) | Err(ClientError::NotReady(_)) => Ok(()),
             Err(err) => Err(err),
@@ -673,7 +676,7 @@ impl Device {
                     report.repulled = true;
                     actor = self.refresh_identity().await?;
                 }
-                if !page.complete && !page.reset {
+                if !page.complete {
                     // The next page is asked for first, so the server reads it while this one
                     // is written here. Staging persists the same cursor, so a failure of either
                     // leaves the replica where the next pull resumes.
@@ -685,12 +688,7 @@ impl Device {
                     fetched = Some(next?);
                     continue;
                 }
-                let complete = page.complete;
                 let mismatched = self.local.stage(page, &actor)?;
-                if !complete {
-                    self.step(Step::Staged);
-                    continue;
-                }
                 self.step(Step::Applied);
                 if mismatched.is_empty() {
                     return Ok(());
