@@ -12,6 +12,7 @@ mod auth;
 mod blobs;
 mod enterprises;
 mod errors;
+mod hostile;
 mod inspections;
 mod lifecycle;
 mod office;

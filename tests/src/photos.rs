@@ -187,6 +187,14 @@ impl UploadReply {
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or("")
     }
+
+    /// `Upload-Offset`, failing the test when it is missing.
+    #[track_caller]
+    pub fn offset(&self) -> u64 {
+        self.header("upload-offset")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no Upload-Offset: {self:?}"))
+    }
 }
 
 async fn upload_reply(response: reqwest::Response) -> UploadReply {

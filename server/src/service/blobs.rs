@@ -765,7 +765,13 @@ struct BusyGuard<'a> {
 impl<'a> BusyGuard<'a> {
     fn take(busy: &'a Mutex<HashSet<Uuid>>, id: Uuid) -> Option<BusyGuard<'a>> {
         let mut set = busy.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        set.insert(id).then_some(BusyGuard { busy, id })
+        // A guard is made only for an id newly marked: one made for an id already busy would,
+        // when dropped, lock the mutex still held here and unmark the other request's id.
+        if set.insert(id) {
+            Some(BusyGuard { busy, id })
+        } else {
+            None
+        }
     }
 }
 
