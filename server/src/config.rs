@@ -58,6 +58,20 @@ pub struct HttpSettings {
     pub shutdown_grace_secs: u64,
     /// Push and pull requests handled at once; more wait their turn.
     pub max_concurrent_syncs: usize,
+    /// Connections open at once; a connection past this is answered 503 with `Retry-After`
+    /// and closed.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's whole head (HTTP/1).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may stay open with no request being handled and nothing sent or
+    /// received of an answer before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Seconds a request body may send nothing before the request is cut off.
+    pub body_read_timeout_secs: u64,
+    /// Upload chunks and photo forms handled at once; more are answered 503 with `Retry-After`.
+    pub max_concurrent_uploads: usize,
+    /// Streams one HTTP/2 connection may have open at once.
+    pub max_http2_streams: u32,
 }
 
 /// Sessions, login throttling, invitations.
@@ -108,6 +122,9 @@ pub struct BlobSettings {
     pub upload_ttl_secs: u64,
     /// Unfinished uploads one user may have at once.
     pub max_uploads_per_user: usize,
+    /// Bytes all unfinished uploads together may reserve on disk (the sum of their lengths);
+    /// a new upload past it is answered 503 with `Retry-After`.
+    pub max_reserved_upload_bytes: u64,
 }
 
 impl Default for BlobSettings {
@@ -119,6 +136,7 @@ impl Default for BlobSettings {
             decode_concurrency: 2,
             upload_ttl_secs: 7 * 24 * 3600,
             max_uploads_per_user: 64,
+            max_reserved_upload_bytes: 4 * 1024 * 1024 * 1024,
         }
     }
 }
@@ -181,6 +199,12 @@ impl Default for HttpSettings {
             trust_forwarded_for: false,
             shutdown_grace_secs: 30,
             max_concurrent_syncs: 4,
+            max_connections: 1024,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            body_read_timeout_secs: 30,
+            max_concurrent_uploads: 16,
+            max_http2_streams: 16,
         }
     }
 }
@@ -256,6 +280,27 @@ impl Settings {
         if http.max_concurrent_syncs == 0 || http.max_concurrent_syncs > 1024 {
             bail!("http.max_concurrent_syncs must be between 1 and 1024");
         }
+        if http.max_connections == 0 || http.max_connections > 1_000_000 {
+            bail!("http.max_connections must be between 1 and 1000000");
+        }
+        if http.max_concurrent_uploads == 0 || http.max_concurrent_uploads > 4096 {
+            bail!("http.max_concurrent_uploads must be between 1 and 4096");
+        }
+        if http.max_http2_streams == 0 || http.max_http2_streams > 1024 {
+            bail!("http.max_http2_streams must be between 1 and 1024");
+        }
+        for (name, value) in [
+            (
+                "http.header_read_timeout_secs",
+                http.header_read_timeout_secs,
+            ),
+            ("http.idle_timeout_secs", http.idle_timeout_secs),
+            ("http.body_read_timeout_secs", http.body_read_timeout_secs),
+        ] {
+            if value == 0 || value > 3600 {
+                bail!("{name} must be between 1 second and one hour, not {value}");
+            }
+        }
         let auth = &self.auth;
         for (name, value) in [
             ("auth.session_ttl_secs", auth.session_ttl_secs),
@@ -303,6 +348,9 @@ impl Settings {
         if blobs.max_uploads_per_user == 0 {
             bail!("blobs.max_uploads_per_user must be at least 1");
         }
+        if blobs.max_reserved_upload_bytes < blobs.max_bytes {
+            bail!("blobs.max_reserved_upload_bytes must be at least blobs.max_bytes");
+        }
         Ok(())
     }
 
@@ -314,6 +362,23 @@ impl Settings {
     /// The blob directory inside the data directory.
     pub fn blob_dir(&self) -> PathBuf {
         self.data_dir.join(BLOB_DIR)
+    }
+}
+
+impl HttpSettings {
+    /// [`HttpSettings::header_read_timeout_secs`].
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    /// [`HttpSettings::idle_timeout_secs`].
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// [`HttpSettings::body_read_timeout_secs`].
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_secs)
     }
 }
 

@@ -6,10 +6,12 @@
 //! - [`store`]: the narrow storage interface and its embedded redb backend.
 //!
 //! [`startup`] wires them together on an already-bound listener, which is what `main` and the
-//! end-to-end tests both call; [`config`] holds the typed settings.
+//! end-to-end tests both call; [`connections`] is the accept loop and the bounds on every
+//! connection; [`config`] holds the typed settings.
 
 pub mod api;
 pub mod config;
+pub mod connections;
 pub mod demo;
 pub mod service;
 pub mod startup;

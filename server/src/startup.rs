@@ -12,12 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use poem::Server;
-use poem::listener::TcpAcceptor;
 use secrecy::SecretString;
 
 use crate::api::{self, AppState};
 use crate::config::Settings;
+use crate::connections::{self, ConnectionLimits};
 use crate::service::accounts::Accounts;
 use crate::service::blobs::Blobs;
 use crate::service::sync::{OfficeDevice, SyncService};
@@ -158,12 +157,21 @@ impl Application {
             blob: usize::try_from(settings.blobs.max_bytes)
                 .unwrap_or(usize::MAX)
                 .saturating_add(64 * 1024),
+            stall: settings.http.body_read_timeout(),
+            concurrent_uploads: settings.http.max_concurrent_uploads,
         };
         let sweeper = tokio::spawn(sweep_uploads(state.clone()));
         let routes = api::routes(state, limits);
+        let http = &settings.http;
+        let connections = ConnectionLimits {
+            max_connections: http.max_connections,
+            header_read_timeout: http.header_read_timeout(),
+            idle_timeout: http.idle_timeout(),
+            max_http2_streams: http.max_http2_streams,
+            shutdown_grace: grace,
+        };
         tracing::info!(%local_addr, data_dir = %settings.data_dir.display(), "serving; API docs at /docs");
-        Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)
-            .run_with_graceful_shutdown(routes, shutdown, Some(grace))
+        connections::serve(listener, routes, connections, shutdown)
             .await
             .context("the HTTP server failed")?;
         sweeper.abort();

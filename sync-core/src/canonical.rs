@@ -97,7 +97,7 @@ fn write_value(
         Value::Number(n) => {
             let int = n
                 .as_i64()
-                .filter(|i| i.abs() <= MAX_SAFE_INTEGER)
+                .filter(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER as u64)
                 .or_else(|| {
                     n.as_u64()
                         .filter(|u| *u <= MAX_SAFE_INTEGER as u64)
@@ -121,7 +121,7 @@ fn write_value(
                 if i > 0 {
                     out.push(',');
                 }
-                write_value(out, item, &Path::Index(path, i), depth + 1)?;
+                write_value(out, item, &Path::Index(path, i), depth.saturating_add(1))?;
             }
             out.push(']');
         }
@@ -155,7 +155,7 @@ fn write_members(
         }
         write_string(out, key);
         out.push(':');
-        write_value(out, value, &Path::Key(path, key), depth + 1)?;
+        write_value(out, value, &Path::Key(path, key), depth.saturating_add(1))?;
     }
     out.push('}');
     Ok(())
@@ -219,6 +219,8 @@ mod tests {
             json!(9_007_199_254_740_992_i64),
             json!(1.5),
             json!(u64::MAX),
+            json!(i64::MIN),
+            json!(i64::MAX),
             json!({"lat": 30.1}),
         ] {
             assert!(

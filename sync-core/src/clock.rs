@@ -23,8 +23,10 @@ use serde::{Deserialize, Serialize};
 /// counted in. (The caller reads the clock; this only converts.)
 pub fn china_date(unix_ms: i64) -> String {
     let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(unix_ms).saturating_mul(1_000_000),
+    )
+    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let date = at.to_offset(offset).date();
     format!(
         "{:04}-{:02}-{:02}",
@@ -74,15 +76,16 @@ pub fn estimate(claimed_ms: i64, device_clock_ms: i64, received_at_ms: i64) -> C
     let plausible =
         |t: i64| (EARLIEST_MS..=received_at_ms.saturating_add(TOLERANCE_MS)).contains(&t);
     let corrected = claimed_ms.saturating_sub(skew_ms);
-    let (at, clock) = if skew_ms.abs() <= TOLERANCE_MS && plausible(claimed_ms) {
-        (claimed_ms, ClockFlag::Ok)
-    } else if skew_ms.abs() > TOLERANCE_MS && plausible(corrected) {
-        (corrected, ClockFlag::Corrected)
-    } else if plausible(claimed_ms) {
-        (claimed_ms, ClockFlag::Unreliable)
-    } else {
-        (received_at_ms, ClockFlag::Unreliable)
-    };
+    let (at, clock) =
+        if skew_ms.unsigned_abs() <= TOLERANCE_MS.unsigned_abs() && plausible(claimed_ms) {
+            (claimed_ms, ClockFlag::Ok)
+        } else if skew_ms.unsigned_abs() > TOLERANCE_MS.unsigned_abs() && plausible(corrected) {
+            (corrected, ClockFlag::Corrected)
+        } else if plausible(claimed_ms) {
+            (claimed_ms, ClockFlag::Unreliable)
+        } else {
+            (received_at_ms, ClockFlag::Unreliable)
+        };
     CaptureTime {
         claimed_ms,
         device_clock_ms,
@@ -106,6 +109,19 @@ mod tests {
 
     const NOW: i64 = 1_764_300_000_000;
     const HOUR: i64 = 3_600_000;
+
+    #[test]
+    fn clocks_at_the_ends_of_time_are_unreliable_not_a_panic() {
+        for claimed in [i64::MIN, 0, NOW, i64::MAX] {
+            for device in [i64::MIN, i64::MIN + 1, -1, 0, NOW, i64::MAX] {
+                for received in [i64::MIN, 0, NOW, i64::MAX] {
+                    let t = estimate(claimed, device, received);
+                    assert!(t.captured_at_ms <= received, "{t:?}");
+                }
+            }
+        }
+        assert_eq!(estimate(NOW, i64::MIN, NOW).clock, ClockFlag::Unreliable);
+    }
 
     #[test]
     fn an_honest_clock_offline_for_a_day() {

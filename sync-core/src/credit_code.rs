@@ -54,10 +54,11 @@ pub fn check(code: &str) -> Result<CreditCodeCheck, CreditCodeError> {
     let mut weight = 1u32;
     let mut sum = 0u32;
     for v in &values[..17] {
-        sum += v * weight;
-        weight = weight * 3 % 31;
+        // At most 17 × 30 × 30: no step can overflow, and saturating says so without a panic.
+        sum = sum.saturating_add(v.saturating_mul(weight));
+        weight = weight.saturating_mul(3) % 31;
     }
-    let expected = (31 - sum % 31) % 31;
+    let expected = 31u32.saturating_sub(sum % 31) % 31;
     if values[17] == expected {
         Ok(CreditCodeCheck::Valid)
     } else {

@@ -181,7 +181,7 @@ pub struct BucketDigest {
 impl BucketDigest {
     /// Adds an entity at a revision.
     pub fn add(&mut self, entity_id: &str, rev: u64) {
-        self.count += 1;
+        self.count = self.count.saturating_add(1);
         self.xor(entity_id, rev);
     }
 

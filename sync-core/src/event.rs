@@ -8,7 +8,7 @@
 //! ([`crate::canonical`]) without the `hash` and `sig` members; the *signature* is Ed25519 by
 //! the device's key over the 32 hash bytes. Hashes, keys and signatures travel as lower-case hex.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -196,9 +196,19 @@ fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-fn is_uuid(s: &str) -> bool {
-    s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
+/// Whether `s` is a UUID in its one canonical form: lower-case hex with dashes. The same UUID
+/// in upper case is another string, and would be another key; it is refused, never folded.
+pub fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => matches!(b, b'0'..=b'9' | b'a'..=b'f'),
+        })
 }
+
+/// The most a `seq` may be: the largest integer a JavaScript number holds exactly, as the
+/// canonical encoding allows, so every client can count to it and one past it never overflows.
+pub const MAX_SEQ: u64 = crate::canonical::MAX_SAFE_INTEGER as u64;
 
 /// A device's signing key. Its `Debug` does not print the secret.
 pub struct DeviceKey(SigningKey);
@@ -234,16 +244,23 @@ impl DeviceKey {
     }
 }
 
-/// Parses a hex public key.
+/// Parses a public key in its one canonical form, 64 lower-case hex characters, and refuses
+/// weak keys (points of small order), under which a signature can verify without the secret.
 pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, EventError> {
-    let bytes: [u8; 32] = hex::decode(hex_key)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| {
-            EventError::Malformed("a public key is 64 hex characters (32 bytes)".into())
-        })?;
-    VerifyingKey::from_bytes(&bytes)
-        .map_err(|_| EventError::Malformed("not an Ed25519 public key".into()))
+    let mut bytes = [0u8; 32];
+    if !is_hex(hex_key, 64) || hex::decode_to_slice(hex_key, &mut bytes).is_err() {
+        return Err(EventError::Malformed(
+            "a public key is 64 lower-case hex characters (32 bytes)".into(),
+        ));
+    }
+    let key = VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| EventError::Malformed("not an Ed25519 public key".into()))?;
+    if key.is_weak() {
+        return Err(EventError::Malformed(
+            "a weak Ed25519 public key (a point of small order) cannot be enrolled; generate a new key pair".into(),
+        ));
+    }
+    Ok(key)
 }
 
 impl SignedEvent {
@@ -260,8 +277,8 @@ impl SignedEvent {
         if body.v != EVENT_VERSION {
             return malformed("`v` must be 1");
         }
-        if body.seq == 0 {
-            return malformed("`seq` starts at 1");
+        if body.seq == 0 || body.seq > MAX_SEQ {
+            return malformed("`seq` starts at 1 and is at most 2^53 - 1");
         }
         if !is_uuid(&body.id) || !is_uuid(&body.entity_id) || !is_uuid(&body.device_id) {
             return malformed(
@@ -302,31 +319,19 @@ struct Signed {
 }
 
 impl Signed {
+    /// Strict verification (RFC 8032 with the checks of `verify_strict`): a weak key or a
+    /// signature whose `R` is of small order is refused, so no signature made without the
+    /// secret key verifies. Batch verification is not used: it can accept a signature the
+    /// strict check refuses.
     fn verify(&self, key: &VerifyingKey) -> Result<(), EventError> {
-        key.verify(&self.hash, &self.sig)
+        key.verify_strict(&self.hash, &self.sig)
             .map_err(|_| EventError::BadSignature)
     }
 }
 
-/// Checks many events of one device, as [`SignedEvent::verify`] checks one: the forms and hashes
-/// one by one, then the signatures as one batch, which costs about half as much per signature.
-/// Only if the batch fails is each signature checked alone, to name the bad ones.
+/// Checks many events of one device, each as [`SignedEvent::verify`] checks one.
 pub fn verify_all(events: &[SignedEvent], key: &VerifyingKey) -> Vec<Result<(), EventError>> {
-    let parts: Vec<Result<Signed, EventError>> = events.iter().map(SignedEvent::signed).collect();
-    let good: Vec<&Signed> = parts.iter().filter_map(|p| p.as_ref().ok()).collect();
-    let batch_holds = good.len() > 1 && {
-        let messages: Vec<&[u8]> = good.iter().map(|s| s.hash.as_slice()).collect();
-        let signatures: Vec<Signature> = good.iter().map(|s| s.sig).collect();
-        let keys = vec![*key; good.len()];
-        ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
-    };
-    parts
-        .into_iter()
-        .map(|part| match part? {
-            _ if batch_holds => Ok(()),
-            signed => signed.verify(key),
-        })
-        .collect()
+    events.iter().map(|event| event.verify(key)).collect()
 }
 
 #[cfg(test)]
@@ -427,7 +432,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_batch_names_exactly_the_events_that_fail() {
+    fn a_push_check_names_exactly_the_events_that_fail() {
         let (key, body) = vector();
         let public = parse_public_key(&key.public_hex()).unwrap();
         let mut events: Vec<SignedEvent> = (1..=5)
@@ -455,6 +460,91 @@ pub(crate) mod tests {
         for i in [0, 2, 4] {
             assert!(checked[i].is_ok(), "event {i}: {:?}", checked[i]);
         }
+    }
+
+    #[test]
+    fn keys_are_canonical_and_never_weak() {
+        let (key, _) = vector();
+        let public = key.public_hex();
+        assert!(parse_public_key(&public).is_ok());
+        assert!(parse_public_key(&public.to_uppercase()).is_err());
+        let identity = format!("01{}", "00".repeat(31));
+        let order_two = format!("ec{}7f", "ff".repeat(30));
+        for weak in [identity, order_two] {
+            assert!(
+                matches!(parse_public_key(&weak), Err(EventError::Malformed(ref m)) if m.contains("weak")),
+                "{weak}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_signature_made_without_the_secret_never_verifies() {
+        // Under the identity point as a key (one enrolled before weak keys were refused), the
+        // "universal" signature R = identity, s = 0 satisfies the plain equation for any
+        // message; strict verification refuses it.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = VerifyingKey::from_bytes(&identity).unwrap();
+        let (_, body) = vector();
+        let hash = hash_body(&body).unwrap();
+        let forged = SignedEvent {
+            body,
+            hash,
+            sig: format!("01{}", "00".repeat(63)),
+        };
+        assert_eq!(forged.verify(&weak), Err(EventError::BadSignature));
+        assert_eq!(
+            verify_all(std::slice::from_ref(&forged), &weak),
+            vec![Err(EventError::BadSignature)]
+        );
+    }
+
+    #[test]
+    fn ids_and_seqs_have_one_form() {
+        let (key, body) = vector();
+        let public = parse_public_key(&key.public_hex()).unwrap();
+        let upper = EventBody {
+            entity_id: body.entity_id.to_uppercase(),
+            ..body.clone()
+        };
+        let signed = key.sign(body.clone()).unwrap();
+        for bad in [
+            upper,
+            EventBody {
+                seq: 0,
+                ..body.clone()
+            },
+            EventBody {
+                seq: MAX_SEQ + 1,
+                ..body.clone()
+            },
+            EventBody {
+                seq: u64::MAX,
+                ..body.clone()
+            },
+        ] {
+            // What a hostile client sends: any body, with a well-formed hash and signature.
+            let signed = SignedEvent {
+                body: bad,
+                ..signed.clone()
+            };
+            assert!(
+                matches!(signed.verify(&public), Err(EventError::Malformed(_))),
+                "{:?}",
+                signed.body
+            );
+        }
+        let top = key
+            .sign(EventBody {
+                seq: MAX_SEQ,
+                ..body
+            })
+            .unwrap();
+        assert_eq!(top.verify(&public), Ok(()));
+        assert!(is_uuid("0192f3a0-0000-7000-8000-0000000000e1"));
+        assert!(!is_uuid("0192F3A0-0000-7000-8000-0000000000E1"));
+        assert!(!is_uuid("0192f3a0000070008000-0000000000e1-00"));
     }
 
     #[test]

@@ -15,14 +15,25 @@
 //! - [`protocol`]: the push and pull messages.
 //! - `client` (feature `client`): the embeddable offline client: replica, outbox, transport.
 
+// The shared part judges what arrives from the network: no arithmetic in it may overflow or
+// panic on a hostile value (overflow checks are on in release), so every operation is checked.
+#[warn(clippy::arithmetic_side_effects)]
 pub mod access;
+#[warn(clippy::arithmetic_side_effects)]
 pub mod canonical;
 #[cfg(feature = "client")]
 pub mod client;
+#[warn(clippy::arithmetic_side_effects)]
 pub mod clock;
+#[warn(clippy::arithmetic_side_effects)]
 pub mod credit_code;
+#[warn(clippy::arithmetic_side_effects)]
 pub mod entity;
+#[warn(clippy::arithmetic_side_effects)]
 pub mod event;
+#[warn(clippy::arithmetic_side_effects)]
 pub mod judge;
+#[warn(clippy::arithmetic_side_effects)]
 pub mod kinds;
+#[warn(clippy::arithmetic_side_effects)]
 pub mod protocol;

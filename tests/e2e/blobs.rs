@@ -281,6 +281,16 @@ async fn bombs_truncated_files_and_other_formats_are_refused_cleanly() {
         "{refused:?}"
     );
 
+    // Within the pixel limit (50 million), but 16 bits a channel: 400 MB decoded. Refused for
+    // its memory before any pixel buffer is made, not decoded and found damaged.
+    let deep = photos::png_declaring(7071, 16);
+    let refused = server.upload(&admin, &deep, 64 * 1024).await;
+    assert_eq!((refused.status, refused.code()), (422, "image-too-large"));
+    assert!(
+        refused.body["message"].as_str().unwrap().contains("memory"),
+        "{refused:?}"
+    );
+
     let whole = jpeg(800, 600, 6, None);
     let truncated = &whole[..whole.len() * 2 / 3];
     let refused = server.upload(&admin, truncated, 64 * 1024).await;

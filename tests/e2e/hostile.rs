@@ -100,3 +100,293 @@ async fn a_second_append_to_a_busy_upload_is_refused_and_the_server_stays_up() {
         .await
         .expect("the server did not stop");
 }
+
+/// A client that speaks HTTP/2 without upgrading (prior knowledge), as any h2c client may.
+fn h2_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap()
+}
+
+/// A body of `total` bytes sent in 64 KiB pieces as a stream, so that no length is declared.
+fn streamed(total: usize) -> reqwest::Body {
+    let piece = vec![b'{'; 64 * 1024];
+    let pieces = total.div_ceil(piece.len());
+    reqwest::Body::wrap_stream(futures_util::stream::iter(
+        (0..pieces).map(move |_| Ok::<_, std::io::Error>(piece.clone())),
+    ))
+}
+
+#[tokio::test]
+async fn bodies_without_a_length_are_counted_as_they_are_read_over_http2() {
+    let server = TestServer::start_with(|s| {
+        s.blobs.max_bytes = 1024 * 1024;
+        s.blobs.max_reserved_upload_bytes = 1024 * 1024;
+    })
+    .await;
+    let admin = server.admin().await;
+    let h2 = h2_client();
+    // 8 MiB with neither Content-Length nor Transfer-Encoding: refused at the 1 MiB JSON limit,
+    // before login or the push's token are looked at.
+    for path in ["/v1/auth/login", "/v1/sync/push"] {
+        let response = h2
+            .post(server.url(path))
+            .header("content-type", "application/json")
+            .body(streamed(8 * 1024 * 1024))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.version(), reqwest::Version::HTTP_2);
+        let reply = anjian_tests::server::reply(response).await;
+        reply.assert_error(413, "payload-too-large");
+    }
+    // The photo form, whose limit is the largest photo: its text fields are counted too.
+    let response = h2
+        .post(server.url("/v1/blobs"))
+        .bearer_auth(&admin)
+        .header("content-type", "multipart/form-data; boundary=X")
+        .body(streamed(4 * 1024 * 1024))
+        .send()
+        .await
+        .unwrap();
+    let reply = anjian_tests::server::reply(response).await;
+    reply.assert_error(413, "payload-too-large");
+    assert_serving(&server).await;
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_is_cut_off() {
+    let server = TestServer::start_with(|s| s.http.body_read_timeout_secs = 1).await;
+    let head = "POST /v1/auth/login HTTP/1.1\r\nContent-Type: application/json";
+    let mut stalled = stalled_request(&server, head, 100, 10).await;
+    let answer = tokio::time::timeout(ANSWER, read_answer(&mut stalled))
+        .await
+        .expect("a stalled body was never cut off");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body-stalled"), "{answer}");
+}
+
+/// Reads what the server sends until it closes the connection or stops sending for a second,
+/// for ten seconds at most.
+async fn read_answer(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    for _ in 0..10 {
+        let read = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buffer)).await;
+        match read {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&buffer[..n]),
+            Err(_) if !answer.is_empty() => break,
+            Err(_) => {}
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Waits until the server closes `stream`, reading and dropping what it sends; says how long
+/// that took, or `None` when it stayed open for `within`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> Option<Duration> {
+    use tokio::io::AsyncReadExt as _;
+    let start = std::time::Instant::now();
+    let mut buffer = [0u8; 4096];
+    while start.elapsed() < within {
+        match tokio::time::timeout(within, stream.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(start.elapsed()),
+            Ok(Ok(_)) => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn idle_and_slow_connections_are_closed() {
+    let server = TestServer::start_with(|s| {
+        s.http.idle_timeout_secs = 1;
+        s.http.header_read_timeout_secs = 1;
+    })
+    .await;
+    // A connection that never sends anything.
+    let mut idle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(10))
+            .await
+            .is_some(),
+        "an idle connection stayed open"
+    );
+    // A connection that trickles a request head, a byte at a time, never finishing it.
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+    let trickle = async {
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if slow.write_all(b"X").await.is_err() {
+                return true;
+            }
+        }
+        false
+    };
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), trickle)
+            .await
+            .unwrap_or(false),
+        "a connection trickling its request head stayed open"
+    );
+    // A keep-alive connection is closed once idle after its answer.
+    let mut kept = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr);
+    kept.write_all(request.as_bytes()).await.unwrap();
+    assert!(
+        closed_within(&mut kept, Duration::from_secs(10))
+            .await
+            .is_some(),
+        "a keep-alive connection stayed open after its answer"
+    );
+    assert_serving(&server).await;
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_are_told_to_come_back() {
+    let server = TestServer::start_with(|s| s.http.max_connections = 4).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr);
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let answer = read_answer(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        held.push(stream);
+    }
+    let mut fifth = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let answer = read_answer(&mut fifth).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("Retry-After: 5"), "{answer}");
+    assert!(answer.contains("server-busy"), "{answer}");
+    held.clear();
+    let mut answered = false;
+    for _ in 0..100 {
+        let reply = tokio::time::timeout(ANSWER, server.get("/healthz", None)).await;
+        if reply.is_ok_and(|r| r.status == 200) {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(answered, "the server did not take connections again");
+}
+
+#[tokio::test]
+async fn uploads_at_once_and_the_disk_they_reserve_are_bounded() {
+    let server = TestServer::start_with(|s| {
+        s.http.max_concurrent_uploads = 1;
+        s.blobs.max_bytes = 1024 * 1024;
+        s.blobs.max_reserved_upload_bytes = 3 * 1024 * 1024;
+    })
+    .await;
+    let admin = server.admin().await;
+    let mib = 1024 * 1024;
+    let first = server
+        .upload_location(&admin, mib as u64, &"01".repeat(32))
+        .await;
+    let second = server
+        .upload_location(&admin, mib as u64, &"02".repeat(32))
+        .await;
+    server
+        .upload_location(&admin, mib as u64, &"03".repeat(32))
+        .await;
+    // Three unfinished uploads of 1 MiB reserve all 3 MiB: a fourth must wait.
+    let fourth = server
+        .create_upload(&admin, mib as u64, &"04".repeat(32))
+        .await;
+    assert_eq!(
+        (fourth.status, fourth.code()),
+        (503, "upload-capacity"),
+        "{fourth:?}"
+    );
+    assert!(fourth.header("retry-after").is_some(), "{fourth:?}");
+
+    // One append in hand is all the server takes at once.
+    let head = format!(
+        "PATCH {first} HTTP/1.1\r\nAuthorization: Bearer {admin}\r\nTus-Resumable: 1.0.0\r\n\
+         Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream"
+    );
+    let slow = stalled_request(&server, &head, mib, 1000).await;
+    let mut busy = None;
+    for _ in 0..200 {
+        let reply = server.append(&admin, &second, 0, b"x", None, false).await;
+        if reply.status == 503 {
+            busy = Some(reply);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let busy = busy.expect("a second upload was taken while the first was in hand");
+    assert_eq!(busy.code(), "server-busy", "{busy:?}");
+    assert_eq!(busy.header("retry-after"), Some("5"));
+    drop(slow);
+}
+
+#[tokio::test]
+async fn extreme_numbers_are_answered_not_crashed_on() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let li = server.add_inspector(&admin, "lili").await;
+    let mut device = anjian_tests::raw::RawDevice::enrol(&server, &li, [9; 32]).await;
+    // What a hostile client sends: a well-formed event whose `seq` is then set to anything.
+    let event = |seq: u64| {
+        let body = device.body(
+            1,
+            anjian_sync::event::GENESIS_HASH,
+            "hazard.report",
+            &anjian_sync::client::Device::new_entity_id(),
+            anjian_tests::raw::hazard_report("极端数值"),
+        );
+        let mut json = serde_json::to_value(device.key.sign(body).unwrap()).unwrap();
+        json["seq"] = serde_json::json!(seq);
+        json
+    };
+    // `seq` at the top of u64: one event alone, and two "in order" past it.
+    let reply = device.push_json(&server, vec![event(u64::MAX)], 0).await;
+    assert_eq!(
+        reply.ok(200)["refused"]["code"],
+        "malformed-event",
+        "{reply:?}"
+    );
+    let reply = device
+        .push_json(&server, vec![event(u64::MAX), event(1)], 0)
+        .await;
+    reply.assert_error(400, "invalid-field");
+
+    // A payload number that has no absolute value in i64: no canonical encoding, refused.
+    let mut extreme = event(1);
+    extreme["payload"]["count"] = serde_json::json!(i64::MIN);
+    let reply = device.push_json(&server, vec![extreme], 0).await;
+    assert_eq!(
+        reply.ok(200)["refused"]["code"],
+        "malformed-event",
+        "{reply:?}"
+    );
+
+    // A device clock at either end of i64: the event is taken, its time marked unreliable.
+    let first = device.next(
+        "hazard.report",
+        &anjian_sync::client::Device::new_entity_id(),
+        anjian_tests::raw::hazard_report("时钟错乱"),
+        &[anjian_tests::devices::PHOTO],
+    );
+    let second = device.next(
+        "hazard.report",
+        &anjian_sync::client::Device::new_entity_id(),
+        anjian_tests::raw::hazard_report("时钟错乱"),
+        &[anjian_tests::devices::PHOTO],
+    );
+    for (signed, clock) in [(first, i64::MIN), (second, i64::MAX)] {
+        let json = serde_json::to_value(&signed).unwrap();
+        let reply = device.push_json(&server, vec![json], clock).await;
+        let receipt = &reply.ok(200)["receipts"][0];
+        assert_eq!(receipt["seq"].as_u64(), Some(signed.body.seq), "{reply:?}");
+    }
+    assert_serving(&server).await;
+}

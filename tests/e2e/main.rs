@@ -12,6 +12,7 @@ mod auth;
 mod blobs;
 mod enterprises;
 mod errors;
+mod forgery;
 mod hostile;
 mod inspections;
 mod lifecycle;

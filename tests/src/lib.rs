@@ -15,6 +15,7 @@ pub mod child;
 pub mod devices;
 pub mod logs;
 pub mod photos;
+pub mod raw;
 pub mod server;
 pub mod wechat;
 

@@ -138,6 +138,12 @@ pub fn jpeg(width: u32, height: u32, seed: u32, exif: Option<&Exif>) -> Vec<u8> 
 /// A PNG of a few hundred bytes whose header declares `side`×`side` pixels: a decompression
 /// bomb, as far as any decoder that believes the header is concerned.
 pub fn png_bomb(side: u32) -> Vec<u8> {
+    png_declaring(side, 8)
+}
+
+/// A PNG of a few hundred bytes whose header declares `side`×`side` RGBA pixels of
+/// `bit_depth` bits a channel (8 or 16).
+pub fn png_declaring(side: u32, bit_depth: u8) -> Vec<u8> {
     fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
         out.extend_from_slice(&(data.len() as u32).to_be_bytes());
         let mut crc = crc32fast::Hasher::new();
@@ -151,7 +157,7 @@ pub fn png_bomb(side: u32) -> Vec<u8> {
     let mut header = Vec::new();
     header.extend_from_slice(&side.to_be_bytes());
     header.extend_from_slice(&side.to_be_bytes());
-    header.extend_from_slice(&[8, 6, 0, 0, 0]); // 8-bit RGBA, deflate, no interlace
+    header.extend_from_slice(&[bit_depth, 6, 0, 0, 0]); // RGBA, deflate, no interlace
     chunk(&mut out, b"IHDR", &header);
     // A little zlib stream of zeros: what a bomb would inflate from.
     chunk(

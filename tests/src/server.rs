@@ -306,6 +306,15 @@ impl TestServer {
         (user["id"].as_str().unwrap().to_string(), token)
     }
 
+    /// Creates a town-wide inspector with [`USER_PASSWORD`], logs them in, and returns their
+    /// token.
+    pub async fn add_inspector(&self, admin_token: &str, username: &str) -> String {
+        let user = json!({"username": username, "password": USER_PASSWORD,
+            "roles": ["inspector"], "scopes": {"town": true}});
+        self.create_user(admin_token, user).await;
+        self.token(username, USER_PASSWORD).await
+    }
+
     /// Adds a grid, as the admin `admin_token`.
     pub async fn add_grid(&self, admin_token: &str, code: &str, name: &str) {
         let grid = json!({"code": code, "name": name});
@@ -338,7 +347,8 @@ impl TestServer {
     }
 }
 
-async fn reply(response: reqwest::Response) -> Reply {
+/// Reads a response into a [`Reply`].
+pub async fn reply(response: reqwest::Response) -> Reply {
     let status = response.status().as_u16();
     let retry_after = response
         .headers()

@@ -62,6 +62,9 @@ pub enum ApiError {
     /// It was here and is gone (`upload-expired`).
     #[oai(status = 410)]
     Gone(Json<ErrorBody>),
+    /// The request body sent nothing for `http.body_read_timeout_secs` (`body-stalled`).
+    #[oai(status = 408)]
+    RequestTimeout(Json<ErrorBody>),
     /// A precondition header does not hold (`tus-version`: only `Tus-Resumable: 1.0.0`).
     #[oai(status = 412)]
     PreconditionFailed(Json<ErrorBody>),
@@ -88,8 +91,8 @@ pub enum ApiError {
     /// WeChat answered something unexpected (`wechat-error`).
     #[oai(status = 502)]
     BadGateway(Json<ErrorBody>),
-    /// Temporarily unavailable (`wechat-busy`, `wechat-unreachable`, `wechat-disabled`); retryable
-    /// when `Retry-After` is present.
+    /// Temporarily unavailable (`server-busy`, `upload-capacity`, `wechat-busy`,
+    /// `wechat-unreachable`, `wechat-disabled`); retryable when `Retry-After` is present.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] Option<u64>),
 }
@@ -109,6 +112,7 @@ impl ApiError {
             StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(body),
             StatusCode::CONFLICT => ApiError::Conflict(body),
             StatusCode::GONE => ApiError::Gone(body),
+            StatusCode::REQUEST_TIMEOUT => ApiError::RequestTimeout(body),
             StatusCode::PRECONDITION_FAILED => ApiError::PreconditionFailed(body),
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(body),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(body),
@@ -131,6 +135,7 @@ impl ApiError {
             | ApiError::MethodNotAllowed(body)
             | ApiError::Conflict(body)
             | ApiError::Gone(body)
+            | ApiError::RequestTimeout(body)
             | ApiError::PreconditionFailed(body)
             | ApiError::PayloadTooLarge(body)
             | ApiError::UnsupportedMediaType(body)
@@ -178,6 +183,31 @@ pub struct BodyTooLarge {
 impl ResponseError for BodyTooLarge {
     fn status(&self) -> StatusCode {
         StatusCode::PAYLOAD_TOO_LARGE
+    }
+}
+
+/// A request body that sent nothing for too long.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body sent nothing for {secs} s and was cut off; send it again")]
+pub struct BodyStalled {
+    /// The limit, in seconds.
+    pub secs: u64,
+}
+
+impl ResponseError for BodyStalled {
+    fn status(&self) -> StatusCode {
+        StatusCode::REQUEST_TIMEOUT
+    }
+}
+
+/// The server has as many requests of this kind in hand as it takes at once.
+#[derive(Debug, thiserror::Error)]
+#[error("the server is handling as many uploads as it takes at once; try again in a few seconds")]
+pub struct ServerBusy;
+
+impl ResponseError for ServerBusy {
+    fn status(&self) -> StatusCode {
+        StatusCode::SERVICE_UNAVAILABLE
     }
 }
 
@@ -246,6 +276,10 @@ impl From<BlobError> for ApiError {
                 return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too-many-uploads", message)
                     .retry_after(3600);
             }
+            BlobError::AtCapacity => {
+                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "upload-capacity", message)
+                    .retry_after(600);
+            }
             BlobError::Storage(cause) => {
                 tracing::error!(error = %cause, "blob storage failure");
                 return ApiError::internal();
@@ -269,6 +303,7 @@ impl From<SyncError> for ApiError {
             SyncError::DeviceNotYours => (StatusCode::FORBIDDEN, "device-not-yours"),
             SyncError::DeviceRevoked => (StatusCode::FORBIDDEN, "device-revoked"),
             SyncError::KeyEnrolled => (StatusCode::CONFLICT, "device-key-enrolled"),
+            SyncError::KeyRefused => (StatusCode::FORBIDDEN, "device-key-refused"),
             SyncError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid-field"),
             SyncError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             SyncError::Storage(cause) => {
@@ -386,6 +421,19 @@ pub fn into_error_response(err: poem::Error) -> poem::Response {
             "unauthenticated",
             "this needs a session: send `Authorization: Bearer <token>` with a token from POST /v1/auth/login",
         )
+    } else if let Some(stalled) = err.downcast_ref::<BodyStalled>() {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body-stalled",
+            stalled.to_string(),
+        )
+    } else if err.is::<ServerBusy>() {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server-busy",
+            ServerBusy.to_string(),
+        )
+        .retry_after(5)
     } else if let Some(too_large) = err.downcast_ref::<BodyTooLarge>() {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -36,7 +36,7 @@ use poem_openapi::{OpenApiService, Tags};
 use crate::service::accounts::Accounts;
 use crate::service::blobs::Blobs;
 use crate::service::sync::SyncService;
-use error::BodyTooLarge;
+use error::{BodyStalled, BodyTooLarge, ServerBusy};
 
 /// What the operations reach through `Data<&Arc<AppState>>`.
 #[derive(Debug)]
@@ -152,18 +152,25 @@ pub struct BodyLimits {
     /// A request carrying a file (`/v1/uploads/…`, `POST /v1/blobs`): the largest file and room
     /// for a multipart form's framing.
     pub blob: usize,
+    /// How long a body may send nothing before it is cut off.
+    pub stall: std::time::Duration,
+    /// Requests carrying files handled at once.
+    pub concurrent_uploads: usize,
 }
 
 /// Every route of the server, with its middleware, over `state`.
 pub fn routes(state: Arc<AppState>, limits: BodyLimits) -> impl Endpoint {
     let api = service();
     let syncs = Arc::new(tokio::sync::Semaphore::new(limits.concurrent_syncs.max(1)));
+    let uploads = Arc::new(tokio::sync::Semaphore::new(
+        limits.concurrent_uploads.max(1),
+    ));
     Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
         .at("/openapi.yaml", api.spec_endpoint_yaml())
         .nest("/", api)
-        .around(move |ep, req| limit_body(ep, req, limits))
+        .around(move |ep, req| limit_body(ep, req, limits, uploads.clone()))
         .around(move |ep, req| take_turns(ep, req, syncs.clone()))
         .data(state)
         .with(Tracing)
@@ -223,45 +230,111 @@ fn sent_in_chunks<G: Send + 'static>(bytes: bytes::Bytes, guard: G) -> poem::Bod
     poem::Body::from_bytes_stream(chunks)
 }
 
-/// Refuses bodies over the limit: by `Content-Length` before reading, and for bodies sent
-/// without one (chunked) by reading at most the limit. Upload chunks are not read here: the
-/// upload reads them as they come, never past the upload's length.
+/// Whether a request carries a file: an upload's chunk (`PATCH`, or `POST` with
+/// `X-HTTP-Method-Override`) or the one-request photo form.
+fn carries_file(req: &Request) -> bool {
+    let path = req.uri().path();
+    let post = req.method() == poem::http::Method::POST;
+    (path.starts_with("/v1/uploads/") && (post || req.method() == poem::http::Method::PATCH))
+        || (path == "/v1/blobs" && post)
+}
+
+/// Bounds every request body, whatever the transport (HTTP/1 with or without
+/// `Content-Length`, chunked, or HTTP/2, where a body may come with neither): a declared length
+/// over the limit is refused before anything is read, and every body is counted as it is read,
+/// so one that grows past the limit is cut off there and answered `413`; a body that sends
+/// nothing for `stall` is cut off and answered `408`. A JSON body without a declared length is
+/// read here, within the limit, before the operation runs; a file is read by the operation as
+/// it streams, never buffered whole. Requests carrying files take one of `uploads`' permits,
+/// and get `503` with `Retry-After` when none is free.
 async fn limit_body<E: Endpoint>(
     ep: Arc<E>,
     mut req: Request,
     limits: BodyLimits,
+    uploads: Arc<tokio::sync::Semaphore>,
 ) -> poem::Result<poem::Response> {
-    let path = req.uri().path();
-    let chunk = path.starts_with("/v1/uploads/");
-    let limit = if chunk || (path == "/v1/blobs" && req.method() == poem::http::Method::POST) {
-        limits.blob
-    } else {
-        limits.json
-    };
+    let file = carries_file(&req);
+    let limit = if file { limits.blob } else { limits.json };
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-    match declared {
-        Some(length) if length > limit as u64 => return Err(BodyTooLarge { limit }.into()),
-        Some(_) => {}
-        None if chunk => {}
-        None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
-            let body = req
-                .take_body()
-                .into_bytes_limit(limit)
-                .await
-                .map_err(|err| match err {
-                    poem::error::ReadBodyError::PayloadTooLarge => {
-                        poem::Error::from(BodyTooLarge { limit })
-                    }
-                    other => poem::Error::from(other),
-                })?;
-            req.set_body(body);
-        }
-        None => {}
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(BodyTooLarge { limit }.into());
     }
-    ep.call(req).await.map(poem::IntoResponse::into_response)
+    let _permit = if file {
+        Some(uploads.try_acquire_owned().map_err(|_| ServerBusy)?)
+    } else {
+        None
+    };
+    let (body, cut) = bounded(req.take_body(), limit, limits.stall);
+    if file || declared.is_some() {
+        req.set_body(body);
+    } else {
+        // An error here is a cut-off, answered below, or a broken connection.
+        let read = body.into_bytes().await;
+        cut.check(limit, limits.stall)?;
+        req.set_body(read?);
+    }
+    let answer = ep.call(req).await;
+    // The operation saw only an error from its body; say why the body was cut off.
+    cut.check(limit, limits.stall)?;
+    answer.map(poem::IntoResponse::into_response)
+}
+
+/// Why a bounded body was cut off, if it was.
+#[derive(Debug, Default)]
+struct Cut(std::sync::atomic::AtomicU8);
+
+impl Cut {
+    const TOO_LARGE: u8 = 1;
+    const STALLED: u8 = 2;
+
+    fn set(&self, why: u8) {
+        self.0.store(why, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The error to answer with, when the body was cut off.
+    fn check(&self, limit: usize, stall: std::time::Duration) -> poem::Result<()> {
+        match self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            Cut::TOO_LARGE => Err(BodyTooLarge { limit }.into()),
+            Cut::STALLED => Err(BodyStalled {
+                secs: stall.as_secs(),
+            }
+            .into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `body`, cut off with an error once more than `limit` bytes have come or nothing has come
+/// for `stall`; the [`Cut`] says which.
+fn bounded(body: poem::Body, limit: usize, stall: std::time::Duration) -> (poem::Body, Arc<Cut>) {
+    use futures_util::StreamExt as _;
+    let cut = Arc::new(Cut::default());
+    let chunks = Box::pin(body.into_bytes_stream());
+    let state = (chunks, 0usize, cut.clone());
+    let counted = futures_util::stream::unfold(state, move |(mut chunks, seen, cut)| async move {
+        if seen > limit {
+            return None;
+        }
+        let why = match tokio::time::timeout(stall, chunks.next()).await {
+            Err(_) => Cut::STALLED,
+            Ok(None) => return None,
+            Ok(Some(Err(err))) => return Some((Err(err), (chunks, usize::MAX, cut))),
+            Ok(Some(Ok(chunk))) => {
+                let seen = seen.saturating_add(chunk.len());
+                if seen <= limit {
+                    return Some((Ok(chunk), (chunks, seen, cut)));
+                }
+                Cut::TOO_LARGE
+            }
+        };
+        cut.set(why);
+        let err = std::io::Error::other("the request body was cut off");
+        Some((Err(err), (chunks, usize::MAX, cut)))
+    });
+    (poem::Body::from_bytes_stream(counted), cut)
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use super::admin::Created;
 use super::error::ApiError;
 use super::security::Auth;
 use super::sync_model::{
-    DeviceList, DeviceView, EnrolRequest, PullResponse, PushRequest, PushResponse,
+    DeviceList, DeviceView, EnrolRequest, ForkList, ForkView, PullResponse, PushRequest,
+    PushResponse, via_json,
 };
 use super::typed::TypedJson;
 use super::{ApiTags, AppState};
@@ -59,6 +60,35 @@ impl DevicesApi {
         Ok(Json(DeviceList {
             devices: devices.iter().map(DeviceView::from).collect(),
         }))
+    }
+
+    /// A device's forks (设备分叉记录) (admin): events it signed that reused a `seq` already
+    /// taken with other content, refused and kept for audit.
+    #[oai(
+        path = "/v1/admin/devices/:id/forks",
+        method = "get",
+        operation_id = "list_device_forks"
+    )]
+    async fn forks(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        /// The device.
+        id: Path<Uuid>,
+    ) -> Result<Json<ForkList>, ApiError> {
+        let forks = state.sync.forks(&auth.0, id.0).await?;
+        let forks = forks
+            .iter()
+            .map(|fork| {
+                Ok(ForkView {
+                    seq: fork.event.body.seq,
+                    hash: fork.event.hash.clone(),
+                    event: via_json(&fork.event)?,
+                    refused_at: fork.refused_at.to_datetime(),
+                })
+            })
+            .collect::<Result<_, ApiError>>()?;
+        Ok(Json(ForkList { forks }))
     }
 
     /// Revoke a device (吊销设备) (admin): its pushes are refused from now on.

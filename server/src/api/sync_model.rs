@@ -98,6 +98,27 @@ pub struct DeviceList {
     pub devices: Vec<DeviceView>,
 }
 
+/// A fork refused from a device (分叉记录): a verified event of it that reused a taken `seq`
+/// with other content.
+#[derive(Debug, Object)]
+pub struct ForkView {
+    /// The `seq` it reused.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: String,
+    /// The refused event, whole and signed.
+    pub event: Event,
+    /// When it was refused.
+    pub refused_at: OffsetDateTime,
+}
+
+/// A device's recorded forks.
+#[derive(Debug, Object)]
+pub struct ForkList {
+    /// In `seq` order; at most 32 are kept per device.
+    pub forks: Vec<ForkView>,
+}
+
 /// When the device says something was captured.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]

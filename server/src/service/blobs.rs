@@ -137,6 +137,11 @@ pub enum BlobError {
         "you have {0} unfinished uploads; finish them or wait for them to expire before starting more"
     )]
     TooManyUploads(usize),
+    /// Unfinished uploads together reserve as much disk as the server allows.
+    #[error(
+        "the server holds as many unfinished uploads as it has room for; try again later (服务器上传已满)"
+    )]
+    AtCapacity,
     /// The request body broke off before its end (a lost connection).
     #[error("the request broke off ({0}); ask for the offset (HEAD) and continue from there")]
     BrokenOff(String),
@@ -312,17 +317,28 @@ impl Blobs {
         };
         let path = self.paths.upload(upload.id);
         let max = self.settings.max_uploads_per_user;
+        let capacity = self.settings.max_reserved_upload_bytes;
         self.blocking(move || {
             if let Some(blob) = store.blob(&upload.sha256)? {
                 return Ok(Created::Exists(blob));
             }
-            let open = store
+            let unfinished: Vec<Upload> = store
                 .uploads()?
+                .into_iter()
+                .filter(|u| u.expires_at > now)
+                .collect();
+            let open = unfinished
                 .iter()
-                .filter(|u| u.user_id == upload.user_id && u.expires_at > now)
+                .filter(|u| u.user_id == upload.user_id)
                 .count();
             if open >= max {
                 return Err(BlobError::TooManyUploads(open));
+            }
+            let reserved = unfinished
+                .iter()
+                .fold(0u64, |sum, u| sum.saturating_add(u.length));
+            if reserved.saturating_add(upload.length) > capacity {
+                return Err(BlobError::AtCapacity);
             }
             std::fs::OpenOptions::new()
                 .write(true)

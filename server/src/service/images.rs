@@ -178,6 +178,13 @@ fn decode(
         .map_err(|err| damaged_or_large(err, limits))?;
     let (width, height) = decoder.dimensions();
     check_size(width, height, limits)?;
+    // The decoders hold their own allocations to the limit, but not the pixel buffer they
+    // decode into (a 16-bit PNG takes 8 bytes a pixel): check its size, for every format.
+    if decoder.total_bytes() > max_alloc(limits) {
+        return Err(ImageError::TooMuchMemory {
+            max_pixels: limits.max_pixels,
+        });
+    }
     if inspected.format == ImageFormat::Jpeg && !jpeg_is_whole(bytes) {
         return Err(ImageError::Damaged("the JPEG has no end marker".into()));
     }
@@ -191,11 +198,17 @@ fn reader(
 ) -> Result<ImageReader<Cursor<&[u8]>>, ImageError> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     // The sides are checked by `check_size`, which names them; the decoder is held to the
-    // allocation the pixel limit allows: 4 bytes a pixel (RGBA, 8 bits a channel) and 16 MiB over.
+    // allocation the pixel limit allows.
     let mut image_limits = Limits::default();
-    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(4).saturating_add(1 << 24));
+    image_limits.max_alloc = Some(max_alloc(limits));
     reader.limits(image_limits);
     Ok(reader)
+}
+
+/// The most memory one decode may take: 4 bytes a pixel (RGBA, 8 bits a channel) of the
+/// pixel limit, and 16 MiB over.
+fn max_alloc(limits: ImageLimits) -> u64 {
+    limits.max_pixels.saturating_mul(4).saturating_add(1 << 24)
 }
 
 fn check_size(width: u32, height: u32, limits: ImageLimits) -> Result<(), ImageError> {

@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use super::accounts::Caller;
 use super::blocking;
-use crate::store::model::{Device, UnixMillis};
+use crate::store::model::{Device, ForkRecord, UnixMillis};
 use crate::store::{ProjectionMeta, StoreError, SyncStore, SyncWrite};
 use anjian_sync::access::Role;
 
@@ -64,6 +64,11 @@ pub enum SyncError {
         "this public key is enrolled to another user or was revoked; make a new key pair and enrol again"
     )]
     KeyEnrolled,
+    /// The device's enrolled key is weak: nothing signed with it is taken.
+    #[error(
+        "this device's key is a weak Ed25519 key, under which signatures can be forged; nothing signed with it is taken. Enrol the device again with a new key"
+    )]
+    KeyRefused,
     /// The caller lacks a role.
     #[error("this needs the {0} role")]
     Forbidden(Role),
@@ -281,7 +286,9 @@ impl SyncService {
                     let body = EventBody {
                         v: EVENT_VERSION,
                         device_id: office.id.to_string(),
-                        seq: device.last_seq + 1,
+                        seq: device.last_seq.checked_add(1).ok_or_else(|| {
+                            StoreError::other("the office device's event log is full")
+                        })?,
                         id: Uuid::now_v7().to_string(),
                         prev_hash: device.last_hash.clone(),
                         kind: change.kind.to_string(),
@@ -422,6 +429,20 @@ impl SyncService {
         Ok(blocking(move || store.devices(user)).await?)
     }
 
+    /// The forks refused from a device and recorded for audit (admin only), in `seq` order.
+    pub async fn forks(&self, caller: &Caller, id: Uuid) -> Result<Vec<ForkRecord>, SyncError> {
+        caller
+            .require(Role::Admin)
+            .map_err(|_| SyncError::Forbidden(Role::Admin))?;
+        let store = self.store.clone();
+        let forks = blocking(move || match store.device(id)? {
+            Some(_) => store.forks(id).map(Some),
+            None => Ok(None),
+        })
+        .await?;
+        forks.ok_or(SyncError::DeviceUnknown)
+    }
+
     /// Revokes a device (admin only): its pushes are refused from now on.
     pub async fn revoke(&self, caller: &Caller, id: Uuid) -> Result<Device, SyncError> {
         caller
@@ -439,8 +460,15 @@ impl SyncService {
     }
 
     async fn own_device(&self, caller: &Caller, id: &str) -> Result<Device, SyncError> {
-        let id = Uuid::parse_str(id)
-            .map_err(|_| invalid("device_id", "must be the UUID given at enrolment"))?;
+        let id = Some(id)
+            .filter(|id| anjian_sync::event::is_uuid(id))
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .ok_or_else(|| {
+                invalid(
+                    "device_id",
+                    "must be the UUID given at enrolment, in lower case",
+                )
+            })?;
         let store = self.store.clone();
         let device = blocking(move || store.device(id))
             .await?
@@ -464,7 +492,7 @@ impl SyncService {
             ));
         }
         for pair in request.events.windows(2) {
-            if pair[1].body.seq != pair[0].body.seq + 1 {
+            if pair[0].body.seq.checked_add(1) != Some(pair[1].body.seq) {
                 return Err(invalid(
                     "events",
                     "events must be in ascending `seq` order without gaps",
@@ -475,8 +503,10 @@ impl SyncService {
         if device.revoked_at.is_some() {
             return Err(SyncError::DeviceRevoked);
         }
-        let key = parse_public_key(&device.public_key)
-            .map_err(|err| StoreError::other(err.to_string()))?;
+        // Keys enrolled before only the canonical form was accepted may be in upper case; a
+        // weak one is refused here as it is at enrolment.
+        let key = parse_public_key(&device.public_key.to_ascii_lowercase())
+            .map_err(|_| SyncError::KeyRefused)?;
         let actor = Actor {
             user_id: caller.user.id.to_string(),
             grant: caller.user.grant.clone(),
@@ -611,6 +641,10 @@ impl Entities for TxEntities<'_> {
     }
 }
 
+/// Forks recorded per device: enough to show what happened, bounded so a device (or its stolen
+/// key) cannot fill the disk with them.
+pub const MAX_FORKS_PER_DEVICE: usize = 32;
+
 fn refuse(seq: u64, code: &str, message: impl Into<String>, expected: u64) -> Option<Refusal> {
     Some(Refusal {
         seq,
@@ -635,7 +669,8 @@ fn take_events(
     let mut templates = Templates::new();
     for (event, check) in request.events.iter().zip(checked) {
         let seq = event.body.seq;
-        let expected = device.last_seq + 1;
+        // Stored seqs are at most `MAX_SEQ`, so this never saturates.
+        let expected = device.last_seq.saturating_add(1);
         if event.body.device_id != device_id.to_string() {
             refused = refuse(
                 seq,
@@ -645,6 +680,17 @@ fn take_events(
             );
             break;
         }
+        // Verified first: nothing about an event is believed, or recorded, before its form,
+        // hash and signature hold.
+        if let Err(err) = check {
+            let code = match err {
+                EventError::BadSignature => "bad-signature",
+                EventError::HashMismatch { .. } => "hash-mismatch",
+                _ => "malformed-event",
+            };
+            refused = refuse(seq, code, err.to_string(), expected);
+            break;
+        }
         if seq < expected {
             match tx.event(device_id, seq)? {
                 Some(stored) if stored.event.hash == event.hash => {
@@ -652,7 +698,7 @@ fn take_events(
                     continue;
                 }
                 _ => {
-                    tx.record_fork(device_id, event, now)?;
+                    tx.record_fork(device_id, event, now, MAX_FORKS_PER_DEVICE)?;
                     refused = refuse(
                         seq,
                         "fork",
@@ -670,15 +716,6 @@ fn take_events(
                 format!("events are missing before seq {seq}; send from seq {expected}"),
                 expected,
             );
-            break;
-        }
-        if let Err(err) = check {
-            let code = match err {
-                EventError::BadSignature => "bad-signature",
-                EventError::HashMismatch { .. } => "hash-mismatch",
-                _ => "malformed-event",
-            };
-            refused = refuse(seq, code, err.to_string(), expected);
             break;
         }
         if event.body.prev_hash != device.last_hash {
@@ -770,4 +807,8 @@ fn judge_and_store(
 
 #[cfg(test)]
 #[path = "sync_properties.rs"]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "tests build their inputs with small numbers"
+)]
 mod properties;

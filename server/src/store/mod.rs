@@ -20,7 +20,9 @@ pub use redb_store::{DEFAULT_CACHE_BYTES, RedbStore};
 
 use anjian_sync::entity::{BucketDigest, Entity};
 use anjian_sync::protocol::{JudgedEvent, JudgedEventRef, Projection, Receipt};
-use model::{BlobMeta, Device, Invitation, SecretHash, Session, UnixMillis, Upload, User};
+use model::{
+    BlobMeta, Device, ForkRecord, Invitation, SecretHash, Session, UnixMillis, Upload, User,
+};
 use uuid::Uuid;
 
 /// What a store call can fail with. Small and matchable on purpose.
@@ -171,6 +173,9 @@ pub trait SyncStore: Send + Sync + std::fmt::Debug + 'static {
         entity_type: anjian_sync::entity::EntityType,
     ) -> Result<Vec<Projection>, StoreError>;
 
+    /// The forks recorded for a device, in `seq` order.
+    fn forks(&self, device: Uuid) -> Result<Vec<ForkRecord>, StoreError>;
+
     /// Receipts of a device's events after `after_seq`, at most `limit`.
     fn receipts(
         &self,
@@ -218,13 +223,16 @@ pub trait SyncWrite {
     fn event(&mut self, device: Uuid, seq: u64) -> Result<Option<JudgedEvent>, StoreError>;
     /// Stores a judged event.
     fn put_event(&mut self, device: Uuid, event: &JudgedEventRef<'_>) -> Result<(), StoreError>;
-    /// Records a refused fork for audit: the event that reused a taken `seq` with other content.
+    /// Records a refused fork for audit: a verified event of the device that reused a taken
+    /// `seq` with other content. At most `cap` are kept per device (the first ones); says
+    /// whether this one was recorded.
     fn record_fork(
         &mut self,
         device: Uuid,
         event: &anjian_sync::event::SignedEvent,
         at: UnixMillis,
-    ) -> Result<(), StoreError>;
+        cap: usize,
+    ) -> Result<bool, StoreError>;
     /// An entity's projection.
     fn entity(&mut self, id: &str) -> Result<Option<Projection>, StoreError>;
     /// Stores an entity at the next revision, moving it in the bucket index and digests;

@@ -123,6 +123,17 @@ pub struct Invitation {
     pub redeemed_at: Option<UnixMillis>,
 }
 
+/// A fork refused for audit: an event of a device, verified with its key, that reused a `seq`
+/// already taken with other content (the device's log has two versions of its history).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForkRecord {
+    /// The refused event, whole and signed.
+    pub event: anjian_sync::event::SignedEvent,
+    /// When it was refused.
+    #[serde(rename = "refused_at_ms")]
+    pub refused_at: UnixMillis,
+}
+
 /// An enrolled device (设备): the public half of its signing key and how far its log has come.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {

@@ -11,7 +11,7 @@ use anjian_sync::event::SignedEvent;
 use anjian_sync::protocol::{JudgedEvent, JudgedEventRef, Projection, Receipt};
 
 use super::codec::{decode, encode, encode_json};
-use super::model::{BlobMeta, Device, UnixMillis, Upload};
+use super::model::{BlobMeta, Device, ForkRecord, UnixMillis, Upload};
 use super::tables::{
     BLOB_CITATIONS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES, EVENTS,
     FORKS, TYPE_INDEX, UPLOADS,
@@ -149,11 +149,22 @@ impl SyncWrite for Write<'_> {
         device: Uuid,
         event: &SignedEvent,
         at: UnixMillis,
-    ) -> Result<(), StoreError> {
-        let record = serde_json::json!({"event": event, "refused_at_ms": at.0});
+        cap: usize,
+    ) -> Result<bool, StoreError> {
         let key = (device.as_u128(), event.body.seq, event.hash.as_str());
+        if self.forks.get(key)?.is_some() {
+            return Ok(false);
+        }
+        let held = self.forks.range(fork_range(device))?.take(cap).count();
+        if held >= cap {
+            return Ok(false);
+        }
+        let record = ForkRecord {
+            event: event.clone(),
+            refused_at: at,
+        };
         self.forks.insert(key, encode_json(&record)?.as_slice())?;
-        Ok(())
+        Ok(true)
     }
 
     fn entity(&mut self, id: &str) -> Result<Option<Projection>, StoreError> {
@@ -200,7 +211,23 @@ impl SyncWrite for Write<'_> {
     }
 }
 
+/// Every fork key of one device.
+fn fork_range(device: Uuid) -> std::ops::RangeInclusive<(u128, u64, &'static str)> {
+    // Hashes are 64 lower-case hex characters, all below `g`.
+    (device.as_u128(), 0, "")..=(device.as_u128(), u64::MAX, "g")
+}
+
 impl SyncStore for RedbStore {
+    fn forks(&self, device: Uuid) -> Result<Vec<ForkRecord>, StoreError> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(FORKS)?;
+        let mut forks = Vec::new();
+        for entry in table.range(fork_range(device))? {
+            forks.push(decode("fork", entry?.1.value())?);
+        }
+        Ok(forks)
+    }
+
     fn insert_device(&self, device: &Device) -> Result<Device, StoreError> {
         let txn = self.db().begin_write()?;
         {
@@ -208,7 +235,9 @@ impl SyncStore for RedbStore {
             // Devices are few (one or two per person), so a scan keeps no second index.
             for entry in table.iter()? {
                 let known: Device = decode("device", entry?.1.value())?;
-                if known.public_key == device.public_key {
+                // Keys are hex: equal bytes are equal hex but for case, and keys enrolled before
+                // only lower case was accepted may be upper case.
+                if known.public_key.eq_ignore_ascii_case(&device.public_key) {
                     if known.user_id == device.user_id && known.revoked_at.is_none() {
                         return Ok(known);
                     }

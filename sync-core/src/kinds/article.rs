@@ -304,7 +304,7 @@ impl Kind for ArticleSave {
                 ),
             ));
         }
-        article.version += 1;
+        article.version = article.version.saturating_add(1);
         for field in edit.fields() {
             article
                 .field_versions
