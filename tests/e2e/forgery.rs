@@ -131,7 +131,10 @@ async fn a_genuine_fork_is_refused_and_recorded_only_when_signed() {
     let mut device = RawDevice::enrol(&server, &li, [7; 32]).await;
     let hazard = Device::new_entity_id();
     let first = device.next("hazard.report", &hazard, hazard_report("第一版"), &[PHOTO]);
-    device.push(&server, std::slice::from_ref(&first)).await.ok(200);
+    device
+        .push(&server, std::slice::from_ref(&first))
+        .await
+        .ok(200);
 
     // The device's own key signs seq 1 again with other content: a device restored from an
     // old backup, or a cloned one. Refused, and kept for audit.

@@ -15,6 +15,7 @@ mod errors;
 mod forgery;
 mod hostile;
 mod inspections;
+mod leaks;
 mod lifecycle;
 mod office;
 mod scenarios;

@@ -18,10 +18,14 @@
 //! stored again.
 //!
 //! # Reading
-//! A blob may be read by a user who can see an entity citing it (one of the entity's buckets is
-//! among the user's). A blob an article published to the public cites may be read by anyone, as
-//! its public rendition: upright, at most 2048 pixels a side, without EXIF. No one else learns
-//! whether it exists.
+//! Possession, not knowledge, grants reading: naming a photo's hash grants nothing. A blob may
+//! be read by the user who uploaded it, and by a user who can see an entity citing it (one of
+//! the entity's buckets is among the user's) — when that citation is *held*: the user whose
+//! event brought it into the entity had uploaded the photo, or could already read it (see
+//! `store::Citer`). So citing someone else's photo, in an event applied, quarantined or in
+//! conflict, lets no one read anything new. A blob a published article cites by a held
+//! citation may be read by anyone, as its public rendition: upright, at most 2048 pixels a
+//! side, without EXIF. No one else learns whether it exists.
 
 use std::collections::HashSet;
 use std::io::Write as _;
@@ -562,10 +566,18 @@ impl Blobs {
         let store = self.store.clone();
         let sha = sha256.to_string();
         let buckets = caller.map(|c| c.user.grant.buckets(&c.user.id.to_string()));
+        let user = caller.map(|c| c.user.id);
         self.blocking(move || {
             let meta = store.blob(&sha)?.ok_or(BlobError::NotFound)?;
+            // Its uploader holds it; anyone else reads it through a held citation only.
+            if user == Some(meta.uploaded_by) {
+                return Ok((meta, Access::Whole));
+            }
             let citing = store.citing(&sha)?;
-            let live = citing.iter().filter(|p| !p.entity.deleted);
+            let live = citing
+                .iter()
+                .filter(|c| c.held && !c.projection.entity.deleted)
+                .map(|c| &c.projection);
             let mut access = None;
             for projection in live {
                 let theirs = buckets

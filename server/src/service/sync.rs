@@ -32,7 +32,7 @@ use uuid::Uuid;
 use super::accounts::Caller;
 use super::blocking;
 use crate::store::model::{Device, ForkRecord, UnixMillis};
-use crate::store::{ProjectionMeta, StoreError, SyncStore, SyncWrite};
+use crate::store::{Citer, ProjectionMeta, StoreError, SyncStore, SyncWrite};
 use anjian_sync::access::Role;
 
 /// Why a sync operation failed as a whole.
@@ -654,6 +654,13 @@ fn refuse(seq: u64, code: &str, message: impl Into<String>, expected: u64) -> Op
     })
 }
 
+/// Who sent a push: the actor its events are judged as, and the citer the photos they cite
+/// are held by (or not).
+struct Sender<'a> {
+    actor: &'a Actor,
+    citer: Citer,
+}
+
 /// The push's work inside its transaction.
 fn take_events(
     tx: &mut dyn SyncWrite,
@@ -664,6 +671,14 @@ fn take_events(
     now: UnixMillis,
 ) -> Result<PushResponse, StoreError> {
     let mut device = tx.device(device_id)?.ok_or(StoreError::NotFound)?;
+    let sender = Sender {
+        actor,
+        citer: Citer {
+            user: Uuid::parse_str(&actor.user_id)
+                .map_err(|err| StoreError::other(err.to_string()))?,
+            buckets: actor.grant.buckets(&actor.user_id),
+        },
+    };
     let mut receipts = Vec::with_capacity(request.events.len());
     let mut refused = None;
     let mut templates = Templates::new();
@@ -731,7 +746,7 @@ fn take_events(
             tx,
             &mut templates,
             device_id,
-            actor,
+            &sender,
             event,
             request.device_clock_ms,
             now,
@@ -752,11 +767,12 @@ fn judge_and_store(
     tx: &mut dyn SyncWrite,
     templates: &mut Templates,
     device_id: Uuid,
-    actor: &Actor,
+    sender: &Sender<'_>,
     event: &SignedEvent,
     device_clock_ms: i64,
     now: UnixMillis,
 ) -> Result<Receipt, StoreError> {
+    let actor = sender.actor;
     let time = estimate(event.body.captured.wall_ms, device_clock_ms, now.0);
     let mut judgement = judge_in(
         &event.body,
@@ -769,6 +785,7 @@ fn judge_and_store(
     let meta = ProjectionMeta {
         event_id: event.body.id.clone(),
         time,
+        citer: sender.citer.clone(),
     };
     let applied = match judgement.verdict {
         Verdict::Applied => judgement.entity.take(),

@@ -191,14 +191,15 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
     /// The blob with this sha256 (hex), if the store holds it.
     fn blob(&self, sha256: &str) -> Result<Option<BlobMeta>, StoreError>;
 
-    /// Records a blob whose file is in place. Every entity citing it that missed it moves to a
-    /// new revision without it in `missing_blobs` (so pulls carry its new completeness), in the
-    /// same transaction; those projections are returned. Recording a blob the store already
+    /// Records a blob whose file is in place. Citations of it by its uploader become held, and
+    /// every entity whose citation is held and that missed it moves to a new revision without it
+    /// in `missing_blobs` (so pulls carry its new completeness), in the same transaction; those
+    /// projections are returned. Recording a blob the store already
     /// holds changes nothing and returns none.
     fn add_blob(&self, meta: &BlobMeta) -> Result<Vec<Projection>, StoreError>;
 
-    /// The projections of the entities citing a blob.
-    fn citing(&self, sha256: &str) -> Result<Vec<Projection>, StoreError>;
+    /// The entities citing a blob, each with whether its citation is held.
+    fn citing(&self, sha256: &str) -> Result<Vec<Citation>, StoreError>;
 
     /// Stores an upload (new or changed).
     fn put_upload(&self, upload: &Upload) -> Result<(), StoreError>;
@@ -251,6 +252,29 @@ pub struct ProjectionMeta {
     pub event_id: String,
     /// Its capture time.
     pub time: anjian_sync::clock::CaptureTime,
+    /// Who sent it: the photos it newly cites are held, and let the entity's readers read them,
+    /// only if this user held them.
+    pub citer: Citer,
+}
+
+/// The user whose event cites photos, and what they can read.
+#[derive(Clone, Debug)]
+pub struct Citer {
+    /// The user.
+    pub user: Uuid,
+    /// The buckets they read: a photo cited by a held citation of an entity in one of them is
+    /// theirs to read, and so to cite.
+    pub buckets: Vec<String>,
+}
+
+/// An entity citing a photo, and whether the citation lets the entity's readers read it.
+#[derive(Clone, Debug)]
+pub struct Citation {
+    /// The citing entity.
+    pub projection: Projection,
+    /// Whether the user who brought the citation held the photo (uploaded it, or could read
+    /// it) when citing it.
+    pub held: bool,
 }
 
 /// A projection as stored: its revision and its JSON, served without decoding it.

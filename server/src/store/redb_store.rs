@@ -17,9 +17,9 @@ use uuid::Uuid;
 use super::codec::{decode, encode};
 use super::model::{Invitation, LoginMethod, SecretHash, Session, UnixMillis, User};
 use super::tables::{
-    BLOB_CITATIONS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES, EVENTS,
-    FORKS, INVITATIONS, SESSIONS, TYPE_INDEX, UPLOADS, USER_INVITATIONS, USER_SESSIONS, USERNAMES,
-    USERS, WECHAT_OPENIDS,
+    BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES,
+    EVENTS, FORKS, INVITATIONS, SESSIONS, TYPE_INDEX, UPLOADS, USER_INVITATIONS, USER_SESSIONS,
+    USERNAMES, USERS, WECHAT_OPENIDS,
 };
 use super::{AccountStore, Conflict, StoreError};
 
@@ -92,6 +92,7 @@ impl RedbStore {
         txn.open_table(TYPE_INDEX)?;
         txn.open_table(BLOBS)?;
         txn.open_table(BLOB_CITATIONS)?;
+        txn.open_table(BLOB_CITERS)?;
         txn.open_table(UPLOADS)?;
         txn.commit()?;
         Ok(RedbStore {

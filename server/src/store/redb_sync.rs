@@ -13,10 +13,13 @@ use anjian_sync::protocol::{JudgedEvent, JudgedEventRef, Projection, Receipt};
 use super::codec::{decode, encode, encode_json};
 use super::model::{BlobMeta, Device, ForkRecord, UnixMillis, Upload};
 use super::tables::{
-    BLOB_CITATIONS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES, EVENTS,
-    FORKS, TYPE_INDEX, UPLOADS,
+    BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES,
+    EVENTS, FORKS, TYPE_INDEX, UPLOADS,
 };
-use super::{BlobStore, PullPage, RedbStore, StoreError, StoredProjection, SyncStore, SyncWrite};
+use super::{
+    BlobStore, Citation, Citer, PullPage, RedbStore, StoreError, StoredProjection, SyncStore,
+    SyncWrite,
+};
 
 const LAST_REV: &str = "last_rev";
 
@@ -32,6 +35,7 @@ struct Write<'txn> {
     types: Table<'txn, (&'static str, &'static str), u64>,
     blobs: Table<'txn, &'static str, &'static [u8]>,
     citations: Table<'txn, (&'static str, &'static str), ()>,
+    citers: Table<'txn, (&'static str, &'static str), (u128, bool)>,
     /// Bucket digests as this transaction changes them, written once by [`Write::finish`]: a
     /// batch of events into the same buckets reads and writes each digest once, not per event.
     pending_digests: HashMap<String, BucketDigest>,
@@ -52,6 +56,7 @@ impl<'txn> Write<'txn> {
             types: txn.open_table(TYPE_INDEX)?,
             blobs: txn.open_table(BLOBS)?,
             citations: txn.open_table(BLOB_CITATIONS)?,
+            citers: txn.open_table(BLOB_CITERS)?,
             pending_digests: HashMap::new(),
             last_rev: None,
         })
@@ -103,6 +108,55 @@ impl<'txn> Write<'txn> {
             encode_json(&projection)?.as_slice(),
         )?;
         Ok(projection)
+    }
+
+    /// Whether the citation of `blob` by entity `id` is held: brought by a user who held the
+    /// photo. Citations older than the citers table are held.
+    fn citation_held(&self, blob: &str, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .citers
+            .get((blob, id))?
+            .is_none_or(|citer| citer.value().1))
+    }
+
+    /// Whether `citer` holds `blob`, which the store has: they uploaded it, or a held citation
+    /// of it by an entity other than `except` is in one of their buckets.
+    fn holds(
+        &self,
+        blob: &str,
+        meta: &BlobMeta,
+        citer: &Citer,
+        except: &str,
+    ) -> Result<bool, StoreError> {
+        if meta.uploaded_by == citer.user {
+            return Ok(true);
+        }
+        let mut citing = Vec::new();
+        for entry in self.citations.range((blob, "")..)? {
+            let (key, _) = entry?;
+            let (cited, id) = key.value();
+            if cited != blob {
+                break;
+            }
+            if id != except {
+                citing.push(id.to_string());
+            }
+        }
+        for id in citing {
+            if !self.citation_held(blob, &id)? {
+                continue;
+            }
+            let Some(bytes) = self.entities.get(id.as_str())? else {
+                continue;
+            };
+            let projection: Projection = decode("entity", bytes.value())?;
+            let readable = !projection.entity.deleted
+                && projection.buckets.iter().any(|b| citer.buckets.contains(b));
+            if readable {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// A bucket's digest as this transaction has it so far.
@@ -186,14 +240,33 @@ impl SyncWrite for Write<'_> {
             .unwrap_or(&[]);
         for blob in before.iter().filter(|b| !entity.blobs.contains(b)) {
             self.citations.remove((blob.as_str(), entity.id.as_str()))?;
+            self.citers.remove((blob.as_str(), entity.id.as_str()))?;
         }
+        // A photo this event newly cites is held only if its sender held it; one the store
+        // lacks is held once its sender uploads it (`add_blob`). Until then it counts as
+        // missing: the entity's evidence is complete only with photos its authors held.
         let mut missing_blobs = Vec::new();
         for blob in &entity.blobs {
-            if !before.contains(blob) {
+            let stored: Option<BlobMeta> = match self.blobs.get(blob.as_str())? {
+                Some(bytes) => Some(decode("blob", bytes.value())?),
+                None => None,
+            };
+            let held = if before.contains(blob) {
+                self.citation_held(blob, &entity.id)?
+            } else {
+                let held = match &stored {
+                    Some(stored) => self.holds(blob, stored, &meta.citer, &entity.id)?,
+                    None => false,
+                };
                 self.citations
                     .insert((blob.as_str(), entity.id.as_str()), ())?;
-            }
-            if self.blobs.get(blob.as_str())?.is_none() {
+                self.citers.insert(
+                    (blob.as_str(), entity.id.as_str()),
+                    (meta.citer.user.as_u128(), held),
+                )?;
+                held
+            };
+            if stored.is_none() || !held {
                 missing_blobs.push(blob.clone());
             }
         }
@@ -424,16 +497,25 @@ impl BlobStore for RedbStore {
             tables
                 .blobs
                 .insert(meta.sha256.as_str(), encode(meta)?.as_slice())?;
-            let mut citers = Vec::new();
-            for entry in tables.citations.range((meta.sha256.as_str(), "")..)? {
+            let sha = meta.sha256.as_str();
+            let mut citing = Vec::new();
+            for entry in tables.citations.range((sha, "")..)? {
                 let (key, _) = entry?;
                 let (blob, id) = key.value();
                 if blob != meta.sha256 {
                     break;
                 }
-                citers.push(id.to_string());
+                citing.push(id.to_string());
             }
-            for id in citers {
+            for id in citing {
+                // The uploader's own citations become held; others stay as they are.
+                let citer = tables.citers.get((sha, id.as_str()))?.map(|c| c.value());
+                if let Some((user, false)) = citer {
+                    if user != meta.uploaded_by.as_u128() {
+                        continue;
+                    }
+                    tables.citers.insert((sha, id.as_str()), (user, true))?;
+                }
                 let Some(old) = tables.entity(&id)? else {
                     continue;
                 };
@@ -450,9 +532,10 @@ impl BlobStore for RedbStore {
         Ok(completed)
     }
 
-    fn citing(&self, sha256: &str) -> Result<Vec<Projection>, StoreError> {
+    fn citing(&self, sha256: &str) -> Result<Vec<Citation>, StoreError> {
         let txn = self.db().begin_read()?;
         let citations = txn.open_table(BLOB_CITATIONS)?;
+        let citers = txn.open_table(BLOB_CITERS)?;
         let entities = txn.open_table(ENTITIES)?;
         let mut projections = Vec::new();
         for entry in citations.range((sha256, "")..)? {
@@ -462,7 +545,13 @@ impl BlobStore for RedbStore {
                 break;
             }
             if let Some(bytes) = entities.get(id)? {
-                projections.push(decode("entity", bytes.value())?);
+                let held = citers
+                    .get((sha256, id))?
+                    .is_none_or(|citer| citer.value().1);
+                projections.push(Citation {
+                    projection: decode("entity", bytes.value())?,
+                    held,
+                });
             }
         }
         Ok(projections)
@@ -511,7 +600,16 @@ mod tests {
     use crate::store::ProjectionMeta;
 
     fn meta() -> ProjectionMeta {
+        meta_by(Uuid::nil(), &[])
+    }
+
+    /// The meta of an event sent by `user`, who reads `buckets`.
+    fn meta_by(user: Uuid, buckets: &[&str]) -> ProjectionMeta {
         ProjectionMeta {
+            citer: Citer {
+                user,
+                buckets: buckets.iter().map(|b| b.to_string()).collect(),
+            },
             event_id: "e".into(),
             time: CaptureTime {
                 claimed_ms: 0,
@@ -554,10 +652,14 @@ mod tests {
     }
 
     fn put(store: &RedbStore, entity: Entity) -> Projection {
+        put_by(store, entity, meta())
+    }
+
+    fn put_by(store: &RedbStore, entity: Entity, meta: ProjectionMeta) -> Projection {
         let mut stored = None;
         store
             .write(&mut |tx| {
-                stored = Some(tx.put_entity(entity.clone(), meta())?);
+                stored = Some(tx.put_entity(entity.clone(), meta.clone())?);
                 Ok(())
             })
             .unwrap();
@@ -602,8 +704,81 @@ mod tests {
             store.citing(&b).unwrap().is_empty(),
             "a blob no longer cited has no citer"
         );
-        assert_eq!(store.citing(&a).unwrap()[0].entity.id, "h1");
+        assert_eq!(store.citing(&a).unwrap()[0].projection.entity.id, "h1");
         assert!(store.citing(&"c".repeat(64)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_citation_lets_readers_read_a_photo_only_when_its_citer_held_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("test.redb")).unwrap();
+        let (owner, stranger, colleague) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let photo = "a".repeat(64);
+        store
+            .add_blob(&BlobMeta {
+                uploaded_by: owner,
+                ..blob(&photo)
+            })
+            .unwrap();
+        let with_id = |id: &str, grid: &str| Entity {
+            id: id.into(),
+            scope: EntityScope {
+                grid: Some(grid.into()),
+                ..EntityScope::default()
+            },
+            ..citing(&[&photo])
+        };
+        let held = |id: &str| {
+            let citing = store.citing(&photo).unwrap();
+            citing
+                .iter()
+                .find(|c| c.projection.entity.id == id)
+                .unwrap()
+                .held
+        };
+        // The uploader's citation is held; a stranger's, naming the same hash, is not, and
+        // their entity counts the photo as missing.
+        assert!(
+            put_by(&store, with_id("h1", "g1"), meta_by(owner, &[]))
+                .missing_blobs
+                .is_empty()
+        );
+        let theirs = put_by(&store, with_id("h2", "g2"), meta_by(stranger, &["grid:g2"]));
+        assert_eq!(theirs.missing_blobs, vec![photo.clone()]);
+        assert!(held("h1") && !held("h2"));
+        // Someone who can already read it (through h1, in grid g1) may cite it.
+        let shared = put_by(
+            &store,
+            with_id("h3", "g3"),
+            meta_by(colleague, &["grid:g1"]),
+        );
+        assert!(shared.missing_blobs.is_empty() && held("h3"));
+        // Another event on h2 changes nothing about who brought the photo there.
+        put_by(&store, with_id("h2", "g2"), meta_by(owner, &[]));
+        assert!(!held("h2"));
+
+        // A photo cited before it arrives is held once its citer uploads it, and only then.
+        let later = "b".repeat(64);
+        let early = |id: &str| Entity {
+            id: id.into(),
+            ..citing(&[&later])
+        };
+        put_by(&store, early("h4"), meta_by(owner, &[]));
+        put_by(&store, early("h5"), meta_by(stranger, &[]));
+        let completed = store
+            .add_blob(&BlobMeta {
+                uploaded_by: owner,
+                ..blob(&later)
+            })
+            .unwrap();
+        let ids: Vec<&str> = completed.iter().map(|p| p.entity.id.as_str()).collect();
+        assert_eq!(ids, vec!["h4"]);
+        let citing = store.citing(&later).unwrap();
+        let held: Vec<(&str, bool)> = citing
+            .iter()
+            .map(|c| (c.projection.entity.id.as_str(), c.held))
+            .collect();
+        assert_eq!(held, vec![("h4", true), ("h5", false)]);
     }
 
     #[test]

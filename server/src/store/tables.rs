@@ -46,5 +46,11 @@ pub const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs-0");
 /// Which entities cite which blob: (sha256, entity id) → ().
 pub const BLOB_CITATIONS: TableDefinition<(&str, &str), ()> =
     TableDefinition::new("blob-citations-0");
+/// Who brought each citation into its entity, and whether they held the photo then (uploaded it,
+/// or could read it): (sha256, entity id) → (user id as `u128`, held). Only a held citation lets
+/// the readers of its entity read the photo. Citations made before this table existed have no
+/// entry here and are held, as they were.
+pub const BLOB_CITERS: TableDefinition<(&str, &str), (u128, bool)> =
+    TableDefinition::new("blob-citers-0");
 /// Unfinished uploads by id (UUID as `u128`) → [`super::model::Upload`].
 pub const UPLOADS: TableDefinition<u128, &[u8]> = TableDefinition::new("uploads-0");

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anjian_server::store::model::UnixMillis;
-use anjian_server::store::{ProjectionMeta, RedbStore, SyncStore};
+use anjian_server::store::{Citer, ProjectionMeta, RedbStore, SyncStore};
 use anjian_sync::client::{Batching, Device, RetryPolicy, Traffic};
 use anjian_sync::clock::estimate;
 use anjian_sync::event::SignedEvent;
@@ -681,6 +681,10 @@ fn ceiling(events: &[SignedEvent], projections: &[Projection], user_id: &str) ->
         .filter_map(|e| by_id.get(e.body.entity_id.as_str()).map(|p| (e, *p)))
         .collect();
     let device = uuid::Uuid::now_v7();
+    let citer = Citer {
+        user: uuid::Uuid::parse_str(user_id).unwrap_or_default(),
+        buckets: vec!["town".to_string()],
+    };
     let started = Instant::now();
     for batch in pairs.chunks(200) {
         store
@@ -691,6 +695,7 @@ fn ceiling(events: &[SignedEvent], projections: &[Projection], user_id: &str) ->
                     let meta = ProjectionMeta {
                         event_id: event.body.id.clone(),
                         time,
+                        citer: citer.clone(),
                     };
                     let rev = tx.put_entity(projection.entity.clone(), meta)?.rev;
                     let receipt = Receipt {

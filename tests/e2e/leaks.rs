@@ -1,0 +1,153 @@
+//! Leaks: what a user learns must follow from what they may read. Naming a photo's hash grants
+//! nothing.
+
+use anjian_sync::client::Device;
+use anjian_tests::devices::meeting_on;
+use anjian_tests::photos::{jpeg, sha256_hex};
+use anjian_tests::{TestDevice, TestServer, USER_PASSWORD};
+use serde_json::json;
+
+async fn user(
+    server: &TestServer,
+    admin: &str,
+    username: &str,
+    roles: serde_json::Value,
+    scopes: serde_json::Value,
+) {
+    let user =
+        json!({"username": username, "password": USER_PASSWORD, "roles": roles, "scopes": scopes});
+    server.create_user(admin, user).await;
+}
+
+#[tokio::test]
+async fn naming_a_photos_hash_grants_no_one_reading_it() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    for (enterprise, team) in [("e1", "t1"), ("e2", "t1")] {
+        server.add_team(&admin, enterprise, team).await;
+    }
+    let team_lead = json!(["team_lead"]);
+    user(
+        &server,
+        &admin,
+        "chen.a",
+        team_lead.clone(),
+        json!({"enterprise": "e1", "team": "t1"}),
+    )
+    .await;
+    user(
+        &server,
+        &admin,
+        "zhao.b",
+        team_lead,
+        json!({"enterprise": "e2", "team": "t1"}),
+    )
+    .await;
+    user(&server, &admin, "xu.wen", json!(["publicist"]), json!({})).await;
+    user(&server, &admin, "gao", json!(["reviewer"]), json!({})).await;
+    let chen = TestDevice::enrolled(&server, "chen.a", USER_PASSWORD).await;
+    let zhao = TestDevice::enrolled(&server, "zhao.b", USER_PASSWORD).await;
+    let xu = TestDevice::enrolled(&server, "xu.wen", USER_PASSWORD).await;
+    let gao = TestDevice::enrolled(&server, "gao", USER_PASSWORD).await;
+    let tokens = [
+        server.token("chen.a", USER_PASSWORD).await,
+        server.token("zhao.b", USER_PASSWORD).await,
+        server.token("xu.wen", USER_PASSWORD).await,
+    ];
+    let [chen_token, zhao_token, xu_token] = &tokens;
+
+    // Enterprise A's team lead photographs a meeting and records it.
+    let photo = jpeg(64, 48, 3, None);
+    let sha = sha256_hex(&photo);
+    assert_eq!(server.upload(chen_token, &photo, 1 << 20).await.status, 200);
+    let (meeting, payload) = meeting_on("e1", "t1", "早班");
+    chen.capture("meeting.submit", &meeting, payload, vec![sha.clone()])
+        .unwrap();
+    chen.sync().await.unwrap();
+    let original = format!("/v1/blobs/{sha}");
+    assert_eq!(
+        server
+            .fetch(&original, Some(chen_token), &[])
+            .await
+            .status(),
+        200
+    );
+
+    // Enterprise B's team lead learns the hash. Offering the bytes' hash to the upload gets
+    // "already held", which is not possession.
+    let offered = server
+        .create_upload(zhao_token, photo.len() as u64, &sha)
+        .await;
+    assert_eq!(offered.status, 200, "{offered:?}");
+    assert!(offered.body.get("gps").is_none() && offered.body.get("taken_at").is_none());
+    // They cite it in a meeting of their own (applied) and in one of A's team (quarantined).
+    let (own, payload) = meeting_on("e2", "t1", "早班");
+    zhao.capture("meeting.submit", &own, payload, vec![sha.clone()])
+        .unwrap();
+    let (_, payload) = meeting_on("e1", "t1", "中班");
+    let theirs = anjian_sync::kinds::meeting::meeting_id(
+        "e1",
+        "t1",
+        "2026-11-28",
+        "中班",
+        anjian_sync::kinds::meeting::Slot::PreShift,
+    );
+    zhao.capture("meeting.submit", &theirs, payload, vec![sha.clone()])
+        .unwrap();
+    zhao.sync().await.unwrap();
+    let receipts = zhao.receipts().unwrap();
+    let verdicts: Vec<_> = receipts.iter().map(|r| r.verdict).collect();
+    use anjian_sync::judge::Verdict;
+    assert_eq!(verdicts, vec![Verdict::Applied, Verdict::Quarantined]);
+    for path in [
+        original.clone(),
+        format!("/v1/blobs/{sha}/thumbnail"),
+        format!("/v1/blobs/{sha}/info"),
+    ] {
+        let refused = server.fetch(&path, Some(zhao_token), &[]).await;
+        assert_eq!(refused.status(), 404, "{path}");
+    }
+    // Their meeting does not count a photo they never held as its evidence.
+    let own_meeting = zhao.server_entity(&own).unwrap().unwrap();
+    assert_eq!(own_meeting.missing_blobs, vec![sha.clone()]);
+
+    // A publicist who cites it as an article's cover does not make it public on publishing.
+    let article = Device::new_entity_id();
+    let draft =
+        json!({"column": "safety365", "title": "班前会", "body": "交接会现场。", "cover": sha});
+    xu.capture("article.save", &article, draft, vec![sha.clone()])
+        .unwrap();
+    xu.capture("article.submit", &article, json!({}), vec![])
+        .unwrap();
+    xu.sync().await.unwrap();
+    gao.sync().await.unwrap();
+    gao.capture(
+        "article.review",
+        &article,
+        json!({"decision": "publish"}),
+        vec![],
+    )
+    .unwrap();
+    gao.sync().await.unwrap();
+    let published = server
+        .get(&format!("/v1/public/articles/{article}"), None)
+        .await;
+    assert_eq!(published.ok(200)["cover"], sha.as_str(), "{published:?}");
+    let public = server
+        .fetch(&format!("/v1/public/blobs/{sha}"), None, &[])
+        .await;
+    assert_eq!(public.status(), 404);
+    assert_eq!(
+        server.fetch(&original, Some(xu_token), &[]).await.status(),
+        404
+    );
+
+    // The one who took it still reads it.
+    assert_eq!(
+        server
+            .fetch(&original, Some(chen_token), &[])
+            .await
+            .status(),
+        200
+    );
+}
