@@ -375,3 +375,71 @@ async fn a_bad_file_is_refused_whole_with_every_bad_row_named() {
         .await
         .assert_error(403, "forbidden");
 }
+
+/// The export as text, without its BOM.
+async fn export(server: &TestServer, admin: &str) -> String {
+    let exported = reqwest::Client::new()
+        .get(server.url("/v1/admin/enterprises/export"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exported.status(), 200);
+    let bytes = exported.bytes().await.unwrap();
+    String::from_utf8(bytes[3..].to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn cells_a_spreadsheet_would_run_are_exported_as_text_and_stored_as_they_are() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    with_grids(&server, &admin).await;
+    let names = [
+        "=cmd|' /C calc'!A0",
+        "+SUM(1+1)*cmd|' /C calc'!A0",
+        "@SUM(1+1)",
+        "-2+3+cmd|' /C calc'!A0",
+    ];
+    let mut csv = String::from("企业名称,统一社会信用代码,网格,行业,规模,地址,联系人,联系电话\n");
+    let codes = [
+        "914403001922038216",
+        "9144030071526726XG",
+        "914403001922038217",
+        "91350982MA2XXXXXX1",
+    ];
+    for (name, code) in names.iter().zip(codes) {
+        let name = name.replace('"', "\"\"");
+        csv.push_str(&format!("\"{name}\",{code},沙埕村,紫菜加工,规下,=HYPERLINK(\"http://x\"),陈老板,+8613800000001\n"));
+    }
+    let report = import(&server, &admin, csv.into_bytes()).await;
+    assert_eq!(report.ok(200)["created"], 4, "{report:?}");
+
+    // Stored as typed.
+    let stored: Vec<String> = enterprises(&server, &admin)
+        .await
+        .iter()
+        .map(|e| e["body"]["name"].as_str().unwrap().to_string())
+        .collect();
+    for name in names {
+        assert!(stored.iter().any(|s| s == name), "{name} in {stored:?}");
+    }
+    // Exported with a quote before each cell a spreadsheet would run.
+    let exported = export(&server, &admin).await;
+    let mut reader = csv::Reader::from_reader(exported.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 4);
+    for row in &rows {
+        for cell in row {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a cell a spreadsheet would run: {cell:?}"
+            );
+        }
+        assert_eq!(&row[5], "'=HYPERLINK(\"http://x\")");
+        assert_eq!(&row[7], "'+8613800000001");
+        assert!(names.iter().any(|n| row[0] == format!("'{n}")), "{row:?}");
+    }
+    // And the export imports back unchanged.
+    let round = import(&server, &admin, exported.into_bytes()).await;
+    assert_eq!(round.ok(200)["unchanged"], 4, "{round:?}");
+}

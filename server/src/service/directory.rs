@@ -12,7 +12,10 @@
 //! colour, flags, location and other contacts stay); a row that would change nothing is counted
 //! as unchanged, so importing the same file again changes nothing. The *export* writes the same
 //! columns (UTF-8 with a BOM, which spreadsheet programs read as UTF-8), so an exported file
-//! imports back unchanged.
+//! imports back unchanged. A cell that a spreadsheet would run as a formula (one starting with
+//! `=`, `+`, `-`, `@`, a tab or a carriage return) is exported with a `'` before it, which
+//! spreadsheets show as text; the import takes that `'` away again, and the stored value is
+//! never changed.
 
 use std::collections::HashMap;
 
@@ -368,7 +371,10 @@ impl Directory {
                 ));
                 continue;
             }
-            let cell = |field: &str| row.get(columns[field]).unwrap_or("").trim().to_string();
+            let cell = |field: &str| {
+                let raw = row.get(columns[field]).unwrap_or("").trim();
+                imported_cell(raw).to_string()
+            };
             if cell("contact").is_empty() && !cell("phone").is_empty() {
                 errors.push((
                     line,
@@ -546,17 +552,18 @@ impl Directory {
                     .first()
                     .map(|c| (c.name.clone(), c.phone.clone()))
                     .unwrap_or_default();
+                let cells = [
+                    r.name.as_str(),
+                    r.credit_code.as_str(),
+                    grid.as_str(),
+                    r.industry.as_str(),
+                    scale_name(r.scale),
+                    r.address.as_str(),
+                    contact.as_str(),
+                    phone.as_str(),
+                ];
                 writer
-                    .write_record([
-                        r.name.as_str(),
-                        r.credit_code.as_str(),
-                        grid.as_str(),
-                        r.industry.as_str(),
-                        scale_name(r.scale),
-                        r.address.as_str(),
-                        contact.as_str(),
-                        phone.as_str(),
-                    ])
+                    .write_record(cells.map(|cell| exported_cell(cell).into_owned()))
                     .map_err(fail)?;
             }
             writer.flush().map_err(|err| SyncError::Invalid {
@@ -565,6 +572,29 @@ impl Directory {
             })?;
         }
         Ok(out)
+    }
+}
+
+/// Whether a spreadsheet would take a cell starting with `c` as a formula (CSV injection).
+fn starts_formula(c: char) -> bool {
+    matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r')
+}
+
+/// A value as an exported cell: one a spreadsheet would run as a formula gets a `'` before it,
+/// so the spreadsheet shows it as text.
+pub fn exported_cell(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.starts_with(starts_formula) {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
+/// An imported cell's value: without the `'` [`exported_cell`] put before a formula-like one.
+fn imported_cell(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(starts_formula) => rest,
+        _ => cell,
     }
 }
 
