@@ -297,6 +297,16 @@ impl Grant {
         buckets
     }
 
+    /// Whether the user `user_id` with this grant reads an entity of `scope`: one of its
+    /// buckets is theirs.
+    pub fn reads(&self, user_id: &str, scope: &crate::entity::EntityScope) -> bool {
+        let mine = self.buckets(user_id);
+        scope
+            .buckets()
+            .iter()
+            .any(|bucket| mine.binary_search(bucket).is_ok())
+    }
+
     /// Whether an inspector of this grant covers `grid` (town-wide inspectors cover every grid).
     pub fn inspects(&self, grid: Option<&str>) -> bool {
         self.has(Role::Inspector)

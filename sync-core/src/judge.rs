@@ -282,42 +282,31 @@ pub fn judge_in<E: Entities>(
     Ok(judge(event, actor, current.as_ref(), &related))
 }
 
+/// Judges an event with kind `K`. Permission before existence: when the entity the event names
+/// exists but the actor cannot read it, the event is judged as if it did not exist (so its
+/// verdict tells nothing of the entity), and its sync issue is shown to the actor alone. Should
+/// the event be one the actor could apply to a new entity, the id is simply taken: a conflict
+/// that names nothing of what holds it.
 fn run<K: Kind>(
     event: &EventBody,
     actor: &Actor,
     current: Option<&Entity>,
     related: &Related,
 ) -> Judgement {
-    let outcome = (|| {
-        if let Some(current) = current {
-            if current.entity_type != K::ENTITY {
-                return Err(Reject::quarantine(
-                    "wrong-entity-type",
-                    format!(
-                        "`{}` is about an entity of type {}, but this one is of type {}",
-                        K::NAME,
-                        K::ENTITY.name(),
-                        current.entity_type.name()
-                    ),
-                ));
-            }
-        }
-        let payload: K::Payload =
-            serde::Deserialize::deserialize(&event.payload).map_err(|err| {
-                Reject::quarantine(
-                    "payload-invalid",
-                    format!("the `{}` payload does not fit: {err}", K::NAME),
-                )
-            })?;
-        K::validate(event, &payload)?;
-        K::check_related(&payload, related)?;
-        let scope = K::refine_scope(K::scope(actor, &payload, current)?, &payload, related);
-        K::authorize(actor, &payload, &scope, current)?;
-        let mut entity = K::apply(actor, event, payload, scope, current)?;
-        entity.blobs = K::blobs(&entity, event, current);
-        Ok(entity)
-    })();
-    match outcome {
+    let hidden = current.is_some_and(|c| !actor.grant.reads(&actor.user_id, &c.scope));
+    if hidden {
+        return match outcome::<K>(event, actor, None, related) {
+            Ok(_) => refused(
+                Reject::conflict(
+                    "id-taken",
+                    "this id is taken by a record you cannot see; capture it again with a new id",
+                ),
+                None,
+            ),
+            Err(reject) => refused(reject, None),
+        };
+    }
+    match outcome::<K>(event, actor, current, related) {
         Ok(entity) => Judgement {
             verdict: Verdict::Applied,
             reason: None,
@@ -326,6 +315,41 @@ fn run<K: Kind>(
         },
         Err(reject) => refused(reject, current),
     }
+}
+
+/// What an event of kind `K` makes of `current`: the entity after it, or why not.
+fn outcome<K: Kind>(
+    event: &EventBody,
+    actor: &Actor,
+    current: Option<&Entity>,
+    related: &Related,
+) -> Result<Entity, Reject> {
+    if let Some(current) = current {
+        if current.entity_type != K::ENTITY {
+            return Err(Reject::quarantine(
+                "wrong-entity-type",
+                format!(
+                    "`{}` is about an entity of type {}, but this one is of type {}",
+                    K::NAME,
+                    K::ENTITY.name(),
+                    current.entity_type.name()
+                ),
+            ));
+        }
+    }
+    let payload: K::Payload = serde::Deserialize::deserialize(&event.payload).map_err(|err| {
+        Reject::quarantine(
+            "payload-invalid",
+            format!("the `{}` payload does not fit: {err}", K::NAME),
+        )
+    })?;
+    K::validate(event, &payload)?;
+    K::check_related(&payload, related)?;
+    let scope = K::refine_scope(K::scope(actor, &payload, current)?, &payload, related);
+    K::authorize(actor, &payload, &scope, current)?;
+    let mut entity = K::apply(actor, event, payload, scope, current)?;
+    entity.blobs = K::blobs(&entity, event, current);
+    Ok(entity)
 }
 
 /// `scope` in the grid of a registered enterprise (when `related` holds its record), whatever the

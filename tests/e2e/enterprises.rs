@@ -142,7 +142,7 @@ async fn bad_enterprises_are_refused_and_change_nothing() {
             record("914403001922038216", "g1"),
         )
         .await
-        .assert_error(403, "not-permitted");
+        .assert_error(403, "forbidden");
     server
         .call(
             reqwest::Method::PUT,

@@ -151,3 +151,104 @@ async fn naming_a_photos_hash_grants_no_one_reading_it() {
         200
     );
 }
+
+#[tokio::test]
+async fn whether_a_record_exists_is_told_only_to_those_who_may_know() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    server.add_grid(&admin, "g1", "一网格").await;
+    for (enterprise, team) in [("e1", "t1"), ("e2", "t1")] {
+        server.add_team(&admin, enterprise, team).await;
+    }
+    let team_lead = json!(["team_lead"]);
+    user(
+        &server,
+        &admin,
+        "chen.a",
+        team_lead.clone(),
+        json!({"enterprise": "e1", "team": "t1"}),
+    )
+    .await;
+    user(
+        &server,
+        &admin,
+        "zhao.b",
+        team_lead,
+        json!({"enterprise": "e2", "team": "t1"}),
+    )
+    .await;
+    let inspector = server.add_inspector(&admin, "lili").await;
+
+    // The office's directory: a non-admin is refused before any grid, name or code is looked up.
+    let enterprise = |grid: &str| {
+        json!({"name": "某厂", "credit_code": "914403001922038216",
+        "industry": "紫菜加工", "scale": "below", "grid_id": grid, "address": "某路1号",
+        "contacts": [], "risk_colour": "blue", "flags": {}})
+    };
+    for grid in ["g1", "no-such-grid"] {
+        server
+            .post("/v1/admin/enterprises", Some(&inspector), enterprise(grid))
+            .await
+            .assert_error(403, "forbidden");
+    }
+    for grid in [
+        json!({"code": "g2", "name": "一网格"}),
+        json!({"code": "g3", "name": "三网格"}),
+    ] {
+        server
+            .post("/v1/admin/grids", Some(&inspector), grid)
+            .await
+            .assert_error(403, "forbidden");
+    }
+
+    // Team A's meeting of a slot is recorded; team B's lead sends the same slot, and another.
+    let chen = TestDevice::enrolled(&server, "chen.a", USER_PASSWORD).await;
+    let zhao = TestDevice::enrolled(&server, "zhao.b", USER_PASSWORD).await;
+    let (taken, payload) = meeting_on("e1", "t1", "早班");
+    chen.capture(
+        "meeting.submit",
+        &taken,
+        payload,
+        vec![anjian_tests::devices::PHOTO.into()],
+    )
+    .unwrap();
+    chen.sync().await.unwrap();
+    let (free, free_payload) = meeting_on("e1", "t1", "晚班");
+    let (_, taken_payload) = meeting_on("e1", "t1", "早班");
+    zhao.capture(
+        "meeting.submit",
+        &taken,
+        taken_payload,
+        vec![anjian_tests::devices::PHOTO.into()],
+    )
+    .unwrap();
+    zhao.capture(
+        "meeting.submit",
+        &free,
+        free_payload,
+        vec![anjian_tests::devices::PHOTO.into()],
+    )
+    .unwrap();
+    zhao.sync().await.unwrap();
+    // The same answer whether the meeting exists or not.
+    let reasons: Vec<String> = zhao
+        .receipts()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.reason
+                .as_ref()
+                .map(|r| r.code.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(reasons, vec!["not-permitted", "not-permitted"]);
+    // And nothing of it reaches team A's view.
+    chen.sync().await.unwrap();
+    assert!(
+        chen.issues().unwrap().is_empty(),
+        "{:?}",
+        chen.issues().unwrap()
+    );
+    assert_eq!(zhao.issues().unwrap().len(), 2, "shown to its author");
+}

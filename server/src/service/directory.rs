@@ -174,6 +174,7 @@ impl Directory {
         caller: &Caller,
         record: GridRecord,
     ) -> Result<Result<Projection, Rejection>, DirectoryError> {
+        require_admin(caller)?;
         let taken = sync
             .entities_of_type(EntityType::Grid)
             .await?
@@ -211,6 +212,9 @@ impl Directory {
         record: EnterpriseRecord,
         create: bool,
     ) -> Result<Result<Projection, Rejection>, DirectoryError> {
+        // Permission before existence: whether a grid, an enterprise or a credit code exists is
+        // the office's to know.
+        require_admin(caller)?;
         let grids = sync.entities_of_type(EntityType::Grid).await?;
         let grid_known = grids
             .iter()
@@ -257,6 +261,7 @@ impl Directory {
         caller: &Caller,
         record: TeamRecord,
     ) -> Result<Result<Projection, Rejection>, SyncError> {
+        require_admin(caller)?;
         let id = Uuid::parse_str(&team_id(&record.enterprise_id, &record.code)).map_err(|err| {
             SyncError::Invalid {
                 field: "code",
@@ -277,9 +282,7 @@ impl Directory {
         caller: &Caller,
         bytes: &[u8],
     ) -> Result<ImportReport, ImportError> {
-        caller
-            .require(Role::Admin)
-            .map_err(|_| SyncError::Forbidden(Role::Admin))?;
+        require_admin(caller)?;
         let text = decode(bytes)?;
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
@@ -573,6 +576,13 @@ impl Directory {
         }
         Ok(out)
     }
+}
+
+/// Refuses anyone but an admin.
+fn require_admin(caller: &Caller) -> Result<(), SyncError> {
+    caller
+        .require(Role::Admin)
+        .map_err(|_| SyncError::Forbidden(Role::Admin))
 }
 
 /// Whether a spreadsheet would take a cell starting with `c` as a formula (CSV injection).

@@ -330,6 +330,21 @@ fn every_role_for_every_kind() {
                     "{} by {role}: {judgement:?}",
                     case.name
                 );
+            } else if case
+                .current
+                .as_ref()
+                .is_some_and(|c| !actor.grant.reads(&actor.user_id, &c.scope))
+            {
+                // Permission before existence: one who cannot read the entity is answered as
+                // if it did not exist, and their issue is not shown to its readers.
+                let absent = judge(&case.event, actor, None, &case.related);
+                let expected = match absent.verdict {
+                    Verdict::Applied => Some("id-taken"),
+                    _ => absent.reason.as_ref().map(|r| r.code.as_str()),
+                };
+                let code = judgement.reason.as_ref().map(|r| r.code.as_str());
+                assert_eq!(code, expected, "{} by {role}: {judgement:?}", case.name);
+                assert_eq!(judgement.target_scope, None, "{} by {role}", case.name);
             } else {
                 let code = judgement.reason.as_ref().map(|r| r.code.as_str());
                 assert_eq!(
