@@ -19,30 +19,20 @@ async fn user(
     server.create_user(admin, user).await;
 }
 
+/// Team t1 of enterprises e1 and e2, led by `chen.a` and `zhao.b`.
+async fn two_teams(server: &TestServer, admin: &str) {
+    for (enterprise, team, lead) in [("e1", "t1", "chen.a"), ("e2", "t1", "zhao.b")] {
+        server.add_team(admin, enterprise, team).await;
+        let scopes = json!({"enterprise": enterprise, "team": team});
+        user(server, admin, lead, json!(["team_lead"]), scopes).await;
+    }
+}
+
 #[tokio::test]
 async fn naming_a_photos_hash_grants_no_one_reading_it() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
-    for (enterprise, team) in [("e1", "t1"), ("e2", "t1")] {
-        server.add_team(&admin, enterprise, team).await;
-    }
-    let team_lead = json!(["team_lead"]);
-    user(
-        &server,
-        &admin,
-        "chen.a",
-        team_lead.clone(),
-        json!({"enterprise": "e1", "team": "t1"}),
-    )
-    .await;
-    user(
-        &server,
-        &admin,
-        "zhao.b",
-        team_lead,
-        json!({"enterprise": "e2", "team": "t1"}),
-    )
-    .await;
+    two_teams(&server, &admin).await;
     user(&server, &admin, "xu.wen", json!(["publicist"]), json!({})).await;
     user(&server, &admin, "gao", json!(["reviewer"]), json!({})).await;
     let chen = TestDevice::enrolled(&server, "chen.a", USER_PASSWORD).await;
@@ -157,26 +147,7 @@ async fn whether_a_record_exists_is_told_only_to_those_who_may_know() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
     server.add_grid(&admin, "g1", "一网格").await;
-    for (enterprise, team) in [("e1", "t1"), ("e2", "t1")] {
-        server.add_team(&admin, enterprise, team).await;
-    }
-    let team_lead = json!(["team_lead"]);
-    user(
-        &server,
-        &admin,
-        "chen.a",
-        team_lead.clone(),
-        json!({"enterprise": "e1", "team": "t1"}),
-    )
-    .await;
-    user(
-        &server,
-        &admin,
-        "zhao.b",
-        team_lead,
-        json!({"enterprise": "e2", "team": "t1"}),
-    )
-    .await;
+    two_teams(&server, &admin).await;
     let inspector = server.add_inspector(&admin, "lili").await;
 
     // The office's directory: a non-admin is refused before any grid, name or code is looked up.
