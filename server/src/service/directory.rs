@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use anjian_sync::access::Role;
 use anjian_sync::credit_code::{CreditCodeCheck, check, normalise};
-use anjian_sync::entity::EntityType;
+use anjian_sync::entity::{Entity, EntityType};
 use anjian_sync::event::{Captured, EventBody, GENESIS_HASH};
 use anjian_sync::judge::{Actor, Verdict, judge};
 use anjian_sync::kinds::enterprise::{Contact, EnterpriseRecord, RiskFlags, Scale};
@@ -283,228 +283,15 @@ impl Directory {
         bytes: &[u8],
     ) -> Result<ImportReport, ImportError> {
         require_admin(caller)?;
-        let text = decode(bytes)?;
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .flexible(true)
-            .from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .map_err(|err| {
-                ImportError::Rows(vec![(1, format!("the header row cannot be read: {err}"))])
-            })?
-            .clone();
-        let mut columns: HashMap<&str, usize> = HashMap::new();
-        let mut missing = Vec::new();
-        for (field, names) in COLUMNS {
-            match headers
-                .iter()
-                .position(|h| names.iter().any(|n| n.eq_ignore_ascii_case(h)))
-            {
-                Some(index) => {
-                    columns.insert(field, index);
-                }
-                None => missing.push(format!("the column {} ({field}) is missing", names[0])),
-            }
-        }
-        if !missing.is_empty() {
-            return Err(ImportError::Rows(
-                missing.into_iter().map(|m| (1, m)).collect(),
-            ));
-        }
-
-        let grids = sync.entities_of_type(EntityType::Grid).await?;
-        let mut grid_codes: HashMap<String, String> = HashMap::new();
-        for grid in &grids {
-            if let Ok(record) = serde_json::from_value::<GridRecord>(grid.entity.body.clone()) {
-                grid_codes.insert(record.name.clone(), record.code.clone());
-                grid_codes.insert(record.code.clone(), record.code);
-            }
-        }
-        let mut known: HashMap<String, (String, EnterpriseRecord, Projection)> = HashMap::new();
-        for enterprise in sync.entities_of_type(EntityType::Enterprise).await? {
-            if let Ok(record) =
-                serde_json::from_value::<EnterpriseRecord>(strip_derived(&enterprise.entity.body))
-            {
-                known.insert(
-                    record.credit_code.clone(),
-                    (enterprise.entity.id.clone(), record, enterprise),
-                );
-            }
-        }
-
-        let actor = Actor {
-            user_id: caller.user.id.to_string(),
-            grant: caller.user.grant.clone(),
-        };
-        let mut errors = Vec::new();
-        let mut report = ImportReport::default();
-        let mut changes = Vec::new();
-        let mut seen: HashMap<String, u64> = HashMap::new();
-        for (index, row) in reader.records().enumerate() {
-            if index >= MAX_IMPORT_ROWS {
-                errors.push((
-                    0,
-                    format!(
-                        "at most {MAX_IMPORT_ROWS} rows can be imported at once; split the file"
-                    ),
-                ));
-                break;
-            }
-            let row = match row {
-                Ok(row) => row,
-                Err(err) => {
-                    let line = err.position().map_or(0, |p| p.line());
-                    errors.push((line, format!("the row cannot be read: {err}")));
-                    continue;
-                }
-            };
-            let line = row.position().map_or(0, |p| p.line());
-            if row.iter().all(|cell| cell.trim().is_empty()) {
-                continue; // A blank row (spreadsheets save them as `,,,,`).
-            }
-            if row.len() < headers.len() {
-                errors.push((
-                    line,
-                    format!(
-                        "the row has {} cells, the header {}",
-                        row.len(),
-                        headers.len()
-                    ),
-                ));
-                continue;
-            }
-            let cell = |field: &str| {
-                let raw = row.get(columns[field]).unwrap_or("").trim();
-                imported_cell(raw).to_string()
-            };
-            if cell("contact").is_empty() && !cell("phone").is_empty() {
-                errors.push((
-                    line,
-                    "联系电话 is given without 联系人 (contact person)".to_string(),
-                ));
-                continue;
-            }
-            let code = normalise(&cell("credit_code"));
-            if let Some(first) = seen.insert(code.clone(), line) {
-                errors.push((
-                    line,
-                    format!("the credit code {code} is also on line {first}"),
-                ));
-                continue;
-            }
-            let grid_text = cell("grid");
-            let Some(grid) = grid_codes.get(&grid_text).cloned() else {
-                errors.push((line, format!("no grid is named or coded `{grid_text}`; add it first (POST /v1/admin/grids)")));
-                continue;
-            };
-            let Some(scale) = parse_scale(&cell("scale")) else {
-                errors.push((
-                    line,
-                    format!("the scale `{}` is not 规上 or 规下", cell("scale")),
-                ));
-                continue;
-            };
-
-            let contact = Contact {
-                name: cell("contact"),
-                phone: cell("phone"),
-                role: None,
-            };
-            let (id, record, existing) = match known.get(&code) {
-                Some((id, old, projection)) => {
-                    let mut record = old.clone();
-                    record.name = cell("name");
-                    record.grid_id = grid.clone();
-                    record.industry = cell("industry");
-                    record.scale = scale;
-                    record.address = cell("address");
-                    if !contact.name.is_empty() {
-                        let same = |c: &Contact| c.name == contact.name && c.phone == contact.phone;
-                        if !record.contacts.first().is_some_and(same) {
-                            record.contacts.retain(|c| !same(c));
-                            record.contacts.insert(0, contact);
-                        }
-                    }
-                    (
-                        id.clone(),
-                        record,
-                        Some((old.clone(), projection.entity.clone())),
-                    )
-                }
-                None => {
-                    let record = EnterpriseRecord {
-                        name: cell("name"),
-                        credit_code: code.clone(),
-                        industry: cell("industry"),
-                        scale,
-                        grid_id: grid,
-                        village: None,
-                        address: cell("address"),
-                        location: None,
-                        contacts: if contact.name.is_empty() {
-                            Vec::new()
-                        } else {
-                            vec![contact]
-                        },
-                        risk_colour: None,
-                        flags: RiskFlags::default(),
-                    };
-                    (Uuid::now_v7().to_string(), record, None)
-                }
-            };
-            if let Some((old, _)) = &existing {
-                if *old == record {
-                    report.unchanged += 1;
-                    continue;
-                }
-            }
-            // The shared rules decide, as they will when the change is made.
-            let payload = match serde_json::to_value(&record) {
-                Ok(payload) => payload,
-                Err(err) => {
-                    errors.push((line, err.to_string()));
-                    continue;
-                }
-            };
-            let trial = trial_event(&id, payload.clone());
-            let related = anjian_sync::judge::Related::new();
-            let judgement = judge(
-                &trial,
-                &actor,
-                existing.as_ref().map(|(_, entity)| entity),
-                &related,
-            );
-            if judgement.verdict != Verdict::Applied {
-                let reason = judgement.reason.map(|r| r.message).unwrap_or_default();
-                errors.push((line, reason));
-                continue;
-            }
-            if let Ok(CreditCodeCheck::CheckDigitMismatch { expected }) = check(&code) {
-                report.warnings.push((
-                    line,
-                    format!("the credit code {code} fails its check (expected check character {expected}); kept, flagged"),
-                ));
-            }
-            if existing.is_some() {
-                report.updated += 1;
-            } else {
-                report.created += 1;
-            }
-            let entity_id = Uuid::parse_str(&id).map_err(|err| SyncError::Invalid {
-                field: "id",
-                message: err.to_string(),
-            })?;
-            changes.push(OfficeChange {
-                kind: "enterprise.save",
-                entity_id,
-                payload,
-                blob_refs: Vec::new(),
-            });
-        }
-        if !errors.is_empty() {
-            return Err(ImportError::Rows(errors));
-        }
+        let context = ImportContext::new(
+            &sync.entities_of_type(EntityType::Grid).await?,
+            &sync.entities_of_type(EntityType::Enterprise).await?,
+            Actor {
+                user_id: caller.user.id.to_string(),
+                grant: caller.user.grant.clone(),
+            },
+        );
+        let (report, changes) = plan_import(bytes, &context)?;
         if !changes.is_empty() {
             if let Err((index, rejection)) = sync.record_office_events(caller, changes).await? {
                 return Err(ImportError::Rows(vec![(
@@ -576,6 +363,255 @@ impl Directory {
         }
         Ok(out)
     }
+}
+
+/// What the office holds that an import is read against: its grids (by name and by code), its
+/// enterprises (by credit code), and the admin importing.
+#[derive(Debug)]
+pub struct ImportContext {
+    grid_codes: HashMap<String, String>,
+    known: HashMap<String, (String, EnterpriseRecord, Entity)>,
+    actor: Actor,
+}
+
+impl ImportContext {
+    /// The context of the grids and enterprises given, for `actor`.
+    pub fn new(grids: &[Projection], enterprises: &[Projection], actor: Actor) -> ImportContext {
+        let mut grid_codes: HashMap<String, String> = HashMap::new();
+        for grid in grids {
+            if let Ok(record) = serde_json::from_value::<GridRecord>(grid.entity.body.clone()) {
+                grid_codes.insert(record.name.clone(), record.code.clone());
+                grid_codes.insert(record.code.clone(), record.code);
+            }
+        }
+        let mut known = HashMap::new();
+        for enterprise in enterprises {
+            if let Ok(record) =
+                serde_json::from_value::<EnterpriseRecord>(strip_derived(&enterprise.entity.body))
+            {
+                known.insert(
+                    record.credit_code.clone(),
+                    (
+                        enterprise.entity.id.clone(),
+                        record,
+                        enterprise.entity.clone(),
+                    ),
+                );
+            }
+        }
+        ImportContext {
+            grid_codes,
+            known,
+            actor,
+        }
+    }
+}
+
+/// Reads an enterprise list against `context` and decides, without changing anything, what
+/// importing it does: the report and the office events to record, or every bad row. Pure: the
+/// import runs it before recording, and the fuzzer runs it on anything.
+pub fn plan_import(
+    bytes: &[u8],
+    context: &ImportContext,
+) -> Result<(ImportReport, Vec<OfficeChange>), ImportError> {
+    let text = decode(bytes)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|err| {
+            ImportError::Rows(vec![(1, format!("the header row cannot be read: {err}"))])
+        })?
+        .clone();
+    let mut columns: HashMap<&str, usize> = HashMap::new();
+    let mut missing = Vec::new();
+    for (field, names) in COLUMNS {
+        match headers
+            .iter()
+            .position(|h| names.iter().any(|n| n.eq_ignore_ascii_case(h)))
+        {
+            Some(index) => {
+                columns.insert(field, index);
+            }
+            None => missing.push(format!("the column {} ({field}) is missing", names[0])),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ImportError::Rows(
+            missing.into_iter().map(|m| (1, m)).collect(),
+        ));
+    }
+
+    let mut errors = Vec::new();
+    let mut report = ImportReport::default();
+    let mut changes = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for (index, row) in reader.records().enumerate() {
+        if index >= MAX_IMPORT_ROWS {
+            errors.push((
+                0,
+                format!("at most {MAX_IMPORT_ROWS} rows can be imported at once; split the file"),
+            ));
+            break;
+        }
+        let row = match row {
+            Ok(row) => row,
+            Err(err) => {
+                let line = err.position().map_or(0, |p| p.line());
+                errors.push((line, format!("the row cannot be read: {err}")));
+                continue;
+            }
+        };
+        let line = row.position().map_or(0, |p| p.line());
+        if row.iter().all(|cell| cell.trim().is_empty()) {
+            continue; // A blank row (spreadsheets save them as `,,,,`).
+        }
+        if row.len() < headers.len() {
+            errors.push((
+                line,
+                format!(
+                    "the row has {} cells, the header {}",
+                    row.len(),
+                    headers.len()
+                ),
+            ));
+            continue;
+        }
+        let cell = |field: &str| {
+            let raw = row.get(columns[field]).unwrap_or("").trim();
+            imported_cell(raw).to_string()
+        };
+        if cell("contact").is_empty() && !cell("phone").is_empty() {
+            errors.push((
+                line,
+                "联系电话 is given without 联系人 (contact person)".to_string(),
+            ));
+            continue;
+        }
+        let code = normalise(&cell("credit_code"));
+        if let Some(first) = seen.insert(code.clone(), line) {
+            errors.push((
+                line,
+                format!("the credit code {code} is also on line {first}"),
+            ));
+            continue;
+        }
+        let grid_text = cell("grid");
+        let Some(grid) = context.grid_codes.get(&grid_text).cloned() else {
+            errors.push((
+                line,
+                format!(
+                    "no grid is named or coded `{grid_text}`; add it first (POST /v1/admin/grids)"
+                ),
+            ));
+            continue;
+        };
+        let Some(scale) = parse_scale(&cell("scale")) else {
+            errors.push((
+                line,
+                format!("the scale `{}` is not 规上 or 规下", cell("scale")),
+            ));
+            continue;
+        };
+
+        let contact = Contact {
+            name: cell("contact"),
+            phone: cell("phone"),
+            role: None,
+        };
+        let (id, record, existing) = match context.known.get(&code) {
+            Some((id, old, entity)) => {
+                let mut record = old.clone();
+                record.name = cell("name");
+                record.grid_id = grid.clone();
+                record.industry = cell("industry");
+                record.scale = scale;
+                record.address = cell("address");
+                if !contact.name.is_empty() {
+                    let same = |c: &Contact| c.name == contact.name && c.phone == contact.phone;
+                    if !record.contacts.first().is_some_and(same) {
+                        record.contacts.retain(|c| !same(c));
+                        record.contacts.insert(0, contact);
+                    }
+                }
+                (id.clone(), record, Some((old.clone(), entity.clone())))
+            }
+            None => {
+                let record = EnterpriseRecord {
+                    name: cell("name"),
+                    credit_code: code.clone(),
+                    industry: cell("industry"),
+                    scale,
+                    grid_id: grid,
+                    village: None,
+                    address: cell("address"),
+                    location: None,
+                    contacts: if contact.name.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![contact]
+                    },
+                    risk_colour: None,
+                    flags: RiskFlags::default(),
+                };
+                (Uuid::now_v7().to_string(), record, None)
+            }
+        };
+        if let Some((old, _)) = &existing {
+            if *old == record {
+                report.unchanged += 1;
+                continue;
+            }
+        }
+        // The shared rules decide, as they will when the change is made.
+        let payload = match serde_json::to_value(&record) {
+            Ok(payload) => payload,
+            Err(err) => {
+                errors.push((line, err.to_string()));
+                continue;
+            }
+        };
+        let trial = trial_event(&id, payload.clone());
+        let related = anjian_sync::judge::Related::new();
+        let judgement = judge(
+            &trial,
+            &context.actor,
+            existing.as_ref().map(|(_, entity)| entity),
+            &related,
+        );
+        if judgement.verdict != Verdict::Applied {
+            let reason = judgement.reason.map(|r| r.message).unwrap_or_default();
+            errors.push((line, reason));
+            continue;
+        }
+        if let Ok(CreditCodeCheck::CheckDigitMismatch { expected }) = check(&code) {
+            report.warnings.push((
+                line,
+                format!("the credit code {code} fails its check (expected check character {expected}); kept, flagged"),
+            ));
+        }
+        if existing.is_some() {
+            report.updated += 1;
+        } else {
+            report.created += 1;
+        }
+        let entity_id = Uuid::parse_str(&id).map_err(|err| SyncError::Invalid {
+            field: "id",
+            message: err.to_string(),
+        })?;
+        changes.push(OfficeChange {
+            kind: "enterprise.save",
+            entity_id,
+            payload,
+            blob_refs: Vec::new(),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(ImportError::Rows(errors));
+    }
+    Ok((report, changes))
 }
 
 /// Refuses anyone but an admin.
