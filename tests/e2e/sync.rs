@@ -1,5 +1,6 @@
 //! The sync protocol end to end: real devices (the `client` feature) against the real server.
 
+use anjian_sync::client::{PhotoState, Step};
 use anjian_sync::entity::EntityType;
 use anjian_sync::judge::Verdict;
 use anjian_tests::devices::{PHOTO, meeting_on};
@@ -487,88 +488,184 @@ async fn a_restart_of_the_app_loses_nothing() {
     );
 }
 
-#[tokio::test]
-async fn a_client_killed_at_every_step_of_a_sync_converges() {
+/// A device with work to push (five events and a photo of several chunks) and work to pull (three
+/// hazards of the manager's), as it stands before its sync: the server, its replica's directory
+/// and the server's URL, and what it captured.
+struct CrashScene {
+    /// Kept running while the scene lives.
+    _server: TestServer,
+    dir: tempfile::TempDir,
+    url: String,
+    captured: Vec<anjian_sync::event::SignedEvent>,
+    first: String,
+}
+
+async fn crash_scene() -> CrashScene {
     let (server, _) = town().await;
     let lili = TestDevice::enrolled(&server, "lili", USER_PASSWORD).await;
     let zhou = TestDevice::enrolled(&server, "zhou", USER_PASSWORD).await;
-    // Others' work to pull: three hazards from the manager.
     for _ in 0..3 {
         zhou.report_hazard("general");
     }
     zhou.sync().await.unwrap();
-    // The inspector's own work to push: five events.
-    let (first, _) = lili.report_hazard("general");
+    // A photo of more than one chunk, so that its upload takes several steps.
+    let photo = anjian_tests::photos::jpeg(1000, 800, 1, None);
+    assert!(
+        photo.len() > anjian_sync::client::CHUNK_BYTES,
+        "{}",
+        photo.len()
+    );
+    let sha = lili.add_photo_bytes(&photo).unwrap();
+    let first = anjian_sync::client::Device::new_entity_id();
+    let payload = json!({"enterprise_id": "e1", "grid_id": "g1", "level": "general",
+        "description": "配电箱未接地", "deadline": "2026-12-05"});
+    lili.capture("hazard.report", &first, payload, vec![sha])
+        .unwrap();
     lili.move_hazard(&first, "reported", "rectifying", 0);
     for _ in 0..3 {
         lili.report_hazard("major");
     }
     let captured = lili.log().unwrap();
     let (dir, url) = lili.into_parts();
+    CrashScene {
+        _server: server,
+        dir,
+        url,
+        captured,
+        first,
+    }
+}
 
-    // Kill the sync after its first step, again and again: each run dies one step further on,
-    // until a run completes. Every step boundary is crossed by a kill.
-    let binary = env!("CARGO_BIN_EXE_crash-device");
-    let mut kills = 0;
-    for _ in 0..50 {
-        let run = tokio::process::Command::new(binary)
-            .arg(dir.path())
-            .arg(&url)
-            .arg("1")
+impl CrashScene {
+    /// Runs one sync in a separate process, aborted at its `n`-th step (never, for 0).
+    async fn sync_killed_at(&self, n: u32) -> std::process::Output {
+        let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_crash-device"))
+            .arg(self.dir.path())
+            .arg(&self.url)
+            .arg(n.to_string())
             .output();
-        let output = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        tokio::time::timeout(std::time::Duration::from_secs(60), run)
             .await
             .unwrap()
-            .unwrap();
-        if output.status.success() {
+            .unwrap()
+    }
+
+    /// After a last, uninterrupted sync: everything arrived exactly once, nothing is left.
+    async fn assert_converged(&self) {
+        let device = anjian_sync::client::Device::open(self.dir.path(), &self.url).unwrap();
+        device.sync().await.unwrap();
+        assert!(device.outbox().unwrap().is_empty());
+        assert_eq!(
+            device.log().unwrap(),
+            self.captured,
+            "the log is as captured"
+        );
+        let receipts = device.receipts().unwrap();
+        assert_eq!(receipts.len(), self.captured.len());
+        assert!(
+            receipts.iter().all(|r| r.verdict == Verdict::Applied),
+            "{receipts:?}"
+        );
+        let hazards: Vec<_> = device
+            .server_entities()
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.entity.entity_type == EntityType::Hazard)
+            .collect();
+        assert_eq!(
+            hazards.len(),
+            4 + 3,
+            "own four hazards and the manager's three"
+        );
+        let first = device.server_entity(&self.first).unwrap().unwrap();
+        assert_eq!(
+            first.entity.body["history"].as_array().unwrap().len(),
+            2,
+            "each event applied once"
+        );
+        assert!(
+            first.missing_blobs.is_empty(),
+            "the photo arrived: {first:?}"
+        );
+        for hazard in &hazards {
+            assert_eq!(
+                device.entity(&hazard.entity.id).unwrap().as_ref(),
+                Some(&hazard.entity)
+            );
+        }
+        assert!(
+            device
+                .photos()
+                .unwrap()
+                .iter()
+                .all(|p| p.state == PhotoState::Uploaded)
+        );
+    }
+}
+
+/// The step a crashed run says it was killed at, by name.
+fn killed_at(output: &std::process::Output, n: u32) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let prefix = format!("killed at step {n}: ");
+    stderr
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("the run failed instead of being killed at step {n}: {stderr}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_client_killed_at_each_step_of_a_sync_converges() {
+    // The same scene, killed at step 1, then afresh at step 2, and so on, until a sync runs
+    // through: every step of the sync is interrupted once, and each time the device converges.
+    let mut reached = std::collections::BTreeSet::new();
+    let mut steps = None;
+    for n in 1..=80 {
+        let scene = crash_scene().await;
+        let crashed = scene.sync_killed_at(n).await;
+        if crashed.status.success() {
+            steps = Some(n - 1);
             break;
         }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains("killed at step"),
-            "the run failed instead: {stderr}"
-        );
+        reached.insert(killed_at(&crashed, n));
+        scene.assert_converged().await;
+    }
+    let steps = steps.expect("a sync of this scene has fewer than 80 steps");
+    assert!(steps >= 10, "{steps} steps");
+    let every: std::collections::BTreeSet<String> = [
+        Step::ChunkSent,
+        Step::PhotoStored,
+        Step::PushReceived,
+        Step::Pushed,
+        Step::PageReceived,
+        Step::Staged,
+        Step::Applied,
+    ]
+    .iter()
+    .map(|step| format!("{step:?}"))
+    .collect();
+    assert_eq!(reached, every, "every kind of step was interrupted");
+}
+
+#[tokio::test]
+async fn a_client_killed_again_and_again_converges() {
+    // One device killed at the first step of each sync, again and again: each run starts where
+    // the last one left off, so the work gets done by runs of one step each.
+    let scene = crash_scene().await;
+    let mut kills = 0;
+    for _ in 0..80 {
+        let crashed = scene.sync_killed_at(1).await;
+        if crashed.status.success() {
+            break;
+        }
+        killed_at(&crashed, 1);
         kills += 1;
     }
     assert!(
-        kills >= 8,
-        "push answers, pushes, pages, stages and the checkpoint were all interrupted ({kills})"
+        kills >= 10,
+        "{kills} runs were killed before one ran through"
     );
-
-    // A final, uninterrupted look: everything arrived exactly once, nothing is left behind.
-    let device = anjian_sync::client::Device::open(dir.path(), &url).unwrap();
-    device.sync().await.unwrap();
-    assert!(device.outbox().unwrap().is_empty());
-    assert_eq!(device.log().unwrap(), captured, "the log is as captured");
-    let receipts = device.receipts().unwrap();
-    assert_eq!(receipts.len(), captured.len());
-    assert!(
-        receipts.iter().all(|r| r.verdict == Verdict::Applied),
-        "{receipts:?}"
-    );
-    let hazards: Vec<_> = device
-        .server_entities()
-        .unwrap()
-        .into_iter()
-        .filter(|p| p.entity.entity_type == EntityType::Hazard)
-        .collect();
-    assert_eq!(
-        hazards.len(),
-        4 + 3,
-        "own four hazards and the manager's three"
-    );
-    let first = device.server_entity(&first).unwrap().unwrap();
-    assert_eq!(
-        first.entity.body["history"].as_array().unwrap().len(),
-        2,
-        "each event applied once"
-    );
-    for hazard in &hazards {
-        assert_eq!(
-            device.entity(&hazard.entity.id).unwrap().as_ref(),
-            Some(&hazard.entity)
-        );
-    }
+    scene.assert_converged().await;
 }
 
 #[tokio::test]

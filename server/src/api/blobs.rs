@@ -227,7 +227,7 @@ fn check_tus(version: &Option<String>) -> Result<(), ApiError> {
 }
 
 /// The `sha256` entry of a tus `Upload-Metadata` header (`key base64value,key base64value`).
-fn metadata_sha256(header: &str) -> Result<String, ApiError> {
+pub fn metadata_sha256(header: &str) -> Result<String, ApiError> {
     use base64::Engine as _;
     let invalid = |message: &str| {
         ApiError::new(

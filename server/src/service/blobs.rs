@@ -760,7 +760,7 @@ fn check_sha256(field: &'static str, value: &str) -> Result<(), BlobError> {
 }
 
 /// Parses `Upload-Checksum: sha256 <base64 digest>`.
-fn parse_checksum(header: &str) -> Result<Vec<u8>, BlobError> {
+pub fn parse_checksum(header: &str) -> Result<Vec<u8>, BlobError> {
     use base64::Engine as _;
     let invalid = |message: &str| BlobError::Invalid {
         field: "Upload-Checksum",
