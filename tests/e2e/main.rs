@@ -18,6 +18,7 @@ mod inspections;
 mod leaks;
 mod lifecycle;
 mod office;
+mod properties;
 mod scenarios;
 mod sync;
 mod wechat;
