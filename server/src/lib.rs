@@ -17,3 +17,11 @@ pub mod service;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on purpose"
+)]
+mod tidy;

@@ -410,7 +410,13 @@ impl BlobsApi {
         let Chunk::Bytes(Binary(body)) = body;
         let appended = state
             .blobs
-            .append(&caller, id.0, offset.0, checksum.0.as_deref(), body)
+            .append(
+                &caller,
+                id.0,
+                offset.0,
+                checksum.0.as_deref(),
+                body.into_async_read(),
+            )
             .await?;
         Ok(match appended.blob {
             Some(blob) => AppendResponse::Stored(Json(blob.into()), appended.offset, tus()),

@@ -387,7 +387,7 @@ impl Blobs {
         id: Uuid,
         offset: u64,
         checksum: Option<&str>,
-        body: poem::Body,
+        body: impl tokio::io::AsyncRead + Unpin + Send,
     ) -> Result<Appended, BlobError> {
         let expected = checksum.map(parse_checksum).transpose()?;
         let _guard = BusyGuard::take(&self.busy, id).ok_or(BlobError::Busy)?;
@@ -406,7 +406,7 @@ impl Blobs {
             .await?;
         let mut hasher = Sha256::new();
         let mut written: u64 = 0;
-        let mut reader = body.into_async_read();
+        let mut reader = body;
         let mut buffer = vec![0u8; 64 * 1024];
         let outcome: Result<(), BlobError> = loop {
             let read = match tokio::io::AsyncReadExt::read(&mut reader, &mut buffer).await {
