@@ -26,17 +26,26 @@ fn context() -> &'static ImportContext {
     static CONTEXT: OnceLock<ImportContext> = OnceLock::new();
     CONTEXT.get_or_init(|| {
         let grids = [
-            projection("grid", "0192f3a0-0000-7000-8000-0000000000c1",
-                json!({"code": "shacheng", "name": "沙埕村"})),
-            projection("grid", "0192f3a0-0000-7000-8000-0000000000c2",
-                json!({"code": "haibin", "name": "海滨社区"})),
+            projection(
+                "grid",
+                "0192f3a0-0000-7000-8000-0000000000c1",
+                json!({"code": "shacheng", "name": "沙埕村"}),
+            ),
+            projection(
+                "grid",
+                "0192f3a0-0000-7000-8000-0000000000c2",
+                json!({"code": "haibin", "name": "海滨社区"}),
+            ),
         ];
-        let enterprises = [projection("enterprise", "0192f3a0-0000-7000-8000-0000000000d1",
+        let enterprises = [projection(
+            "enterprise",
+            "0192f3a0-0000-7000-8000-0000000000d1",
             json!({"name": "福鼎海带加工厂", "credit_code": "914403001922038216",
                 "industry": "紫菜加工", "scale": "below", "grid_id": "shacheng",
                 "village": null, "address": "沙埕镇海滨路1号", "location": null,
                 "contacts": [{"name": "陈老板", "phone": "13800000001", "role": null}],
-                "risk_colour": null, "flags": {}}))];
+                "risk_colour": null, "flags": {}}),
+        )];
         let grant = Grant::new([Role::Admin], Scopes::default()).expect("an admin grant");
         let actor = Actor {
             user_id: "0192f3a0-0000-7000-8000-0000000000a1".into(),
