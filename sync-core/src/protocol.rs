@@ -17,6 +17,36 @@ pub const MAX_PUSH_EVENTS: usize = 500;
 /// The most entities one pull page may carry.
 pub const MAX_PULL_LIMIT: usize = 1000;
 
+/// A user as a login answer and `GET /v1/me` show them: what a device keeps to judge its own
+/// events offline. Other members of the answer are not read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// The user's id (a lower-case UUID).
+    pub id: String,
+    /// Their login name.
+    pub username: String,
+    /// Their roles.
+    pub roles: Vec<crate::access::Role>,
+    /// Their scopes.
+    pub scopes: crate::access::Scopes,
+}
+
+/// The answer to a login (`POST /v1/auth/login`, `POST /v1/auth/wechat`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginAnswer {
+    /// The session's bearer token.
+    pub token: String,
+    /// Who logged in.
+    pub user: UserInfo,
+}
+
+/// The answer to an enrolment (`POST /v1/devices`): the device, of which a client reads its id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolment {
+    /// The device's id (a lower-case UUID), which every event it signs names.
+    pub id: String,
+}
+
 /// `POST /v1/sync/push`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushRequest {

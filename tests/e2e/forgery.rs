@@ -196,3 +196,66 @@ async fn a_genuine_fork_is_refused_and_recorded_only_when_signed() {
         .await
         .assert_error(404, "device-unknown");
 }
+
+/// A server on loopback that answers every request with `answer` (an independent, or broken,
+/// implementation of the API, as far as the client can tell).
+async fn answering(answer: serde_json::Value) -> (String, tokio::task::JoinHandle<()>) {
+    use poem::listener::{Acceptor, Listener, TcpListener};
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .unwrap();
+    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+    let endpoint = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json")
+            .body(answer.to_string())
+    });
+    let task = tokio::spawn(async move {
+        let _ = poem::Server::new_with_acceptor(acceptor)
+            .run(endpoint)
+            .await;
+    });
+    (format!("http://{addr}"), task)
+}
+
+#[tokio::test]
+async fn a_client_takes_only_login_and_enrolment_answers_the_protocol_describes() {
+    let user = json!({"id": "0192f3a0-0000-7000-8000-0000000000b1", "username": "lili",
+        "roles": ["inspector"], "scopes": {"town": true, "grids": []}});
+    let mut without_id = user.clone();
+    without_id.as_object_mut().unwrap().remove("id");
+    let mut upper_id = user.clone();
+    upper_id["id"] = json!("0192F3A0-0000-7000-8000-0000000000B1");
+    for answer in [
+        json!({"user": user}),
+        json!({"token": "anj_x", "user": without_id}),
+        json!({"token": "anj_x", "user": upper_id}),
+        json!({"token": "", "user": user}),
+    ] {
+        let (url, server) = answering(answer.clone()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut device = Device::open(dir.path(), &url).unwrap();
+        let refused = device.login("lili", "password").await;
+        assert!(
+            matches!(refused, Err(anjian_sync::client::ClientError::Transport(_))),
+            "{answer}: {refused:?}"
+        );
+        assert_eq!(device.identity().unwrap(), None, "nothing is stored");
+        server.abort();
+    }
+
+    // A login the protocol describes, then an enrolment answer without the device's id.
+    let (url, server) =
+        answering(json!({"token": "anj_x", "user": user, "id": "not-a-uuid"})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut device = Device::open(dir.path(), &url).unwrap();
+    device.login("lili", "password").await.unwrap();
+    let refused = device.enrol("手机").await;
+    assert!(
+        matches!(refused, Err(anjian_sync::client::ClientError::Transport(_))),
+        "{refused:?}"
+    );
+    assert_eq!(device.identity().unwrap().unwrap().device_id, None);
+    server.abort();
+}

@@ -51,9 +51,11 @@ use uuid::Uuid;
 
 use crate::access::{Grant, Role, Scopes};
 use crate::entity::{Entity, EntityType};
-use crate::event::{Captured, DeviceKey, EVENT_VERSION, EventBody, SignedEvent};
+use crate::event::{Captured, DeviceKey, EVENT_VERSION, EventBody, SignedEvent, is_uuid};
 use crate::judge::{Actor, Judgement, judge_in};
-use crate::protocol::{MAX_PUSH_EVENTS, Projection, PushRequest, Receipt};
+use crate::protocol::{
+    Enrolment, LoginAnswer, MAX_PUSH_EVENTS, Projection, PushRequest, Receipt, UserInfo,
+};
 
 pub use photos::{CHUNK_BYTES, Photo, PhotoState, Progress, UploadReport};
 pub use transport::{RetryPolicy, Traffic, TransportError};
@@ -316,34 +318,37 @@ impl Device {
 
     /// Logs in with username and password and remembers the session and the user's grant.
     pub async fn login(&mut self, username: &str, password: &str) -> Result<Identity, ClientError> {
-        let answer: Value = self
+        let answer: LoginAnswer = self
             .transport
             .post_json(
                 "/v1/auth/login",
                 &serde_json::json!({"username": username, "password": password}),
             )
             .await?;
-        let token = answer["token"].as_str().unwrap_or_default().to_string();
-        let user = &answer["user"];
+        let LoginAnswer { token, user } = answer;
+        if token.is_empty() || !is_uuid(&user.id) {
+            return Err(TransportError::Decode(
+                "a login answer needs a token and the user's id as a lower-case UUID".into(),
+            )
+            .into());
+        }
         let previous = self.identity()?;
         // A replica belongs to one user: its log is signed for that user's enrolment.
         if let Some(previous) = &previous {
-            if previous.user_id != user["id"].as_str().unwrap_or_default() {
+            if previous.user_id != user.id {
                 return Err(ClientError::NotReady(
                     "this replica belongs to another user; open a replica directory per user",
                 ));
             }
         }
         let identity = Identity {
-            user_id: user["id"].as_str().unwrap_or_default().to_string(),
-            username: user["username"].as_str().unwrap_or_default().to_string(),
-            roles: serde_json::from_value(user["roles"].clone())
-                .map_err(|err| ClientError::Local(err.to_string()))?,
-            scopes: serde_json::from_value(user["scopes"].clone())
-                .map_err(|err| ClientError::Local(err.to_string()))?,
             device_id: previous
-                .filter(|p| p.user_id == user["id"].as_str().unwrap_or_default())
+                .filter(|p| p.user_id == user.id)
                 .and_then(|p| p.device_id),
+            user_id: user.id,
+            username: user.username,
+            roles: user.roles,
+            scopes: user.scopes,
         };
         self.local.set_login(&token, &identity)?;
         self.transport.set_token(Some(token));
@@ -352,12 +357,16 @@ impl Device {
 
     /// Reads the user's current roles and scopes from the server (`GET /v1/me`) and keeps them.
     async fn refresh_identity(&self) -> Result<Actor, ClientError> {
-        let user: Value = self.transport.get_json("/v1/me").await?;
+        let user: UserInfo = self.transport.get_json("/v1/me").await?;
         let (mut identity, _) = self.actor()?;
-        identity.roles = serde_json::from_value(user["roles"].clone())
-            .map_err(|err| ClientError::Local(err.to_string()))?;
-        identity.scopes = serde_json::from_value(user["scopes"].clone())
-            .map_err(|err| ClientError::Local(err.to_string()))?;
+        if user.id != identity.user_id {
+            return Err(TransportError::Decode(
+                "GET /v1/me answered with another user than this replica's".into(),
+            )
+            .into());
+        }
+        identity.roles = user.roles;
+        identity.scopes = user.scopes;
         let token = self.local.token()?.unwrap_or_default();
         self.local.set_login(&token, &identity)?;
         Ok(self.actor()?.1)
@@ -369,14 +378,19 @@ impl Device {
         if let Some(id) = &identity.device_id {
             return Ok(id.clone());
         }
-        let answer: Value = self
+        let Enrolment { id } = self
             .transport
             .post_json(
                 "/v1/devices",
                 &serde_json::json!({"public_key": self.key.public_hex(), "name": name}),
             )
             .await?;
-        let id = answer["id"].as_str().unwrap_or_default().to_string();
+        if !is_uuid(&id) {
+            return Err(TransportError::Decode(
+                "an enrolment answer needs the device's id as a lower-case UUID".into(),
+            )
+            .into());
+        }
         identity.device_id = Some(id.clone());
         let token = self.local.token()?.unwrap_or_default();
         self.local.set_login(&token, &identity)?;
