@@ -363,6 +363,18 @@ mod tests {
         }
     }
 
+    /// The spec names every event kind the judgement knows.
+    #[test]
+    fn the_spec_names_every_event_kind() {
+        let spec: serde_json::Value = serde_json::from_str(&super::service().spec()).unwrap();
+        let kind = spec["components"]["schemas"]["Event"]["properties"]["kind"]["description"]
+            .as_str()
+            .unwrap();
+        for name in anjian_sync::judge::KINDS {
+            assert!(kind.contains(&format!("`{name}`")), "{name} is not in: {kind}");
+        }
+    }
+
     /// Every operation has a tag, a summary with the Chinese term beside the English one, and an
     /// operation id.
     #[test]

@@ -144,7 +144,11 @@ pub struct Event {
     pub id: String,
     /// The previous event's hash; 64 zeros for seq 1.
     pub prev_hash: String,
-    /// `meeting.submit`, `meeting.amend`, `hazard.report`, `hazard.transition`.
+    /// What was done: `enterprise.save`, `grid.save`, `team.save`, `worker.save`,
+    /// `meeting.submit`, `meeting.amend`, `hazard.report`, `hazard.transition`,
+    /// `hazard.deadline`, `article.save`, `article.submit`, `article.review`,
+    /// `article.withdraw`, `template.publish`, `inspection.submit`, `inspection.amend`. Any other
+    /// kind is taken and quarantined (`unknown-kind`).
     pub kind: String,
     /// The entity it is about.
     pub entity_id: String,
@@ -153,8 +157,10 @@ pub struct Event {
     /// sha256 (hex) of each photo or file cited; `[]` when none. Required: it is hashed.
     pub blob_refs: Vec<String>,
     /// The checklist template version used, or `null`.
+    #[oai(nullable)]
     pub template_ref: Option<String>,
     /// The entity revision an edit was based on, or `null` (reserved for editable drafts).
+    #[oai(nullable)]
     pub base_rev: Option<u64>,
     /// Capture time, as the device says.
     pub captured: Captured,
@@ -210,10 +216,13 @@ pub struct Receipt {
     /// The verdict.
     pub verdict: Verdict,
     /// Why, unless applied.
+    #[oai(nullable)]
     pub reason: Option<Reason>,
     /// The entity's revision after an applied event.
+    #[oai(nullable)]
     pub rev: Option<u64>,
     /// The sync issue kept for a conflict or quarantine.
+    #[oai(nullable)]
     pub issue_id: Option<String>,
     /// When the server received it, ms.
     pub received_at_ms: i64,
@@ -239,6 +248,7 @@ pub struct PushResponse {
     /// One receipt per event taken (replays included), in order.
     pub receipts: Vec<Receipt>,
     /// Set when the push stopped early.
+    #[oai(nullable)]
     pub refused: Option<Refusal>,
     /// The highest seq the server holds from the device.
     pub last_seq: u64,
@@ -274,10 +284,13 @@ pub enum EntityType {
 #[derive(Debug, Object)]
 pub struct EntityScope {
     /// Enterprise.
+    #[oai(nullable)]
     pub enterprise: Option<String>,
     /// Team.
+    #[oai(nullable)]
     pub team: Option<String>,
     /// Grid.
+    #[oai(nullable)]
     pub grid: Option<String>,
     /// Users it concerns.
     pub users: Vec<String>,
@@ -360,6 +373,7 @@ pub struct PullResponse {
     /// This page completes a checkpoint: apply the staged pages now.
     pub complete: bool,
     /// At a checkpoint, the caller's buckets.
+    #[oai(nullable)]
     pub checkpoint: Option<Vec<BucketState>>,
     /// The named device's receipts after `receipts_after`.
     pub receipts: Vec<Receipt>,
