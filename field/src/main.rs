@@ -228,7 +228,7 @@ struct InspectArgs {
 
 #[derive(Debug, Subcommand)]
 enum HazardCommand {
-    /// Report a hazard, with at least one photo.
+    /// Report a hazard (隐患), with its photos.
     Report {
         /// Enterprise id.
         #[arg(long)]
@@ -251,8 +251,8 @@ enum HazardCommand {
         /// The inspection that found it.
         #[arg(long)]
         inspection: Option<String>,
-        /// A photo; at least one; repeat.
-        #[arg(long = "photo", required = true)]
+        /// A photo; repeat.
+        #[arg(long = "photo")]
         photos: Vec<PathBuf>,
     },
     /// The enterprise starts rectifying (整改).
@@ -824,6 +824,10 @@ fn refused(err: ClientError, what: &str) -> anyhow::Error {
                 || code == "invalid-transition"
             {
                 "This device's copy may be behind: run `anjian sync`, look again (`anjian show`), then retry."
+            } else if code == "photo-required" {
+                "Attach photos with --photo FILE (repeat it for more)."
+            } else if code == "payload-invalid" {
+                "Give what it names with the command's options (`--help` lists them), or in --file."
             } else {
                 "Correct it and run the command again."
             };
@@ -891,19 +895,12 @@ fn meeting(device: &Device, args: MeetingArgs) -> anyhow::Result<()> {
     );
     set("risks", Some(json!(args.risks)));
     set("handover", Some(json!(args.handover)));
-    for required in ["enterprise_id", "team_id", "host", "attendance", "topics"] {
-        if !object.contains_key(required) {
-            bail!(
-                "a meeting needs {required}: pass --{} (or put it in --file)",
-                match required {
-                    "enterprise_id" => "enterprise",
-                    "team_id" => "team",
-                    "attendance" => "attendee",
-                    "topics" => "topic",
-                    other => other,
-                }
-            );
-        }
+    // A meeting's id is made from its team's slot, so those name it; everything else it must
+    // hold is the judgement's to say (`capture` passes its reason on).
+    if !object.contains_key("enterprise_id") || !object.contains_key("team_id") {
+        bail!(
+            "a meeting is named by its team: pass --team (and --enterprise), or put them in --file"
+        );
     }
     // Attendees in a file default to present, fit for duty and equipped.
     if let Some(attendance) = object.get_mut("attendance").and_then(Value::as_array_mut) {
@@ -923,25 +920,24 @@ fn meeting(device: &Device, args: MeetingArgs) -> anyhow::Result<()> {
         _ => Vec::new(),
     };
     files.extend(args.photos.iter().cloned());
-    if files.is_empty() {
-        bail!("a meeting needs at least one photo (现场照片): pass --photo FILE");
-    }
     if let Some(enterprise) = object.get("enterprise_id").and_then(Value::as_str) {
         known_enterprise(device, enterprise)?;
     }
-    let content: anjian_sync::kinds::meeting::MeetingContent =
-        serde_json::from_value(record.clone()).context("the meeting does not fit")?;
+    let text = |key: &str| object.get(key).and_then(Value::as_str).unwrap_or_default();
+    let slot: anjian_sync::kinds::meeting::Slot =
+        serde_json::from_value(object.get("slot").cloned().unwrap_or_default())
+            .context("the meeting's slot is pre_shift, mid_shift or handover")?;
+    let id = anjian_sync::kinds::meeting::meeting_id(
+        text("enterprise_id"),
+        text("team_id"),
+        text("date"),
+        text("shift"),
+        slot,
+    );
     let photos = files
         .iter()
         .map(|p| attach(device, p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let id = anjian_sync::kinds::meeting::meeting_id(
-        &content.enterprise_id,
-        &content.team_id,
-        &content.date,
-        &content.shift,
-        content.slot,
-    );
     capture(
         device,
         "meeting",
@@ -1083,18 +1079,7 @@ fn inspect(device: &Device, args: InspectArgs) -> anyhow::Result<()> {
             json!(cite(device, &signature, &mut cited)?),
         );
     }
-    for required in ["enterprise_id", "inspectors", "summary"] {
-        if !object.contains_key(required) {
-            bail!(
-                "an inspection needs {required}: pass --{} (or put it in --file)",
-                match required {
-                    "enterprise_id" => "enterprise",
-                    "inspectors" => "inspector",
-                    other => other,
-                }
-            );
-        }
-    }
+    // What an inspection must hold is the judgement's to say (`capture` passes its reason on).
     let id = Device::new_entity_id();
     let pinned = format!("{code}@{version}");
     capture(
@@ -1246,21 +1231,10 @@ fn hazard(device: &Device, command: HazardCommand) -> anyhow::Result<()> {
         HazardCommand::Start(args) => move_hazard(device, args, "rectifying")?,
         HazardCommand::Rectify(args) => move_hazard(device, args, "pending_acceptance")?,
         HazardCommand::Accept(args) => move_hazard(device, args, "closed")?,
-        HazardCommand::Reject(args) => {
-            if args.note.is_none() {
-                bail!("sending a hazard back needs --note saying what is still wrong");
-            }
-            move_hazard(device, args, "rectifying")?;
-        }
+        HazardCommand::Reject(args) => move_hazard(device, args, "rectifying")?,
     }
     Ok(())
 }
-
-/// Moves a hazard from where this device sees it through `path` (skipping steps it is past).
-/// The lifecycle, for error messages.
-const HAZARD_STEPS: &str = "a hazard goes reported → rectifying (`anjian hazard start`) → \
-     pending_acceptance (`anjian hazard rectify --photo …`) → closed (`anjian hazard accept`), \
-     or back to rectifying (`anjian hazard reject --note …`)";
 
 /// Moves a hazard from where this device sees it to `to`, in one recorded step.
 fn move_hazard(device: &Device, args: MoveArgs, to: &str) -> anyhow::Result<()> {
@@ -1290,10 +1264,38 @@ fn move_hazard(device: &Device, args: MoveArgs, to: &str) -> anyhow::Result<()> 
                 err,
                 &format!("moving hazard {} from {state} to {to}", args.id),
             );
-            anyhow!("{err:#}\n({HAZARD_STEPS})")
+            anyhow!("{err:#}\n({})", next_moves(&current))
         })?;
     say!("hazard {} is now {to}; `anjian sync` sends it", args.id);
     Ok(())
+}
+
+/// Where a hazard may go from where it stands, by the shared rules, as the commands that move it.
+fn next_moves(hazard: &Entity) -> String {
+    use anjian_sync::kinds::hazard::{Level, State};
+    let state = serde_json::from_value::<State>(hazard.body["state"].clone());
+    let level = serde_json::from_value::<Level>(hazard.body["level"].clone());
+    let (Ok(state), Ok(level)) = (state, level) else {
+        return "this device's copy of the hazard is not one it can read; run `anjian sync`".into();
+    };
+    let moves: Vec<&str> = state
+        .next(level)
+        .into_iter()
+        .filter_map(|to| match (state, to) {
+            (_, State::Rectifying) if state == State::PendingAcceptance => {
+                Some("`anjian hazard reject`")
+            }
+            (_, State::Rectifying) => Some("`anjian hazard start`"),
+            (_, State::PendingAcceptance) => Some("`anjian hazard rectify`"),
+            (_, State::Closed) => Some("`anjian hazard accept`"),
+            _ => None,
+        })
+        .collect();
+    if moves.is_empty() {
+        "no command of this device moves the hazard on from here".into()
+    } else {
+        format!("from here the hazard moves on with {}", moves.join(" or "))
+    }
 }
 
 fn article(device: &Device, command: ArticleCommand) -> anyhow::Result<()> {

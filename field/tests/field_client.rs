@@ -247,8 +247,13 @@ async fn a_team_lead_and_a_manager_use_files_and_move_a_hazard_with_the_command(
         "",
     )
     .await;
+    // The judgement's reason, with the option that answers it.
     assert!(!no_photo.status.success());
-    assert!(says(&no_photo).contains("--photo"), "{}", says(&no_photo));
+    let said = says(&no_photo);
+    assert!(
+        said.contains("photo-required") && said.contains("--photo"),
+        "{said}"
+    );
     let meeting = anjian(
         lead.path(),
         &[
@@ -346,6 +351,10 @@ async fn a_team_lead_and_a_manager_use_files_and_move_a_hazard_with_the_command(
         "before and after"
     );
     // Closing it is the inspector's: the manager's attempt records nothing and says why.
+    // Sending it back without a note: the judgement's reason, not the command's.
+    let reject = anjian(manager.path(), &["hazard", "reject", &hazard], "").await;
+    assert!(!reject.status.success());
+    assert!(says(&reject).contains("note-required"), "{}", says(&reject));
     let accept = anjian(manager.path(), &["hazard", "accept", &hazard], "").await;
     assert!(!accept.status.success());
     assert!(

@@ -371,7 +371,10 @@ mod tests {
             .as_str()
             .unwrap();
         for name in anjian_sync::judge::KINDS {
-            assert!(kind.contains(&format!("`{name}`")), "{name} is not in: {kind}");
+            assert!(
+                kind.contains(&format!("`{name}`")),
+                "{name} is not in: {kind}"
+            );
         }
     }
 

@@ -224,6 +224,27 @@ fn allowed(from: State, to: State, level: Level) -> Option<Who> {
     }
 }
 
+impl State {
+    /// Every state, in lifecycle order.
+    pub const ALL: [State; 6] = [
+        State::Reported,
+        State::PlanPending,
+        State::Rectifying,
+        State::PendingAcceptance,
+        State::Closed,
+        State::Void,
+    ];
+
+    /// The states a hazard of `level` may move to from this one (by someone; whether the
+    /// sender may is the judgement's to say), from the one table of allowed moves.
+    pub fn next(self, level: Level) -> Vec<State> {
+        State::ALL
+            .into_iter()
+            .filter(|to| allowed(self, *to, level).is_some())
+            .collect()
+    }
+}
+
 fn may(actor: &Actor, who: Who, scope: &EntityScope) -> bool {
     let admin = actor.grant.has(Role::Admin);
     let supervisor = admin || actor.grant.inspects(scope.grid.as_deref());
