@@ -253,6 +253,41 @@ pub fn metadata_sha256(header: &str) -> Result<String, ApiError> {
     ))
 }
 
+/// A file sent to a signed-in user: the file response's statuses, and `401` when the session
+/// is missing or no longer valid.
+#[derive(Debug)]
+pub struct SignedInFile(StaticFileResponse);
+
+/// Why a file was not sent to one who is not signed in. The authentication (`Auth`) answers it
+/// before the operation runs; this describes that answer for the spec.
+#[derive(Debug, ApiResponse)]
+#[allow(dead_code, reason = "the answer is made by the authentication, described here")]
+enum NotSignedIn {
+    /// No valid session (`unauthenticated`, `invalid-token`, `session-expired`).
+    #[oai(status = 401)]
+    Unauthorized(Json<super::error::ErrorBody>),
+}
+
+impl poem::IntoResponse for SignedInFile {
+    fn into_response(self) -> poem::Response {
+        self.0.into_response()
+    }
+}
+
+impl ApiResponse for SignedInFile {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        let mut meta = StaticFileResponse::meta();
+        meta.responses.extend(NotSignedIn::meta().responses);
+        meta.responses.sort_by_key(|r| r.status);
+        meta
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        StaticFileResponse::register(registry);
+        NotSignedIn::register(registry);
+    }
+}
+
 /// File answers fail with `poem::Error` (the `{code, message}` body all the same), so the spec
 /// lists the file response's own statuses once rather than beside every `ApiError` status.
 fn file_error(err: BlobError) -> poem::Error {
@@ -518,8 +553,10 @@ impl BlobsApi {
         /// The photo's sha256, lower-case hex.
         sha256: Path<String>,
         request: StaticFileRequest,
-    ) -> poem::Result<StaticFileResponse> {
-        serve(&state, Some(&caller), &sha256.0, Variant::Original, request).await
+    ) -> poem::Result<SignedInFile> {
+        serve(&state, Some(&caller), &sha256.0, Variant::Original, request)
+            .await
+            .map(SignedInFile)
     }
 
     /// A photo's thumbnail (缩略图), upright, JPEG without EXIF, to the same users as the photo.
@@ -537,9 +574,11 @@ impl BlobsApi {
         /// `small` (320 px) or `large` (1280 px); `small` when absent.
         size: Query<Option<ThumbnailSize>>,
         request: StaticFileRequest,
-    ) -> poem::Result<StaticFileResponse> {
+    ) -> poem::Result<SignedInFile> {
         let variant = size.0.unwrap_or(ThumbnailSize::Small).into();
-        serve(&state, Some(&caller), &sha256.0, variant, request).await
+        serve(&state, Some(&caller), &sha256.0, variant, request)
+            .await
+            .map(SignedInFile)
     }
 
     /// What the server read from a photo (照片信息): size, format, EXIF capture time and GPS — the
