@@ -26,6 +26,7 @@ pub const MAX_EVENT_BYTES: usize = 64 * 1024;
 
 /// When the device says the thing was captured.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Captured {
     /// The device's clock at capture, milliseconds since the Unix epoch.
     pub wall_ms: i64,
@@ -77,7 +78,9 @@ pub struct SignedEvent {
 
 /// A [`SignedEvent`] as its members arrive, all at one level: read directly, without the
 /// buffering `flatten` needs (pushes carry hundreds of events).
+/// A member the event does not name is refused: it would be neither hashed nor kept.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FlatSignedEvent {
     v: u32,
     device_id: String,

@@ -47,8 +47,9 @@ pub struct Enrolment {
     pub id: String,
 }
 
-/// `POST /v1/sync/push`.
+/// `POST /v1/sync/push`. Members it does not name are refused, as the spec says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PushRequest {
     /// The enrolled device.
     pub device_id: String,

@@ -261,7 +261,10 @@ pub struct SignedInFile(StaticFileResponse);
 /// Why a file was not sent to one who is not signed in. The authentication (`Auth`) answers it
 /// before the operation runs; this describes that answer for the spec.
 #[derive(Debug, ApiResponse)]
-#[allow(dead_code, reason = "the answer is made by the authentication, described here")]
+#[allow(
+    dead_code,
+    reason = "the answer is made by the authentication, described here"
+)]
 enum NotSignedIn {
     /// No valid session (`unauthenticated`, `invalid-token`, `session-expired`).
     #[oai(status = 401)]

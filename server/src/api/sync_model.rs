@@ -378,3 +378,118 @@ pub struct PullResponse {
     /// The named device's receipts after `receipts_after`.
     pub receipts: Vec<Receipt>,
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+mod tests {
+    use poem_openapi::types::{ParseFromJSON, ToJSON};
+    use serde_json::json;
+
+    /// What the protocol type writes, the wire type (the spec) reads; and what the wire type
+    /// writes, the protocol type reads back to the same value.
+    fn agree<W, T>(value: &T)
+    where
+        W: ParseFromJSON + ToJSON,
+        T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let json = serde_json::to_value(value).unwrap();
+        let wire = W::parse_from_json(Some(json.clone()))
+            .unwrap_or_else(|err| panic!("the spec does not take {json}: {}", err.into_message()));
+        let back: T = serde_json::from_value(wire.to_json().unwrap()).unwrap();
+        assert_eq!(&back, value);
+    }
+
+    /// The same JSON refused by both: the spec and the runtime agree on what they refuse.
+    fn both_refuse<W: ParseFromJSON, T: serde::de::DeserializeOwned>(value: serde_json::Value) {
+        assert!(
+            W::parse_from_json(Some(value.clone())).is_err(),
+            "the spec takes {value}"
+        );
+        assert!(
+            serde_json::from_value::<T>(value.clone()).is_err(),
+            "the server takes {value}"
+        );
+    }
+
+    fn event() -> serde_json::Value {
+        let key = anjian_sync::event::DeviceKey::from_secret([7; 32]);
+        let body = anjian_sync::event::EventBody {
+            v: 1,
+            device_id: "0192f3a0-0000-7000-8000-000000000001".into(),
+            seq: 1,
+            id: "0192f3a0-0000-7000-8000-0000000000e1".into(),
+            prev_hash: anjian_sync::event::GENESIS_HASH.into(),
+            kind: "hazard.report".into(),
+            entity_id: "0192f3a0-0000-7000-8000-0000000000a1".into(),
+            payload: json!({"level": "general", "description": "配电箱未接地"}),
+            blob_refs: vec!["ab".repeat(32)],
+            template_ref: None,
+            base_rev: Some(3),
+            captured: anjian_sync::event::Captured {
+                wall_ms: 1_764_300_000_000,
+                tz_offset_min: 480,
+            },
+        };
+        serde_json::to_value(key.sign(body).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_mirrored_sync_types_read_and_write_what_the_protocol_types_do() {
+        let push = json!({"device_id": "0192f3a0-0000-7000-8000-000000000001",
+            "device_clock_ms": 1_764_300_000_000_i64, "events": [event()]});
+        let parsed: anjian_sync::protocol::PushRequest =
+            serde_json::from_value(push.clone()).unwrap();
+        agree::<super::PushRequest, _>(&parsed);
+
+        let receipt = anjian_sync::protocol::Receipt {
+            seq: 1,
+            event_id: "0192f3a0-0000-7000-8000-0000000000e1".into(),
+            hash: "ab".repeat(32),
+            verdict: anjian_sync::judge::Verdict::Quarantined,
+            reason: Some(anjian_sync::judge::Reason {
+                code: "not-permitted".into(),
+                message: "m".into(),
+            }),
+            rev: None,
+            issue_id: Some("issue".into()),
+            received_at_ms: 1,
+        };
+        let response = anjian_sync::protocol::PushResponse {
+            receipts: vec![receipt],
+            refused: Some(anjian_sync::protocol::Refusal {
+                seq: 2,
+                code: "gap".into(),
+                message: "m".into(),
+                expected_seq: 2,
+            }),
+            last_seq: 1,
+        };
+        agree::<super::PushResponse, _>(&response);
+
+        for missing in [json!([]), json!(["ab".repeat(32)])] {
+            let mut projection = json!({"id": "0192f3a0-0000-7000-8000-0000000000a1",
+                "entity_type": "hazard", "deleted": false, "body": {"state": "reported"},
+                "blobs": ["ab".repeat(32)], "missing_blobs": missing, "rev": 7,
+                "buckets": ["grid:g1", "town"], "last_event_id": "e", "captured_at_ms": 1,
+                "received_at_ms": 2, "clock": "ok",
+                "scope": {"enterprise": null, "team": null, "grid": "g1", "users": [],
+                    "public": false, "directory": false, "review": false, "reference": false}});
+            let parsed: anjian_sync::protocol::Projection =
+                serde_json::from_value(projection.clone()).unwrap();
+            projection = serde_json::to_value(&parsed).unwrap();
+            let pull = json!({"reset": false, "entities": [projection], "next_cursor": "c",
+                "complete": true, "checkpoint": null, "receipts": []});
+            let parsed: anjian_sync::protocol::PullResponse = serde_json::from_value(pull).unwrap();
+            agree::<super::PullResponse, _>(&parsed);
+        }
+
+        // What both refuse: a member no one named, in the push and in an event, and too many
+        // events is the service's to refuse (400), with the spec's `maxItems`.
+        let mut extra = push.clone();
+        extra["extra"] = json!(1);
+        both_refuse::<super::PushRequest, anjian_sync::protocol::PushRequest>(extra);
+        let mut extra = push;
+        extra["events"][0]["note"] = json!("not hashed");
+        both_refuse::<super::PushRequest, anjian_sync::protocol::PushRequest>(extra);
+    }
+}
