@@ -20,6 +20,20 @@ async fn unknown_routes_and_methods() {
         .call(Method::PUT, "/healthz", None, None)
         .await
         .assert_error(405, "method-not-allowed");
+    // A 405 says what the path does take (RFC 9110), path parameters and all.
+    for (method, path, allow) in [
+        (Method::TRACE, "/healthz", "GET, HEAD"),
+        (Method::DELETE, "/v1/auth/login", "POST"),
+        (Method::PUT, "/v1/blobs/ab", "GET, HEAD"),
+    ] {
+        let response = reqwest::Client::new()
+            .request(method.clone(), server.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method} {path}");
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+    }
 }
 
 #[tokio::test]

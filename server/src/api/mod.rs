@@ -165,6 +165,7 @@ pub fn routes(state: Arc<AppState>, limits: BodyLimits) -> impl Endpoint {
     let uploads = Arc::new(tokio::sync::Semaphore::new(
         limits.concurrent_uploads.max(1),
     ));
+    let allowed = Arc::new(AllowedMethods::from_spec(&api.spec()));
     Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
@@ -175,6 +176,65 @@ pub fn routes(state: Arc<AppState>, limits: BodyLimits) -> impl Endpoint {
         .data(state)
         .with(Tracing)
         .catch_all_error(|err| async move { error::into_error_response(err) })
+        .around(move |ep, req| allow_header(ep, req, allowed.clone()))
+}
+
+/// The methods each path of the spec takes, for the `Allow` header of a `405` (RFC 9110).
+#[derive(Debug)]
+struct AllowedMethods(Vec<(Vec<String>, String)>);
+
+impl AllowedMethods {
+    /// From the spec's `paths`: each path's segments (`{id}` matches any) and its methods.
+    fn from_spec(spec: &str) -> AllowedMethods {
+        let spec: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let paths = spec["paths"].as_object().cloned().unwrap_or_default();
+        let routes = paths
+            .iter()
+            .map(|(path, operations)| {
+                let mut methods: Vec<String> = operations
+                    .as_object()
+                    .map(|o| o.keys().map(|m| m.to_ascii_uppercase()).collect())
+                    .unwrap_or_default();
+                if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
+                    methods.push("HEAD".into());
+                }
+                methods.sort();
+                let segments = path.split('/').map(str::to_string).collect();
+                (segments, methods.join(", "))
+            })
+            .collect();
+        AllowedMethods(routes)
+    }
+
+    /// The methods `path` takes, if the spec has it.
+    fn of(&self, path: &str) -> Option<&str> {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.0
+            .iter()
+            .find(|(template, _)| {
+                template.len() == segments.len()
+                    && template.iter().zip(&segments).all(|(t, s)| {
+                        t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty())
+                    })
+            })
+            .map(|(_, methods)| methods.as_str())
+    }
+}
+
+/// Adds `Allow` to a `405`: the methods the path does take.
+async fn allow_header<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    allowed: Arc<AllowedMethods>,
+) -> poem::Result<poem::Response> {
+    let methods = allowed.of(req.uri().path()).map(str::to_string);
+    let mut response = poem::IntoResponse::into_response(ep.call(req).await?);
+    if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED {
+        if let Some(value) = methods.and_then(|m| header::HeaderValue::from_str(&m).ok()) {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+    }
+    Ok(response)
 }
 
 /// How long an answer keeps its sync turn while it is sent: long enough for a phone on a fair
