@@ -175,31 +175,10 @@ async fn whether_a_record_exists_is_told_only_to_those_who_may_know() {
     // Team A's meeting of a slot is recorded; team B's lead sends the same slot, and another.
     let chen = TestDevice::enrolled(&server, "chen.a", USER_PASSWORD).await;
     let zhao = TestDevice::enrolled(&server, "zhao.b", USER_PASSWORD).await;
-    let (taken, payload) = meeting_on("e1", "t1", "早班");
-    chen.capture(
-        "meeting.submit",
-        &taken,
-        payload,
-        vec![anjian_tests::devices::PHOTO.into()],
-    )
-    .unwrap();
+    chen.submit_meeting("e1", "t1", "早班");
     chen.sync().await.unwrap();
-    let (free, free_payload) = meeting_on("e1", "t1", "晚班");
-    let (_, taken_payload) = meeting_on("e1", "t1", "早班");
-    zhao.capture(
-        "meeting.submit",
-        &taken,
-        taken_payload,
-        vec![anjian_tests::devices::PHOTO.into()],
-    )
-    .unwrap();
-    zhao.capture(
-        "meeting.submit",
-        &free,
-        free_payload,
-        vec![anjian_tests::devices::PHOTO.into()],
-    )
-    .unwrap();
+    zhao.submit_meeting("e1", "t1", "早班");
+    zhao.submit_meeting("e1", "t1", "晚班");
     zhao.sync().await.unwrap();
     // The same answer whether the meeting exists or not.
     let reasons: Vec<String> = zhao

@@ -1,17 +1,10 @@
 //! Properties of the real client against the real server: a device's local view, rebased after a
 //! pull, is what the server makes of its unsent events.
 
+use anjian_sync::kinds::hazard::State;
 use anjian_tests::{TestDevice, TestServer, USER_PASSWORD};
 use proptest::prelude::*;
 use serde_json::json;
-
-const STATES: [&str; 5] = [
-    "reported",
-    "rectifying",
-    "pending_acceptance",
-    "closed",
-    "void",
-];
 
 /// One thing a person does to one of a few hazards: report it, or move it from one state to
 /// another (with an after-photo or not).
@@ -24,7 +17,12 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (0..3usize).prop_map(Op::Report),
-        (0..3usize, 0..STATES.len(), 0..STATES.len(), any::<bool>())
+        (
+            0..3usize,
+            0..State::ALL.len(),
+            0..State::ALL.len(),
+            any::<bool>()
+        )
             .prop_map(|(h, from, to, photo)| Op::Move(h, from, to, photo)),
     ]
 }
@@ -43,7 +41,7 @@ fn capture(device: &TestDevice, op: &Op, hazards: &[String], enterprise: &str) {
         Op::Move(h, from, to, photo) => (
             "hazard.transition",
             &hazards[*h],
-            json!({"from": STATES[*from], "to": STATES[*to], "note": "n"}),
+            json!({"from": State::ALL[*from], "to": State::ALL[*to], "note": "n"}),
             usize::from(*photo),
         ),
     };

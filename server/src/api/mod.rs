@@ -227,10 +227,12 @@ async fn allow_header<E: Endpoint>(
     req: Request,
     allowed: Arc<AllowedMethods>,
 ) -> poem::Result<poem::Response> {
-    let methods = allowed.of(req.uri().path()).map(str::to_string);
+    // The URI shares its bytes; the path is looked up only for the rare 405.
+    let uri = req.uri().clone();
     let mut response = poem::IntoResponse::into_response(ep.call(req).await?);
     if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED {
-        if let Some(value) = methods.and_then(|m| header::HeaderValue::from_str(&m).ok()) {
+        let methods = allowed.of(uri.path());
+        if let Some(value) = methods.and_then(|m| header::HeaderValue::from_str(m).ok()) {
             response.headers_mut().insert(header::ALLOW, value);
         }
     }

@@ -11,6 +11,7 @@ use anjian_sync::access::{Grant, Role, Scopes};
 use anjian_sync::entity::{Entity, EntityType};
 use anjian_sync::event::{Captured, DeviceKey, EventBody, GENESIS_HASH, SignedEvent};
 use anjian_sync::judge::{Actor, Verdict, judge_in};
+use anjian_sync::kinds::hazard::State;
 use anjian_sync::protocol::{PushRequest, Receipt};
 use proptest::prelude::*;
 use serde_json::json;
@@ -20,15 +21,6 @@ use super::SyncService;
 use crate::service::accounts::Caller;
 use crate::store::model::{Device, LoginMethod, SecretHash, Session, UnixMillis, User};
 use crate::store::{RedbStore, SyncStore};
-
-const STATES: [&str; 6] = [
-    "reported",
-    "plan_pending",
-    "rectifying",
-    "pending_acceptance",
-    "closed",
-    "void",
-];
 
 /// One thing a person does to one of a few hazards.
 #[derive(Clone, Debug)]
@@ -45,7 +37,7 @@ enum Op {
     },
 }
 
-/// Moves the hazard lifecycle allows, as indexes into [`STATES`]: a device offline moves a
+/// Moves the hazard lifecycle allows, as indexes into [`State::ALL`]: a device offline moves a
 /// hazard from the state it last saw, so most moves are valid where they were made, and stale
 /// (a conflict) where another device moved the hazard first.
 const LIFECYCLE: [(usize, usize); 7] = [(0, 2), (0, 1), (1, 2), (2, 3), (3, 4), (3, 2), (0, 5)];
@@ -53,7 +45,7 @@ const LIFECYCLE: [(usize, usize); 7] = [(0, 2), (0, 1), (1, 2), (2, 3), (3, 4), 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         1 => (0..4usize, any::<bool>()).prop_map(|(hazard, major)| Op::Report { hazard, major }),
-        1 => (0..4usize, 0..6usize, 0..6usize, any::<bool>()).prop_map(|(hazard, from, to, photo)| {
+        1 => (0..4usize, 0..State::ALL.len(), 0..State::ALL.len(), any::<bool>()).prop_map(|(hazard, from, to, photo)| {
             Op::Move {
                 hazard,
                 from,
@@ -160,7 +152,7 @@ impl Phone {
             } => (
                 "hazard.transition",
                 &hazards[*hazard],
-                json!({"from": STATES[*from], "to": STATES[*to], "note": "n", "plan": "p",
+                json!({"from": State::ALL[*from], "to": State::ALL[*to], "note": "n", "plan": "p",
                        "double_report": {"regulator_at_ms": 1, "congress_at_ms": 2}}),
                 usize::from(*photo),
             ),
