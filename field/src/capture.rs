@@ -54,10 +54,6 @@ pub(crate) fn known_enterprise(device: &Device, id: &str) -> anyhow::Result<()> 
 
 /// Records one thing the person did, if the server would apply it by what this device holds;
 /// otherwise records nothing and says why and what to do.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the members of the event and what to call it"
-)]
 pub(crate) fn capture(
     device: &Device,
     what: &str,

@@ -56,12 +56,7 @@ impl TypeArg {
 pub(crate) fn roles(roles: &[anjian_sync::access::Role]) -> String {
     roles
         .iter()
-        .map(|r| {
-            serde_json::to_value(r)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-        })
-        .map(Option::unwrap_or_default)
+        .map(|r| r.as_str())
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -320,7 +315,7 @@ pub(crate) fn receipts(device: &Device) -> anyhow::Result<()> {
             "#{:<4} {kind} of {record}: {outcome} (event {}, hash {})",
             r.seq,
             r.event_id,
-            &r.hash[..16]
+            r.hash.get(..16).unwrap_or(&r.hash)
         );
     }
     Ok(())

@@ -68,6 +68,10 @@ pub struct HttpSettings {
     pub idle_timeout_secs: u64,
     /// Seconds a request body may send nothing before the request is cut off.
     pub body_read_timeout_secs: u64,
+    /// Bytes a second a request body must average once it has been arriving for
+    /// `body_read_timeout_secs`; a slower one is cut off, so that a body sent a byte at a time
+    /// cannot hold a connection, an upload place or a sync turn for hours.
+    pub min_body_bytes_per_sec: u64,
     /// Upload chunks and photo forms handled at once; more are answered 503 with `Retry-After`.
     pub max_concurrent_uploads: usize,
     /// Streams one HTTP/2 connection may have open at once.
@@ -203,6 +207,7 @@ impl Default for HttpSettings {
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,
             body_read_timeout_secs: 30,
+            min_body_bytes_per_sec: 1024,
             max_concurrent_uploads: 16,
             max_http2_streams: 16,
         }
@@ -285,6 +290,9 @@ impl Settings {
         }
         if http.max_concurrent_uploads == 0 || http.max_concurrent_uploads > 4096 {
             bail!("http.max_concurrent_uploads must be between 1 and 4096");
+        }
+        if http.min_body_bytes_per_sec == 0 || http.min_body_bytes_per_sec > 1 << 20 {
+            bail!("http.min_body_bytes_per_sec must be between 1 and 1048576");
         }
         if http.max_http2_streams == 0 || http.max_http2_streams > 1024 {
             bail!("http.max_http2_streams must be between 1 and 1024");

@@ -222,10 +222,17 @@ impl Activity {
     async fn idle(&self, limit: Duration) {
         loop {
             let quiet = self.quiet_for();
-            if self.handling.load(Ordering::Relaxed) == 0 && quiet >= limit {
+            let handling = self.handling.load(Ordering::Relaxed) > 0;
+            if !handling && quiet >= limit {
                 return;
             }
-            let wait = limit.saturating_sub(quiet).max(Duration::from_millis(50));
+            // A request that ends touches the activity, so while one is handled the connection
+            // cannot be idle sooner than `limit` from now.
+            let wait = if handling {
+                limit
+            } else {
+                limit.saturating_sub(quiet).max(Duration::from_millis(50))
+            };
             tokio::time::sleep(wait).await;
         }
     }

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod config;
 pub mod connections;
+pub mod console;
 pub mod demo;
 pub mod service;
 pub mod startup;

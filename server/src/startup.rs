@@ -85,12 +85,18 @@ impl Application {
             sync,
             blobs,
             trust_forwarded_for: settings.http.trust_forwarded_for,
+            undeclared: Arc::default(),
         });
         Ok(Application {
             state,
             store,
             settings,
         })
+    }
+
+    /// Where the server notes error answers the spec does not list for their operation.
+    pub fn undeclared_answers(&self) -> Arc<crate::api::failures::Undeclared> {
+        self.state.undeclared.clone()
     }
 
     /// On an empty store, creates the `admin` user with `password`, or with a random password
@@ -158,6 +164,7 @@ impl Application {
                 .unwrap_or(usize::MAX)
                 .saturating_add(64 * 1024),
             stall: settings.http.body_read_timeout(),
+            min_rate: settings.http.min_body_bytes_per_sec,
             concurrent_uploads: settings.http.max_concurrent_uploads,
         };
         let sweeper = tokio::spawn(sweep_uploads(state.clone()));

@@ -252,6 +252,11 @@ async fn the_forms_a_mini_program_sends_work_and_a_second_upload_stores_nothing_
         .upload_form(&admin, &other, &sha256_hex(b"another file"))
         .await;
     assert_eq!((wrong.status, wrong.code()), (422, "blob-hash-mismatch"));
+    let unreadable = server.upload_form(&admin, &other, "not a sha256").await;
+    assert_eq!(
+        (unreadable.status, unreadable.code()),
+        (400, "invalid-field")
+    );
 
     let options = reqwest::Client::new()
         .request(reqwest::Method::OPTIONS, server.url("/v1/uploads"))

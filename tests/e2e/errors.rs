@@ -84,6 +84,27 @@ async fn malformed_and_wrongly_typed_bodies_change_nothing() {
 }
 
 #[tokio::test]
+async fn a_photo_form_without_its_file_is_a_malformed_body() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let boundary = "----wxUploadBoundary7MA4YWxkTrZu0gW";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"sha256\"\r\n\r\n{}\r\n--{boundary}--\r\n",
+        "0".repeat(64)
+    );
+    server
+        .call_raw(
+            Method::POST,
+            "/v1/blobs",
+            Some(&admin),
+            &format!("multipart/form-data; boundary={boundary}"),
+            body.into_bytes(),
+        )
+        .await
+        .assert_error(400, "malformed-body");
+}
+
+#[tokio::test]
 async fn oversized_bodies_get_413_and_change_nothing() {
     let server = TestServer::start_with(|s| s.http.max_json_body_bytes = 2048).await;
     let admin = server.admin().await;

@@ -167,9 +167,57 @@ async fn a_body_that_stalls_is_cut_off() {
     assert!(answer.contains("body-stalled"), "{answer}");
 }
 
+#[tokio::test]
+async fn a_body_sent_a_byte_at_a_time_is_cut_off() {
+    let server = TestServer::start_with(|s| {
+        s.http.body_read_timeout_secs = 1;
+        s.http.min_body_bytes_per_sec = 1000;
+    })
+    .await;
+    let head = "POST /v1/auth/login HTTP/1.1\r\nContent-Type: application/json";
+    let (mut answer, mut trickle) = stalled_request(&server, head, 1000, 1).await.into_split();
+    // A byte every quarter second: never silent for the second `stall` allows, but far below
+    // the rate. The trickle stops by itself after ten seconds.
+    let sender = tokio::spawn(async move {
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if trickle.write_all(b"x").await.is_err() {
+                break;
+            }
+        }
+    });
+    let answer = tokio::time::timeout(ANSWER, read_answer(&mut answer))
+        .await
+        .expect("a trickling body was never cut off");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body-stalled"), "{answer}");
+    assert!(
+        answer.contains("slower than 1000 bytes a second"),
+        "{answer}"
+    );
+    sender.abort();
+    assert_serving(&server).await;
+}
+
+#[tokio::test]
+async fn a_slow_push_body_holds_no_sync_turn() {
+    let server = TestServer::start_with(|s| s.http.max_concurrent_syncs = 1).await;
+    let admin = server.admin().await;
+    server.add_inspector(&admin, "li.g1").await;
+    let li =
+        anjian_tests::TestDevice::enrolled(&server, "li.g1", anjian_tests::USER_PASSWORD).await;
+    // The only turn's worth of push, its body begun and then silent (for the default 30 s).
+    let _slow = stalled_request(&server, "POST /v1/sync/push HTTP/1.1", 1000, 10).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::timeout(Duration::from_secs(10), li.sync())
+        .await
+        .expect("a sync waited behind a body still arriving")
+        .unwrap();
+}
+
 /// Reads what the server sends until it closes the connection or stops sending for a second,
 /// for ten seconds at most.
-async fn read_answer(stream: &mut tokio::net::TcpStream) -> String {
+async fn read_answer(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {
     use tokio::io::AsyncReadExt as _;
     let mut answer = Vec::new();
     let mut buffer = [0u8; 4096];

@@ -10,6 +10,7 @@ mod admin;
 mod articles;
 mod auth;
 mod blobs;
+mod console;
 mod enterprises;
 mod errors;
 mod forgery;

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use anjian_server::api::failures::Undeclared;
 use anjian_server::config::Settings;
 use anjian_server::startup::Application;
 use reqwest::Method;
@@ -43,6 +44,7 @@ pub struct TestServer {
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     http: reqwest::Client,
+    undeclared: Arc<Undeclared>,
 }
 
 /// An answer: status, `Retry-After`, and the body as JSON (`Null` when empty or not JSON).
@@ -157,6 +159,7 @@ impl TestServer {
                 app.ensure_admin(Some(admin)).await?;
             }
         }
+        let undeclared = app.undeclared_answers();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (shutdown, stop) = oneshot::channel::<()>();
@@ -170,6 +173,7 @@ impl TestServer {
             shutdown: Some(shutdown),
             task: Some(task),
             http: http_client(),
+            undeclared,
         })
     }
 
@@ -370,9 +374,19 @@ pub async fn reply(response: reqwest::Response) -> Reply {
 }
 
 impl Drop for TestServer {
+    /// Stops the server, and fails the test if it answered an error the spec does not list for
+    /// its operation.
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
+        }
+        let undeclared = self.undeclared.take();
+        if !undeclared.is_empty() && !std::thread::panicking() {
+            panic!(
+                "the server answered errors its spec does not list for their operations \
+                 (add them to OPERATIONS in server/src/api/failures.rs, or stop answering them):\n{}",
+                undeclared.join("\n")
+            );
         }
     }
 }

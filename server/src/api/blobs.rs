@@ -253,46 +253,8 @@ pub fn metadata_sha256(header: &str) -> Result<String, ApiError> {
     ))
 }
 
-/// A file sent to a signed-in user: the file response's statuses, and `401` when the session
-/// is missing or no longer valid.
-#[derive(Debug)]
-pub struct SignedInFile(StaticFileResponse);
-
-/// Why a file was not sent to one who is not signed in. The authentication (`Auth`) answers it
-/// before the operation runs; this describes that answer for the spec.
-#[derive(Debug, ApiResponse)]
-#[allow(
-    dead_code,
-    reason = "the answer is made by the authentication, described here"
-)]
-enum NotSignedIn {
-    /// No valid session (`unauthenticated`, `invalid-token`, `session-expired`).
-    #[oai(status = 401)]
-    Unauthorized(Json<super::error::ErrorBody>),
-}
-
-impl poem::IntoResponse for SignedInFile {
-    fn into_response(self) -> poem::Response {
-        self.0.into_response()
-    }
-}
-
-impl ApiResponse for SignedInFile {
-    fn meta() -> poem_openapi::registry::MetaResponses {
-        let mut meta = StaticFileResponse::meta();
-        meta.responses.extend(NotSignedIn::meta().responses);
-        meta.responses.sort_by_key(|r| r.status);
-        meta
-    }
-
-    fn register(registry: &mut poem_openapi::registry::Registry) {
-        StaticFileResponse::register(registry);
-        NotSignedIn::register(registry);
-    }
-}
-
-/// File answers fail with `poem::Error` (the `{code, message}` body all the same), so the spec
-/// lists the file response's own statuses once rather than beside every `ApiError` status.
+/// File answers fail with `poem::Error` (the `{code, message}` body all the same); the spec's
+/// error responses come from `failures`, as every operation's do.
 fn file_error(err: BlobError) -> poem::Error {
     ApiError::from(err).into()
 }
@@ -556,10 +518,8 @@ impl BlobsApi {
         /// The photo's sha256, lower-case hex.
         sha256: Path<String>,
         request: StaticFileRequest,
-    ) -> poem::Result<SignedInFile> {
-        serve(&state, Some(&caller), &sha256.0, Variant::Original, request)
-            .await
-            .map(SignedInFile)
+    ) -> poem::Result<StaticFileResponse> {
+        serve(&state, Some(&caller), &sha256.0, Variant::Original, request).await
     }
 
     /// A photo's thumbnail (缩略图), upright, JPEG without EXIF, to the same users as the photo.
@@ -577,11 +537,9 @@ impl BlobsApi {
         /// `small` (320 px) or `large` (1280 px); `small` when absent.
         size: Query<Option<ThumbnailSize>>,
         request: StaticFileRequest,
-    ) -> poem::Result<SignedInFile> {
+    ) -> poem::Result<StaticFileResponse> {
         let variant = size.0.unwrap_or(ThumbnailSize::Small).into();
-        serve(&state, Some(&caller), &sha256.0, variant, request)
-            .await
-            .map(SignedInFile)
+        serve(&state, Some(&caller), &sha256.0, variant, request).await
     }
 
     /// What the server read from a photo (照片信息): size, format, EXIF capture time and GPS — the

@@ -12,7 +12,8 @@ use poem::IntoResponse;
 use poem::error::{MethodNotAllowedError, NotFoundError, ReadBodyError, ResponseError};
 use poem::http::StatusCode;
 use poem_openapi::error::{
-    AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+    AuthorizationError, ContentTypeError, ParseMultipartError, ParseParamError, ParsePathError,
+    ParseRequestPayloadError,
 };
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
@@ -186,13 +187,10 @@ impl ResponseError for BodyTooLarge {
     }
 }
 
-/// A request body that sent nothing for too long.
+/// A request body that sent nothing for too long, or came too slowly; the message says which.
 #[derive(Debug, thiserror::Error)]
-#[error("the request body sent nothing for {secs} s and was cut off; send it again")]
-pub struct BodyStalled {
-    /// The limit, in seconds.
-    pub secs: u64,
-}
+#[error("{0}")]
+pub struct BodyStalled(pub String);
 
 impl ResponseError for BodyStalled {
     fn status(&self) -> StatusCode {
@@ -253,7 +251,11 @@ impl From<BlobError> for ApiError {
             BlobError::NotFound => (StatusCode::NOT_FOUND, "blob-not-found"),
             BlobError::UploadNotFound => (StatusCode::NOT_FOUND, "upload-not-found"),
             BlobError::UploadExpired => (StatusCode::GONE, "upload-expired"),
-            BlobError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid-header"),
+            // The tus headers are `Upload-…`; the rest are fields of the photo form.
+            BlobError::Invalid { field, .. } if field.starts_with("Upload-") => {
+                (StatusCode::BAD_REQUEST, "invalid-header")
+            }
+            BlobError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid-field"),
             BlobError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "blob-too-large"),
             BlobError::OffsetMismatch { .. } => (StatusCode::CONFLICT, "offset-mismatch"),
             BlobError::Overrun { .. } => (StatusCode::BAD_REQUEST, "upload-overrun"),
@@ -385,6 +387,12 @@ pub fn into_error_response(err: poem::Error) -> poem::Response {
                 "the request body does not fit this operation: {}",
                 payload.reason
             ),
+        )
+    } else if let Some(form) = err.downcast_ref::<ParseMultipartError>() {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+            format!("the form does not fit this operation: {}", form.reason),
         )
     } else if let Some(param) = err.downcast_ref::<ParseParamError>() {
         ApiError::new(

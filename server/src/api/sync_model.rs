@@ -483,8 +483,13 @@ mod tests {
             agree::<super::PullResponse, _>(&parsed);
         }
 
-        // What both refuse: a member no one named, in the push and in an event, and too many
-        // events is the service's to refuse (400), with the spec's `maxItems`.
+        // What both refuse: a member no one named, in the push and in an event. Too many events
+        // is the service's to refuse (400); the spec's `maxItems` is its limit.
+        let spec = super::super::spec();
+        assert_eq!(
+            spec["components"]["schemas"]["PushRequest"]["properties"]["events"]["maxItems"],
+            json!(anjian_sync::protocol::MAX_PUSH_EVENTS)
+        );
         let mut extra = push.clone();
         extra["extra"] = json!(1);
         both_refuse::<super::PushRequest, anjian_sync::protocol::PushRequest>(extra);

@@ -42,7 +42,7 @@ use super::accounts::Caller;
 use super::images::{self, ImageError, ImageLimits, Inspected, Rendition};
 use crate::config::BlobSettings;
 use crate::store::model::{BlobMeta, UnixMillis, Upload};
-use crate::store::{BlobStore, StoreError};
+use crate::store::{BlobStore, StoreError, reads_through};
 use anjian_sync::entity::PUBLIC;
 
 /// A derived image of a photo.
@@ -573,21 +573,15 @@ impl Blobs {
             if user == Some(meta.uploaded_by) {
                 return Ok((meta, Access::Whole));
             }
-            let citing = store.citing(&sha)?;
-            let live = citing
-                .iter()
-                .filter(|c| c.held && !c.projection.entity.deleted)
-                .map(|c| &c.projection);
+            let public = [PUBLIC.to_string()];
             let mut access = None;
-            for projection in live {
-                let theirs = buckets
-                    .as_ref()
-                    .is_some_and(|mine| projection.buckets.iter().any(|b| mine.contains(b)));
-                if theirs {
+            for citation in store.citing(&sha)?.iter().filter(|c| c.held) {
+                let through = |buckets: &[String]| reads_through(&citation.projection, buckets);
+                if buckets.as_deref().is_some_and(through) {
                     access = Some(Access::Whole);
                     break;
                 }
-                if projection.buckets.iter().any(|b| b == PUBLIC) {
+                if through(&public) {
                     access = Some(Access::Public);
                 }
             }

@@ -616,9 +616,7 @@ pub fn plan_import(
 
 /// Refuses anyone but an admin.
 fn require_admin(caller: &Caller) -> Result<(), SyncError> {
-    caller
-        .require(Role::Admin)
-        .map_err(|_| SyncError::Forbidden(Role::Admin))
+    super::sync::require(caller, Role::Admin)
 }
 
 /// Whether a spreadsheet would take a cell starting with `c` as a formula (CSV injection).
@@ -626,10 +624,16 @@ fn starts_formula(c: char) -> bool {
     matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r')
 }
 
+/// Whether a value is formula-like once any `'` before it is set aside: `=x`, `'=x`, `''=x`.
+fn quoted_formula(value: &str) -> bool {
+    value.trim_start_matches('\'').starts_with(starts_formula)
+}
+
 /// A value as an exported cell: one a spreadsheet would run as a formula gets a `'` before it,
-/// so the spreadsheet shows it as text.
+/// so the spreadsheet shows it as text; so does one already so quoted (`'=x`), so that
+/// importing the cell gives the value back.
 pub fn exported_cell(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.starts_with(starts_formula) {
+    if quoted_formula(value) {
         std::borrow::Cow::Owned(format!("'{value}"))
     } else {
         std::borrow::Cow::Borrowed(value)
@@ -639,7 +643,7 @@ pub fn exported_cell(value: &str) -> std::borrow::Cow<'_, str> {
 /// An imported cell's value: without the `'` [`exported_cell`] put before a formula-like one.
 fn imported_cell(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(starts_formula) => rest,
+        Some(rest) if quoted_formula(rest) => rest,
         _ => cell,
     }
 }
@@ -671,5 +675,22 @@ fn trial_event(entity_id: &str, payload: serde_json::Value) -> EventBody {
             wall_ms: 0,
             tz_offset_min: 480,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{exported_cell, imported_cell, starts_formula};
+
+    proptest! {
+        /// An exported cell never starts a formula, and imports back as the value it was.
+        #[test]
+        fn a_cell_exported_imports_back_unchanged(value in "['=+@ a-z-]{0,6}") {
+            let cell = exported_cell(&value);
+            prop_assert!(!cell.starts_with(starts_formula));
+            prop_assert_eq!(imported_cell(&cell), value.as_str());
+        }
     }
 }

@@ -51,6 +51,25 @@ pub fn token_hash(token: &str) -> SecretHash {
     sha256(token.as_bytes())
 }
 
+/// The CSRF token of a session (the console's forms carry it): derived from the session token,
+/// so it lives and dies with the session and needs no storage, and it cannot be turned back
+/// into the session token.
+pub fn csrf_token(session_token: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(b"anjian-console-csrf\0");
+    hash.update(session_token.as_bytes());
+    hex::encode(hash.finalize())
+}
+
+/// Whether `sent` is the CSRF token of the session `session_token`, compared in constant time.
+pub fn csrf_holds(session_token: &str, sent: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    csrf_token(session_token)
+        .as_bytes()
+        .ct_eq(sent.as_bytes())
+        .into()
+}
+
 /// A new invitation code, formatted for people, and its hash.
 pub fn new_invitation_code() -> (String, SecretHash) {
     let code: String = random_bytes::<INVITATION_LEN>()
@@ -118,6 +137,17 @@ pub fn verify_password(password: &SecretString, hash: Option<&PasswordHash>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_csrf_token_is_the_sessions_and_no_other() {
+        let token = csrf_token("session-a");
+        assert_eq!(token.len(), 64);
+        assert!(csrf_holds("session-a", &token));
+        assert!(!csrf_holds("session-b", &token));
+        assert!(!csrf_holds("session-a", ""));
+        assert!(!csrf_holds("session-a", &token[..63]));
+        assert_ne!(csrf_token("session-b"), token);
+    }
 
     #[test]
     fn tokens_are_long_random_and_hash_stably() {

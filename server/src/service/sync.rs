@@ -144,6 +144,11 @@ pub struct Rejection {
     pub reason: Reason,
 }
 
+/// Refuses a caller without `role`.
+pub(crate) fn require(caller: &Caller, role: Role) -> Result<(), SyncError> {
+    caller.require(role).map_err(|_| SyncError::Forbidden(role))
+}
+
 fn invalid(field: &'static str, message: impl Into<String>) -> SyncError {
     SyncError::Invalid {
         field,
@@ -222,11 +227,8 @@ impl SyncService {
         caller: &Caller,
         changes: Vec<OfficeChange>,
     ) -> Result<Result<Vec<Projection>, (usize, Rejection)>, SyncError> {
-        let actor = Actor {
-            user_id: caller.user.id.to_string(),
-            grant: caller.user.grant.clone(),
-        };
-        self.record_as(actor, changes).await
+        let sender = Sender::new(caller.user.id, caller.user.grant.clone());
+        self.record_as(sender, changes).await
     }
 
     /// Publishes the checklist the server ships (检查表 for small enterprises), once: a store
@@ -242,14 +244,11 @@ impl SyncService {
         if blocking(move || store.entity(&check)).await?.is_some() {
             return Ok(());
         }
-        let system = Actor {
-            user_id: Uuid::nil().to_string(),
-            grant: anjian_sync::access::Grant::new(
-                [Role::Admin],
-                anjian_sync::access::Scopes::default(),
-            )
-            .map_err(|err| StoreError::other(err.to_string()))?,
-        };
+        let system = Sender::new(
+            Uuid::nil(),
+            anjian_sync::access::Grant::new([Role::Admin], anjian_sync::access::Scopes::default())
+                .map_err(|err| StoreError::other(err.to_string()))?,
+        );
         let entity_id = Uuid::parse_str(&id).map_err(|err| StoreError::other(err.to_string()))?;
         let payload =
             serde_json::to_value(&template).map_err(|err| StoreError::other(err.to_string()))?;
@@ -271,7 +270,7 @@ impl SyncService {
 
     async fn record_as(
         &self,
-        actor: Actor,
+        sender: Sender,
         changes: Vec<OfficeChange>,
     ) -> Result<Result<Vec<Projection>, (usize, Rejection)>, SyncError> {
         let store = self.store.clone();
@@ -308,7 +307,7 @@ impl SyncService {
                         .map_err(|err| StoreError::other(err.to_string()))?;
                     let judgement = judge_in(
                         &event.body,
-                        &actor,
+                        &sender.actor,
                         &mut TxEntities {
                             tx: &mut *tx,
                             templates: &mut Templates::new(),
@@ -343,7 +342,7 @@ impl SyncService {
                         events: vec![event],
                     };
                     let checked = [request.events[0].verify(&office.verifying)];
-                    take_events(tx, office.id, &checked, &actor, &request, now)?;
+                    take_events(tx, office.id, &checked, &sender, &request, now)?;
                     let projection = tx
                         .entity(&change.entity_id.to_string())?
                         .ok_or_else(|| StoreError::other("an office event left no projection"))?;
@@ -417,9 +416,7 @@ impl SyncService {
     ) -> Result<Vec<Device>, SyncError> {
         let user = match user {
             Some(user) if user != caller.user.id => {
-                caller
-                    .require(Role::Admin)
-                    .map_err(|_| SyncError::Forbidden(Role::Admin))?;
+                require(caller, Role::Admin)?;
                 Some(user)
             }
             None if caller.user.grant.has(Role::Admin) => None,
@@ -431,9 +428,7 @@ impl SyncService {
 
     /// The forks refused from a device and recorded for audit (admin only), in `seq` order.
     pub async fn forks(&self, caller: &Caller, id: Uuid) -> Result<Vec<ForkRecord>, SyncError> {
-        caller
-            .require(Role::Admin)
-            .map_err(|_| SyncError::Forbidden(Role::Admin))?;
+        require(caller, Role::Admin)?;
         let store = self.store.clone();
         let forks = blocking(move || match store.device(id)? {
             Some(_) => store.forks(id).map(Some),
@@ -445,9 +440,7 @@ impl SyncService {
 
     /// Revokes a device (admin only): its pushes are refused from now on.
     pub async fn revoke(&self, caller: &Caller, id: Uuid) -> Result<Device, SyncError> {
-        caller
-            .require(Role::Admin)
-            .map_err(|_| SyncError::Forbidden(Role::Admin))?;
+        require(caller, Role::Admin)?;
         let store = self.store.clone();
         let device = blocking(move || store.revoke_device(id, UnixMillis::now()))
             .await
@@ -507,10 +500,7 @@ impl SyncService {
         // weak one is refused here as it is at enrolment.
         let key = parse_public_key(&device.public_key.to_ascii_lowercase())
             .map_err(|_| SyncError::KeyRefused)?;
-        let actor = Actor {
-            user_id: caller.user.id.to_string(),
-            grant: caller.user.grant.clone(),
-        };
+        let sender = Sender::new(caller.user.id, caller.user.grant.clone());
         let store = self.store.clone();
         let device_id = device.id;
         let response = blocking(move || {
@@ -524,7 +514,7 @@ impl SyncService {
                 last_seq: 0,
             };
             store.write(&mut |tx| {
-                response = take_events(tx, device_id, &checked, &actor, &request, now)?;
+                response = take_events(tx, device_id, &checked, &sender, &request, now)?;
                 Ok(())
             })?;
             Ok(response)
@@ -655,10 +645,24 @@ fn refuse(seq: u64, code: &str, message: impl Into<String>, expected: u64) -> Op
 }
 
 /// Who sent a push: the actor its events are judged as, and the citer the photos they cite
-/// are held by (or not).
-struct Sender<'a> {
-    actor: &'a Actor,
-    citer: Citer,
+/// are held by (or not). Made once a push, outside its write transaction.
+struct Sender {
+    actor: Actor,
+    citer: Arc<Citer>,
+}
+
+impl Sender {
+    fn new(user: Uuid, grant: anjian_sync::access::Grant) -> Sender {
+        let user_id = user.to_string();
+        let citer = Citer {
+            user,
+            buckets: grant.buckets(&user_id),
+        };
+        Sender {
+            actor: Actor { user_id, grant },
+            citer: Arc::new(citer),
+        }
+    }
 }
 
 /// The push's work inside its transaction.
@@ -666,19 +670,11 @@ fn take_events(
     tx: &mut dyn SyncWrite,
     device_id: Uuid,
     checked: &[Result<(), EventError>],
-    actor: &Actor,
+    sender: &Sender,
     request: &PushRequest,
     now: UnixMillis,
 ) -> Result<PushResponse, StoreError> {
     let mut device = tx.device(device_id)?.ok_or(StoreError::NotFound)?;
-    let sender = Sender {
-        actor,
-        citer: Citer {
-            user: Uuid::parse_str(&actor.user_id)
-                .map_err(|err| StoreError::other(err.to_string()))?,
-            buckets: actor.grant.buckets(&actor.user_id),
-        },
-    };
     let mut receipts = Vec::with_capacity(request.events.len());
     let mut refused = None;
     let mut templates = Templates::new();
@@ -746,7 +742,7 @@ fn take_events(
             tx,
             &mut templates,
             device_id,
-            &sender,
+            sender,
             event,
             request.device_clock_ms,
             now,
@@ -767,12 +763,12 @@ fn judge_and_store(
     tx: &mut dyn SyncWrite,
     templates: &mut Templates,
     device_id: Uuid,
-    sender: &Sender<'_>,
+    sender: &Sender,
     event: &SignedEvent,
     device_clock_ms: i64,
     now: UnixMillis,
 ) -> Result<Receipt, StoreError> {
-    let actor = sender.actor;
+    let actor = &sender.actor;
     let time = estimate(event.body.captured.wall_ms, device_clock_ms, now.0);
     let mut judgement = judge_in(
         &event.body,

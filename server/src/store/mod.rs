@@ -225,15 +225,14 @@ pub trait SyncWrite {
     /// Stores a judged event.
     fn put_event(&mut self, device: Uuid, event: &JudgedEventRef<'_>) -> Result<(), StoreError>;
     /// Records a refused fork for audit: a verified event of the device that reused a taken
-    /// `seq` with other content. At most `cap` are kept per device (the first ones); says
-    /// whether this one was recorded.
+    /// `seq` with other content. At most `cap` are kept per device (the first ones).
     fn record_fork(
         &mut self,
         device: Uuid,
         event: &anjian_sync::event::SignedEvent,
         at: UnixMillis,
         cap: usize,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<(), StoreError>;
     /// An entity's projection.
     fn entity(&mut self, id: &str) -> Result<Option<Projection>, StoreError>;
     /// Stores an entity at the next revision, moving it in the bucket index and digests;
@@ -254,7 +253,7 @@ pub struct ProjectionMeta {
     pub time: anjian_sync::clock::CaptureTime,
     /// Who sent it: the photos it newly cites are held, and let the entity's readers read them,
     /// only if this user held them.
-    pub citer: Citer,
+    pub citer: std::sync::Arc<Citer>,
 }
 
 /// The user whose event cites photos, and what they can read.
@@ -265,6 +264,13 @@ pub struct Citer {
     /// The buckets they read: a photo cited by a held citation of an entity in one of them is
     /// theirs to read, and so to cite.
     pub buckets: Vec<String>,
+}
+
+/// Whether one who reads `buckets` reads a photo through a held citation by `projection`: the
+/// entity is live and in one of their buckets. The one rule for reading a photo through a
+/// record and for holding it when citing it.
+pub fn reads_through(projection: &Projection, buckets: &[String]) -> bool {
+    !projection.entity.deleted && projection.buckets.iter().any(|b| buckets.contains(b))
 }
 
 /// An entity citing a photo, and whether the citation lets the entity's readers read it.

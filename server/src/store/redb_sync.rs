@@ -131,28 +131,20 @@ impl<'txn> Write<'txn> {
         if meta.uploaded_by == citer.user {
             return Ok(true);
         }
-        let mut citing = Vec::new();
         for entry in self.citations.range((blob, "")..)? {
             let (key, _) = entry?;
             let (cited, id) = key.value();
             if cited != blob {
                 break;
             }
-            if id != except {
-                citing.push(id.to_string());
-            }
-        }
-        for id in citing {
-            if !self.citation_held(blob, &id)? {
+            if id == except || !self.citation_held(blob, id)? {
                 continue;
             }
-            let Some(bytes) = self.entities.get(id.as_str())? else {
+            let Some(bytes) = self.entities.get(id)? else {
                 continue;
             };
             let projection: Projection = decode("entity", bytes.value())?;
-            let readable = !projection.entity.deleted
-                && projection.buckets.iter().any(|b| citer.buckets.contains(b));
-            if readable {
+            if super::reads_through(&projection, &citer.buckets) {
                 return Ok(true);
             }
         }
@@ -204,21 +196,21 @@ impl SyncWrite for Write<'_> {
         event: &SignedEvent,
         at: UnixMillis,
         cap: usize,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(), StoreError> {
         let key = (device.as_u128(), event.body.seq, event.hash.as_str());
         if self.forks.get(key)?.is_some() {
-            return Ok(false);
+            return Ok(());
         }
         let held = self.forks.range(fork_range(device))?.take(cap).count();
         if held >= cap {
-            return Ok(false);
+            return Ok(());
         }
         let record = ForkRecord {
             event: event.clone(),
             refused_at: at,
         };
         self.forks.insert(key, encode_json(&record)?.as_slice())?;
-        Ok(true)
+        Ok(())
     }
 
     fn entity(&mut self, id: &str) -> Result<Option<Projection>, StoreError> {
@@ -247,15 +239,15 @@ impl SyncWrite for Write<'_> {
         // missing: the entity's evidence is complete only with photos its authors held.
         let mut missing_blobs = Vec::new();
         for blob in &entity.blobs {
-            let stored: Option<BlobMeta> = match self.blobs.get(blob.as_str())? {
-                Some(bytes) => Some(decode("blob", bytes.value())?),
-                None => None,
-            };
+            let stored = self.blobs.get(blob.as_str())?;
             let held = if before.contains(blob) {
                 self.citation_held(blob, &entity.id)?
             } else {
                 let held = match &stored {
-                    Some(stored) => self.holds(blob, stored, &meta.citer, &entity.id)?,
+                    Some(bytes) => {
+                        let stored: BlobMeta = decode("blob", bytes.value())?;
+                        self.holds(blob, &stored, &meta.citer, &entity.id)?
+                    }
                     None => false,
                 };
                 self.citations
@@ -606,10 +598,10 @@ mod tests {
     /// The meta of an event sent by `user`, who reads `buckets`.
     fn meta_by(user: Uuid, buckets: &[&str]) -> ProjectionMeta {
         ProjectionMeta {
-            citer: Citer {
+            citer: std::sync::Arc::new(Citer {
                 user,
                 buckets: buckets.iter().map(|b| b.to_string()).collect(),
-            },
+            }),
             event_id: "e".into(),
             time: CaptureTime {
                 claimed_ms: 0,

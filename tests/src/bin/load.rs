@@ -681,10 +681,10 @@ fn ceiling(events: &[SignedEvent], projections: &[Projection], user_id: &str) ->
         .filter_map(|e| by_id.get(e.body.entity_id.as_str()).map(|p| (e, *p)))
         .collect();
     let device = uuid::Uuid::now_v7();
-    let citer = Citer {
+    let citer = std::sync::Arc::new(Citer {
         user: uuid::Uuid::parse_str(user_id).unwrap_or_default(),
         buckets: vec!["town".to_string()],
-    };
+    });
     let started = Instant::now();
     for batch in pairs.chunks(200) {
         store

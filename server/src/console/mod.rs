@@ -1,0 +1,79 @@
+//! The office console (安委办工作台): pages for the town safety office, its leaders and reviewers,
+//! rendered on the server at `/console/` from askama templates (`server/templates/console/`), with
+//! every asset embedded in the binary.
+//!
+//! A console session is an API session: signing in makes the same session as
+//! `POST /v1/auth/login`, and its token travels in an `HttpOnly`, `SameSite=Strict` cookie
+//! ([`session`]), so it expires, ends at logout and stops when the user is disabled exactly as a
+//! bearer token does. Every form that changes something carries a token derived from the session
+//! ([`crate::service::secrets::csrf_token`]) and is refused without it; a request another site started
+//! (`Sec-Fetch-Site: cross-site`, or an `Origin` of another host) is refused before anything is
+//! read. Each page does its work through the same services, with the same rules, as the API.
+
+mod pages;
+pub mod session;
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::{EndpointExt, IntoResponse, Response, Route, get, post};
+
+use crate::api::AppState;
+
+/// The stylesheet, embedded.
+const STYLE: &str = include_str!("../../console/console.css");
+
+/// Every console route, under `/console` (nested without stripping it).
+pub fn routes() -> impl poem::Endpoint {
+    Route::new()
+        .at(
+            "/console",
+            get(poem::endpoint::make_sync(|_| see_other("/console/"))),
+        )
+        .at("/console/", get(pages::home))
+        .at("/console/login", get(pages::login_form).post(pages::login))
+        .at("/console/logout", post(pages::logout))
+        .at("/console/users", get(pages::users).post(pages::create_user))
+        .at("/console/users/:id/disabled", post(pages::set_disabled))
+        .at(
+            "/console/static/console.css",
+            get(poem::endpoint::make_sync(|_| {
+                Response::builder()
+                    .content_type("text/css; charset=utf-8")
+                    .header("Cache-Control", "no-cache")
+                    .body(STYLE)
+            })),
+        )
+        .catch_error(|_: poem::error::NotFoundError| async { pages::not_found_page() })
+}
+
+/// The state every page reaches.
+pub(crate) type State = Arc<AppState>;
+
+/// A rendered page with `status`; a template that fails to render is a 500 page.
+fn html(status: StatusCode, rendered: askama::Result<String>) -> Response {
+    match rendered {
+        Ok(body) => Response::builder()
+            .status(status)
+            .content_type("text/html; charset=utf-8")
+            .header("Cache-Control", "no-store")
+            .header("X-Frame-Options", "DENY")
+            .header(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; form-action 'self'",
+            )
+            .body(body),
+        Err(err) => {
+            tracing::error!(error = %err, "a console page failed to render");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// A `303 See Other` to `location`, as after a form is handled.
+fn see_other(location: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header("Location", location)
+        .finish()
+}
