@@ -6,7 +6,8 @@
 //! `server/demo/enterprises.csv` (seaweed processors, fishing-net makers, fisheries, two cold
 //! stores with ammonia refrigeration, an LPG station, a shipyard), teams and workers of two
 //! enterprises, one user of each role, and a few open hazards (隐患) reported by the town's
-//! inspector with a photo each. The shipped small-enterprise checklist is published at start as
+//! inspector with a photo each, one of them rectified and waiting for acceptance (待验收), and a safety article waiting for
+//! review (待审核). The shipped small-enterprise checklist is published at start as
 //! on any server.
 
 use std::io::Cursor;
@@ -284,6 +285,13 @@ pub async fn seed(
             "2026-12-31",
             3,
         ),
+        (
+            &seaweed,
+            "general",
+            "包装车间应急照明灯损坏，安全出口指示牌不亮",
+            "2026-12-10",
+            5,
+        ),
     ];
     let mut changes = Vec::new();
     for (enterprise, level, description, deadline, seed) in hazards {
@@ -302,11 +310,78 @@ pub async fn seed(
             blob_refs: vec![sha],
         });
     }
-    state
+    let reported = state
         .sync
         .record_office_events(&inspector, changes)
         .await?
         .map_err(|(i, rejection)| anyhow!("demo hazard {i} refused: {rejection:?}"))?;
+
+    // The seaweed plant's safety manager has mended the emergency lights (应急照明) and asks
+    // for acceptance with a photo of the work: the office's next step is to accept it (验收).
+    let password_of = |username: &str| {
+        users
+            .iter()
+            .find(|u| u.username == username)
+            .map(|u| &u.password)
+            .ok_or_else(|| anyhow!("the demo has no {username}"))
+    };
+    let manager = login(state, "manager", password_of("manager")?).await?;
+    let lights = Uuid::parse_str(&reported[3].entity.id)?;
+    let after = demo_photo(4)?;
+    let after_sha = hex::encode(Sha256::digest(&after));
+    state
+        .blobs
+        .put_whole(&manager, &after_sha, Cursor::new(after))
+        .await
+        .map_err(|err| anyhow!("cannot store a demo photo: {err}"))?;
+    let rectified = vec![
+        OfficeChange {
+            kind: "hazard.transition",
+            entity_id: lights,
+            payload: json!({"from": "reported", "to": "rectifying"}),
+            blob_refs: Vec::new(),
+        },
+        OfficeChange {
+            kind: "hazard.transition",
+            entity_id: lights,
+            payload: json!({"from": "rectifying", "to": "pending_acceptance",
+                "note": "已更换应急照明灯和安全出口指示牌"}),
+            blob_refs: vec![after_sha],
+        },
+    ];
+    state
+        .sync
+        .record_office_events(&manager, rectified)
+        .await?
+        .map_err(|(i, rejection)| anyhow!("demo rectification {i} refused: {rejection:?}"))?;
+
+    // The publicist has written a winter safety notice and sent it for review (待审核).
+    let publicist = login(state, "publicist", password_of("publicist")?).await?;
+    let article = Uuid::now_v7();
+    let written = vec![
+        OfficeChange {
+            kind: "article.save",
+            entity_id: article,
+            payload: json!({"column": "safety365",
+                "title": "冬季紫菜加工安全提示",
+                "body": "进入冬季，紫菜加工进入旺季。烘干车间要保持消防通道畅通，\
+                    严禁堆放纸箱等可燃物；电气线路要定期检查，配电箱必须可靠接地；\
+                    冷库作业人员进入前要检查氨气报警器是否完好。\n\n\
+                    班组每班要开好“3个5分钟”安全交接会，发现隐患及时上报网格员。"}),
+            blob_refs: Vec::new(),
+        },
+        OfficeChange {
+            kind: "article.submit",
+            entity_id: article,
+            payload: json!({}),
+            blob_refs: Vec::new(),
+        },
+    ];
+    state
+        .sync
+        .record_office_events(&publicist, written)
+        .await?
+        .map_err(|(i, rejection)| anyhow!("demo article {i} refused: {rejection:?}"))?;
     Ok(Some(users))
 }
 

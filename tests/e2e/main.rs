@@ -11,6 +11,7 @@ mod articles;
 mod auth;
 mod blobs;
 mod console;
+mod console_browser;
 mod enterprises;
 mod errors;
 mod forgery;

@@ -12,6 +12,7 @@
 )]
 
 pub mod child;
+pub mod chromium;
 pub mod console;
 pub mod devices;
 pub mod logs;

@@ -260,7 +260,7 @@ fn file_error(err: BlobError) -> poem::Error {
 }
 
 /// A blob's file for `caller` (the public when `None`), if they may see it.
-async fn serve(
+pub(crate) async fn serve(
     state: &AppState,
     caller: Option<&Caller>,
     sha256: &str,

@@ -10,6 +10,10 @@
 //! (`Sec-Fetch-Site: cross-site`, or an `Origin` of another host) is refused before anything is
 //! read. Each page does its work through the same services, with the same rules, as the API.
 
+mod acts;
+mod articles;
+mod exports;
+mod hazards;
 mod pages;
 pub mod session;
 
@@ -22,6 +26,16 @@ use crate::api::AppState;
 
 /// The stylesheet, embedded.
 const STYLE: &str = include_str!("../../console/console.css");
+/// The icon, embedded.
+const ICON: &str = include_str!("../../console/favicon.svg");
+
+/// An embedded asset's answer.
+fn asset(media_type: &'static str, body: &'static str) -> Response {
+    Response::builder()
+        .content_type(media_type)
+        .header("Cache-Control", "no-cache")
+        .body(body)
+}
 
 /// Every console route, under `/console` (nested without stripping it).
 pub fn routes() -> impl poem::Endpoint {
@@ -35,14 +49,26 @@ pub fn routes() -> impl poem::Endpoint {
         .at("/console/logout", post(pages::logout))
         .at("/console/users", get(pages::users).post(pages::create_user))
         .at("/console/users/:id/disabled", post(pages::set_disabled))
+        .at("/console/hazards", get(hazards::ledger))
+        .at("/console/hazards.xlsx", get(hazards::ledger_xlsx))
+        .at("/console/hazards.csv", get(hazards::ledger_csv))
+        .at("/console/hazards/:id", get(hazards::show))
+        .at("/console/hazards/:id/deadline", post(hazards::set_deadline))
+        .at("/console/hazards/:id/move", post(hazards::move_hazard))
+        .at("/console/articles", get(articles::queue))
+        .at("/console/articles/:id", get(articles::show))
+        .at("/console/articles/:id/review", post(articles::review))
+        .at("/console/articles/:id/withdraw", post(articles::withdraw))
+        .at("/console/photos/:sha256/:variant", get(pages::photo))
         .at(
             "/console/static/console.css",
             get(poem::endpoint::make_sync(|_| {
-                Response::builder()
-                    .content_type("text/css; charset=utf-8")
-                    .header("Cache-Control", "no-cache")
-                    .body(STYLE)
+                asset("text/css; charset=utf-8", STYLE)
             })),
+        )
+        .at(
+            "/console/static/favicon.svg",
+            get(poem::endpoint::make_sync(|_| asset("image/svg+xml", ICON))),
         )
         .catch_error(|_: poem::error::NotFoundError| async { pages::not_found_page() })
 }

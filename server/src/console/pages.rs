@@ -35,15 +35,15 @@ fn roles_text(grant: &Grant) -> String {
 
 /// What every signed-in page shows at its top: who is signed in, and the CSRF token its forms
 /// carry.
-struct Frame {
-    name: String,
-    roles: String,
-    csrf: String,
-    admin: bool,
+pub(super) struct Frame {
+    pub(super) name: String,
+    pub(super) roles: String,
+    pub(super) csrf: String,
+    pub(super) admin: bool,
 }
 
 impl Frame {
-    fn of(caller: &Caller, token: &str) -> Frame {
+    pub(super) fn of(caller: &Caller, token: &str) -> Frame {
         let grant = &caller.user.grant;
         Frame {
             name: caller.user.display_name.clone(),
@@ -56,7 +56,7 @@ impl Frame {
 
 /// The signed-in caller and their session token, or the answer to give instead: the sign-in
 /// page for one who is not signed in.
-async fn signed_in(state: &State, req: &Request) -> Result<(Caller, String), Response> {
+pub(super) async fn signed_in(state: &State, req: &Request) -> Result<(Caller, String), Response> {
     let Some(token) = session::token(req) else {
         return Err(see_other("/console/login"));
     };
@@ -73,7 +73,7 @@ async fn signed_in(state: &State, req: &Request) -> Result<(Caller, String), Res
 
 /// A form a signed-in user sent: refused when another site started it or its CSRF token is not
 /// the session's.
-async fn form_of<T: for<'de> Deserialize<'de>>(
+pub(super) async fn form_of<T: for<'de> Deserialize<'de>>(
     state: &State,
     req: &Request,
     body: &str,
@@ -120,7 +120,7 @@ struct MessagePage<'a> {
 }
 
 /// A page that says one thing, with `status`.
-fn message(status: StatusCode, title: &str, text: &str) -> Response {
+pub(super) fn message(status: StatusCode, title: &str, text: &str) -> Response {
     html(status, MessagePage { title, text }.render())
 }
 
@@ -428,7 +428,7 @@ async fn users_page(
     html(status, page.render())
 }
 
-fn forbidden() -> Response {
+pub(super) fn forbidden() -> Response {
     message(
         StatusCode::FORBIDDEN,
         "无权访问",
@@ -436,7 +436,7 @@ fn forbidden() -> Response {
     )
 }
 
-fn failed(err: &AccountError) -> Response {
+pub(super) fn failed(err: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %err, "a console page failed");
     message(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -551,4 +551,41 @@ pub async fn set_disabled(
 
 fn not_found_user() -> Response {
     message(StatusCode::NOT_FOUND, "用户不存在", "没有这个用户（404）。")
+}
+
+/// A photo's file for one signed-in who may see it (the same rule as the API's blob
+/// answers): `original`, `small` (a thumbnail) or `large`.
+#[handler]
+pub async fn photo(
+    req: &Request,
+    Data(state): Data<&State>,
+    Path((sha256, variant)): Path<(String, String)>,
+) -> Response {
+    use crate::service::blobs::Variant;
+    let (caller, _) = match signed_in(state, req).await {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
+    };
+    let variant = match variant.as_str() {
+        "original" => Variant::Original,
+        "small" => Variant::Small,
+        "large" => Variant::Large,
+        _ => return not_found_page(),
+    };
+    let request =
+        match <poem::web::StaticFileRequest as poem::FromRequest>::from_request_without_body(req)
+            .await
+        {
+            Ok(request) => request,
+            Err(_) => return not_found_page(),
+        };
+    match crate::api::blobs::serve(state, Some(&caller), &sha256, variant, request).await {
+        Ok(file) => poem::IntoResponse::into_response(file),
+        Err(err) if err.status() == StatusCode::NOT_FOUND => message(
+            StatusCode::NOT_FOUND,
+            "照片不存在",
+            "没有这张照片，或您无权查看（404）。",
+        ),
+        Err(err) => failed(&err),
+    }
 }

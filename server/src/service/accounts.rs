@@ -517,6 +517,28 @@ impl Accounts {
         Ok(blocking(move || store.list_users(after, limit)).await?)
     }
 
+    /// The names people who acted on a record go by (姓名), for whoever reads the record: the
+    /// display name, or `用户 …` for an id no user has (the server itself is `安委办`).
+    pub async fn display_names(
+        &self,
+        ids: Vec<Uuid>,
+    ) -> Result<std::collections::HashMap<Uuid, String>, AccountError> {
+        let store = self.store.clone();
+        Ok(blocking(move || {
+            let mut names = std::collections::HashMap::new();
+            for id in ids {
+                let name = match store.user(id)? {
+                    Some(user) => user.display_name,
+                    None if id.is_nil() => "安委办".to_string(),
+                    None => format!("用户 {}", &id.simple().to_string()[..8]),
+                };
+                names.insert(id, name);
+            }
+            Ok(names)
+        })
+        .await?)
+    }
+
     /// One user (admin only).
     pub async fn user(&self, caller: &Caller, id: Uuid) -> Result<User, AccountError> {
         caller.require(Role::Admin)?;

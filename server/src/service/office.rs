@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use anjian_sync::entity::EntityType;
 use anjian_sync::kinds::hazard::Hazard;
-use anjian_sync::protocol::Projection;
+use anjian_sync::protocol::{JudgedEvent, Projection};
 
 use super::accounts::Caller;
 use super::sync::{SyncError, SyncService};
@@ -138,7 +138,7 @@ impl Office {
         Ok(Page { items, next_after })
     }
 
-    /// Hazards the caller sees, filtered.
+    /// Hazards the caller sees, filtered: a page of them.
     pub async fn hazards(
         sync: &SyncService,
         caller: &Caller,
@@ -146,32 +146,77 @@ impl Office {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page, SyncError> {
+        let matches = Office::all_hazards(sync, caller, filter).await?;
+        Office::page(matches.into_iter(), after, limit)
+    }
+
+    /// Every hazard the caller sees that the filter takes, in id order (for exports).
+    pub async fn all_hazards(
+        sync: &SyncService,
+        caller: &Caller,
+        filter: &HazardFilter,
+    ) -> Result<Vec<Projection>, SyncError> {
         let visible = Office::visible(sync, caller, EntityType::Hazard).await?;
-        let matches = visible.into_iter().filter(|p| {
-            let body = &p.entity.body;
-            let overdue = serde_json::from_value::<Hazard>(body.clone())
-                .map(|h| h.is_overdue(&filter.today))
-                .unwrap_or(false);
-            filter
-                .state
-                .as_deref()
-                .is_none_or(|s| text(body, "state") == s)
-                && filter
-                    .level
+        let mut matches: Vec<Projection> = visible
+            .into_iter()
+            .filter(|p| {
+                let body = &p.entity.body;
+                let overdue = serde_json::from_value::<Hazard>(body.clone())
+                    .map(|h| h.is_overdue(&filter.today))
+                    .unwrap_or(false);
+                filter
+                    .state
                     .as_deref()
-                    .is_none_or(|l| text(body, "level") == l)
-                && filter.overdue.is_none_or(|o| o == overdue)
-                && filter
-                    .grid
-                    .as_deref()
-                    .is_none_or(|g| text(body, "grid_id") == g)
-                && filter
-                    .enterprise
-                    .as_deref()
-                    .is_none_or(|e| text(body, "enterprise_id") == e)
-                && evidence(p, filter.evidence_complete)
-        });
-        Office::page(matches, after, limit)
+                    .is_none_or(|s| text(body, "state") == s)
+                    && filter
+                        .level
+                        .as_deref()
+                        .is_none_or(|l| text(body, "level") == l)
+                    && filter.overdue.is_none_or(|o| o == overdue)
+                    && filter
+                        .grid
+                        .as_deref()
+                        .is_none_or(|g| text(body, "grid_id") == g)
+                    && filter
+                        .enterprise
+                        .as_deref()
+                        .is_none_or(|e| text(body, "enterprise_id") == e)
+                    && evidence(p, filter.evidence_complete)
+            })
+            .collect();
+        matches.sort_by(|a, b| a.entity.id.cmp(&b.entity.id));
+        Ok(matches)
+    }
+
+    /// Every article (宣传稿件) the caller reads: their own drafts, those waiting for review
+    /// when they review, the published ones.
+    pub async fn articles(
+        sync: &SyncService,
+        caller: &Caller,
+    ) -> Result<Vec<Projection>, SyncError> {
+        Office::visible(sync, caller, EntityType::Article).await
+    }
+
+    /// One record of `entity_type` the caller reads, with the events that changed it, oldest
+    /// first; `None` when there is no such record or the caller may not read it (the two are
+    /// not told apart).
+    pub async fn record(
+        sync: &SyncService,
+        caller: &Caller,
+        entity_type: EntityType,
+        id: &str,
+    ) -> Result<Option<(Projection, Vec<JudgedEvent>)>, SyncError> {
+        let Some(projection) = sync.entity(id).await? else {
+            return Ok(None);
+        };
+        let buckets = caller.user.grant.buckets(&caller.user.id.to_string());
+        if projection.entity.entity_type != entity_type
+            || !crate::store::reads_through(&projection, &buckets)
+        {
+            return Ok(None);
+        }
+        let events = sync.entity_events(id).await?;
+        Ok(Some((projection, events)))
     }
 
     /// Meetings the caller sees, filtered.

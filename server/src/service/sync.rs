@@ -22,8 +22,8 @@ use anjian_sync::event::{
 };
 use anjian_sync::judge::{Actor, Entities, Reason, Verdict, issue_entity, judge_in};
 use anjian_sync::protocol::{
-    BucketState, JudgedEventRef, MAX_PULL_LIMIT, MAX_PUSH_EVENTS, Projection, PullResponse,
-    PushRequest, PushResponse, Receipt, Refusal,
+    BucketState, JudgedEvent, JudgedEventRef, MAX_PULL_LIMIT, MAX_PUSH_EVENTS, Projection,
+    PullResponse, PushRequest, PushResponse, Receipt, Refusal,
 };
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -359,6 +359,20 @@ impl SyncService {
         })
         .await?;
         Ok(outcome)
+    }
+
+    /// An entity's projection, whoever may read it (callers check).
+    pub async fn entity(&self, id: &str) -> Result<Option<Projection>, SyncError> {
+        let store = self.store.clone();
+        let id = id.to_string();
+        Ok(blocking(move || store.entity(&id)).await?)
+    }
+
+    /// The events that changed an entity, oldest first (callers check who may read them).
+    pub async fn entity_events(&self, id: &str) -> Result<Vec<JudgedEvent>, SyncError> {
+        let store = self.store.clone();
+        let id = id.to_string();
+        Ok(blocking(move || store.entity_events(&id)).await?)
     }
 
     /// Every projection of one type, in id order (the office's lists: grids, enterprises).
@@ -780,6 +794,7 @@ fn judge_and_store(
     )?;
     let meta = ProjectionMeta {
         event_id: event.body.id.clone(),
+        event_key: (device_id, event.body.seq),
         time,
         citer: sender.citer.clone(),
     };

@@ -175,6 +175,9 @@ pub trait SyncStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// The forks recorded for a device, in `seq` order.
     fn forks(&self, device: Uuid) -> Result<Vec<ForkRecord>, StoreError>;
+    /// The events that changed an entity, oldest first (those recorded since the entity-events
+    /// index exists).
+    fn entity_events(&self, id: &str) -> Result<Vec<JudgedEvent>, StoreError>;
 
     /// Receipts of a device's events after `after_seq`, at most `limit`.
     fn receipts(
@@ -249,6 +252,8 @@ pub trait SyncWrite {
 pub struct ProjectionMeta {
     /// The event.
     pub event_id: String,
+    /// Its device and `seq`, where the event log keeps it.
+    pub event_key: (Uuid, u64),
     /// Its capture time.
     pub time: anjian_sync::clock::CaptureTime,
     /// Who sent it: the photos it newly cites are held, and let the entity's readers read them,

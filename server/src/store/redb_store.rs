@@ -18,8 +18,8 @@ use super::codec::{decode, encode};
 use super::model::{Invitation, LoginMethod, SecretHash, Session, UnixMillis, User};
 use super::tables::{
     BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES,
-    EVENTS, FORKS, INVITATIONS, SESSIONS, TYPE_INDEX, UPLOADS, USER_INVITATIONS, USER_SESSIONS,
-    USERNAMES, USERS, WECHAT_OPENIDS,
+    ENTITY_EVENTS, EVENTS, FORKS, INVITATIONS, SESSIONS, TYPE_INDEX, UPLOADS, USER_INVITATIONS,
+    USER_SESSIONS, USERNAMES, USERS, WECHAT_OPENIDS,
 };
 use super::{AccountStore, Conflict, StoreError};
 
@@ -93,6 +93,7 @@ impl RedbStore {
         txn.open_table(BLOBS)?;
         txn.open_table(BLOB_CITATIONS)?;
         txn.open_table(BLOB_CITERS)?;
+        txn.open_table(ENTITY_EVENTS)?;
         txn.open_table(UPLOADS)?;
         txn.commit()?;
         Ok(RedbStore {

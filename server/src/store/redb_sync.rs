@@ -14,7 +14,7 @@ use super::codec::{decode, encode, encode_json};
 use super::model::{BlobMeta, Device, ForkRecord, UnixMillis, Upload};
 use super::tables::{
     BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES,
-    EVENTS, FORKS, TYPE_INDEX, UPLOADS,
+    ENTITY_EVENTS, EVENTS, FORKS, TYPE_INDEX, UPLOADS,
 };
 use super::{
     BlobStore, Citation, Citer, PullPage, RedbStore, StoreError, StoredProjection, SyncStore,
@@ -36,6 +36,7 @@ struct Write<'txn> {
     blobs: Table<'txn, &'static str, &'static [u8]>,
     citations: Table<'txn, (&'static str, &'static str), ()>,
     citers: Table<'txn, (&'static str, &'static str), (u128, bool)>,
+    entity_events: Table<'txn, (&'static str, u64), (u128, u64)>,
     /// Bucket digests as this transaction changes them, written once by [`Write::finish`]: a
     /// batch of events into the same buckets reads and writes each digest once, not per event.
     pending_digests: HashMap<String, BucketDigest>,
@@ -57,6 +58,7 @@ impl<'txn> Write<'txn> {
             blobs: txn.open_table(BLOBS)?,
             citations: txn.open_table(BLOB_CITATIONS)?,
             citers: txn.open_table(BLOB_CITERS)?,
+            entity_events: txn.open_table(ENTITY_EVENTS)?,
             pending_digests: HashMap::new(),
             last_rev: None,
         })
@@ -272,7 +274,13 @@ impl SyncWrite for Write<'_> {
             clock: meta.time.clock,
             missing_blobs,
         };
-        self.store_projection(projection, old.as_ref())
+        let (device, seq) = meta.event_key;
+        let stored = self.store_projection(projection, old.as_ref())?;
+        self.entity_events.insert(
+            (stored.entity.id.as_str(), stored.rev),
+            (device.as_u128(), seq),
+        )?;
+        Ok(stored)
     }
 }
 
@@ -291,6 +299,20 @@ impl SyncStore for RedbStore {
             forks.push(decode("fork", entry?.1.value())?);
         }
         Ok(forks)
+    }
+
+    fn entity_events(&self, id: &str) -> Result<Vec<JudgedEvent>, StoreError> {
+        let txn = self.db().begin_read()?;
+        let index = txn.open_table(ENTITY_EVENTS)?;
+        let events = txn.open_table(EVENTS)?;
+        let mut found = Vec::new();
+        for entry in index.range((id, 0)..=(id, u64::MAX))? {
+            let (device, seq) = entry?.1.value();
+            if let Some(bytes) = events.get((device, seq))? {
+                found.push(decode("event", bytes.value())?);
+            }
+        }
+        Ok(found)
     }
 
     fn insert_device(&self, device: &Device) -> Result<Device, StoreError> {
@@ -603,6 +625,7 @@ mod tests {
                 buckets: buckets.iter().map(|b| b.to_string()).collect(),
             }),
             event_id: "e".into(),
+            event_key: (Uuid::nil(), 1),
             time: CaptureTime {
                 claimed_ms: 0,
                 device_clock_ms: 0,

@@ -40,6 +40,11 @@ pub const BUCKET_DIGESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("b
 pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters-0");
 /// Entities by type: (type name, entity id) → revision, for the office's lists.
 pub const TYPE_INDEX: TableDefinition<(&str, &str), u64> = TableDefinition::new("type-index-0");
+/// Each entity's changes by events: (entity id, revision) → (device id, seq) of the event that
+/// made that revision, so a record's history (its timeline) reads its events without a scan.
+/// Revisions made before this table existed have no entry.
+pub const ENTITY_EVENTS: TableDefinition<(&str, u64), (u128, u64)> =
+    TableDefinition::new("entity-events-0");
 /// Blobs the store holds: sha256 (hex) → [`super::model::BlobMeta`]. A blob exists once its file
 /// is in place and this entry is committed.
 pub const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs-0");

@@ -14,8 +14,9 @@
 //! `article.review` publishes or rejects it (back to draft), by a reviewer (审核员) who is not its
 //! author; `article.withdraw` takes a published article down.
 //!
-//! Drafts are seen by their author; articles pending review also by reviewers (bucket `review`);
-//! published ones by everyone (bucket `public`, and `GET /v1/public/articles` without login).
+//! Drafts are seen by their author; articles pending review, and withdrawn ones, also by
+//! reviewers (bucket `review`); published ones by everyone (bucket `public`, and
+//! `GET /v1/public/articles` without login).
 
 use std::collections::BTreeMap;
 
@@ -143,7 +144,12 @@ fn entity(id: &str, article: &Article) -> Result<Entity, Reject> {
         scope: EntityScope {
             users: vec![article.author.clone()],
             public: article.state == ArticleState::Published,
-            review: article.state == ArticleState::PendingReview,
+            // Reviewers keep seeing what they took down: a withdrawn article stays in their
+            // queue, as the record of why it went.
+            review: matches!(
+                article.state,
+                ArticleState::PendingReview | ArticleState::Withdrawn
+            ),
             ..EntityScope::default()
         },
         deleted: false,

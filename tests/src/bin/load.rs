@@ -694,6 +694,7 @@ fn ceiling(events: &[SignedEvent], projections: &[Projection], user_id: &str) ->
                     let time = estimate(event.body.captured.wall_ms, now.0, now.0);
                     let meta = ProjectionMeta {
                         event_id: event.body.id.clone(),
+                        event_key: (device, event.body.seq),
                         time,
                         citer: citer.clone(),
                     };

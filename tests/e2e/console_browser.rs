@@ -1,0 +1,301 @@
+//! The office console in a real browser: headless Chromium, driven through ChromeDriver,
+//! against the real server over the demo town. Every page visited must render without a
+//! browser error (script error, refused resource), and its screenshot (1366×768) is kept under
+//! `target/console-screenshots/`.
+
+use anjian_tests::TestServer;
+use anjian_tests::chromium::Chromium;
+use calamine::Reader;
+use fantoccini::Locator;
+
+/// The ids of the hazards a ledger page links to, in its order.
+async fn hazard_links(browser: &Chromium) -> Vec<String> {
+    let mut ids = Vec::new();
+    for link in browser
+        .client
+        .find_all(Locator::Css("#hazards a[href^='/console/hazards/']"))
+        .await
+        .unwrap()
+    {
+        let href = link.attr("href").await.unwrap().unwrap();
+        ids.push(href.trim_start_matches("/console/hazards/").to_string());
+    }
+    ids
+}
+
+/// The hazard row's link whose text contains `part`.
+async fn hazard_named(browser: &Chromium, part: &str) -> String {
+    for link in browser
+        .client
+        .find_all(Locator::Css("#hazards a[href^='/console/hazards/']"))
+        .await
+        .unwrap()
+    {
+        if link.text().await.unwrap().contains(part) {
+            return link.attr("href").await.unwrap().unwrap();
+        }
+    }
+    panic!("no hazard like {part} in the ledger");
+}
+
+#[tokio::test]
+async fn the_office_accepts_a_rectification_voids_a_hazard_and_exports_the_ledger() {
+    let (server, _town) = TestServer::demo().await;
+    let browser = Chromium::start(&server.url("")).await;
+    browser.sign_in("admin", anjian_tests::ADMIN_PASSWORD).await;
+    let home = browser.visit("/console/", "home").await;
+    assert!(home.contains("工作台首页"), "{home}");
+    browser.visit("/console/users", "users").await;
+
+    let ledger = browser.visit("/console/hazards", "hazards").await;
+    assert!(
+        ledger.contains("应急照明灯损坏") && ledger.contains("待验收"),
+        "{ledger}"
+    );
+    assert_eq!(hazard_links(&browser).await.len(), 4);
+
+    // Accept the rectification waiting for it (验收销号).
+    let lights = hazard_named(&browser, "应急照明灯损坏").await;
+    let page = browser.visit(&lights, "hazard-pending-acceptance").await;
+    for shown in [
+        "整改前照片",
+        "整改后照片",
+        "服务器接收时间",
+        "已更换应急照明灯",
+        "待验收",
+    ] {
+        assert!(page.contains(shown), "{shown} missing from {page}");
+    }
+    browser.click("#accept button").await;
+    assert_eq!(browser.path().await, lights);
+    let state = browser.client.find(Locator::Id("state")).await.unwrap();
+    assert_eq!(state.text().await.unwrap(), "已销号");
+    let timeline = browser
+        .client
+        .find(Locator::Id("timeline"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(timeline.contains("待验收 → 已销号"), "{timeline}");
+    assert!(browser.errors().await.is_empty());
+
+    // Void another with a reason; the timeline says so.
+    browser.open("/console/hazards").await;
+    let stacked = hazard_named(&browser, "消防通道").await;
+    browser.open(&stacked).await;
+    browser
+        .fill("#void", "note", "重复上报，与另一条隐患相同")
+        .await;
+    browser.click("#void button").await;
+    let page = browser.visit(&stacked, "hazard-voided").await;
+    assert!(page.contains("已上报 → 作废"), "{page}");
+    assert!(page.contains("重复上报，与另一条隐患相同"), "{page}");
+    assert!(!page.contains("办理"), "a void hazard offers no actions");
+
+    // A filter narrows the ledger; an unknown filter value is refused beside the filters.
+    let open = browser
+        .visit("/console/hazards?state=reported", "hazards-reported")
+        .await;
+    assert!(
+        open.contains("液氨储罐区") && !open.contains("应急照明灯损坏"),
+        "{open}"
+    );
+    browser.open("/console/hazards?state=nonsense").await;
+    assert!(browser.text().await.contains("筛选条件“state”有误"));
+
+    // The ledger downloads as .xlsx and reads back.
+    browser.open("/console/hazards").await;
+    // A download leaves the page as it is.
+    browser
+        .client
+        .find(Locator::Id("export-xlsx"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let bytes = browser.downloaded(".xlsx").await;
+    let mut workbook =
+        calamine::Xlsx::new(std::io::Cursor::new(bytes)).expect("the export is a workbook");
+    let sheet = workbook.worksheet_range("隐患台账").unwrap();
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(rows.len(), 5, "a header and four hazards: {rows:?}");
+    assert_eq!(rows[0][0], "编号");
+    let states: Vec<&str> = rows[1..].iter().map(|r| r[4].as_str()).collect();
+    for state in ["已销号", "作废", "已上报"] {
+        assert!(states.contains(&state), "{state} not in {states:?}");
+    }
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_form_without_its_token_is_refused_and_a_leader_changes_nothing() {
+    let (server, town) = TestServer::demo().await;
+    let browser = Chromium::start(&server.url("")).await;
+    browser.sign_in("admin", anjian_tests::ADMIN_PASSWORD).await;
+    browser.open("/console/hazards").await;
+    let ammonia = hazard_named(&browser, "液氨储罐区").await;
+    browser.open(&ammonia).await;
+
+    // The void form, its CSRF token taken out, is refused and changes nothing.
+    browser
+        .client
+        .execute(
+            "document.querySelector('#void input[name=csrf]').remove()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.fill("#void", "note", "试图跨站作废").await;
+    browser.click("#void button").await;
+    let refused = browser.text().await;
+    assert!(refused.contains("请求被拒绝"), "{refused}");
+    assert!(browser.errors().await.iter().any(|e| e.contains("403")));
+    browser.screenshot("csrf-refused").await;
+    let page = browser.visit(&ammonia, "hazard-major").await;
+    assert!(
+        page.contains("已上报") && !page.contains("试图跨站作废"),
+        "{page}"
+    );
+    browser.sign_out().await;
+
+    // A leader (镇领导) reads the hazard but is offered no action, and one sent anyway is
+    // refused.
+    browser.sign_in("leader", town.password("leader")).await;
+    let page = browser.visit(&ammonia, "hazard-as-leader").await;
+    assert!(
+        page.contains("液氨储罐区") && !page.contains("办理"),
+        "{page}"
+    );
+    let csrf = browser
+        .client
+        .find(Locator::Css("form.logout input[name=csrf]"))
+        .await
+        .unwrap()
+        .attr("value")
+        .await
+        .unwrap()
+        .unwrap();
+    let script = format!(
+        "const f = document.createElement('form'); f.method = 'post'; \
+         f.action = '{ammonia}/move'; \
+         for (const [k, v] of [['csrf', '{csrf}'], ['from', 'reported'], ['to', 'void'], ['note', '领导作废']]) {{ \
+           const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i); }} \
+         document.body.appendChild(f); f.submit();"
+    );
+    browser.navigate_by(&script).await;
+    let answer = browser.text().await;
+    assert!(answer.contains("您的角色不能进行此操作"), "{answer}");
+    assert!(browser.errors().await.iter().any(|e| e.contains("403")));
+    browser.sign_out().await;
+    browser.sign_in("admin", anjian_tests::ADMIN_PASSWORD).await;
+    let page = browser.visit(&ammonia, "hazard-major-after").await;
+    assert!(
+        page.contains("已上报") && !page.contains("领导作废"),
+        "{page}"
+    );
+    browser.sign_out().await;
+
+    // An enterprise manager sees their enterprise's hazards only; another's is a 404 page.
+    browser.sign_in("manager", town.password("manager")).await;
+    let mine = browser
+        .visit("/console/hazards", "hazards-as-manager")
+        .await;
+    assert!(
+        mine.contains("应急照明灯损坏") && !mine.contains("液氨储罐区"),
+        "{mine}"
+    );
+    browser.open(&ammonia).await;
+    let page = browser.text().await;
+    assert!(page.contains("隐患不存在"), "{page}");
+    assert!(browser.errors().await.iter().any(|e| e.contains("404")));
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_reviewer_publishes_an_article_and_the_public_reads_it_until_it_is_withdrawn() {
+    let (server, town) = TestServer::demo().await;
+    let public = |reply: &anjian_tests::Reply| -> Vec<String> {
+        reply.body["articles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(public(&server.get("/v1/public/articles", None).await).is_empty());
+
+    let browser = Chromium::start(&server.url("")).await;
+    browser.sign_in("reviewer", town.password("reviewer")).await;
+    let queue = browser.visit("/console/articles", "articles").await;
+    assert!(
+        queue.contains("待审核（1）") && queue.contains("冬季紫菜加工安全提示"),
+        "{queue}"
+    );
+    browser.click("#articles-pending a").await;
+    let article = browser.path().await;
+    let preview = browser.visit(&article, "article-preview").await;
+    assert!(preview.contains("公众看到的样子") && preview.contains("配电箱必须可靠接地"));
+
+    // Rejecting needs a note: the browser asks for it first, the server refuses without one.
+    browser
+        .client
+        .execute(
+            "document.querySelector('#reject input[name=note]').removeAttribute('required')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.click("#reject button").await;
+    let refused = browser.text().await;
+    assert!(refused.contains("请填写原因"), "{refused}");
+    assert!(browser.errors().await.iter().any(|e| e.contains("400")));
+    assert_eq!(
+        browser
+            .client
+            .find(Locator::Id("state"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "待审核"
+    );
+
+    browser.fill("#publish", "note", "内容准确，同意发布").await;
+    browser.click("#publish button").await;
+    let page = browser.visit(&article, "article-published").await;
+    assert!(
+        page.contains("已发布") && page.contains("内容准确，同意发布"),
+        "{page}"
+    );
+    assert_eq!(
+        public(&server.get("/v1/public/articles", None).await),
+        ["冬季紫菜加工安全提示"]
+    );
+
+    browser
+        .fill("#withdraw", "note", "政策调整，暂时撤回")
+        .await;
+    browser.click("#withdraw button").await;
+    let page = browser.visit(&article, "article-withdrawn").await;
+    assert!(page.contains("已撤回"), "{page}");
+    assert!(public(&server.get("/v1/public/articles", None).await).is_empty());
+    browser.sign_out().await;
+
+    // The publicist who wrote it reads it but cannot review their own article.
+    browser
+        .sign_in("publicist", town.password("publicist"))
+        .await;
+    let page = browser.visit(&article, "article-as-author").await;
+    assert!(
+        page.contains("冬季紫菜加工安全提示") && !page.contains("审核通过"),
+        "{page}"
+    );
+    browser.close().await;
+}
