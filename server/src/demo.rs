@@ -179,6 +179,7 @@ pub async fn seed(
                     .unwrap_or(json!([])),
             }),
             blob_refs: Vec::new(),
+            template_ref: None,
         })
         .collect();
     state
@@ -269,32 +270,23 @@ pub async fn seed(
             "general",
             "烘干车间消防通道堆放纸箱，通道宽度不足1米",
             "2026-12-05",
-            1u32,
         ),
-        (
-            &seaweed,
-            "general",
-            "配电箱未接地，箱门缺失",
-            "2026-12-03",
-            2,
-        ),
+        (&seaweed, "general", "配电箱未接地，箱门缺失", "2026-12-03"),
         (
             &cold_store,
             "major",
             "液氨储罐区氨气泄漏报警器失效，未设置喷淋装置",
             "2026-12-31",
-            3,
         ),
         (
             &seaweed,
             "general",
             "包装车间应急照明灯损坏，安全出口指示牌不亮",
             "2026-12-10",
-            5,
         ),
     ];
-    let mut changes = Vec::new();
-    for (enterprise, level, description, deadline, seed) in hazards {
+    let mut photos = Vec::new();
+    for seed in [1, 2, 3, 5, 6] {
         let photo = demo_photo(seed)?;
         let sha = hex::encode(Sha256::digest(&photo));
         state
@@ -302,19 +294,37 @@ pub async fn seed(
             .put_whole(&inspector, &sha, Cursor::new(photo))
             .await
             .map_err(|err| anyhow!("cannot store a demo photo: {err}"))?;
+        photos.push(sha);
+    }
+    // The grid patrol (网格巡查) of the seaweed plant that found its first two hazards, signed by
+    // the plant (the last photo stands for the signature).
+    let inspection = Uuid::now_v7();
+    let mut changes = vec![patrol(
+        inspection,
+        &seaweed,
+        [&photos[0], &photos[1]],
+        &photos[4],
+    )?];
+    for (index, (enterprise, level, description, deadline)) in hazards.into_iter().enumerate() {
+        let mut payload = json!({"enterprise_id": enterprise, "level": level,
+            "description": description, "deadline": deadline});
+        if index < 2 {
+            payload["inspection_id"] = json!(inspection.to_string());
+        }
         changes.push(OfficeChange {
             kind: "hazard.report",
             entity_id: Uuid::now_v7(),
-            payload: json!({"enterprise_id": enterprise, "level": level,
-                "description": description, "deadline": deadline}),
-            blob_refs: vec![sha],
+            payload,
+            blob_refs: vec![photos[index].clone()],
+            template_ref: None,
         });
     }
-    let reported = state
+    let mut reported = state
         .sync
         .record_office_events(&inspector, changes)
         .await?
         .map_err(|(i, rejection)| anyhow!("demo hazard {i} refused: {rejection:?}"))?;
+    reported.remove(0);
 
     // The seaweed plant's safety manager has mended the emergency lights (应急照明) and asks
     // for acceptance with a photo of the work: the office's next step is to accept it (验收).
@@ -327,7 +337,7 @@ pub async fn seed(
     };
     let manager = login(state, "manager", password_of("manager")?).await?;
     let lights = Uuid::parse_str(&reported[3].entity.id)?;
-    let after = demo_photo(4)?;
+    let after = demo_photo(7)?;
     let after_sha = hex::encode(Sha256::digest(&after));
     state
         .blobs
@@ -340,6 +350,7 @@ pub async fn seed(
             entity_id: lights,
             payload: json!({"from": "reported", "to": "rectifying"}),
             blob_refs: Vec::new(),
+            template_ref: None,
         },
         OfficeChange {
             kind: "hazard.transition",
@@ -347,6 +358,7 @@ pub async fn seed(
             payload: json!({"from": "rectifying", "to": "pending_acceptance",
                 "note": "已更换应急照明灯和安全出口指示牌"}),
             blob_refs: vec![after_sha],
+            template_ref: None,
         },
     ];
     state
@@ -369,12 +381,14 @@ pub async fn seed(
                     冷库作业人员进入前要检查氨气报警器是否完好。\n\n\
                     班组每班要开好“3个5分钟”安全交接会，发现隐患及时上报网格员。"}),
             blob_refs: Vec::new(),
+            template_ref: None,
         },
         OfficeChange {
             kind: "article.submit",
             entity_id: article,
             payload: json!({}),
             blob_refs: Vec::new(),
+            template_ref: None,
         },
     ];
     state
@@ -383,6 +397,56 @@ pub async fn seed(
         .await?
         .map_err(|(i, rejection)| anyhow!("demo article {i} refused: {rejection:?}"))?;
     Ok(Some(users))
+}
+
+/// A grid patrol with the shipped checklist: every item checked, a finding with its photo on
+/// the fire exits (XF-02) and the distribution box (YD-01), the ammonia items not applicable.
+fn patrol(
+    id: Uuid,
+    enterprise: &str,
+    findings: [&String; 2],
+    signature: &str,
+) -> anyhow::Result<OfficeChange> {
+    let checklist: anjian_sync::kinds::inspection::Template =
+        serde_json::from_str(crate::service::sync::SHIPPED_TEMPLATE)?;
+    let results: Vec<serde_json::Value> = checklist
+        .sections
+        .iter()
+        .flat_map(|section| &section.items)
+        .map(|item| match item.code.as_str() {
+            "XF-02" => json!({"item": "XF-02", "verdict": "hazard",
+                "note": "烘干车间消防通道堆放纸箱", "photos": [findings[0]]}),
+            "YD-01" => json!({"item": "YD-01", "verdict": "hazard",
+                "note": "配电箱未接地，箱门缺失", "photos": [findings[1]]}),
+            code if code.starts_with("YA-") => json!({"item": code, "verdict": "not_applicable"}),
+            code => json!({"item": code, "verdict": "ok"}),
+        })
+        .collect();
+    let now = crate::store::model::UnixMillis::now().0;
+    let payload = json!({
+        "enterprise_id": enterprise,
+        "kind": "grid_patrol",
+        "template": checklist.code,
+        "template_version": checklist.version,
+        "inspectors": [{"name": "李明"}, {"name": "王海", "certificate": "JS-3206-0217"}],
+        "started_at_ms": now - 2 * 3_600_000,
+        "ended_at_ms": now - 3_600_000 - 1_800_000,
+        "results": results,
+        "summary": "检查发现一般隐患2处，已当场告知企业并责令限期整改。",
+        "on_site_action": "责令立即清理消防通道，配电箱限期整改。",
+        "signature": signature,
+    });
+    Ok(OfficeChange {
+        kind: "inspection.submit",
+        entity_id: id,
+        payload,
+        blob_refs: vec![
+            findings[0].clone(),
+            findings[1].clone(),
+            signature.to_string(),
+        ],
+        template_ref: Some(format!("{}@{}", checklist.code, checklist.version)),
+    })
 }
 
 async fn login(

@@ -299,3 +299,82 @@ async fn a_reviewer_publishes_an_article_and_the_public_reads_it_until_it_is_wit
     );
     browser.close().await;
 }
+
+#[tokio::test]
+async fn an_inspection_record_shows_its_checklist_officers_and_signature_and_prints_on_a4() {
+    let (server, _town) = TestServer::demo().await;
+    let browser = Chromium::start(&server.url("")).await;
+    browser.sign_in("admin", anjian_tests::ADMIN_PASSWORD).await;
+    let list = browser.visit("/console/inspections", "inspections").await;
+    assert!(
+        list.contains("网格巡查") && list.contains("李明、王海"),
+        "{list}"
+    );
+    browser.click("#inspections a").await;
+    let path = browser.path().await;
+    let record = browser.visit(&path, "inspection").await;
+    for shown in [
+        "现场检查记录",
+        "小微企业安全生产检查表（第 1 版）",
+        "烘干车间消防通道堆放纸箱",
+        "存在隐患",
+        "不适用",
+        "沙埕村",
+        "王海（执法证号 JS-3206-0217）",
+        "检查发现一般隐患2处",
+        "配电箱未接地，箱门缺失",
+    ] {
+        assert!(record.contains(shown), "{shown} missing from {record}");
+    }
+    let signature = browser.client.find(Locator::Id("signature")).await.unwrap();
+    let loaded = browser
+        .client
+        .execute(
+            "return document.getElementById('signature').naturalWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(loaded.as_u64().unwrap() > 0, "the signature photo loads");
+    assert!(signature.attr("src").await.unwrap().is_some());
+
+    // Printed on A4 (the print stylesheet drops the navigation), kept beside the screenshots.
+    let pdf = browser
+        .client
+        .print(
+            fantoccini::wd::PrintConfiguration::builder()
+                .size(fantoccini::wd::PrintSize::A4)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    std::fs::write(
+        anjian_tests::chromium::screenshot_dir().join("inspection.pdf"),
+        &pdf,
+    )
+    .unwrap();
+
+    // The list downloads as .xlsx and reads back.
+    browser.open("/console/inspections").await;
+    browser
+        .client
+        .find(Locator::Id("export-xlsx"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let bytes = browser.downloaded(".xlsx").await;
+    let mut workbook = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = workbook.worksheet_range("检查记录").unwrap();
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[1][3], "网格巡查");
+    assert_eq!(rows[1][6], "2", "two findings");
+    browser.close().await;
+}

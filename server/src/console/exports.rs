@@ -7,6 +7,23 @@ use poem::http::StatusCode;
 
 use crate::service::directory::exported_cell;
 
+/// The most rows an export holds, so one request cannot build an unbounded file.
+pub const EXPORT_LIMIT: usize = 50_000;
+
+/// Refuses an export of more than [`EXPORT_LIMIT`] rows, asking for narrower filters.
+pub fn bounded(rows: usize) -> Result<(), Response> {
+    if rows <= EXPORT_LIMIT {
+        return Ok(());
+    }
+    Err(super::pages::message(
+        StatusCode::BAD_REQUEST,
+        "导出内容过多",
+        &format!(
+            "符合条件的记录有 {rows} 条，一次最多导出 {EXPORT_LIMIT} 条；请按网格、企业、类型或日期筛选后分批导出。"
+        ),
+    ))
+}
+
 /// One sheet: its name, its header row and its rows.
 pub struct Sheet {
     /// The sheet's name (at most 31 characters in a workbook).

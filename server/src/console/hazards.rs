@@ -20,10 +20,11 @@ use uuid::Uuid;
 
 use super::acts::{Outcome, change, with_note};
 use super::exports::{Sheet, csv_download, xlsx_download};
+use super::names::Names;
 use super::pages::{Frame, failed, form_of, message, signed_in};
 use super::{State as AppStateRef, html, see_other};
 use crate::service::accounts::Caller;
-use crate::service::office::{HazardFilter, MAX_PAGE, Office};
+use crate::service::office::{HazardFilter, Office};
 
 /// A hazard state in Chinese, as the office says it.
 pub fn state_name(state: State) -> &'static str {
@@ -124,62 +125,6 @@ impl LedgerQuery {
             ("evidence", &self.evidence),
         ])
         .unwrap_or_default()
-    }
-}
-
-/// Names of the town's enterprises and grids by id, for the ledger's columns.
-struct Names {
-    enterprises: HashMap<String, String>,
-    grids: HashMap<String, String>,
-}
-
-impl Names {
-    async fn load(state: &AppStateRef) -> Result<Names, crate::service::sync::SyncError> {
-        let read = |projections: Vec<Projection>| {
-            projections
-                .into_iter()
-                .map(|p| {
-                    let name = p.entity.body["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string();
-                    (p.entity.id, name)
-                })
-                .collect::<HashMap<_, _>>()
-        };
-        let enterprises = read(state.sync.entities_of_type(EntityType::Enterprise).await?);
-        let grids = state
-            .sync
-            .entities_of_type(EntityType::Grid)
-            .await?
-            .into_iter()
-            .map(|p| {
-                let code = p.entity.body["code"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let name = p.entity.body["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                (code, name)
-            })
-            .collect();
-        Ok(Names { enterprises, grids })
-    }
-
-    fn enterprise(&self, id: &str) -> String {
-        self.enterprises
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| id.to_string())
-    }
-
-    fn grid(&self, code: &str) -> String {
-        self.grids
-            .get(code)
-            .cloned()
-            .unwrap_or_else(|| code.to_string())
     }
 }
 
@@ -296,16 +241,7 @@ async fn export_rows(req: &Request, state: &AppStateRef) -> Result<(Vec<Row>, Ca
     let all = Office::all_hazards(&state.sync, &caller, &filter)
         .await
         .map_err(|err| failed(&err))?;
-    if all.len() > EXPORT_LIMIT {
-        return Err(message(
-            StatusCode::BAD_REQUEST,
-            "导出内容过多",
-            &format!(
-                "符合条件的隐患有 {} 条，一次最多导出 {EXPORT_LIMIT} 条；请按网格、企业或状态筛选后分批导出。",
-                all.len()
-            ),
-        ));
-    }
+    super::exports::bounded(all.len())?;
     let rows = all
         .iter()
         .filter_map(|p| Row::of(p, &names, &filter.today))
@@ -703,6 +639,3 @@ pub async fn move_hazard(
     )
     .await
 }
-
-/// The most hazards an export holds, so one request cannot build an unbounded file.
-pub const EXPORT_LIMIT: usize = 100 * MAX_PAGE;

@@ -14,6 +14,8 @@ mod acts;
 mod articles;
 mod exports;
 mod hazards;
+mod inspections;
+mod names;
 mod pages;
 pub mod session;
 
@@ -55,6 +57,10 @@ pub fn routes() -> impl poem::Endpoint {
         .at("/console/hazards/:id", get(hazards::show))
         .at("/console/hazards/:id/deadline", post(hazards::set_deadline))
         .at("/console/hazards/:id/move", post(hazards::move_hazard))
+        .at("/console/inspections", get(inspections::list))
+        .at("/console/inspections.xlsx", get(inspections::list_xlsx))
+        .at("/console/inspections.csv", get(inspections::list_csv))
+        .at("/console/inspections/:id", get(inspections::show))
         .at("/console/articles", get(articles::queue))
         .at("/console/articles/:id", get(articles::show))
         .at("/console/articles/:id/review", post(articles::review))

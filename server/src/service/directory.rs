@@ -606,6 +606,7 @@ pub fn plan_import(
             entity_id,
             payload,
             blob_refs: Vec::new(),
+            template_ref: None,
         });
     }
     if !errors.is_empty() {

@@ -249,7 +249,7 @@ impl Office {
         Office::page(matches, after, limit)
     }
 
-    /// Inspections the caller sees, by enterprise, kind and date range (of their start).
+    /// Inspections the caller sees, by enterprise, kind and date range (of their start): a page.
     pub async fn inspections(
         sync: &SyncService,
         caller: &Caller,
@@ -257,23 +257,37 @@ impl Office {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page, SyncError> {
+        let matches = Office::all_inspections(sync, caller, filter).await?;
+        Office::page(matches.into_iter(), after, limit)
+    }
+
+    /// Every inspection the caller sees that the filter takes, in id order (for exports).
+    pub async fn all_inspections(
+        sync: &SyncService,
+        caller: &Caller,
+        filter: &InspectionFilter,
+    ) -> Result<Vec<Projection>, SyncError> {
         let visible = Office::visible(sync, caller, EntityType::Inspection).await?;
-        let matches = visible.into_iter().filter(|p| {
-            let body = &p.entity.body;
-            let started = body["started_at_ms"].as_i64().unwrap_or(0);
-            filter
-                .enterprise
-                .as_deref()
-                .is_none_or(|e| text(body, "enterprise_id") == e)
-                && filter
-                    .kind
+        let mut matches: Vec<Projection> = visible
+            .into_iter()
+            .filter(|p| {
+                let body = &p.entity.body;
+                let started = body["started_at_ms"].as_i64().unwrap_or(0);
+                filter
+                    .enterprise
                     .as_deref()
-                    .is_none_or(|k| text(body, "kind") == k)
-                && filter.from_ms.is_none_or(|from| started >= from)
-                && filter.to_ms.is_none_or(|to| started <= to)
-                && evidence(p, filter.evidence_complete)
-        });
-        Office::page(matches, after, limit)
+                    .is_none_or(|e| text(body, "enterprise_id") == e)
+                    && filter
+                        .kind
+                        .as_deref()
+                        .is_none_or(|k| text(body, "kind") == k)
+                    && filter.from_ms.is_none_or(|from| started >= from)
+                    && filter.to_ms.is_none_or(|to| started <= to)
+                    && evidence(p, filter.evidence_complete)
+            })
+            .collect();
+        matches.sort_by(|a, b| a.entity.id.cmp(&b.entity.id));
+        Ok(matches)
     }
 
     /// Enterprises the caller sees, filtered.

@@ -117,7 +117,7 @@ impl OfficeDevice {
 }
 
 /// The checklist the server ships, published on first start.
-const SHIPPED_TEMPLATE: &str = include_str!("../../templates/small-enterprise-v1.json");
+pub(crate) const SHIPPED_TEMPLATE: &str = include_str!("../../templates/small-enterprise-v1.json");
 
 /// Marks a transaction abandoned on purpose by [`SyncService::record_office_events`].
 const ABANDONED: &str = "office change abandoned";
@@ -133,6 +133,8 @@ pub struct OfficeChange {
     pub payload: serde_json::Value,
     /// The photos it cites (sha256).
     pub blob_refs: Vec<String>,
+    /// The checklist version it pins (`code@version`), for an inspection.
+    pub template_ref: Option<String>,
 }
 
 /// Why the office's change was not made: the judgement's verdict and reason.
@@ -213,6 +215,7 @@ impl SyncService {
             entity_id,
             payload,
             blob_refs: Vec::new(),
+            template_ref: None,
         };
         let outcome = self.record_office_events(caller, vec![change]).await?;
         Ok(outcome
@@ -257,6 +260,7 @@ impl SyncService {
             entity_id,
             payload,
             blob_refs: Vec::new(),
+            template_ref: None,
         };
         match self.record_as(system, vec![change]).await? {
             Ok(_) => Ok(()),
@@ -294,7 +298,7 @@ impl SyncService {
                         entity_id: change.entity_id.to_string(),
                         payload: change.payload.clone(),
                         blob_refs: change.blob_refs.clone(),
-                        template_ref: None,
+                        template_ref: change.template_ref.clone(),
                         base_rev: None,
                         captured: Captured {
                             wall_ms: now.0,
