@@ -10,12 +10,12 @@ use crate::service::directory::exported_cell;
 /// The most rows an export holds, so one request cannot build an unbounded file.
 pub const EXPORT_LIMIT: usize = 50_000;
 
-/// Refuses an export of more than [`EXPORT_LIMIT`] rows, asking for narrower filters.
-pub fn bounded(rows: usize) -> Result<(), Response> {
+/// The refusal of an export of more than [`EXPORT_LIMIT`] rows, asking for narrower filters.
+pub fn too_many(rows: usize) -> Option<Response> {
     if rows <= EXPORT_LIMIT {
-        return Ok(());
+        return None;
     }
-    Err(super::pages::message(
+    Some(super::pages::message(
         StatusCode::BAD_REQUEST,
         "导出内容过多",
         &format!(

@@ -241,7 +241,9 @@ async fn export_rows(req: &Request, state: &AppStateRef) -> Result<(Vec<Row>, Ca
     let all = Office::all_hazards(&state.sync, &caller, &filter)
         .await
         .map_err(|err| failed(&err))?;
-    super::exports::bounded(all.len())?;
+    if let Some(refusal) = super::exports::too_many(all.len()) {
+        return Err(refusal);
+    }
     let rows = all
         .iter()
         .filter_map(|p| Row::of(p, &names, &filter.today))

@@ -231,7 +231,9 @@ async fn sheet(req: &Request, state: &State) -> Result<Sheet, Response> {
     let all = Office::all_inspections(&state.sync, &caller, &filter)
         .await
         .map_err(|err| failed(&err))?;
-    super::exports::bounded(all.len())?;
+    if let Some(refusal) = super::exports::too_many(all.len()) {
+        return Err(refusal);
+    }
     let yes = |b: bool| if b { "是" } else { "否" }.to_string();
     let rows = all
         .iter()
