@@ -199,7 +199,13 @@ async fn an_inspector_works_the_demo_town_with_the_command() {
     // The office sees the inspection, with every item of the checklist answered.
     let admin = server.admin().await;
     let listed = server.get("/v1/office/inspections", Some(&admin)).await;
-    let inspection = &listed.ok(200)["items"][0];
+    // The command's inspection, beside the demo town's own (started two hours ago).
+    let inspection = listed.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|i| i["body"]["started_at_ms"].as_i64().unwrap())
+        .unwrap();
     assert!(inspection["missing_blobs"].as_array().unwrap().is_empty());
     let results = inspection["body"]["results"].as_array().unwrap();
     let checklist: serde_json::Value = serde_json::from_str(include_str!(

@@ -6,7 +6,8 @@
 //! `server/demo/enterprises.csv` (seaweed processors, fishing-net makers, fisheries, two cold
 //! stores with ammonia refrigeration, an LPG station, a shipyard), teams and workers of two
 //! enterprises, one user of each role, and a few open hazards (隐患) reported by the town's
-//! inspector with a photo each, one of them rectified and waiting for acceptance (待验收), and a safety article waiting for
+//! inspector with a photo each, one of them rectified and waiting for acceptance (待验收), the grid patrol that found the
+//! first two, a team's shift meetings of yesterday and today, and a safety article waiting for
 //! review (待审核). The shipped small-enterprise checklist is published at start as
 //! on any server.
 
@@ -366,6 +367,55 @@ pub async fn seed(
         .record_office_events(&manager, rectified)
         .await?
         .map_err(|(i, rejection)| anyhow!("demo rectification {i} refused: {rejection:?}"))?;
+
+    // The drying team (烘干一班) held yesterday's three meetings and today's pre-shift one.
+    let teamlead = login(state, "teamlead", password_of("teamlead")?).await?;
+    let scene = demo_photo(8)?;
+    let scene_sha = hex::encode(Sha256::digest(&scene));
+    state
+        .blobs
+        .put_whole(&teamlead, &scene_sha, Cursor::new(scene))
+        .await
+        .map_err(|err| anyhow!("cannot store a demo photo: {err}"))?;
+    let now = crate::store::model::UnixMillis::now().0;
+    let day_ms = 86_400_000;
+    let mut held = Vec::new();
+    for (days_ago, slot, topic) in [
+        (1, Slot::PreShift, "烘干炉温度控制，严禁超温"),
+        (1, Slot::MidShift, "巡查消防通道，清理纸箱"),
+        (1, Slot::Handover, "交接烘干炉运行记录"),
+        (0, Slot::PreShift, "冬季用电安全，配电箱整改期间注意绝缘"),
+    ] {
+        let at = now - days_ago * day_ms - 3_600_000;
+        let date = anjian_sync::clock::china_date(now - days_ago * day_ms);
+        let slot_name = serde_json::to_value(slot)?;
+        held.push(OfficeChange {
+            kind: "meeting.submit",
+            entity_id: Uuid::parse_str(&anjian_sync::kinds::meeting::meeting_id(
+                &seaweed, "t1", &date, "早班", slot,
+            ))?,
+            payload: json!({
+                "enterprise_id": seaweed, "team_id": "t1", "date": date, "shift": "早班",
+                "slot": slot_name, "host": "陈阿妹", "started_at_ms": at,
+                "ended_at_ms": at + 6 * 60_000, "place": "烘干车间",
+                "attendance": [
+                    {"name": "陈阿妹", "status": "present", "fit_for_duty": true, "ppe_ok": true},
+                    {"name": "黄小兰", "status": "present", "fit_for_duty": true, "ppe_ok": true},
+                    {"name": "吴大海", "status": "late", "fit_for_duty": true, "ppe_ok": false}
+                ],
+                "topics": [topic],
+                "risks": ["高温烫伤"],
+                "handover": []
+            }),
+            blob_refs: vec![scene_sha.clone()],
+            template_ref: None,
+        });
+    }
+    state
+        .sync
+        .record_office_events(&teamlead, held)
+        .await?
+        .map_err(|(i, rejection)| anyhow!("demo meeting {i} refused: {rejection:?}"))?;
 
     // The publicist has written a winter safety notice and sent it for review (待审核).
     let publicist = login(state, "publicist", password_of("publicist")?).await?;

@@ -378,3 +378,169 @@ async fn an_inspection_record_shows_its_checklist_officers_and_signature_and_pri
     assert_eq!(rows[1][6], "2", "two findings");
     browser.close().await;
 }
+
+/// The number of rows a ledger page lists (its table's rows with a link).
+async fn listed_rows(browser: &Chromium, table: &str) -> usize {
+    browser
+        .client
+        .find_all(Locator::Css(&format!("#{table} tbody tr a")))
+        .await
+        .unwrap()
+        .len()
+}
+
+/// A dashboard card's value.
+async fn card(browser: &Chromium, id: &str) -> String {
+    browser
+        .client
+        .find(Locator::Css(&format!("#card-{id} .value")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_dashboard_figures_are_the_ledgers_behind_them_and_follow_the_office_s_work() {
+    let (server, town) = TestServer::demo().await;
+    let browser = Chromium::start(&server.url("")).await;
+    browser.sign_in("admin", anjian_tests::ADMIN_PASSWORD).await;
+    let home = browser.visit("/console/", "dashboard").await;
+    assert!(
+        home.contains("检查覆盖率（全覆盖）") && home.contains("整改率"),
+        "{home}"
+    );
+    assert_eq!(card(&browser, "hazards-found").await, "4");
+    assert_eq!(card(&browser, "inspections").await, "1");
+    assert_eq!(card(&browser, "rectification").await, "0.0%");
+    let coverage = browser
+        .client
+        .find(Locator::Css("#card-coverage .detail"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(coverage.starts_with("1 / 30 "), "{coverage}");
+    // The meetings held are the calendar's held cells.
+    let detail = browser
+        .client
+        .find(Locator::Css("#card-meetings .detail"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let held: usize = detail
+        .trim_start_matches("已开 ")
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    browser.click("#card-meetings").await;
+    let cells = browser
+        .client
+        .find_all(Locator::Css("td.cell.held, td.cell.late"))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(cells, held, "{detail}");
+    browser.screenshot("meetings").await;
+
+    // Each figure is the count of the ledger its card links to.
+    for (id, table) in [
+        ("hazards-found", "hazards"),
+        ("overdue", "hazards"),
+        ("inspections", "inspections"),
+        ("major", "hazards"),
+    ] {
+        browser.open("/console/").await;
+        let value: usize = card(&browser, id).await.parse().unwrap();
+        browser.click(&format!("#card-{id}")).await;
+        assert_eq!(
+            listed_rows(&browser, table).await,
+            value,
+            "{id} links to {}",
+            browser.path().await
+        );
+        assert!(browser.errors().await.is_empty());
+    }
+
+    // Accepting the rectification waiting for it moves the rate: one of the month's four.
+    browser
+        .open("/console/hazards?state=pending_acceptance")
+        .await;
+    browser.click("#hazards tbody a").await;
+    browser.click("#accept button").await;
+    browser
+        .visit("/console/", "dashboard-after-acceptance")
+        .await;
+    assert_eq!(card(&browser, "rectification").await, "25.0%");
+
+    // A grid the caller does not cover is refused beside the filters; a leader has the
+    // town's dashboard, an enterprise manager none.
+    browser.open("/console/?grid=nowhere").await;
+    assert!(browser.text().await.contains("没有“nowhere”这个网格"));
+    assert!(browser.errors().await.iter().any(|e| e.contains("400")));
+    browser.sign_out().await;
+    browser.sign_in("leader", town.password("leader")).await;
+    browser.visit("/console/", "dashboard-as-leader").await;
+    assert_eq!(card(&browser, "hazards-found").await, "4");
+    browser.sign_out().await;
+    browser.sign_in("manager", town.password("manager")).await;
+    let home = browser.visit("/console/", "home-as-manager").await;
+    assert!(!home.contains("整改率"), "{home}");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_teams_calendar_shows_its_meetings_and_a_meeting_its_attendance() {
+    let (server, town) = TestServer::demo().await;
+    let browser = Chromium::start(&server.url("")).await;
+    browser.sign_in("manager", town.password("manager")).await;
+    // Yesterday's meetings may lie in last month: look at both.
+    let today = anjian_sync::clock::china_date(anjian_server::store::model::UnixMillis::now().0);
+    let yesterday = anjian_sync::clock::china_date(
+        anjian_server::store::model::UnixMillis::now().0 - 86_400_000,
+    );
+    let mut months = vec![&yesterday[..7], &today[..7]];
+    months.dedup();
+    let mut held = 0;
+    for month in months {
+        let page = browser
+            .visit(
+                &format!("/console/meetings?month={month}"),
+                &format!("meetings-{month}"),
+            )
+            .await;
+        assert!(
+            page.contains("烘干一班") && page.contains("包装二班"),
+            "{page}"
+        );
+        assert!(
+            !page.contains("冷库值班组"),
+            "another enterprise's team: {page}"
+        );
+        held += listed_rows(&browser, "team-1").await + listed_rows(&browser, "team-2").await;
+    }
+    assert_eq!(held, 4, "yesterday's three meetings and today's one");
+    browser
+        .open(&format!("/console/meetings?month={}", &today[..7]))
+        .await;
+    browser.click("td.cell.held a, td.cell.late a").await;
+    let meeting = browser.visit(&browser.path().await, "meeting").await;
+    for shown in [
+        "到会人员",
+        "吴大海",
+        "迟到",
+        "未穿戴齐全",
+        "6 分钟",
+        "烘干车间",
+    ] {
+        assert!(meeting.contains(shown), "{shown} missing from {meeting}");
+    }
+    assert!(!meeting.contains("不足5分钟"));
+    browser.close().await;
+}

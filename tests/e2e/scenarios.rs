@@ -140,7 +140,16 @@ async fn an_inspectors_day_offline_is_synced_at_night() {
         .filter(|h| h["body"]["inspection_id"] == inspection.as_str())
         .collect();
     assert_eq!(linked.len(), 3);
-    assert_eq!(office(&server, "/v1/office/inspections").await.len(), 1);
+    // The office lists it beside the demo town's own grid patrol.
+    let inspections = office(&server, "/v1/office/inspections").await;
+    assert_eq!(inspections.len(), 2);
+    assert_eq!(
+        inspections
+            .iter()
+            .filter(|i| i["id"] == inspection.as_str())
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -190,7 +199,10 @@ async fn a_team_leads_week_of_meetings_is_captured_offline_and_synced_at_once() 
     );
     let meetings = office(
         &server,
-        &format!("/v1/office/meetings?enterprise={seaweed}&team=t1&evidence_complete=true"),
+        &format!(
+            "/v1/office/meetings?enterprise={seaweed}&team=t1&evidence_complete=true\
+             &from=2026-11-16&to=2026-11-22"
+        ),
     )
     .await;
     assert_eq!(meetings.len(), 21);

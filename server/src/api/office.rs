@@ -162,6 +162,7 @@ impl OfficeApi {
             grid: grid.0,
             enterprise: enterprise.0,
             evidence_complete: evidence_complete.0,
+            ..HazardFilter::default()
         };
         let page = Office::hazards(
             &state.sync,
@@ -266,6 +267,7 @@ impl OfficeApi {
             from_ms: from_ms.0,
             to_ms: to_ms.0,
             evidence_complete: evidence_complete.0,
+            grid: None,
         };
         let page = Office::inspections(
             &state.sync,

@@ -59,6 +59,19 @@ fn today() -> String {
     anjian_sync::clock::china_date(crate::store::model::UnixMillis::now().0)
 }
 
+/// A `YYYY-MM` month filter, or the field and why it is not one.
+pub fn month(field: &'static str, value: &str) -> Result<Option<String>, (&'static str, String)> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    match time::Date::parse(&format!("{value}-01"), &format) {
+        Ok(_) if value.len() == 7 => Ok(Some(value.to_string())),
+        _ => Err((field, format!("“{value}”不是 YYYY-MM 格式的月份"))),
+    }
+}
+
 /// The ledger's filters, as the query carries them (every one optional).
 #[derive(Debug, Default, Deserialize)]
 pub struct LedgerQuery {
@@ -76,6 +89,12 @@ pub struct LedgerQuery {
     /// `complete` or `incomplete`.
     #[serde(default)]
     evidence: String,
+    /// Reported in this month, `YYYY-MM`.
+    #[serde(default)]
+    month: String,
+    /// Closed (销号) in this month, `YYYY-MM`.
+    #[serde(default)]
+    closed: String,
     /// The last id of the previous page.
     #[serde(default)]
     after: String,
@@ -111,6 +130,8 @@ impl LedgerQuery {
             grid: some(&self.grid),
             enterprise: some(&self.enterprise),
             evidence_complete: yes_no("evidence", &self.evidence, "complete", "incomplete")?,
+            month: month("month", &self.month)?,
+            closed_month: month("closed", &self.closed)?,
         })
     }
 
@@ -123,6 +144,8 @@ impl LedgerQuery {
             ("grid", &self.grid),
             ("enterprise", &self.enterprise),
             ("evidence", &self.evidence),
+            ("month", &self.month),
+            ("closed", &self.closed),
         ])
         .unwrap_or_default()
     }

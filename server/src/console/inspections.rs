@@ -49,6 +49,8 @@ pub struct ListQuery {
     kind: String,
     #[serde(default)]
     enterprise: String,
+    #[serde(default)]
+    grid: String,
     /// First day, `YYYY-MM-DD` (China time), inclusive.
     #[serde(default)]
     from: String,
@@ -90,6 +92,7 @@ impl ListQuery {
             from_ms: day("from", &self.from, false)?,
             to_ms: day("to", &self.to, true)?,
             evidence_complete: None,
+            grid: some(&self.grid),
         })
     }
 
@@ -97,6 +100,7 @@ impl ListQuery {
         serde_urlencoded::to_string([
             ("kind", &self.kind),
             ("enterprise", &self.enterprise),
+            ("grid", &self.grid),
             ("from", &self.from),
             ("to", &self.to),
         ])

@@ -12,9 +12,11 @@
 
 mod acts;
 mod articles;
+mod dashboard;
 mod exports;
 mod hazards;
 mod inspections;
+mod meetings;
 mod names;
 mod pages;
 pub mod session;
@@ -61,6 +63,8 @@ pub fn routes() -> impl poem::Endpoint {
         .at("/console/inspections.xlsx", get(inspections::list_xlsx))
         .at("/console/inspections.csv", get(inspections::list_csv))
         .at("/console/inspections/:id", get(inspections::show))
+        .at("/console/meetings", get(meetings::calendar))
+        .at("/console/meetings/:id", get(meetings::show))
         .at("/console/articles", get(articles::queue))
         .at("/console/articles/:id", get(articles::show))
         .at("/console/articles/:id/review", post(articles::review))

@@ -262,22 +262,34 @@ struct HomePage {
     username: String,
     scopes: String,
     expires: String,
+    dashboard: Option<super::dashboard::Dashboard>,
 }
 
-/// The home page (工作台首页): who is signed in, with which roles and scopes, until when.
+/// The home page (工作台首页): the dashboard (考核看板) for those who have one, and who is
+/// signed in, with which roles and scopes, until when.
 #[handler]
 pub async fn home(req: &Request, Data(state): Data<&State>) -> Response {
     let (caller, token) = match signed_in(state, req).await {
         Ok(signed) => signed,
         Err(answer) => return answer,
     };
+    let dashboard = match super::dashboard::dashboard(state, &caller, req).await {
+        Ok(dashboard) => dashboard,
+        Err(err) => return failed(&err),
+    };
+    let status = if dashboard.as_ref().is_some_and(|d| d.error.is_some()) {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     let page = HomePage {
         frame: Frame::of(&caller, &token),
         username: caller.user.username.clone(),
         scopes: scope_text(caller.user.grant.scopes()),
         expires: beijing_time(caller.session.expires_at.0),
+        dashboard,
     };
-    html(StatusCode::OK, page.render())
+    html(status, page.render())
 }
 
 /// A moment as the town reads it: Beijing time (UTC+8), to the minute.

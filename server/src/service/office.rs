@@ -3,18 +3,17 @@
 //! device-made ones). A caller sees exactly what a pull would give them: the entities in their
 //! buckets.
 //!
-//! The lists read the type index and filter in memory: a town holds thousands of records, which
-//! this does in milliseconds. A province-sized store would add per-filter indexes behind the same
-//! calls.
+//! The lists filter the office's facts ([`crate::store::facts`]): a compact row per record, kept
+//! as records change, so a list decodes only the projections of the page it shows.
 
 use std::collections::BTreeSet;
 
 use anjian_sync::entity::EntityType;
-use anjian_sync::kinds::hazard::Hazard;
 use anjian_sync::protocol::{JudgedEvent, Projection};
 
 use super::accounts::Caller;
 use super::sync::{SyncError, SyncService};
+use crate::store::facts::{self, Fact};
 
 /// The most items one page returns.
 pub const MAX_PAGE: usize = 500;
@@ -36,6 +35,10 @@ pub struct HazardFilter {
     pub enterprise: Option<String>,
     /// Only evidentially complete records (every cited photo present), or only incomplete ones.
     pub evidence_complete: Option<bool>,
+    /// Reported in this month (`YYYY-MM`, China time).
+    pub month: Option<String>,
+    /// Closed (销号) in this month.
+    pub closed_month: Option<String>,
 }
 
 /// Filters for meetings (班组安全交接会).
@@ -60,6 +63,8 @@ pub struct InspectionFilter {
     pub enterprise: Option<String>,
     /// Kind (`grid_patrol`, `enforcement`, …).
     pub kind: Option<String>,
+    /// Grid.
+    pub grid: Option<String>,
     /// Started at or after, ms.
     pub from_ms: Option<i64>,
     /// Started at or before, ms.
@@ -88,13 +93,18 @@ pub struct Page {
     pub next_after: Option<String>,
 }
 
-fn text(body: &serde_json::Value, field: &str) -> String {
-    body[field].as_str().unwrap_or_default().to_string()
-}
-
 /// The office queries.
 #[derive(Debug)]
 pub struct Office;
+
+/// Whether one who reads `mine` (sorted) reads a record with this fact.
+fn readable(fact: &Fact, mine: &[String]) -> bool {
+    !fact.deleted && fact.buckets.iter().any(|b| mine.binary_search(b).is_ok())
+}
+
+fn is(wanted: Option<&str>, value: &str) -> bool {
+    wanted.is_none_or(|w| w == value)
+}
 
 impl Office {
     async fn visible(
@@ -115,8 +125,30 @@ impl Office {
             .collect())
     }
 
-    fn page(
-        items: impl Iterator<Item = Projection>,
+    /// The ids, in order, of the records of `entity_type` the caller reads whose facts `take`
+    /// accepts: read from the facts, without decoding a projection.
+    async fn matching(
+        sync: &SyncService,
+        caller: &Caller,
+        entity_type: EntityType,
+        take: impl Fn(&Fact) -> bool,
+    ) -> Result<Vec<String>, SyncError> {
+        let mine = caller.user.grant.buckets(&caller.user.id.to_string());
+        let mut ids: Vec<String> = sync
+            .facts(entity_type)
+            .await?
+            .into_iter()
+            .filter(|(_, fact)| readable(fact, &mine) && take(fact))
+            .map(|(id, _)| id)
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// A page of `ids` (in order) after `after`: their projections, decoded now.
+    async fn page(
+        sync: &SyncService,
+        ids: Vec<String>,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page, SyncError> {
@@ -126,16 +158,36 @@ impl Office {
                 message: format!("must be between 1 and {MAX_PAGE}"),
             });
         }
-        let mut items: Vec<Projection> = items
-            .filter(|p| after.is_none_or(|after| p.entity.id.as_str() > after))
-            .collect();
-        items.sort_by(|a, b| a.entity.id.cmp(&b.entity.id));
-        let more = items.len() > limit;
-        items.truncate(limit);
+        let start = after.map_or(0, |after| ids.partition_point(|id| id.as_str() <= after));
+        let mut chosen: Vec<String> = ids.into_iter().skip(start).take(limit + 1).collect();
+        let more = chosen.len() > limit;
+        chosen.truncate(limit);
+        let items = sync.entities(chosen).await?;
         let next_after = more
             .then(|| items.last().map(|p| p.entity.id.clone()))
             .flatten();
         Ok(Page { items, next_after })
+    }
+
+    fn hazard_filter(filter: &HazardFilter) -> impl Fn(&Fact) -> bool + '_ {
+        move |f: &Fact| {
+            let open = f.state != "closed" && f.state != "void";
+            let overdue =
+                open && !f.deadline.is_empty() && f.deadline.as_str() < filter.today.as_str();
+            is(filter.state.as_deref(), &f.state)
+                && is(filter.level.as_deref(), &f.level)
+                && filter.overdue.is_none_or(|o| o == overdue)
+                && is(filter.grid.as_deref(), &f.grid)
+                && is(filter.enterprise.as_deref(), &f.enterprise)
+                && is(filter.month.as_deref(), facts::month(&f.day))
+                && filter
+                    .closed_month
+                    .as_deref()
+                    .is_none_or(|m| f.state == "closed" && facts::month(&f.closed_day) == m)
+                && filter
+                    .evidence_complete
+                    .is_none_or(|e| e == f.evidence_complete)
+        }
     }
 
     /// Hazards the caller sees, filtered: a page of them.
@@ -146,8 +198,14 @@ impl Office {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page, SyncError> {
-        let matches = Office::all_hazards(sync, caller, filter).await?;
-        Office::page(matches.into_iter(), after, limit)
+        let ids = Office::matching(
+            sync,
+            caller,
+            EntityType::Hazard,
+            Office::hazard_filter(filter),
+        )
+        .await?;
+        Office::page(sync, ids, after, limit).await
     }
 
     /// Every hazard the caller sees that the filter takes, in id order (for exports).
@@ -156,36 +214,14 @@ impl Office {
         caller: &Caller,
         filter: &HazardFilter,
     ) -> Result<Vec<Projection>, SyncError> {
-        let visible = Office::visible(sync, caller, EntityType::Hazard).await?;
-        let mut matches: Vec<Projection> = visible
-            .into_iter()
-            .filter(|p| {
-                let body = &p.entity.body;
-                let overdue = serde_json::from_value::<Hazard>(body.clone())
-                    .map(|h| h.is_overdue(&filter.today))
-                    .unwrap_or(false);
-                filter
-                    .state
-                    .as_deref()
-                    .is_none_or(|s| text(body, "state") == s)
-                    && filter
-                        .level
-                        .as_deref()
-                        .is_none_or(|l| text(body, "level") == l)
-                    && filter.overdue.is_none_or(|o| o == overdue)
-                    && filter
-                        .grid
-                        .as_deref()
-                        .is_none_or(|g| text(body, "grid_id") == g)
-                    && filter
-                        .enterprise
-                        .as_deref()
-                        .is_none_or(|e| text(body, "enterprise_id") == e)
-                    && evidence(p, filter.evidence_complete)
-            })
-            .collect();
-        matches.sort_by(|a, b| a.entity.id.cmp(&b.entity.id));
-        Ok(matches)
+        let ids = Office::matching(
+            sync,
+            caller,
+            EntityType::Hazard,
+            Office::hazard_filter(filter),
+        )
+        .await?;
+        sync.entities(ids).await
     }
 
     /// Every article (宣传稿件) the caller reads: their own drafts, those waiting for review
@@ -219,6 +255,21 @@ impl Office {
         Ok(Some((projection, events)))
     }
 
+    fn meeting_filter(filter: &MeetingFilter) -> impl Fn(&Fact) -> bool + '_ {
+        move |f: &Fact| {
+            is(filter.enterprise.as_deref(), &f.enterprise)
+                && is(filter.team.as_deref(), &f.team)
+                && filter
+                    .from
+                    .as_deref()
+                    .is_none_or(|from| f.day.as_str() >= from)
+                && filter.to.as_deref().is_none_or(|to| f.day.as_str() <= to)
+                && filter
+                    .evidence_complete
+                    .is_none_or(|e| e == f.evidence_complete)
+        }
+    }
+
     /// Meetings the caller sees, filtered.
     pub async fn meetings(
         sync: &SyncService,
@@ -227,26 +278,27 @@ impl Office {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page, SyncError> {
-        let visible = Office::visible(sync, caller, EntityType::Meeting).await?;
-        let matches = visible.into_iter().filter(|p| {
-            let body = &p.entity.body;
-            let date = text(body, "date");
-            filter
-                .enterprise
-                .as_deref()
-                .is_none_or(|e| text(body, "enterprise_id") == e)
+        let ids = Office::matching(
+            sync,
+            caller,
+            EntityType::Meeting,
+            Office::meeting_filter(filter),
+        )
+        .await?;
+        Office::page(sync, ids, after, limit).await
+    }
+
+    fn inspection_filter(filter: &InspectionFilter) -> impl Fn(&Fact) -> bool + '_ {
+        move |f: &Fact| {
+            is(filter.enterprise.as_deref(), &f.enterprise)
+                && is(filter.kind.as_deref(), &f.state)
+                && is(filter.grid.as_deref(), &f.grid)
+                && filter.from_ms.is_none_or(|from| f.at_ms >= from)
+                && filter.to_ms.is_none_or(|to| f.at_ms <= to)
                 && filter
-                    .team
-                    .as_deref()
-                    .is_none_or(|t| text(body, "team_id") == t)
-                && filter
-                    .from
-                    .as_deref()
-                    .is_none_or(|from| date.as_str() >= from)
-                && filter.to.as_deref().is_none_or(|to| date.as_str() <= to)
-                && evidence(p, filter.evidence_complete)
-        });
-        Office::page(matches, after, limit)
+                    .evidence_complete
+                    .is_none_or(|e| e == f.evidence_complete)
+        }
     }
 
     /// Inspections the caller sees, by enterprise, kind and date range (of their start): a page.
@@ -257,8 +309,14 @@ impl Office {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page, SyncError> {
-        let matches = Office::all_inspections(sync, caller, filter).await?;
-        Office::page(matches.into_iter(), after, limit)
+        let ids = Office::matching(
+            sync,
+            caller,
+            EntityType::Inspection,
+            Office::inspection_filter(filter),
+        )
+        .await?;
+        Office::page(sync, ids, after, limit).await
     }
 
     /// Every inspection the caller sees that the filter takes, in id order (for exports).
@@ -267,27 +325,14 @@ impl Office {
         caller: &Caller,
         filter: &InspectionFilter,
     ) -> Result<Vec<Projection>, SyncError> {
-        let visible = Office::visible(sync, caller, EntityType::Inspection).await?;
-        let mut matches: Vec<Projection> = visible
-            .into_iter()
-            .filter(|p| {
-                let body = &p.entity.body;
-                let started = body["started_at_ms"].as_i64().unwrap_or(0);
-                filter
-                    .enterprise
-                    .as_deref()
-                    .is_none_or(|e| text(body, "enterprise_id") == e)
-                    && filter
-                        .kind
-                        .as_deref()
-                        .is_none_or(|k| text(body, "kind") == k)
-                    && filter.from_ms.is_none_or(|from| started >= from)
-                    && filter.to_ms.is_none_or(|to| started <= to)
-                    && evidence(p, filter.evidence_complete)
-            })
-            .collect();
-        matches.sort_by(|a, b| a.entity.id.cmp(&b.entity.id));
-        Ok(matches)
+        let ids = Office::matching(
+            sync,
+            caller,
+            EntityType::Inspection,
+            Office::inspection_filter(filter),
+        )
+        .await?;
+        sync.entities(ids).await
     }
 
     /// Enterprises the caller sees, filtered.
@@ -298,27 +343,15 @@ impl Office {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page, SyncError> {
-        let visible = Office::visible(sync, caller, EntityType::Enterprise).await?;
-        let matches = visible.into_iter().filter(|p| {
-            let body = &p.entity.body;
-            filter
-                .grid
-                .as_deref()
-                .is_none_or(|g| text(body, "grid_id") == g)
-                && filter
-                    .risk_colour
-                    .as_deref()
-                    .is_none_or(|r| text(body, "risk_colour") == r)
+        let upper = filter.text.as_deref().map(str::to_ascii_uppercase);
+        let ids = Office::matching(sync, caller, EntityType::Enterprise, |f| {
+            is(filter.grid.as_deref(), &f.grid)
+                && is(filter.risk_colour.as_deref(), &f.state)
                 && filter.text.as_deref().is_none_or(|t| {
-                    text(body, "name").contains(t)
-                        || text(body, "credit_code").contains(&t.to_ascii_uppercase())
+                    f.label.contains(t) || upper.as_deref().is_some_and(|u| f.code.contains(u))
                 })
-        });
-        Office::page(matches, after, limit)
+        })
+        .await?;
+        Office::page(sync, ids, after, limit).await
     }
-}
-
-/// Whether a record's evidence is as asked: complete (no cited photo missing) or not.
-fn evidence(projection: &Projection, complete: Option<bool>) -> bool {
-    complete.is_none_or(|complete| complete == projection.missing_blobs.is_empty())
 }

@@ -372,6 +372,38 @@ impl SyncService {
         Ok(blocking(move || store.entity(&id)).await?)
     }
 
+    /// The projections of `ids`, in that order (ids with no entity are left out; callers check
+    /// who may read them).
+    pub async fn entities(&self, ids: Vec<String>) -> Result<Vec<Projection>, SyncError> {
+        let store = self.store.clone();
+        Ok(blocking(move || {
+            let mut found = Vec::with_capacity(ids.len());
+            for id in &ids {
+                if let Some(projection) = store.entity(id)? {
+                    found.push(projection);
+                }
+            }
+            Ok(found)
+        })
+        .await?)
+    }
+
+    /// The office's facts of every record of a type ([`crate::store::facts`]).
+    pub async fn facts(
+        &self,
+        entity_type: EntityType,
+    ) -> Result<Vec<(String, crate::store::facts::Fact)>, SyncError> {
+        let store = self.store.clone();
+        Ok(blocking(move || store.facts(entity_type)).await?)
+    }
+
+    /// The office's counters under a key prefix.
+    pub async fn counts(&self, prefix: &str) -> Result<Vec<(String, u64)>, SyncError> {
+        let store = self.store.clone();
+        let prefix = prefix.to_string();
+        Ok(blocking(move || store.counts(&prefix)).await?)
+    }
+
     /// The events that changed an entity, oldest first (callers check who may read them).
     pub async fn entity_events(&self, id: &str) -> Result<Vec<JudgedEvent>, SyncError> {
         let store = self.store.clone();

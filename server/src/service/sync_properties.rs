@@ -282,6 +282,57 @@ fn the_contention_property_contends() {
     assert!(shared > 80, "only {shared} of 100 cases share a hazard");
 }
 
+#[test]
+fn a_store_without_the_offices_facts_gets_them_at_open() {
+    // A store written before the facts were kept: its facts and counters are made when it is
+    // opened, the same as those kept change by change.
+    let rt = runtime();
+    let (dir, store, service) = setup();
+    let mut phone = Phone::new(&store, 1, inspector());
+    let hazards = hazard_ids();
+    let ops = [
+        Op::Report {
+            hazard: 0,
+            major: true,
+        },
+        Op::Report {
+            hazard: 1,
+            major: false,
+        },
+        Op::Move {
+            hazard: 1,
+            from: 0,
+            to: 2,
+            photo: false,
+        },
+        Op::Move {
+            hazard: 1,
+            from: 2,
+            to: 3,
+            photo: true,
+        },
+        Op::Report {
+            hazard: 2,
+            major: false,
+        },
+    ];
+    let events: Vec<SignedEvent> = ops.iter().map(|op| phone.sign(op, &hazards)).collect();
+    push(&rt, &service, &phone, &events);
+    let kept = kept_counts(&store);
+    let facts = store.facts(EntityType::Hazard).unwrap();
+    assert_eq!(facts.len(), 3);
+    assert_eq!(kept.get("hazards_open|-|g1"), Some(&3), "{kept:?}");
+    assert_eq!(kept.get("major_open|-|g1"), Some(&1), "{kept:?}");
+    drop((service, phone));
+    let store = Arc::into_inner(store).unwrap();
+    store.forget_facts().unwrap();
+    store.close().unwrap();
+
+    let reopened = RedbStore::open(&dir.path().join("p.redb")).unwrap();
+    assert_eq!(kept_counts(&reopened), kept);
+    assert_eq!(reopened.facts(EntityType::Hazard).unwrap(), facts);
+}
+
 fn hazard_ids() -> Vec<String> {
     (0..4).map(|_| Uuid::now_v7().to_string()).collect()
 }
@@ -351,5 +402,24 @@ proptest! {
             .map(|(id, (e, _))| (id, e))
             .collect();
         prop_assert_eq!(&server, &model.0);
+        prop_assert_eq!(kept_counts(&store), recounted(&store));
     }
+}
+
+/// The office's counters as the store kept them, change by change.
+fn kept_counts(store: &RedbStore) -> BTreeMap<String, u64> {
+    store.counts("").unwrap().into_iter().collect()
+}
+
+/// The office's counters recounted from the facts the store holds now.
+fn recounted(store: &RedbStore) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for entity_type in crate::store::facts::TYPES {
+        for (_, fact) in store.facts(entity_type).unwrap() {
+            for key in crate::store::facts::counts(entity_type, &fact) {
+                *counts.entry(key).or_insert(0) += 1;
+            }
+        }
+    }
+    counts
 }

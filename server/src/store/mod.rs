@@ -11,6 +11,7 @@
 //! change increments so that two admins editing at once cannot overwrite each other unseen.
 
 pub mod codec;
+pub mod facts;
 pub mod model;
 mod redb_store;
 mod redb_sync;
@@ -175,6 +176,13 @@ pub trait SyncStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// The forks recorded for a device, in `seq` order.
     fn forks(&self, device: Uuid) -> Result<Vec<ForkRecord>, StoreError>;
+    /// The office's facts of every record of `entity_type` ([`facts`]), by entity id.
+    fn facts(
+        &self,
+        entity_type: anjian_sync::entity::EntityType,
+    ) -> Result<Vec<(String, facts::Fact)>, StoreError>;
+    /// The office's counters whose keys start with `prefix`, in key order.
+    fn counts(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError>;
     /// The events that changed an entity, oldest first (those recorded since the entity-events
     /// index exists).
     fn entity_events(&self, id: &str) -> Result<Vec<JudgedEvent>, StoreError>;

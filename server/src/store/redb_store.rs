@@ -18,8 +18,8 @@ use super::codec::{decode, encode};
 use super::model::{Invitation, LoginMethod, SecretHash, Session, UnixMillis, User};
 use super::tables::{
     BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES,
-    ENTITY_EVENTS, EVENTS, FORKS, INVITATIONS, SESSIONS, TYPE_INDEX, UPLOADS, USER_INVITATIONS,
-    USER_SESSIONS, USERNAMES, USERS, WECHAT_OPENIDS,
+    ENTITY_EVENTS, EVENTS, FORKS, INVITATIONS, OFFICE_COUNTS, OFFICE_FACTS, SESSIONS, TYPE_INDEX,
+    UPLOADS, USER_INVITATIONS, USER_SESSIONS, USERNAMES, USERS, WECHAT_OPENIDS,
 };
 use super::{AccountStore, Conflict, StoreError};
 
@@ -94,12 +94,22 @@ impl RedbStore {
         txn.open_table(BLOB_CITATIONS)?;
         txn.open_table(BLOB_CITERS)?;
         txn.open_table(ENTITY_EVENTS)?;
+        txn.open_table(OFFICE_FACTS)?;
+        txn.open_table(OFFICE_COUNTS)?;
         txn.open_table(UPLOADS)?;
         txn.commit()?;
-        Ok(RedbStore {
+        let store = RedbStore {
             db,
             repaired: repaired.load(Ordering::Relaxed),
-        })
+        };
+        let made = store.backfill_facts()?;
+        if made > 0 {
+            tracing::info!(
+                facts = made,
+                "made the office's facts of a store that had none"
+            );
+        }
+        Ok(store)
     }
 
     pub(super) fn db(&self) -> &Database {

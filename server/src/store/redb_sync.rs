@@ -3,18 +3,19 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use redb::{ReadableDatabase, ReadableTable, Table, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
 use uuid::Uuid;
 
-use anjian_sync::entity::{BucketDigest, Entity};
+use anjian_sync::entity::{BucketDigest, Entity, EntityType};
 use anjian_sync::event::SignedEvent;
 use anjian_sync::protocol::{JudgedEvent, JudgedEventRef, Projection, Receipt};
 
 use super::codec::{decode, encode, encode_json};
+use super::facts::{self, Fact};
 use super::model::{BlobMeta, Device, ForkRecord, UnixMillis, Upload};
 use super::tables::{
     BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES,
-    ENTITY_EVENTS, EVENTS, FORKS, TYPE_INDEX, UPLOADS,
+    ENTITY_EVENTS, EVENTS, FORKS, OFFICE_COUNTS, OFFICE_FACTS, TYPE_INDEX, UPLOADS,
 };
 use super::{
     BlobStore, Citation, Citer, PullPage, RedbStore, StoreError, StoredProjection, SyncStore,
@@ -37,6 +38,8 @@ struct Write<'txn> {
     citations: Table<'txn, (&'static str, &'static str), ()>,
     citers: Table<'txn, (&'static str, &'static str), (u128, bool)>,
     entity_events: Table<'txn, (&'static str, u64), (u128, u64)>,
+    facts: Table<'txn, (&'static str, &'static str), &'static [u8]>,
+    counts: Table<'txn, &'static str, u64>,
     /// Bucket digests as this transaction changes them, written once by [`Write::finish`]: a
     /// batch of events into the same buckets reads and writes each digest once, not per event.
     pending_digests: HashMap<String, BucketDigest>,
@@ -59,6 +62,8 @@ impl<'txn> Write<'txn> {
             citations: txn.open_table(BLOB_CITATIONS)?,
             citers: txn.open_table(BLOB_CITERS)?,
             entity_events: txn.open_table(ENTITY_EVENTS)?,
+            facts: txn.open_table(OFFICE_FACTS)?,
+            counts: txn.open_table(OFFICE_COUNTS)?,
             pending_digests: HashMap::new(),
             last_rev: None,
         })
@@ -109,7 +114,55 @@ impl<'txn> Write<'txn> {
             projection.entity.id.as_str(),
             encode_json(&projection)?.as_slice(),
         )?;
+        self.keep_facts(&projection)?;
         Ok(projection)
+    }
+
+    /// Keeps the office's fact of a record and the counters that follow it
+    /// ([`super::facts`]): the old fact's counts go, the new one's come.
+    fn keep_facts(&mut self, projection: &Projection) -> Result<(), StoreError> {
+        let entity_type = projection.entity.entity_type;
+        let key = (entity_type.name(), projection.entity.id.as_str());
+        let old: Option<Fact> = match self.facts.get(key)? {
+            Some(bytes) => Some(decode("fact", bytes.value())?),
+            None => None,
+        };
+        let enterprise_grid = |enterprise: &str| -> Option<String> {
+            let bytes = self
+                .facts
+                .get((EntityType::Enterprise.name(), enterprise))
+                .ok()??;
+            decode::<Fact>("fact", bytes.value()).ok().map(|f| f.grid)
+        };
+        let Some(new) = facts::derive(projection, old.as_ref(), enterprise_grid) else {
+            return Ok(());
+        };
+        if old.as_ref() == Some(&new) {
+            return Ok(());
+        }
+        let gone = old
+            .as_ref()
+            .map(|old| facts::counts(entity_type, old))
+            .unwrap_or_default();
+        let come = facts::counts(entity_type, &new);
+        for counter in &gone {
+            let count = self.counts.get(counter.as_str())?.map_or(0, |v| v.value());
+            match count.saturating_sub(1) {
+                0 => {
+                    self.counts.remove(counter.as_str())?;
+                }
+                left => {
+                    self.counts.insert(counter.as_str(), left)?;
+                }
+            }
+        }
+        for counter in &come {
+            let count = self.counts.get(counter.as_str())?.map_or(0, |v| v.value());
+            self.counts
+                .insert(counter.as_str(), count.saturating_add(1))?;
+        }
+        self.facts.insert(key, encode(&new)?.as_slice())?;
+        Ok(())
     }
 
     /// Whether the citation of `blob` by entity `id` is held: brought by a user who held the
@@ -290,6 +343,58 @@ fn fork_range(device: Uuid) -> std::ops::RangeInclusive<(u128, u64, &'static str
     (device.as_u128(), 0, "")..=(device.as_u128(), u64::MAX, "g")
 }
 
+impl RedbStore {
+    /// Drops the office's facts and counters, as in a store written before they were kept.
+    #[cfg(test)]
+    pub(crate) fn forget_facts(&self) -> Result<(), StoreError> {
+        let txn = self.db().begin_write()?;
+        txn.delete_table(OFFICE_FACTS)?;
+        txn.delete_table(OFFICE_COUNTS)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Makes the office's facts and counters of a store written before they were kept: once,
+    /// when the facts table is empty but the store has counted records (enterprises first, so
+    /// that the records of an enterprise find its grid). Returns how many facts it made.
+    pub(super) fn backfill_facts(&self) -> Result<usize, StoreError> {
+        let txn = self.db().begin_write()?;
+        let mut made = 0;
+        {
+            let mut tables = Write::open(&txn)?;
+            if !tables.facts.is_empty()? {
+                return Ok(0);
+            }
+            let mut types = facts::TYPES.to_vec();
+            types.sort_by_key(|t| *t != EntityType::Enterprise);
+            for entity_type in types {
+                let name = entity_type.name();
+                let ids: Vec<String> = tables
+                    .types
+                    .range((name, "")..)?
+                    .map_while(|entry| {
+                        let (key, _) = entry.ok()?;
+                        let (kind, id) = key.value();
+                        (kind == name).then(|| id.to_string())
+                    })
+                    .collect();
+                for id in ids {
+                    let Some(bytes) = tables.entities.get(id.as_str())? else {
+                        continue;
+                    };
+                    let projection: Projection = decode("entity", bytes.value())?;
+                    drop(bytes);
+                    tables.keep_facts(&projection)?;
+                    made += 1;
+                }
+            }
+            tables.finish()?;
+        }
+        txn.commit()?;
+        Ok(made)
+    }
+}
+
 impl SyncStore for RedbStore {
     fn forks(&self, device: Uuid) -> Result<Vec<ForkRecord>, StoreError> {
         let txn = self.db().begin_read()?;
@@ -299,6 +404,36 @@ impl SyncStore for RedbStore {
             forks.push(decode("fork", entry?.1.value())?);
         }
         Ok(forks)
+    }
+
+    fn facts(&self, entity_type: EntityType) -> Result<Vec<(String, Fact)>, StoreError> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(OFFICE_FACTS)?;
+        let name = entity_type.name();
+        let mut found = Vec::new();
+        for entry in table.range((name, "")..)? {
+            let (key, value) = entry?;
+            let (kind, id) = key.value();
+            if kind != name {
+                break;
+            }
+            found.push((id.to_string(), decode("fact", value.value())?));
+        }
+        Ok(found)
+    }
+
+    fn counts(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(OFFICE_COUNTS)?;
+        let mut found = Vec::new();
+        for entry in table.range(prefix..)? {
+            let (key, value) = entry?;
+            if !key.value().starts_with(prefix) {
+                break;
+            }
+            found.push((key.value().to_string(), value.value()));
+        }
+        Ok(found)
     }
 
     fn entity_events(&self, id: &str) -> Result<Vec<JudgedEvent>, StoreError> {

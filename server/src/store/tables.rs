@@ -45,6 +45,13 @@ pub const TYPE_INDEX: TableDefinition<(&str, &str), u64> = TableDefinition::new(
 /// Revisions made before this table existed have no entry.
 pub const ENTITY_EVENTS: TableDefinition<(&str, u64), (u128, u64)> =
     TableDefinition::new("entity-events-0");
+/// The office's facts (台账要素) per record: (type name, entity id) →
+/// [`super::facts::Fact`], kept with each change of a counted type.
+pub const OFFICE_FACTS: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("office-facts-0");
+/// The office's counters, kept as facts change: `metric|period|grid[|enterprise]` → count
+/// (see [`super::facts::counts`]). A counter that falls to 0 is removed.
+pub const OFFICE_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("office-counts-0");
 /// Blobs the store holds: sha256 (hex) → [`super::model::BlobMeta`]. A blob exists once its file
 /// is in place and this entry is committed.
 pub const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs-0");

@@ -1,0 +1,261 @@
+//! The home page's dashboard (考核看板): a month's figures for the town or a grid, each with its
+//! trend over six months drawn as an SVG on the server, and each linking to the ledger behind it.
+
+use std::fmt::Write as _;
+
+use poem::Request;
+
+use super::State;
+use crate::service::accounts::Caller;
+use crate::service::dashboard::{self, Coverage, Figures, KINDS, covered, previous_month};
+
+/// The dashboard's query: the month (default: this one) and the grid (default: all the caller
+/// covers).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DashboardQuery {
+    #[serde(default)]
+    pub month: String,
+    #[serde(default)]
+    pub grid: String,
+}
+
+/// One figure as the page shows it: its name (Chinese, with the English term in the page's
+/// source), its value, what it is of, the ledger behind it, and its trend.
+pub struct Card {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub value: String,
+    pub detail: String,
+    pub link: String,
+    pub trend: String,
+}
+
+/// The dashboard of a caller who has one.
+pub struct Dashboard {
+    pub month: String,
+    pub grid: String,
+    pub grids: Vec<(String, String)>,
+    pub cards: Vec<Card>,
+    pub by_kind: Vec<(&'static str, u64, String)>,
+    pub error: Option<String>,
+}
+
+fn percent(permille: Option<u64>) -> String {
+    permille.map_or("—".into(), |p| format!("{}.{}%", p / 10, p % 10))
+}
+
+/// The first and last day of a month, `YYYY-MM-DD`.
+fn bounds(month: &str) -> (String, String) {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let first = time::Date::parse(&format!("{month}-01"), &format).ok();
+    let last = first.map(|d| {
+        let days = d.month().length(d.year());
+        d.replace_day(days).unwrap_or(d)
+    });
+    let show = |d: Option<time::Date>| d.map(|d| d.to_string()).unwrap_or_default();
+    (show(first), show(last))
+}
+
+/// Six bars, oldest first: each month's value (`None`: nothing to measure), scaled to the
+/// largest, with the value above and the month below. Only digits and fixed words are drawn.
+pub fn trend_svg(points: &[(String, Option<u64>)], unit_permille: bool) -> String {
+    let max = points
+        .iter()
+        .filter_map(|(_, v)| *v)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let mut svg = String::from(
+        r#"<svg class="trend" viewBox="0 0 240 100" width="240" height="100" role="img" xmlns="http://www.w3.org/2000/svg">"#,
+    );
+    for (index, (month, value)) in points.iter().enumerate() {
+        let x = 10 + index * 38;
+        let label = month.get(5..).unwrap_or(month);
+        if let Some(value) = value {
+            let height = value.saturating_mul(60) / max;
+            let top = 80 - height;
+            let shown = if unit_permille {
+                format!("{}%", value / 10)
+            } else {
+                value.to_string()
+            };
+            let _ = write!(
+                svg,
+                r##"<rect x="{x}" y="{top}" width="26" height="{height}" fill="#0b5fa5"><title>{month}: {shown}</title></rect><text x="{}" y="{}" font-size="10" text-anchor="middle">{shown}</text>"##,
+                x + 13,
+                top.saturating_sub(3).max(10)
+            );
+        }
+        let _ = write!(
+            svg,
+            r##"<text x="{}" y="94" font-size="10" text-anchor="middle" fill="#6b7785">{label}月</text>"##,
+            x + 13
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// The dashboard for `caller`, or `None` when their role has none.
+pub async fn dashboard(
+    state: &State,
+    caller: &Caller,
+    req: &Request,
+) -> Result<Option<Dashboard>, crate::service::sync::SyncError> {
+    let mine = match covered(caller) {
+        Coverage::Town => None,
+        Coverage::Grids(grids) => Some(grids),
+        Coverage::Nothing => return Ok(None),
+    };
+    let query: DashboardQuery = req.params().unwrap_or_default();
+    let today = anjian_sync::clock::china_date(crate::store::model::UnixMillis::now().0);
+    let mut error = None;
+    let month = match super::hazards::month("month", &query.month) {
+        Ok(Some(month)) => month,
+        Ok(None) => today[..7].to_string(),
+        Err((_, text)) => {
+            error = Some(text);
+            today[..7].to_string()
+        }
+    };
+    let names = super::names::Names::load(state).await?;
+    let mut grids: Vec<(String, String)> = names
+        .grids
+        .iter()
+        .filter(|(code, _)| mine.as_ref().is_none_or(|m| m.contains(code)))
+        .map(|(c, n)| (c.clone(), n.clone()))
+        .collect();
+    grids.sort();
+    let grid = query.grid.trim().to_string();
+    let covered = if grid.is_empty() {
+        mine
+    } else if grids.iter().any(|(code, _)| *code == grid) {
+        Some(vec![grid.clone()])
+    } else {
+        error = Some(format!("没有“{grid}”这个网格，或您不负责它"));
+        mine
+    };
+    let mut months = vec![month.clone()];
+    for _ in 0..5 {
+        let before = previous_month(months.last().map_or(&month, |m| m));
+        months.push(before);
+    }
+    months.reverse();
+    let all = dashboard::figures(&state.sync, covered, &months, &today).await?;
+    let now = all.last().cloned().unwrap_or_default();
+    let trend = |value: &dyn Fn(&Figures) -> Option<u64>| {
+        all.iter()
+            .map(|f| (f.month.clone(), value(f)))
+            .collect::<Vec<_>>()
+    };
+    let (first, last) = bounds(&month);
+    let grid_query = if grid.is_empty() {
+        String::new()
+    } else {
+        format!("&grid={grid}")
+    };
+    let cards = vec![
+        Card {
+            id: "coverage",
+            // coverage (全覆盖): enterprises inspected of those registered
+            title: "检查覆盖率（全覆盖）",
+            value: percent(now.coverage_permille()),
+            detail: format!("{} / {} 家企业本月已检查", now.inspected, now.enterprises),
+            link: format!("/console/inspections?from={first}&to={last}{grid_query}"),
+            trend: trend_svg(&trend(&|f| f.coverage_permille()), true),
+        },
+        Card {
+            id: "inspections",
+            title: "检查次数",
+            value: now.inspections.to_string(),
+            detail: "本月开始的检查".into(),
+            link: format!("/console/inspections?from={first}&to={last}{grid_query}"),
+            trend: trend_svg(&trend(&|f| Some(f.inspections)), false),
+        },
+        Card {
+            id: "hazards-found",
+            title: "发现隐患",
+            value: now.hazards_found.to_string(),
+            detail: format!("本月上报；本月销号 {} 条", now.hazards_closed),
+            link: format!("/console/hazards?month={month}{grid_query}"),
+            trend: trend_svg(&trend(&|f| Some(f.hazards_found)), false),
+        },
+        Card {
+            id: "rectification",
+            // rectification rate (整改率): of the month's hazards, those closed
+            title: "整改率",
+            value: percent(now.rectification_permille()),
+            detail: format!(
+                "本月发现 {} 条，已销号 {} 条",
+                now.hazards_found, now.found_closed
+            ),
+            link: format!("/console/hazards?month={month}&state=closed{grid_query}"),
+            trend: trend_svg(&trend(&|f| f.rectification_permille()), true),
+        },
+        Card {
+            id: "overdue",
+            title: "逾期未整改",
+            value: now.overdue_now.to_string(),
+            detail: format!("当前未销号隐患共 {} 条", now.open_now),
+            link: format!("/console/hazards?overdue=yes{grid_query}"),
+            trend: String::new(),
+        },
+        Card {
+            id: "major",
+            // major hazards (重大隐患) and their double report (双报告)
+            title: "重大隐患",
+            value: now.major_open.to_string(),
+            detail: format!(
+                "未销号；已完成双报告 {} 条，未完成 {} 条",
+                now.major_double_reported,
+                now.major_open.saturating_sub(now.major_double_reported)
+            ),
+            link: format!("/console/hazards?level=major{grid_query}"),
+            trend: String::new(),
+        },
+        Card {
+            id: "meetings",
+            // shift-meeting compliance (班组"3个5分钟"安全交接会)
+            title: "班组安全交接会",
+            value: percent(now.meetings_permille()),
+            detail: format!(
+                "已开 {} 次 / 应开 {} 次（按班组每日会次，截至今日）",
+                now.meetings_held, now.meetings_expected
+            ),
+            link: format!("/console/meetings?month={month}"),
+            trend: trend_svg(&trend(&|f| f.meetings_permille()), true),
+        },
+        Card {
+            id: "evidence",
+            // evidence completeness: every photo a record cites is held
+            title: "证据完整率",
+            value: percent(now.evidence_permille()),
+            detail: format!(
+                "本月 {} 条记录中照片齐全 {} 条",
+                now.records, now.records_complete
+            ),
+            link: format!("/console/hazards?month={month}&evidence=incomplete{grid_query}"),
+            trend: trend_svg(&trend(&|f| f.evidence_permille()), true),
+        },
+    ];
+    let kind_names = ["企业自查", "网格巡查", "执法检查", "专项检查", "复查"];
+    let by_kind = KINDS
+        .iter()
+        .zip(kind_names)
+        .map(|(kind, name)| {
+            (
+                name,
+                now.by_kind.get(*kind).copied().unwrap_or(0),
+                format!("/console/inspections?kind={kind}&from={first}&to={last}{grid_query}"),
+            )
+        })
+        .collect();
+    Ok(Some(Dashboard {
+        month,
+        grid,
+        grids,
+        cards,
+        by_kind,
+        error,
+    }))
+}

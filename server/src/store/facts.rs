@@ -1,0 +1,313 @@
+//! Office facts (台账要素): for each record the office's ledgers and dashboard filter and count
+//! on, a compact row kept beside its projection, and the counters that follow those rows.
+//!
+//! A [`Fact`] is derived from a projection (and the record's previous fact, which remembers when
+//! a hazard was reported and closed) in the same write transaction that stores the projection.
+//! Each fact contributes +1 to a few counters ([`Fact::counts`]): keyed `metric|period|grid`
+//! (a month `2026-12`, a day for deadlines, `-` for "now"), or `metric|period|grid|enterprise`
+//! for the enterprises inspected in a month (a distinct count is the number of such keys). A
+//! change takes the old fact's contributions away and adds the new one's, so the dashboard reads
+//! a few hundred counters, whatever the store holds, and the ledgers filter facts without
+//! decoding a projection they do not show.
+
+use anjian_sync::entity::EntityType;
+use anjian_sync::protocol::Projection;
+use serde::{Deserialize, Serialize};
+
+/// What the office counts and filters on, for one record.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fact {
+    /// The grid (网格) the record lies in (`""` when none).
+    pub grid: String,
+    /// Its enterprise (`""` when none).
+    pub enterprise: String,
+    /// Its team, for meetings and teams.
+    pub team: String,
+    /// The buckets that read it.
+    pub buckets: Vec<String>,
+    /// Whether the record is deleted.
+    pub deleted: bool,
+    /// A hazard's state, an inspection's kind, an enterprise's risk colour.
+    pub state: String,
+    /// A hazard's level (`general`, `major`).
+    pub level: String,
+    /// When it happened, ms: an inspection's start, else the capture time of its first event
+    /// seen.
+    pub at_ms: i64,
+    /// The day it happened, China time: a hazard's report, an inspection's start, a meeting's
+    /// working day. `YYYY-MM-DD`.
+    pub day: String,
+    /// The day a hazard was closed (销号), when it was.
+    pub closed_day: String,
+    /// A hazard's deadline (整改期限), `YYYY-MM-DD`, when it has one.
+    pub deadline: String,
+    /// Whether a major hazard has both reports (双报告).
+    pub double_reported: bool,
+    /// Whether every photo it cites is held (evidence complete).
+    pub evidence_complete: bool,
+    /// A team's meetings per working day.
+    pub slots: u32,
+    /// An enterprise's unified social credit code (统一社会信用代码).
+    pub code: String,
+    /// The record's own words to search and show (a hazard's description, an enterprise's
+    /// name), cut to 200 characters.
+    pub label: String,
+}
+
+/// The types the office keeps facts for.
+pub const TYPES: [EntityType; 5] = [
+    EntityType::Hazard,
+    EntityType::Inspection,
+    EntityType::Meeting,
+    EntityType::Enterprise,
+    EntityType::Team,
+];
+
+fn text(body: &serde_json::Value, field: &str) -> String {
+    body[field].as_str().unwrap_or_default().to_string()
+}
+
+/// The month of a `YYYY-MM-DD` day (`YYYY-MM`), or `""`.
+pub fn month(day: &str) -> &str {
+    day.get(..7).unwrap_or_default()
+}
+
+fn cut(text: &str) -> String {
+    text.chars().take(200).collect()
+}
+
+/// The fact of `projection`, given its previous fact (`old`) and the grid of its enterprise
+/// (for records whose scope does not name one); `None` for types the office does not count.
+pub fn derive(
+    projection: &Projection,
+    old: Option<&Fact>,
+    enterprise_grid: impl FnOnce(&str) -> Option<String>,
+) -> Option<Fact> {
+    let entity = &projection.entity;
+    if !TYPES.contains(&entity.entity_type) {
+        return None;
+    }
+    let body = &entity.body;
+    let when = anjian_sync::clock::china_date(projection.captured_at_ms);
+    let mut fact = Fact {
+        grid: entity.scope.grid.clone().unwrap_or_default(),
+        enterprise: entity.scope.enterprise.clone().unwrap_or_default(),
+        team: entity.scope.team.clone().unwrap_or_default(),
+        buckets: projection.buckets.clone(),
+        deleted: entity.deleted,
+        at_ms: old.map_or(projection.captured_at_ms, |o| o.at_ms),
+        evidence_complete: projection.missing_blobs.is_empty(),
+        ..Fact::default()
+    };
+    match entity.entity_type {
+        EntityType::Hazard => {
+            fact.state = text(body, "state");
+            fact.level = text(body, "level");
+            fact.deadline = text(body, "deadline");
+            fact.double_reported = !body["double_report"].is_null();
+            fact.label = cut(&text(body, "description"));
+            // Reported when first seen; closed when first seen closed.
+            fact.day = old.map_or(when.clone(), |o| o.day.clone());
+            fact.closed_day = match old {
+                Some(o) if !o.closed_day.is_empty() => o.closed_day.clone(),
+                _ if fact.state == "closed" => when,
+                _ => String::new(),
+            };
+        }
+        EntityType::Inspection => {
+            fact.state = text(body, "kind");
+            fact.at_ms = body["started_at_ms"]
+                .as_i64()
+                .unwrap_or(projection.captured_at_ms);
+            fact.day = anjian_sync::clock::china_date(fact.at_ms);
+            fact.enterprise = text(body, "enterprise_id");
+        }
+        EntityType::Meeting => {
+            fact.day = text(body, "date");
+            fact.enterprise = text(body, "enterprise_id");
+            fact.team = text(body, "team_id");
+        }
+        EntityType::Enterprise => {
+            fact.grid = text(body, "grid_id");
+            fact.enterprise = entity.id.clone();
+            fact.state = text(body, "risk_colour");
+            fact.code = text(body, "credit_code");
+            fact.label = cut(&text(body, "name"));
+        }
+        EntityType::Team => {
+            fact.enterprise = text(body, "enterprise_id");
+            fact.team = text(body, "code");
+            fact.slots = body["slots"]
+                .as_array()
+                .map_or(0, |s| u32::try_from(s.len()).unwrap_or(u32::MAX));
+            fact.label = cut(&text(body, "name"));
+        }
+        _ => return None,
+    }
+    if fact.grid.is_empty() && !fact.enterprise.is_empty() {
+        fact.grid = enterprise_grid(&fact.enterprise).unwrap_or_default();
+    }
+    Some(fact)
+}
+
+/// A counter's key.
+pub fn key(metric: &str, period: &str, grid: &str) -> String {
+    format!("{metric}|{period}|{grid}")
+}
+
+/// The counters a record of `entity_type` with this fact adds one to: none for a deleted
+/// record or a void hazard (作废).
+pub fn counts(entity_type: EntityType, fact: &Fact) -> Vec<String> {
+    if fact.deleted || (entity_type == EntityType::Hazard && fact.state == "void") {
+        return Vec::new();
+    }
+    let grid = fact.grid.as_str();
+    let month = month(&fact.day);
+    let mut keys = Vec::new();
+    let evidence = |keys: &mut Vec<String>| {
+        keys.push(key("records", month, grid));
+        if fact.evidence_complete {
+            keys.push(key("records_complete", month, grid));
+        }
+    };
+    match entity_type {
+        EntityType::Hazard => {
+            keys.push(key("hazards_found", month, grid));
+            let open = fact.state != "closed";
+            if fact.state == "closed" {
+                keys.push(key("hazards_found_closed", month, grid));
+                keys.push(key("hazards_closed", self::month(&fact.closed_day), grid));
+            }
+            if open {
+                keys.push(key("hazards_open", "-", grid));
+                if !fact.deadline.is_empty() {
+                    keys.push(key("open_by_deadline", &fact.deadline, grid));
+                }
+                if fact.level == "major" {
+                    keys.push(key("major_open", "-", grid));
+                    if fact.double_reported {
+                        keys.push(key("major_open_double_reported", "-", grid));
+                    }
+                }
+            }
+            evidence(&mut keys);
+        }
+        EntityType::Inspection => {
+            keys.push(key("inspections", month, grid));
+            keys.push(key(&format!("inspections:{}", fact.state), month, grid));
+            keys.push(format!("inspected|{month}|{grid}|{}", fact.enterprise));
+            evidence(&mut keys);
+        }
+        EntityType::Meeting => {
+            keys.push(key("meetings", month, grid));
+            evidence(&mut keys);
+        }
+        EntityType::Enterprise => keys.push(key("enterprises", "-", grid)),
+        EntityType::Team => {
+            for _ in 0..fact.slots {
+                keys.push(key("meeting_slots", "-", grid));
+            }
+        }
+        _ => {}
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anjian_sync::clock::ClockFlag;
+    use anjian_sync::entity::{Entity, EntityScope};
+    use serde_json::json;
+
+    const DEC_1: i64 = 1_764_547_200_000; // 2025-12-01T00:00:00Z, 08:00 in China
+    const DAY: i64 = 86_400_000;
+
+    fn hazard(body: serde_json::Value, at: i64) -> Projection {
+        Projection {
+            entity: Entity {
+                id: "h".into(),
+                entity_type: EntityType::Hazard,
+                scope: EntityScope {
+                    grid: Some("g1".into()),
+                    enterprise: Some("e1".into()),
+                    ..EntityScope::default()
+                },
+                deleted: false,
+                body,
+                blobs: Vec::new(),
+            },
+            rev: 1,
+            buckets: vec!["town".into()],
+            last_event_id: "e".into(),
+            captured_at_ms: at,
+            received_at_ms: at,
+            clock: ClockFlag::Ok,
+            missing_blobs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_hazard_remembers_when_it_was_reported_and_closed() {
+        let reported = hazard(
+            json!({"state": "reported", "level": "major", "deadline": "2025-12-10"}),
+            DEC_1,
+        );
+        let first = derive(&reported, None, |_| None).unwrap();
+        assert_eq!(first.day, "2025-12-01");
+        assert_eq!(
+            counts(EntityType::Hazard, &first),
+            [
+                "hazards_found|2025-12|g1",
+                "hazards_open|-|g1",
+                "open_by_deadline|2025-12-10|g1",
+                "major_open|-|g1",
+                "records|2025-12|g1",
+                "records_complete|2025-12|g1",
+            ]
+        );
+        let closed = hazard(
+            json!({"state": "closed", "level": "major", "double_report": {}}),
+            DEC_1 + 40 * DAY,
+        );
+        let second = derive(&closed, Some(&first), |_| None).unwrap();
+        assert_eq!(
+            (second.day.as_str(), second.closed_day.as_str()),
+            ("2025-12-01", "2026-01-10")
+        );
+        assert_eq!(
+            counts(EntityType::Hazard, &second),
+            [
+                "hazards_found|2025-12|g1",
+                "hazards_found_closed|2025-12|g1",
+                "hazards_closed|2026-01|g1",
+                "records|2025-12|g1",
+                "records_complete|2025-12|g1",
+            ]
+        );
+        let void = hazard(json!({"state": "void", "level": "general"}), DEC_1 + DAY);
+        let voided = derive(&void, Some(&first), |_| None).unwrap();
+        assert!(
+            counts(EntityType::Hazard, &voided).is_empty(),
+            "a void hazard counts nothing"
+        );
+    }
+
+    #[test]
+    fn a_record_without_a_grid_takes_its_enterprises() {
+        let mut meeting = hazard(
+            json!({"date": "2025-12-02", "enterprise_id": "e9", "team_id": "t1"}),
+            DEC_1,
+        );
+        meeting.entity.entity_type = EntityType::Meeting;
+        meeting.entity.scope.grid = None;
+        meeting.missing_blobs = vec!["a".repeat(64)];
+        let fact = derive(&meeting, None, |e| (e == "e9").then(|| "g7".to_string())).unwrap();
+        assert_eq!(fact.grid, "g7");
+        assert_eq!(
+            counts(EntityType::Meeting, &fact),
+            ["meetings|2025-12|g7", "records|2025-12|g7"],
+            "incomplete evidence is not counted complete"
+        );
+    }
+}
