@@ -3,7 +3,7 @@
 //!
 //! A [`Fact`] is derived from a projection (and the record's previous fact, which remembers when
 //! a hazard was reported and closed) in the same write transaction that stores the projection.
-//! Each fact contributes +1 to a few counters ([`Fact::counts`]): keyed `metric|period|grid`
+//! Each fact contributes +1 to a few counters ([`counts`]): keyed `metric|period|grid`
 //! (a month `2026-12`, a day for deadlines, `-` for "now"), or `metric|period|grid|enterprise`
 //! for the enterprises inspected in a month (a distinct count is the number of such keys). A
 //! change takes the old fact's contributions away and adds the new one's, so the dashboard reads
