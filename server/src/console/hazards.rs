@@ -132,6 +132,7 @@ impl LedgerQuery {
             evidence_complete: yes_no("evidence", &self.evidence, "complete", "incomplete")?,
             month: month("month", &self.month)?,
             closed_month: month("closed", &self.closed)?,
+            inspection: None,
         })
     }
 

@@ -454,12 +454,15 @@ async fn record_page(
             }
         })
         .collect();
-    let hazards = Office::all_hazards(&state.sync, caller, &HazardFilter::default())
+    let found_here = HazardFilter {
+        inspection: Some(id.to_string()),
+        ..HazardFilter::default()
+    };
+    let hazards = Office::all_hazards(&state.sync, caller, &found_here)
         .await
         .map_err(|err| failed(&err))?;
     let raised = hazards
         .iter()
-        .filter(|p| p.entity.body["inspection_id"].as_str() == Some(id))
         .filter_map(|p| {
             let hazard: Hazard = serde_json::from_value(p.entity.body.clone()).ok()?;
             Some(Raised {

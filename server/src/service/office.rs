@@ -39,6 +39,8 @@ pub struct HazardFilter {
     pub month: Option<String>,
     /// Closed (销号) in this month.
     pub closed_month: Option<String>,
+    /// Found in this inspection.
+    pub inspection: Option<String>,
 }
 
 /// Filters for meetings (班组安全交接会).
@@ -125,32 +127,32 @@ impl Office {
             .collect())
     }
 
-    /// The ids, in order, of the records of `entity_type` the caller reads whose facts `take`
-    /// accepts: read from the facts, without decoding a projection.
+    /// The ids, in order after `after`, of up to `limit` records of `entity_type` the caller
+    /// reads whose facts `take` accepts: read from the facts, in id order, stopping once
+    /// `limit` are found, without decoding a projection.
     async fn matching(
         sync: &SyncService,
         caller: &Caller,
         entity_type: EntityType,
-        take: impl Fn(&Fact) -> bool,
-    ) -> Result<Vec<String>, SyncError> {
-        let mine = caller.user.grant.buckets(&caller.user.id.to_string());
-        let mut ids: Vec<String> = sync
-            .facts(entity_type)
-            .await?
-            .into_iter()
-            .filter(|(_, fact)| readable(fact, &mine) && take(fact))
-            .map(|(id, _)| id)
-            .collect();
-        ids.sort();
-        Ok(ids)
-    }
-
-    /// A page of `ids` (in order) after `after`: their projections, decoded now.
-    async fn page(
-        sync: &SyncService,
-        ids: Vec<String>,
         after: Option<&str>,
         limit: usize,
+        take: impl Fn(&Fact) -> bool + Send + 'static,
+    ) -> Result<Vec<String>, SyncError> {
+        let mine = caller.user.grant.buckets(&caller.user.id.to_string());
+        sync.facts_where(entity_type, after.map(str::to_string), limit, move |fact| {
+            readable(fact, &mine) && take(fact)
+        })
+        .await
+    }
+
+    /// A page of the records `take` accepts after `after`: their projections, decoded now.
+    async fn page(
+        sync: &SyncService,
+        caller: &Caller,
+        entity_type: EntityType,
+        after: Option<&str>,
+        limit: usize,
+        take: impl Fn(&Fact) -> bool + Send + 'static,
     ) -> Result<Page, SyncError> {
         if limit == 0 || limit > MAX_PAGE {
             return Err(SyncError::Invalid {
@@ -158,8 +160,8 @@ impl Office {
                 message: format!("must be between 1 and {MAX_PAGE}"),
             });
         }
-        let start = after.map_or(0, |after| ids.partition_point(|id| id.as_str() <= after));
-        let mut chosen: Vec<String> = ids.into_iter().skip(start).take(limit + 1).collect();
+        let mut chosen =
+            Office::matching(sync, caller, entity_type, after, limit + 1, take).await?;
         let more = chosen.len() > limit;
         chosen.truncate(limit);
         let items = sync.entities(chosen).await?;
@@ -169,7 +171,19 @@ impl Office {
         Ok(Page { items, next_after })
     }
 
-    fn hazard_filter(filter: &HazardFilter) -> impl Fn(&Fact) -> bool + '_ {
+    /// Every record `take` accepts, decoded (for exports).
+    async fn all(
+        sync: &SyncService,
+        caller: &Caller,
+        entity_type: EntityType,
+        take: impl Fn(&Fact) -> bool + Send + 'static,
+    ) -> Result<Vec<Projection>, SyncError> {
+        let ids = Office::matching(sync, caller, entity_type, None, usize::MAX, take).await?;
+        sync.entities(ids).await
+    }
+
+    fn hazard_filter(filter: &HazardFilter) -> impl Fn(&Fact) -> bool + Send + 'static {
+        let filter = filter.clone();
         move |f: &Fact| {
             let open = f.state != "closed" && f.state != "void";
             let overdue =
@@ -179,6 +193,7 @@ impl Office {
                 && filter.overdue.is_none_or(|o| o == overdue)
                 && is(filter.grid.as_deref(), &f.grid)
                 && is(filter.enterprise.as_deref(), &f.enterprise)
+                && is(filter.inspection.as_deref(), &f.parent)
                 && is(filter.month.as_deref(), facts::month(&f.day))
                 && filter
                     .closed_month
@@ -198,14 +213,8 @@ impl Office {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page, SyncError> {
-        let ids = Office::matching(
-            sync,
-            caller,
-            EntityType::Hazard,
-            Office::hazard_filter(filter),
-        )
-        .await?;
-        Office::page(sync, ids, after, limit).await
+        let take = Office::hazard_filter(filter);
+        Office::page(sync, caller, EntityType::Hazard, after, limit, take).await
     }
 
     /// Every hazard the caller sees that the filter takes, in id order (for exports).
@@ -214,14 +223,13 @@ impl Office {
         caller: &Caller,
         filter: &HazardFilter,
     ) -> Result<Vec<Projection>, SyncError> {
-        let ids = Office::matching(
+        Office::all(
             sync,
             caller,
             EntityType::Hazard,
             Office::hazard_filter(filter),
         )
-        .await?;
-        sync.entities(ids).await
+        .await
     }
 
     /// Every article (宣传稿件) the caller reads: their own drafts, those waiting for review
@@ -255,7 +263,8 @@ impl Office {
         Ok(Some((projection, events)))
     }
 
-    fn meeting_filter(filter: &MeetingFilter) -> impl Fn(&Fact) -> bool + '_ {
+    fn meeting_filter(filter: &MeetingFilter) -> impl Fn(&Fact) -> bool + Send + 'static {
+        let filter = filter.clone();
         move |f: &Fact| {
             is(filter.enterprise.as_deref(), &f.enterprise)
                 && is(filter.team.as_deref(), &f.team)
@@ -278,17 +287,12 @@ impl Office {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page, SyncError> {
-        let ids = Office::matching(
-            sync,
-            caller,
-            EntityType::Meeting,
-            Office::meeting_filter(filter),
-        )
-        .await?;
-        Office::page(sync, ids, after, limit).await
+        let take = Office::meeting_filter(filter);
+        Office::page(sync, caller, EntityType::Meeting, after, limit, take).await
     }
 
-    fn inspection_filter(filter: &InspectionFilter) -> impl Fn(&Fact) -> bool + '_ {
+    fn inspection_filter(filter: &InspectionFilter) -> impl Fn(&Fact) -> bool + Send + 'static {
+        let filter = filter.clone();
         move |f: &Fact| {
             is(filter.enterprise.as_deref(), &f.enterprise)
                 && is(filter.kind.as_deref(), &f.state)
@@ -309,14 +313,8 @@ impl Office {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page, SyncError> {
-        let ids = Office::matching(
-            sync,
-            caller,
-            EntityType::Inspection,
-            Office::inspection_filter(filter),
-        )
-        .await?;
-        Office::page(sync, ids, after, limit).await
+        let take = Office::inspection_filter(filter);
+        Office::page(sync, caller, EntityType::Inspection, after, limit, take).await
     }
 
     /// Every inspection the caller sees that the filter takes, in id order (for exports).
@@ -325,14 +323,8 @@ impl Office {
         caller: &Caller,
         filter: &InspectionFilter,
     ) -> Result<Vec<Projection>, SyncError> {
-        let ids = Office::matching(
-            sync,
-            caller,
-            EntityType::Inspection,
-            Office::inspection_filter(filter),
-        )
-        .await?;
-        sync.entities(ids).await
+        let take = Office::inspection_filter(filter);
+        Office::all(sync, caller, EntityType::Inspection, take).await
     }
 
     /// Enterprises the caller sees, filtered.
@@ -343,15 +335,15 @@ impl Office {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page, SyncError> {
+        let filter = filter.clone();
         let upper = filter.text.as_deref().map(str::to_ascii_uppercase);
-        let ids = Office::matching(sync, caller, EntityType::Enterprise, |f| {
+        let take = move |f: &Fact| {
             is(filter.grid.as_deref(), &f.grid)
                 && is(filter.risk_colour.as_deref(), &f.state)
                 && filter.text.as_deref().is_none_or(|t| {
                     f.label.contains(t) || upper.as_deref().is_some_and(|u| f.code.contains(u))
                 })
-        })
-        .await?;
-        Office::page(sync, ids, after, limit).await
+        };
+        Office::page(sync, caller, EntityType::Enterprise, after, limit, take).await
     }
 }

@@ -397,6 +397,29 @@ impl SyncService {
         Ok(blocking(move || store.facts(entity_type)).await?)
     }
 
+    /// The ids, in order after `after`, of up to `limit` records of `entity_type` whose facts
+    /// `take` accepts, read without decoding a projection.
+    pub async fn facts_where(
+        &self,
+        entity_type: EntityType,
+        after: Option<String>,
+        limit: usize,
+        take: impl Fn(&crate::store::facts::Fact) -> bool + Send + 'static,
+    ) -> Result<Vec<String>, SyncError> {
+        let store = self.store.clone();
+        Ok(blocking(move || {
+            let mut ids = Vec::new();
+            store.scan_facts(entity_type, after.as_deref(), &mut |id, fact| {
+                if take(fact) {
+                    ids.push(id.to_string());
+                }
+                ids.len() < limit
+            })?;
+            Ok(ids)
+        })
+        .await?)
+    }
+
     /// The office's counters under a key prefix.
     pub async fn counts(&self, prefix: &str) -> Result<Vec<(String, u64)>, SyncError> {
         let store = self.store.clone();

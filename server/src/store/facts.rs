@@ -47,6 +47,8 @@ pub struct Fact {
     pub evidence_complete: bool,
     /// A team's meetings per working day.
     pub slots: u32,
+    /// The record a hazard was found in (its inspection), when it names one.
+    pub parent: String,
     /// An enterprise's unified social credit code (统一社会信用代码).
     pub code: String,
     /// The record's own words to search and show (a hazard's description, an enterprise's
@@ -106,6 +108,7 @@ pub fn derive(
             fact.deadline = text(body, "deadline");
             fact.double_reported = !body["double_report"].is_null();
             fact.label = cut(&text(body, "description"));
+            fact.parent = text(body, "inspection_id");
             // Reported when first seen; closed when first seen closed.
             fact.day = old.map_or(when.clone(), |o| o.day.clone());
             fact.closed_day = match old {

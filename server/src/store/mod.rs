@@ -181,6 +181,14 @@ pub trait SyncStore: Send + Sync + std::fmt::Debug + 'static {
         &self,
         entity_type: anjian_sync::entity::EntityType,
     ) -> Result<Vec<(String, facts::Fact)>, StoreError>;
+    /// Visits the office's facts of `entity_type` in id order, from after `after`, until
+    /// `visit` answers `false`.
+    fn scan_facts(
+        &self,
+        entity_type: anjian_sync::entity::EntityType,
+        after: Option<&str>,
+        visit: &mut dyn FnMut(&str, &facts::Fact) -> bool,
+    ) -> Result<(), StoreError>;
     /// The office's counters whose keys start with `prefix`, in key order.
     fn counts(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError>;
     /// The events that changed an entity, oldest first (those recorded since the entity-events

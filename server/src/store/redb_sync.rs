@@ -422,6 +422,33 @@ impl SyncStore for RedbStore {
         Ok(found)
     }
 
+    fn scan_facts(
+        &self,
+        entity_type: EntityType,
+        after: Option<&str>,
+        visit: &mut dyn FnMut(&str, &Fact) -> bool,
+    ) -> Result<(), StoreError> {
+        let txn = self.db().begin_read()?;
+        let table = txn.open_table(OFFICE_FACTS)?;
+        let name = entity_type.name();
+        let start = (name, after.unwrap_or(""));
+        for entry in table.range(start..)? {
+            let (key, value) = entry?;
+            let (kind, id) = key.value();
+            if kind != name {
+                break;
+            }
+            if after == Some(id) {
+                continue;
+            }
+            let fact: Fact = decode("fact", value.value())?;
+            if !visit(id, &fact) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn counts(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
         let txn = self.db().begin_read()?;
         let table = txn.open_table(OFFICE_COUNTS)?;

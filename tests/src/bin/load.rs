@@ -73,6 +73,10 @@ struct Args {
     /// Skip the incremental and conflict phases (for scaling runs).
     #[arg(long)]
     push_and_pull_only: bool,
+    /// Every record that cites a photo also reports a hazard (隐患) with it (needs
+    /// `--photo-kb`): a tenth of the records, for the office's ledgers.
+    #[arg(long)]
+    hazards: bool,
 }
 
 /// The allocator the server binary uses, so that the child server measures as it runs.
@@ -130,6 +134,11 @@ async fn main() {
     let started = Instant::now();
     let photo = (args.photo_kb > 0).then(|| Arc::new(photo_of(args.photo_kb)));
     let per_device = args.records_per_device;
+    assert!(
+        !args.hazards || args.photo_kb > 0,
+        "--hazards cites the records' photos: give --photo-kb"
+    );
+    let with_hazards = args.hazards;
     let captured = run_all(&devices, args.devices, |i, device| {
         let enterprise = town.enterprise_of(i);
         let photo = photo.clone();
@@ -145,7 +154,11 @@ async fn main() {
                     }
                     _ => None,
                 };
-                ids.push(capture_inspection(&device, &enterprise, n, photo));
+                let inspection = capture_inspection(&device, &enterprise, n, photo.clone());
+                if let (true, Some(photo)) = (with_hazards, photo) {
+                    report_hazard(&device, &enterprise, n, &inspection, photo);
+                }
+                ids.push(inspection);
             }
             ids
         }
@@ -181,15 +194,20 @@ async fn main() {
     });
 
     // Push: every device sends at once, photos first, then events.
+    let hazards = if args.hazards {
+        args.devices * per_device.div_ceil(10)
+    } else {
+        0
+    };
     let phase = Phase::begin(&server, &devices);
     let synced = run_all(&devices, args.concurrency, |_, device| async move {
         device.upload_photos().await?;
         device.push().await.map(|r| r.acknowledged)
     })
     .await;
-    let push = phase.end(&server, &devices, &synced, total);
+    let push = phase.end(&server, &devices, &synced, total + hazards);
     let acknowledged: usize = synced.iter().map(|(r, _)| *r.as_ref().unwrap_or(&0)).sum();
-    assert_eq!(acknowledged, total, "every event acknowledged");
+    assert_eq!(acknowledged, total + hazards, "every event acknowledged");
     push.print("push", "events", &mut figures);
 
     // Pull: a fresh town-wide device.
@@ -498,6 +516,29 @@ fn capture_inspection(
         .unwrap();
     assert_eq!(judged.verdict, Verdict::Applied, "{judged:?}");
     id
+}
+
+/// Reports a hazard found in inspection `inspection`, with its photo: general but every fifth
+/// major, its deadline in the past for one in three (overdue unless closed).
+fn report_hazard(device: &Device, enterprise: &str, n: usize, inspection: &str, photo: String) {
+    let deadline = if n % 30 == 0 {
+        "2026-01-15"
+    } else {
+        "2099-12-31"
+    };
+    let level = if n % 50 == 0 { "major" } else { "general" };
+    let payload = json!({"enterprise_id": enterprise, "level": level,
+        "description": format!("第{n}号检查发现：消防通道堆放杂物"), "deadline": deadline,
+        "inspection_id": inspection});
+    let (_, judged) = device
+        .capture(
+            "hazard.report",
+            &Device::new_entity_id(),
+            payload,
+            vec![photo],
+        )
+        .unwrap();
+    assert_eq!(judged.verdict, Verdict::Applied, "{judged:?}");
 }
 
 /// A JPEG of about `kb` KB.
