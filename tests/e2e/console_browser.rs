@@ -544,3 +544,110 @@ async fn a_teams_calendar_shows_its_meetings_and_a_meeting_its_attendance() {
     assert!(!meeting.contains("不足5分钟"));
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_admin_changes_a_users_scopes_resets_a_password_invites_and_revokes_a_device() {
+    let (server, town) = TestServer::demo().await;
+    let phone = anjian_tests::devices::TestDevice::enrolled(
+        &server,
+        "inspector",
+        town.password("inspector"),
+    )
+    .await;
+    let teamlead = server.token("teamlead", town.password("teamlead")).await;
+    let browser = Chromium::start(&server.url("")).await;
+    browser.sign_in("admin", anjian_tests::ADMIN_PASSWORD).await;
+    browser.open("/console/users").await;
+    let inspector = browser
+        .client
+        .find(Locator::XPath("//a[text()='inspector']"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let page = browser.visit(&inspector, "user").await;
+    assert!(
+        page.contains("inspector's phone") && page.contains("使用中"),
+        "{page}"
+    );
+
+    // Scopes: the inspector covers a third grid.
+    browser
+        .fill("#edit", "grids", "shacheng,hougang,aoyao")
+        .await;
+    browser.click("#edit button").await;
+    let text = browser.text().await;
+    assert!(text.contains("网格 aoyao、hougang、shacheng"), "{text}");
+    // No role at all is refused beside the form, nothing kept.
+    browser
+        .client
+        .execute(
+            "document.querySelectorAll('#edit input[type=checkbox][name^=role_]').forEach(c => c.checked = false)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.click("#edit button").await;
+    assert!(browser.text().await.contains("请至少选择一个角色"));
+    assert!(browser.errors().await.iter().any(|e| e.contains("400")));
+
+    // An invitation code, shown once with its QR code.
+    browser.open(&inspector).await;
+    browser.click("#invite button").await;
+    let code = browser
+        .client
+        .find(Locator::Css("#invitation-code .code"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(code.len(), 14, "XXXX-XXXX-XXXX: {code}");
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("#invitation-code .qr svg"))
+            .await
+            .is_ok()
+    );
+    assert!(browser.errors().await.is_empty());
+    browser.screenshot("user-invitation").await;
+
+    // Revoking the phone: its next push is refused.
+    browser.open(&inspector).await;
+    browser.click("#devices form button").await;
+    assert!(browser.text().await.contains("已吊销"));
+    phone.report_hazard("general");
+    let report = phone.push().await;
+    let refused = format!(
+        "{:?}",
+        report.expect_err("a revoked device's push is refused")
+    );
+    assert!(refused.to_lowercase().contains("revoked"), "{refused}");
+
+    // A new password ends the team lead's sessions.
+    assert_eq!(server.get("/v1/me", Some(&teamlead)).await.status, 200);
+    browser.open("/console/users").await;
+    let lead = browser
+        .client
+        .find(Locator::XPath("//a[text()='teamlead']"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    browser.open(&lead).await;
+    browser
+        .fill("#password", "password", "新的密码-2026-abc")
+        .await;
+    browser.click("#password button").await;
+    assert_eq!(server.get("/v1/me", Some(&teamlead)).await.status, 401);
+    assert_eq!(
+        server.login("teamlead", "新的密码-2026-abc").await.status,
+        200
+    );
+    browser.close().await;
+}

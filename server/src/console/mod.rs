@@ -19,6 +19,7 @@ mod inspections;
 mod meetings;
 mod names;
 mod pages;
+mod people;
 pub mod session;
 
 use std::sync::Arc;
@@ -52,7 +53,11 @@ pub fn routes() -> impl poem::Endpoint {
         .at("/console/login", get(pages::login_form).post(pages::login))
         .at("/console/logout", post(pages::logout))
         .at("/console/users", get(pages::users).post(pages::create_user))
+        .at("/console/users/:id", get(people::show).post(people::update))
+        .at("/console/users/:id/password", post(people::password))
+        .at("/console/users/:id/invitation", post(people::invitation))
         .at("/console/users/:id/disabled", post(pages::set_disabled))
+        .at("/console/devices/:id/revoke", post(people::revoke_device))
         .at("/console/hazards", get(hazards::ledger))
         .at("/console/hazards.xlsx", get(hazards::ledger_xlsx))
         .at("/console/hazards.csv", get(hazards::ledger_csv))

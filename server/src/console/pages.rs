@@ -309,7 +309,7 @@ pub fn beijing_time(ms: i64) -> String {
 }
 
 /// Scopes in words.
-fn scope_text(scopes: &Scopes) -> String {
+pub(super) fn scope_text(scopes: &Scopes) -> String {
     let mut parts = Vec::new();
     if scopes.town {
         parts.push("全镇".to_string());
@@ -477,17 +477,12 @@ pub async fn create_user(req: &Request, Data(state): Data<&State>, body: String)
         display_name: text(&form.display_name),
         password: text(&form.password).map(SecretString::from),
         roles: vec![role],
-        scopes: Scopes {
-            town: form.town.is_some(),
-            grids: form
-                .grids
-                .split([',', '，', ' '])
-                .filter(|g| !g.is_empty())
-                .map(str::to_string)
-                .collect(),
-            enterprise: text(&form.enterprise),
-            team: text(&form.team),
-        },
+        scopes: scopes_of(
+            form.town.is_some(),
+            &form.grids,
+            &form.enterprise,
+            &form.team,
+        ),
     };
     match state.accounts.create_user(&caller, new).await {
         Ok(_) => see_other("/console/users"),
@@ -499,8 +494,24 @@ pub async fn create_user(req: &Request, Data(state): Data<&State>, body: String)
     }
 }
 
+/// Scopes as a form gives them: town-wide or not, grids separated by commas or spaces, an
+/// enterprise and a team.
+pub(super) fn scopes_of(town: bool, grids: &str, enterprise: &str, team: &str) -> Scopes {
+    let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    Scopes {
+        town,
+        grids: grids
+            .split([',', '，', ' '])
+            .filter(|g| !g.is_empty())
+            .map(str::to_string)
+            .collect(),
+        enterprise: text(enterprise),
+        team: text(team),
+    }
+}
+
 /// The form field an account error is about, and the error in Chinese with the server's words.
-fn field_error(err: &AccountError) -> Option<(&'static str, String)> {
+pub(super) fn field_error(err: &AccountError) -> Option<(&'static str, String)> {
     match err {
         AccountError::UsernameTaken => Some(("username", "此用户名已被使用。".into())),
         AccountError::Invalid { field, .. } => {
