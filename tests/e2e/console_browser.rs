@@ -545,6 +545,20 @@ async fn a_teams_calendar_shows_its_meetings_and_a_meeting_its_attendance() {
     browser.close().await;
 }
 
+/// The address of a user's page, from the users list.
+async fn user_link(browser: &Chromium, username: &str) -> String {
+    browser.open("/console/users").await;
+    browser
+        .client
+        .find(Locator::XPath(&format!("//a[text()='{username}']")))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_admin_changes_a_users_scopes_resets_a_password_invites_and_revokes_a_device() {
     let (server, town) = TestServer::demo().await;
@@ -557,16 +571,7 @@ async fn the_admin_changes_a_users_scopes_resets_a_password_invites_and_revokes_
     let teamlead = server.token("teamlead", town.password("teamlead")).await;
     let browser = Chromium::start(&server.url("")).await;
     browser.sign_in("admin", anjian_tests::ADMIN_PASSWORD).await;
-    browser.open("/console/users").await;
-    let inspector = browser
-        .client
-        .find(Locator::XPath("//a[text()='inspector']"))
-        .await
-        .unwrap()
-        .attr("href")
-        .await
-        .unwrap()
-        .unwrap();
+    let inspector = user_link(&browser, "inspector").await;
     let page = browser.visit(&inspector, "user").await;
     assert!(
         page.contains("inspector's phone") && page.contains("使用中"),
@@ -629,16 +634,7 @@ async fn the_admin_changes_a_users_scopes_resets_a_password_invites_and_revokes_
 
     // A new password ends the team lead's sessions.
     assert_eq!(server.get("/v1/me", Some(&teamlead)).await.status, 200);
-    browser.open("/console/users").await;
-    let lead = browser
-        .client
-        .find(Locator::XPath("//a[text()='teamlead']"))
-        .await
-        .unwrap()
-        .attr("href")
-        .await
-        .unwrap()
-        .unwrap();
+    let lead = user_link(&browser, "teamlead").await;
     browser.open(&lead).await;
     browser
         .fill("#password", "password", "新的密码-2026-abc")

@@ -140,6 +140,19 @@ fn user_id(id: &str) -> Option<Uuid> {
     Uuid::parse_str(id).ok()
 }
 
+/// A form about a user: the caller, their session token, the fields, and the user's id; or the
+/// answer to give instead (a refused form, an id that names no user).
+async fn user_form(
+    state: &State,
+    req: &Request,
+    body: &str,
+    id: &str,
+) -> Result<(Caller, String, HashMap<String, String>, Uuid), Response> {
+    let (caller, token, form) = form_of::<HashMap<String, String>>(state, req, body).await?;
+    let id = user_id(id).ok_or_else(not_found)?;
+    Ok((caller, token, form, id))
+}
+
 /// A user's page.
 #[handler]
 pub async fn show(req: &Request, Data(state): Data<&State>, Path(id): Path<String>) -> Response {
@@ -161,12 +174,9 @@ pub async fn update(
     Path(id): Path<String>,
     body: String,
 ) -> Response {
-    let (caller, token, form) = match form_of::<HashMap<String, String>>(state, req, &body).await {
+    let (caller, token, form, id) = match user_form(state, req, &body, &id).await {
         Ok(sent) => sent,
         Err(answer) => return answer,
-    };
-    let Some(id) = user_id(&id) else {
-        return not_found();
     };
     let field = |name: &str| form.get(name).map_or("", String::as_str);
     let roles: Vec<Role> = Role::ALL
@@ -200,12 +210,9 @@ pub async fn password(
     Path(id): Path<String>,
     body: String,
 ) -> Response {
-    let (caller, token, form) = match form_of::<HashMap<String, String>>(state, req, &body).await {
+    let (caller, token, form, id) = match user_form(state, req, &body, &id).await {
         Ok(sent) => sent,
         Err(answer) => return answer,
-    };
-    let Some(id) = user_id(&id) else {
-        return not_found();
     };
     let password = form.get("password").cloned().unwrap_or_default();
     let changes = UserChanges {
@@ -246,12 +253,9 @@ pub async fn invitation(
     Path(id): Path<String>,
     body: String,
 ) -> Response {
-    let (caller, token, _) = match form_of::<HashMap<String, String>>(state, req, &body).await {
+    let (caller, token, _, id) = match user_form(state, req, &body, &id).await {
         Ok(sent) => sent,
         Err(answer) => return answer,
-    };
-    let Some(id) = user_id(&id) else {
-        return not_found();
     };
     match state.accounts.create_invitation(&caller, id).await {
         Ok(issued) => {
