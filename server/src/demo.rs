@@ -150,6 +150,9 @@ pub async fn seed(
             .map_err(|err| anyhow!("cannot save team {name}: {err}"))?
             .map_err(|rejection| anyhow!("team {name} refused: {rejection:?}"))?;
     }
+    // An electrician's certificate runs out in twenty days: the registry marks it.
+    let soon =
+        anjian_sync::clock::china_date(crate::store::model::UnixMillis::now().0 + 20 * 86_400_000);
     let workers = [
         (&seaweed, "t1", "陈阿妹", "烘干工", None),
         (
@@ -159,7 +162,13 @@ pub async fn seed(
             "锅炉工",
             Some(("特种设备作业人员证 G1", "G1-2024-0315", "2028-03-14")),
         ),
-        (&seaweed, "t2", "黄秀兰", "包装工", None),
+        (
+            &seaweed,
+            "t2",
+            "黄秀兰",
+            "电工",
+            Some(("特种作业操作证 电工作业", "T350982-0877", soon.as_str())),
+        ),
         (
             &cold_store,
             "t1",

@@ -647,3 +647,112 @@ async fn the_admin_changes_a_users_scopes_resets_a_password_invites_and_revokes_
     );
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_registry_filters_shows_an_enterprise_and_imports_only_a_clean_list() {
+    let (server, town) = TestServer::demo().await;
+    let browser = Chromium::start(&server.url("")).await;
+    browser.sign_in("admin", anjian_tests::ADMIN_PASSWORD).await;
+    let all = browser.visit("/console/enterprises", "enterprises").await;
+    assert!(all.contains("共 30 家"), "{all}");
+    let red = browser
+        .visit("/console/enterprises?colour=red", "enterprises-red")
+        .await;
+    assert!(red.contains("共 2 家") && red.contains("涉氨制冷"), "{red}");
+
+    // The seaweed plant's page: its hazards, inspection, meetings, teams, and a certificate
+    // running out within 30 days.
+    browser.open("/console/enterprises?q=海晟").await;
+    browser.click("#enterprises tbody a").await;
+    let page = browser.visit(&browser.path().await, "enterprise").await;
+    for shown in [
+        "配电箱未接地",
+        "检查发现一般隐患2处",
+        "烘干一班",
+        "包装二班",
+        "黄秀兰",
+        "30天内到期",
+        "林国强",
+    ] {
+        assert!(page.contains(shown), "{shown} missing from {page}");
+    }
+
+    // An import with a bad line keeps nothing and names the line.
+    let upload = |name: &str, text: &str| {
+        let path = std::env::temp_dir().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let bad = upload(
+        "anjian-import-bad.csv",
+        "企业名称,统一社会信用代码,网格,行业,规模,地址,联系人,联系电话\n\
+         新港渔网厂,91350982MA2YQ1234X,沙埕村,渔网制造,规下,沙埕镇沙埕村99号,张三,13800000000\n\
+         无名厂,not-a-code,月球村,渔网制造,规下,某地,李四,13800000001\n",
+    );
+    browser.open("/console/enterprises").await;
+    let input = browser
+        .client
+        .find(Locator::Css("#import input[type=file]"))
+        .await
+        .unwrap();
+    input.send_keys(bad.to_str().unwrap()).await.unwrap();
+    browser.click("#import button").await;
+    let preview = browser.text().await;
+    assert!(
+        preview.contains("第 3 行") && preview.contains("什么也没有保存"),
+        "{preview}"
+    );
+    assert!(browser.errors().await.iter().any(|e| e.contains("400")));
+    browser.screenshot("import-refused").await;
+    assert!(
+        !browser
+            .visit("/console/enterprises", "enterprises-after-refusal")
+            .await
+            .contains("新港渔网厂")
+    );
+
+    // A clean list shows what it would add, and keeps it only when confirmed.
+    let good = upload(
+        "anjian-import-good.csv",
+        "企业名称,统一社会信用代码,网格,行业,规模,地址,联系人,联系电话\n\
+         新港渔网厂,91350982MA2YQ1234X,沙埕村,渔网制造,规下,沙埕镇沙埕村99号,张三,13800000000\n",
+    );
+    let input = browser
+        .client
+        .find(Locator::Css("#import input[type=file]"))
+        .await
+        .unwrap();
+    input.send_keys(good.to_str().unwrap()).await.unwrap();
+    browser.click("#import button").await;
+    let created = browser.client.find(Locator::Id("created")).await.unwrap();
+    assert_eq!(created.text().await.unwrap(), "1");
+    let admin = server.admin().await;
+    let listed = |reply: anjian_tests::Reply| reply.body["items"].as_array().unwrap().len();
+    let search = "/v1/office/enterprises?q=%E6%96%B0%E6%B8%AF";
+    assert_eq!(
+        listed(server.get(search, Some(&admin)).await),
+        0,
+        "a preview keeps nothing"
+    );
+    browser.click("#confirm button").await;
+    assert!(browser.text().await.contains("已导入"));
+    let all = browser
+        .visit("/console/enterprises", "enterprises-imported")
+        .await;
+    assert!(
+        all.contains("新港渔网厂") && all.contains("共 31 家"),
+        "{all}"
+    );
+
+    // A leader reads the registry but has no import form.
+    browser.sign_out().await;
+    browser.sign_in("leader", town.password("leader")).await;
+    let page = browser
+        .visit("/console/enterprises", "enterprises-as-leader")
+        .await;
+    assert!(
+        page.contains("共 31 家") && !page.contains("导入企业名单"),
+        "{page}"
+    );
+    browser.close().await;
+}

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::acts::{Outcome, change, with_note};
 use super::exports::{Sheet, csv_download, xlsx_download};
 use super::names::Names;
-use super::pages::{Frame, failed, form_of, message, signed_in};
+use super::pages::{Frame, failed, form_of, message, signed_in, wire_name};
 use super::{State as AppStateRef, html, see_other};
 use crate::service::accounts::Caller;
 use crate::service::office::{HazardFilter, Office};
@@ -44,14 +44,6 @@ pub fn level_name(level: Level) -> &'static str {
         Level::General => "一般隐患",
         Level::Major => "重大隐患",
     }
-}
-
-/// The protocol name of a serde enum value (`pending_acceptance`).
-fn wire_name<T: serde::Serialize>(value: T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// Today in China, `YYYY-MM-DD`: the day deadlines are counted in.

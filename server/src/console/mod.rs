@@ -13,6 +13,7 @@
 mod acts;
 mod articles;
 mod dashboard;
+mod enterprises;
 mod exports;
 mod hazards;
 mod inspections;
@@ -58,6 +59,18 @@ pub fn routes() -> impl poem::Endpoint {
         .at("/console/users/:id/invitation", post(people::invitation))
         .at("/console/users/:id/disabled", post(pages::set_disabled))
         .at("/console/devices/:id/revoke", post(people::revoke_device))
+        .at("/console/enterprises", get(enterprises::registry))
+        .at("/console/enterprises.xlsx", get(enterprises::registry_xlsx))
+        .at("/console/enterprises.csv", get(enterprises::registry_csv))
+        .at(
+            "/console/enterprises/import",
+            post(enterprises::import_preview),
+        )
+        .at(
+            "/console/enterprises/import/confirm",
+            post(enterprises::import_confirm),
+        )
+        .at("/console/enterprises/:id", get(enterprises::show))
         .at("/console/hazards", get(hazards::ledger))
         .at("/console/hazards.xlsx", get(hazards::ledger_xlsx))
         .at("/console/hazards.csv", get(hazards::ledger_csv))

@@ -104,7 +104,7 @@ struct Csrf<T> {
     fields: T,
 }
 
-fn refused() -> Response {
+pub(super) fn refused() -> Response {
     message(
         StatusCode::FORBIDDEN,
         "请求被拒绝",
@@ -290,6 +290,14 @@ pub async fn home(req: &Request, Data(state): Data<&State>) -> Response {
         dashboard,
     };
     html(status, page.render())
+}
+
+/// The protocol name of a serde enum value (`pending_acceptance`, `red`).
+pub(super) fn wire_name<T: serde::Serialize>(value: T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// A moment as the town reads it: Beijing time (UTC+8), to the minute.

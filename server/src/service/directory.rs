@@ -135,6 +135,11 @@ const EXPORT_HEADERS: [&str; 8] = [
     "联系电话",
 ];
 
+/// An uploaded list's text (UTF-8, or GBK as Excel saves it in China), if it is text.
+pub fn decoded(bytes: &[u8]) -> Option<String> {
+    decode(bytes).ok()
+}
+
 fn decode(bytes: &[u8]) -> Result<String, ImportError> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     if let Ok(text) = std::str::from_utf8(bytes) {
@@ -276,21 +281,40 @@ impl Directory {
             .await
     }
 
-    /// Imports an enterprise list: see the module docs.
-    pub async fn import_enterprises(
+    /// What the office holds that an import by `caller` (an admin) is read against.
+    async fn import_context(
         sync: &SyncService,
         caller: &Caller,
-        bytes: &[u8],
-    ) -> Result<ImportReport, ImportError> {
+    ) -> Result<ImportContext, ImportError> {
         require_admin(caller)?;
-        let context = ImportContext::new(
+        Ok(ImportContext::new(
             &sync.entities_of_type(EntityType::Grid).await?,
             &sync.entities_of_type(EntityType::Enterprise).await?,
             Actor {
                 user_id: caller.user.id.to_string(),
                 grant: caller.user.grant.clone(),
             },
-        );
+        ))
+    }
+
+    /// What importing an enterprise list would do — its report, or every bad row — without
+    /// changing anything.
+    pub async fn preview_import(
+        sync: &SyncService,
+        caller: &Caller,
+        bytes: &[u8],
+    ) -> Result<ImportReport, ImportError> {
+        let context = Directory::import_context(sync, caller).await?;
+        plan_import(bytes, &context).map(|(report, _)| report)
+    }
+
+    /// Imports an enterprise list: see the module docs.
+    pub async fn import_enterprises(
+        sync: &SyncService,
+        caller: &Caller,
+        bytes: &[u8],
+    ) -> Result<ImportReport, ImportError> {
+        let context = Directory::import_context(sync, caller).await?;
         let (report, changes) = plan_import(bytes, &context)?;
         if !changes.is_empty() {
             if let Err((index, rejection)) = sync.record_office_events(caller, changes).await? {
