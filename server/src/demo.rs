@@ -131,6 +131,45 @@ pub async fn seed(
             .map_err(|rejection| anyhow!("{part} refused: {rejection:?}"))?;
     }
 
+    // Every enterprise where it stands (一张图), around its village's harbour.
+    let centres: std::collections::HashMap<&str, (i64, i64)> = [
+        ("shacheng", (27_165_000, 120_395_000)),
+        ("hougang", (27_180_000, 120_420_000)),
+        ("aoyao", (27_150_000, 120_430_000)),
+        ("xiaobailu", (27_190_000, 120_380_000)),
+    ]
+    .into_iter()
+    .collect();
+    let placed = state.sync.entities_of_type(EntityType::Enterprise).await?;
+    for (n, projection) in placed.iter().enumerate() {
+        let mut record: EnterpriseRecord =
+            serde_json::from_value::<Enterprise>(projection.entity.body.clone())
+                .context("a demo enterprise does not read back")?
+                .record;
+        let (lat, lng) = centres
+            .get(record.grid_id.as_str())
+            .copied()
+            .unwrap_or((27_170_000, 120_400_000));
+        let step = i64::try_from(n).unwrap_or(0);
+        // The office has assessed most of them (风险分级): the cold stores stay red.
+        if record.risk_colour.is_none() {
+            record.risk_colour = match n % 4 {
+                0 => Some(RiskColour::Orange),
+                1 | 2 => Some(RiskColour::Yellow),
+                _ => Some(RiskColour::Blue),
+            };
+        }
+        record.location = Some(anjian_sync::kinds::hazard::Location {
+            lat_e6: lat + (step % 5 - 2) * 1_800,
+            lng_e6: lng + (step % 7 - 3) * 1_600,
+        });
+        let id = Uuid::parse_str(&projection.entity.id)?;
+        Directory::save_enterprise(&state.sync, &admin, id, record, false)
+            .await
+            .map_err(|err| anyhow!("cannot place {}: {err}", projection.entity.id))?
+            .map_err(|rejection| anyhow!("placing refused: {rejection:?}"))?;
+    }
+
     let (seaweed, _) = find("海晟紫菜")?;
     let (cold_store, _) = find("冷链物流")?;
     let slots = vec![Slot::PreShift, Slot::MidShift, Slot::Handover];

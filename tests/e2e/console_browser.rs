@@ -756,3 +756,56 @@ async fn the_registry_filters_shows_an_enterprise_and_imports_only_a_clean_list(
     );
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_map_draws_each_enterprise_by_risk_and_the_same_is_geojson() {
+    let (server, town) = TestServer::demo().await;
+    let admin = server.admin().await;
+    let geojson = server.get("/v1/office/map", Some(&admin)).await;
+    let features = geojson.ok(200)["features"].as_array().unwrap().clone();
+    assert_eq!(geojson.body["type"], "FeatureCollection");
+    assert_eq!(features.len(), 30);
+    let red: Vec<&serde_json::Value> = features
+        .iter()
+        .filter(|f| f["properties"]["risk_colour"] == "red")
+        .collect();
+    assert_eq!(red.len(), 2);
+    let [lng, lat] = [0, 1].map(|i| features[0]["geometry"]["coordinates"][i].as_f64().unwrap());
+    assert!(
+        (120.0..121.0).contains(&lng) && (27.0..28.0).contains(&lat),
+        "longitude first"
+    );
+    let filtered = server
+        .get("/v1/office/map?risk_colour=red", Some(&admin))
+        .await;
+    assert_eq!(filtered.ok(200)["features"].as_array().unwrap().len(), 2);
+    // An enterprise manager's map holds their enterprise alone.
+    let manager = server.token("manager", town.password("manager")).await;
+    let theirs = server.get("/v1/office/map", Some(&manager)).await;
+    assert_eq!(theirs.ok(200)["features"].as_array().unwrap().len(), 1);
+
+    let browser = Chromium::start(&server.url("")).await;
+    browser.sign_in("admin", anjian_tests::ADMIN_PASSWORD).await;
+    let page = browser.visit("/console/map", "map").await;
+    assert!(
+        page.contains("红 2 家") && page.contains("沙埕村"),
+        "{page}"
+    );
+    let dots = browser
+        .client
+        .find_all(Locator::Css("#map circle.enterprise"))
+        .await
+        .unwrap();
+    assert_eq!(dots.len(), 30);
+    browser.visit("/console/map?colour=red", "map-red").await;
+    let dots = browser
+        .client
+        .find_all(Locator::Css("#map circle.enterprise"))
+        .await
+        .unwrap();
+    assert_eq!(dots.len(), 2);
+    browser.click("#map a").await;
+    assert!(browser.path().await.starts_with("/console/enterprises/"));
+    assert!(browser.text().await.contains("涉氨制冷"));
+    browser.close().await;
+}

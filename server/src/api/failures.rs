@@ -547,6 +547,7 @@ pub const OPERATIONS: &[(&str, &[&[&str]])] = &[
     ("list_meetings", &[&["forbidden"]]),
     ("list_inspections", &[&["forbidden"]]),
     ("search_enterprises", &[&["forbidden"]]),
+    ("enterprise_map", &[]),
     ("public_articles", &[]),
     ("public_article", &[&["article-not-found"]]),
     ("upload_options", &[]),

@@ -88,6 +88,70 @@ fn date(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> 
     }
 }
 
+/// A risk colour to filter the map by, or enterprises not yet assessed.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum MapColour {
+    /// 红.
+    Red,
+    /// 橙.
+    Orange,
+    /// 黄.
+    Yellow,
+    /// 蓝.
+    Blue,
+    /// 未评定.
+    None,
+}
+
+/// A GeoJSON point (RFC 7946).
+#[derive(Debug, Object)]
+pub struct Point {
+    /// `Point`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// Longitude and latitude, degrees (WGS 84).
+    pub coordinates: Vec<f64>,
+}
+
+/// What the map says of an enterprise.
+#[derive(Debug, Object)]
+pub struct MapProperties {
+    /// Its name (企业名称).
+    pub name: String,
+    /// Its grid's code (网格).
+    pub grid: String,
+    /// `red`, `orange`, `yellow`, `blue`; absent before it is assessed.
+    #[oai(skip_serializing_if_is_none)]
+    pub risk_colour: Option<String>,
+    /// Its supervision flags that are set (重点监管事项).
+    pub flags: Vec<String>,
+}
+
+/// An enterprise on the map: a GeoJSON feature.
+#[derive(Debug, Object)]
+pub struct Feature {
+    /// `Feature`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// The enterprise's id.
+    pub id: String,
+    /// Where it is.
+    pub geometry: Point,
+    /// What it is.
+    pub properties: MapProperties,
+}
+
+/// The map (一张图): a GeoJSON feature collection.
+#[derive(Debug, Object)]
+pub struct FeatureCollection {
+    /// `FeatureCollection`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// One per enterprise.
+    pub features: Vec<Feature>,
+}
+
 /// One page of a list.
 #[derive(Debug, Object)]
 pub struct ListPage {
@@ -278,6 +342,53 @@ impl OfficeApi {
         )
         .await?;
         wire(page)
+    }
+
+    /// The town's enterprises on a map (一张图) as GeoJSON: a point per enterprise the caller
+    /// reads that has a location, with its name, grid, risk colour (风险等级) and supervision
+    /// flags, by grid and risk colour (`none`: not yet assessed).
+    #[oai(
+        path = "/v1/office/map",
+        method = "get",
+        operation_id = "enterprise_map"
+    )]
+    async fn map(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        /// Grid code.
+        grid: Query<Option<String>>,
+        /// `red`, `orange`, `yellow`, `blue` or `none`.
+        risk_colour: Query<Option<MapColour>>,
+    ) -> Result<Json<FeatureCollection>, ApiError> {
+        let points = Office::map(
+            &state.sync,
+            &auth.0,
+            grid.0.as_deref(),
+            name(risk_colour.0).as_deref(),
+        )
+        .await?;
+        Ok(Json(FeatureCollection {
+            kind: "FeatureCollection".into(),
+            features: points
+                .into_iter()
+                .map(|p| Feature {
+                    kind: "Feature".into(),
+                    id: p.id.clone(),
+                    geometry: Point {
+                        kind: "Point".into(),
+                        // GeoJSON: longitude first, in degrees.
+                        coordinates: vec![p.lng_e6 as f64 / 1e6, p.lat_e6 as f64 / 1e6],
+                    },
+                    properties: MapProperties {
+                        name: p.name,
+                        grid: p.grid,
+                        risk_colour: p.risk_colour,
+                        flags: p.flags,
+                    },
+                })
+                .collect(),
+        }))
     }
 
     /// Enterprises (企业台账), by grid, risk colour, and name or credit code.

@@ -17,6 +17,7 @@ mod enterprises;
 mod exports;
 mod hazards;
 mod inspections;
+mod map;
 mod meetings;
 mod names;
 mod pages;
@@ -71,6 +72,7 @@ pub fn routes() -> impl poem::Endpoint {
             post(enterprises::import_confirm),
         )
         .at("/console/enterprises/:id", get(enterprises::show))
+        .at("/console/map", get(map::map))
         .at("/console/hazards", get(hazards::ledger))
         .at("/console/hazards.xlsx", get(hazards::ledger_xlsx))
         .at("/console/hazards.csv", get(hazards::ledger_csv))

@@ -95,6 +95,25 @@ pub struct Page {
     pub next_after: Option<String>,
 }
 
+/// An enterprise on the map (一张图): where it is and its risk colour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapPoint {
+    /// The enterprise's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its grid's code.
+    pub grid: String,
+    /// `red`, `orange`, `yellow`, `blue`, or `None` before it is assessed.
+    pub risk_colour: Option<String>,
+    /// Its supervision flags that are set (`ammonia_refrigeration` …).
+    pub flags: Vec<String>,
+    /// Latitude × 10⁶ (WGS 84).
+    pub lat_e6: i64,
+    /// Longitude × 10⁶.
+    pub lng_e6: i64,
+}
+
 /// The office queries.
 #[derive(Debug)]
 pub struct Office;
@@ -230,6 +249,48 @@ impl Office {
             Office::hazard_filter(filter),
         )
         .await
+    }
+
+    /// The enterprises the caller reads that have a location, by grid and risk colour
+    /// (`none`: not assessed), for the map (一张图).
+    pub async fn map(
+        sync: &SyncService,
+        caller: &Caller,
+        grid: Option<&str>,
+        risk_colour: Option<&str>,
+    ) -> Result<Vec<MapPoint>, SyncError> {
+        let visible = Office::visible(sync, caller, EntityType::Enterprise).await?;
+        let mut points: Vec<MapPoint> = visible
+            .into_iter()
+            .filter_map(|p| {
+                let body = &p.entity.body;
+                let location = &body["location"];
+                let colour = body["risk_colour"].as_str().map(str::to_string);
+                let point = MapPoint {
+                    name: body["name"].as_str()?.to_string(),
+                    grid: body["grid_id"].as_str().unwrap_or_default().to_string(),
+                    flags: body["flags"]
+                        .as_object()
+                        .map(|flags| {
+                            flags
+                                .iter()
+                                .filter(|(_, on)| on.as_bool() == Some(true))
+                                .map(|(name, _)| name.clone())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    lat_e6: location["lat_e6"].as_i64()?,
+                    lng_e6: location["lng_e6"].as_i64()?,
+                    id: p.entity.id.clone(),
+                    risk_colour: colour,
+                };
+                let colour_matches = risk_colour
+                    .is_none_or(|wanted| point.risk_colour.as_deref().unwrap_or("none") == wanted);
+                (is(grid, &point.grid) && colour_matches).then_some(point)
+            })
+            .collect();
+        points.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(points)
     }
 
     /// Every article (宣传稿件) the caller reads: their own drafts, those waiting for review
