@@ -8,21 +8,6 @@ use anjian_tests::chromium::Chromium;
 use calamine::Reader;
 use fantoccini::Locator;
 
-/// The ids of the hazards a ledger page links to, in its order.
-async fn hazard_links(browser: &Chromium) -> Vec<String> {
-    let mut ids = Vec::new();
-    for link in browser
-        .client
-        .find_all(Locator::Css("#hazards a[href^='/console/hazards/']"))
-        .await
-        .unwrap()
-    {
-        let href = link.attr("href").await.unwrap().unwrap();
-        ids.push(href.trim_start_matches("/console/hazards/").to_string());
-    }
-    ids
-}
-
 /// The hazard row's link whose text contains `part`.
 async fn hazard_named(browser: &Chromium, part: &str) -> String {
     for link in browser
@@ -52,7 +37,10 @@ async fn the_office_accepts_a_rectification_voids_a_hazard_and_exports_the_ledge
         ledger.contains("应急照明灯损坏") && ledger.contains("待验收"),
         "{ledger}"
     );
-    assert_eq!(hazard_links(&browser).await.len(), 4);
+    assert_eq!(
+        browser.count("#hazards a[href^='/console/hazards/']").await,
+        4
+    );
 
     // Accept the rectification waiting for it (验收销号).
     let lights = hazard_named(&browser, "应急照明灯损坏").await;
@@ -68,16 +56,8 @@ async fn the_office_accepts_a_rectification_voids_a_hazard_and_exports_the_ledge
     }
     browser.click("#accept button").await;
     assert_eq!(browser.path().await, lights);
-    let state = browser.client.find(Locator::Id("state")).await.unwrap();
-    assert_eq!(state.text().await.unwrap(), "已销号");
-    let timeline = browser
-        .client
-        .find(Locator::Id("timeline"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(browser.text_of("#state").await, "已销号");
+    let timeline = browser.text_of("#timeline").await;
     assert!(timeline.contains("待验收 → 已销号"), "{timeline}");
     assert!(browser.errors().await.is_empty());
 
@@ -108,14 +88,7 @@ async fn the_office_accepts_a_rectification_voids_a_hazard_and_exports_the_ledge
     // The ledger downloads as .xlsx and reads back.
     browser.open("/console/hazards").await;
     // A download leaves the page as it is.
-    browser
-        .client
-        .find(Locator::Id("export-xlsx"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click_download("#export-xlsx").await;
     let bytes = browser.downloaded(".xlsx").await;
     let mut workbook =
         calamine::Xlsx::new(std::io::Cursor::new(bytes)).expect("the export is a workbook");
@@ -144,13 +117,8 @@ async fn a_form_without_its_token_is_refused_and_a_leader_changes_nothing() {
 
     // The void form, its CSRF token taken out, is refused and changes nothing.
     browser
-        .client
-        .execute(
-            "document.querySelector('#void input[name=csrf]').remove()",
-            vec![],
-        )
-        .await
-        .unwrap();
+        .run("document.querySelector('#void input[name=csrf]').remove()")
+        .await;
     browser.fill("#void", "note", "试图跨站作废").await;
     browser.click("#void button").await;
     let refused = browser.text().await;
@@ -173,14 +141,8 @@ async fn a_form_without_its_token_is_refused_and_a_leader_changes_nothing() {
         "{page}"
     );
     let csrf = browser
-        .client
-        .find(Locator::Css("form.logout input[name=csrf]"))
-        .await
-        .unwrap()
-        .attr("value")
-        .await
-        .unwrap()
-        .unwrap();
+        .attr_of("form.logout input[name=csrf]", "value")
+        .await;
     let script = format!(
         "const f = document.createElement('form'); f.method = 'post'; \
          f.action = '{ammonia}/move'; \
@@ -244,28 +206,13 @@ async fn a_reviewer_publishes_an_article_and_the_public_reads_it_until_it_is_wit
 
     // Rejecting needs a note: the browser asks for it first, the server refuses without one.
     browser
-        .client
-        .execute(
-            "document.querySelector('#reject input[name=note]').removeAttribute('required')",
-            vec![],
-        )
-        .await
-        .unwrap();
+        .run("document.querySelector('#reject input[name=note]').removeAttribute('required')")
+        .await;
     browser.click("#reject button").await;
     let refused = browser.text().await;
     assert!(refused.contains("请填写原因"), "{refused}");
     assert!(browser.errors().await.iter().any(|e| e.contains("400")));
-    assert_eq!(
-        browser
-            .client
-            .find(Locator::Id("state"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-        "待审核"
-    );
+    assert_eq!(browser.text_of("#state").await, "待审核");
 
     browser.fill("#publish", "note", "内容准确，同意发布").await;
     browser.click("#publish button").await;
@@ -326,17 +273,16 @@ async fn an_inspection_record_shows_its_checklist_officers_and_signature_and_pri
     ] {
         assert!(record.contains(shown), "{shown} missing from {record}");
     }
-    let signature = browser.client.find(Locator::Id("signature")).await.unwrap();
     let loaded = browser
-        .client
-        .execute(
-            "return document.getElementById('signature').naturalWidth",
-            vec![],
-        )
-        .await
-        .unwrap();
+        .run("return document.getElementById('signature').naturalWidth")
+        .await;
     assert!(loaded.as_u64().unwrap() > 0, "the signature photo loads");
-    assert!(signature.attr("src").await.unwrap().is_some());
+    assert!(
+        browser
+            .attr_of("#signature", "src")
+            .await
+            .starts_with("/console/photos/")
+    );
 
     // Printed on A4 (the print stylesheet drops the navigation), kept beside the screenshots.
     let pdf = browser
@@ -358,14 +304,7 @@ async fn an_inspection_record_shows_its_checklist_officers_and_signature_and_pri
 
     // The list downloads as .xlsx and reads back.
     browser.open("/console/inspections").await;
-    browser
-        .client
-        .find(Locator::Id("export-xlsx"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click_download("#export-xlsx").await;
     let bytes = browser.downloaded(".xlsx").await;
     let mut workbook = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
     let sheet = workbook.worksheet_range("检查记录").unwrap();
@@ -381,24 +320,12 @@ async fn an_inspection_record_shows_its_checklist_officers_and_signature_and_pri
 
 /// The number of rows a ledger page lists (its table's rows with a link).
 async fn listed_rows(browser: &Chromium, table: &str) -> usize {
-    browser
-        .client
-        .find_all(Locator::Css(&format!("#{table} tbody tr a")))
-        .await
-        .unwrap()
-        .len()
+    browser.count(&format!("#{table} tbody tr a")).await
 }
 
 /// A dashboard card's value.
 async fn card(browser: &Chromium, id: &str) -> String {
-    browser
-        .client
-        .find(Locator::Css(&format!("#card-{id} .value")))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    browser.text_of(&format!("#card-{id} .value")).await
 }
 
 #[tokio::test]
@@ -414,24 +341,10 @@ async fn the_dashboard_figures_are_the_ledgers_behind_them_and_follow_the_office
     assert_eq!(card(&browser, "hazards-found").await, "4");
     assert_eq!(card(&browser, "inspections").await, "1");
     assert_eq!(card(&browser, "rectification").await, "0.0%");
-    let coverage = browser
-        .client
-        .find(Locator::Css("#card-coverage .detail"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let coverage = browser.text_of("#card-coverage .detail").await;
     assert!(coverage.starts_with("1 / 30 "), "{coverage}");
     // The meetings held are the calendar's held cells.
-    let detail = browser
-        .client
-        .find(Locator::Css("#card-meetings .detail"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let detail = browser.text_of("#card-meetings .detail").await;
     let held: usize = detail
         .trim_start_matches("已开 ")
         .split(' ')
@@ -440,12 +353,7 @@ async fn the_dashboard_figures_are_the_ledgers_behind_them_and_follow_the_office
         .parse()
         .unwrap();
     browser.click("#card-meetings").await;
-    let cells = browser
-        .client
-        .find_all(Locator::Css("td.cell.held, td.cell.late"))
-        .await
-        .unwrap()
-        .len();
+    let cells = browser.count("td.cell.held, td.cell.late").await;
     assert_eq!(cells, held, "{detail}");
     browser.screenshot("meetings").await;
 
@@ -586,14 +494,7 @@ async fn the_admin_changes_a_users_scopes_resets_a_password_invites_and_revokes_
     let text = browser.text().await;
     assert!(text.contains("网格 aoyao、hougang、shacheng"), "{text}");
     // No role at all is refused beside the form, nothing kept.
-    browser
-        .client
-        .execute(
-            "document.querySelectorAll('#edit input[type=checkbox][name^=role_]').forEach(c => c.checked = false)",
-            vec![],
-        )
-        .await
-        .unwrap();
+    browser.run("document.querySelectorAll('#edit input[type=checkbox][name^=role_]').forEach(c => c.checked = false)").await;
     browser.click("#edit button").await;
     assert!(browser.text().await.contains("请至少选择一个角色"));
     assert!(browser.errors().await.iter().any(|e| e.contains("400")));
@@ -601,14 +502,7 @@ async fn the_admin_changes_a_users_scopes_resets_a_password_invites_and_revokes_
     // An invitation code, shown once with its QR code.
     browser.open(&inspector).await;
     browser.click("#invite button").await;
-    let code = browser
-        .client
-        .find(Locator::Css("#invitation-code .code"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let code = browser.text_of("#invitation-code .code").await;
     assert_eq!(code.len(), 14, "XXXX-XXXX-XXXX: {code}");
     assert!(
         browser
@@ -690,12 +584,7 @@ async fn the_registry_filters_shows_an_enterprise_and_imports_only_a_clean_list(
          无名厂,not-a-code,月球村,渔网制造,规下,某地,李四,13800000001\n",
     );
     browser.open("/console/enterprises").await;
-    let input = browser
-        .client
-        .find(Locator::Css("#import input[type=file]"))
-        .await
-        .unwrap();
-    input.send_keys(bad.to_str().unwrap()).await.unwrap();
+    browser.choose_file("#import input[type=file]", &bad).await;
     browser.click("#import button").await;
     let preview = browser.text().await;
     assert!(
@@ -717,15 +606,9 @@ async fn the_registry_filters_shows_an_enterprise_and_imports_only_a_clean_list(
         "企业名称,统一社会信用代码,网格,行业,规模,地址,联系人,联系电话\n\
          新港渔网厂,91350982MA2YQ1234X,沙埕村,渔网制造,规下,沙埕镇沙埕村99号,张三,13800000000\n",
     );
-    let input = browser
-        .client
-        .find(Locator::Css("#import input[type=file]"))
-        .await
-        .unwrap();
-    input.send_keys(good.to_str().unwrap()).await.unwrap();
+    browser.choose_file("#import input[type=file]", &good).await;
     browser.click("#import button").await;
-    let created = browser.client.find(Locator::Id("created")).await.unwrap();
-    assert_eq!(created.text().await.unwrap(), "1");
+    assert_eq!(browser.text_of("#created").await, "1");
     let admin = server.admin().await;
     let listed = |reply: anjian_tests::Reply| reply.body["items"].as_array().unwrap().len();
     let search = "/v1/office/enterprises?q=%E6%96%B0%E6%B8%AF";
@@ -791,19 +674,9 @@ async fn the_map_draws_each_enterprise_by_risk_and_the_same_is_geojson() {
         page.contains("红 2 家") && page.contains("沙埕村"),
         "{page}"
     );
-    let dots = browser
-        .client
-        .find_all(Locator::Css("#map circle.enterprise"))
-        .await
-        .unwrap();
-    assert_eq!(dots.len(), 30);
+    assert_eq!(browser.count("#map circle.enterprise").await, 30);
     browser.visit("/console/map?colour=red", "map-red").await;
-    let dots = browser
-        .client
-        .find_all(Locator::Css("#map circle.enterprise"))
-        .await
-        .unwrap();
-    assert_eq!(dots.len(), 2);
+    assert_eq!(browser.count("#map circle.enterprise").await, 2);
     browser.click("#map a").await;
     assert!(browser.path().await.starts_with("/console/enterprises/"));
     assert!(browser.text().await.contains("涉氨制冷"));

@@ -194,6 +194,61 @@ impl Chromium {
             .unwrap()
     }
 
+    /// The visible text of the element matching `css`.
+    pub async fn text_of(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|err| panic!("nothing matches {css}: {err}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// The attribute `name` of the element matching `css`.
+    pub async fn attr_of(&self, css: &str, name: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|err| panic!("nothing matches {css}: {err}"))
+            .attr(name)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{css} has no {name}"))
+    }
+
+    /// How many elements match `css`.
+    pub async fn count(&self, css: &str) -> usize {
+        self.client.find_all(Locator::Css(css)).await.unwrap().len()
+    }
+
+    /// Runs `script` in the page (to take a page apart as a hostile or careless user would).
+    pub async fn run(&self, script: &str) -> serde_json::Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Clicks the link matching `css` that downloads a file: the page stays.
+    pub async fn click_download(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|err| panic!("nothing matches {css}: {err}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Chooses `file` in the file field matching `css`.
+    pub async fn choose_file(&self, css: &str, file: &Path) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|err| panic!("nothing matches {css}: {err}"))
+            .send_keys(&file.to_string_lossy())
+            .await
+            .unwrap();
+    }
+
     /// Fills the form field `name` (inside the form matching `form`) with `value`.
     pub async fn fill(&self, form: &str, name: &str, value: &str) {
         let field = self

@@ -5,7 +5,7 @@
 use poem::Response;
 use poem::http::StatusCode;
 
-use crate::service::directory::exported_cell;
+use crate::service::directory::spreadsheet_csv;
 
 /// The most rows an export holds, so one request cannot build an unbounded file.
 pub const EXPORT_LIMIT: usize = 50_000;
@@ -93,24 +93,7 @@ pub fn xlsx_download(sheet: &Sheet, stem: &str) -> Response {
 
 /// A sheet as CSV: a BOM, then the header and rows, formula-like cells neutralised.
 pub fn csv(sheet: &Sheet) -> Result<Vec<u8>, csv::Error> {
-    let mut out = "\u{feff}".as_bytes().to_vec();
-    {
-        let mut writer = csv::Writer::from_writer(&mut out);
-        writer.write_record(
-            sheet
-                .header
-                .iter()
-                .map(|c| exported_cell(c).into_owned().into_bytes()),
-        )?;
-        for row in &sheet.rows {
-            writer.write_record(
-                row.iter()
-                    .map(|c| exported_cell(c).into_owned().into_bytes()),
-            )?;
-        }
-        writer.flush()?;
-    }
-    Ok(out)
+    spreadsheet_csv(&sheet.header, &sheet.rows)
 }
 
 /// A sheet as a CSV download named `stem.csv`.

@@ -20,7 +20,7 @@ use super::pages::{Frame, beijing_time, failed, message, signed_in};
 use super::{State, html};
 use crate::service::accounts::Caller;
 use crate::service::dashboard::days_begun;
-use crate::service::office::{MAX_PAGE, MeetingFilter, Office};
+use crate::service::office::{MeetingFilter, Office};
 
 /// A slot in Chinese.
 fn slot_name(slot: Slot) -> &'static str {
@@ -153,7 +153,31 @@ async fn teams_of(
         .entities(team_ids)
         .await
         .map_err(|err| failed(&err))?;
-    let (first, last) = (format!("{month}-01"), format!("{month}-31"));
+    // The month's meetings, read once for every team: (enterprise, team, day, slot) → the
+    // meeting and whether it was recorded after its day.
+    let filter = MeetingFilter {
+        from: Some(format!("{month}-01")),
+        to: Some(format!("{month}-31")),
+        ..MeetingFilter::default()
+    };
+    let mut held: HashMap<(String, String, String, &'static str), (String, bool)> = HashMap::new();
+    for projection in Office::all_meetings(&state.sync, caller, &filter)
+        .await
+        .map_err(|err| failed(&err))?
+    {
+        if let Ok(meeting) = serde_json::from_value::<Meeting>(projection.entity.body) {
+            let received = anjian_sync::clock::china_date(projection.received_at_ms);
+            let late = received > meeting.content.date;
+            let content = meeting.content;
+            held.entry((
+                content.enterprise_id,
+                content.team_id,
+                content.date,
+                slot_name(content.slot),
+            ))
+            .or_insert((projection.entity.id, late));
+        }
+    }
     let days = days_of(month);
     let begun = usize::try_from(days_begun(month, today)).unwrap_or(0);
     let mut shown = Vec::new();
@@ -162,38 +186,6 @@ async fn teams_of(
         let Ok(record) = serde_json::from_value::<TeamRecord>(team.entity.body.clone()) else {
             continue;
         };
-        let filter = MeetingFilter {
-            enterprise: Some(record.enterprise_id.clone()),
-            team: Some(record.code.clone()),
-            from: Some(first.clone()),
-            to: Some(last.clone()),
-            evidence_complete: None,
-        };
-        let mut held: HashMap<(String, &'static str), (String, bool)> = HashMap::new();
-        let mut after = None;
-        // At most a month of three slots over a few shifts: a page or two.
-        for _ in 0..10 {
-            let page = Office::meetings(&state.sync, caller, &filter, after.as_deref(), MAX_PAGE)
-                .await
-                .map_err(|err| failed(&err))?;
-            for projection in &page.items {
-                if let Ok(meeting) =
-                    serde_json::from_value::<Meeting>(projection.entity.body.clone())
-                {
-                    let received = anjian_sync::clock::china_date(projection.received_at_ms);
-                    let late = received > meeting.content.date;
-                    held.entry((
-                        meeting.content.date.clone(),
-                        slot_name(meeting.content.slot),
-                    ))
-                    .or_insert((projection.entity.id.clone(), late));
-                }
-            }
-            after = page.next_after;
-            if after.is_none() {
-                break;
-            }
-        }
         let mut counts = BTreeMap::new();
         let rows = days
             .iter()
@@ -204,7 +196,13 @@ async fn teams_of(
                     .slots
                     .iter()
                     .map(|slot| {
-                        let found = held.get(&(date.clone(), slot_name(*slot)));
+                        let key = (
+                            record.enterprise_id.clone(),
+                            record.code.clone(),
+                            date.clone(),
+                            slot_name(*slot),
+                        );
+                        let found = held.get(&key);
                         let status = match found {
                             Some((_, true)) => "late",
                             Some((_, false)) => "held",

@@ -342,49 +342,38 @@ impl Directory {
             .filter_map(|g| serde_json::from_value::<GridRecord>(g.entity.body).ok())
             .map(|g| (g.code, g.name))
             .collect();
-        let mut out = b"\xef\xbb\xbf".to_vec();
-        {
-            let mut writer = csv::Writer::from_writer(&mut out);
-            let fail = |err: csv::Error| SyncError::Invalid {
-                field: "export",
-                message: err.to_string(),
+        let mut rows = Vec::new();
+        for enterprise in sync.entities_of_type(EntityType::Enterprise).await? {
+            let Ok(r) =
+                serde_json::from_value::<EnterpriseRecord>(strip_derived(&enterprise.entity.body))
+            else {
+                continue;
             };
-            writer.write_record(EXPORT_HEADERS).map_err(fail)?;
-            for enterprise in sync.entities_of_type(EntityType::Enterprise).await? {
-                let Ok(r) = serde_json::from_value::<EnterpriseRecord>(strip_derived(
-                    &enterprise.entity.body,
-                )) else {
-                    continue;
-                };
-                // The grid's name (its code when it has none): imports back to the same grid.
-                let grid = grid_names
-                    .get(&r.grid_id)
-                    .cloned()
-                    .unwrap_or_else(|| r.grid_id.clone());
-                let (contact, phone) = r
-                    .contacts
-                    .first()
-                    .map(|c| (c.name.clone(), c.phone.clone()))
-                    .unwrap_or_default();
-                let cells = [
-                    r.name.as_str(),
-                    r.credit_code.as_str(),
-                    grid.as_str(),
-                    r.industry.as_str(),
-                    scale_name(r.scale),
-                    r.address.as_str(),
-                    contact.as_str(),
-                    phone.as_str(),
-                ];
-                writer
-                    .write_record(cells.map(|cell| exported_cell(cell).into_owned()))
-                    .map_err(fail)?;
-            }
-            writer.flush().map_err(|err| SyncError::Invalid {
-                field: "export",
-                message: err.to_string(),
-            })?;
+            // The grid's name (its code when it has none): imports back to the same grid.
+            let grid = grid_names
+                .get(&r.grid_id)
+                .cloned()
+                .unwrap_or_else(|| r.grid_id.clone());
+            let (contact, phone) = r
+                .contacts
+                .first()
+                .map(|c| (c.name.clone(), c.phone.clone()))
+                .unwrap_or_default();
+            rows.push(vec![
+                r.name,
+                r.credit_code,
+                grid,
+                r.industry,
+                scale_name(r.scale).to_string(),
+                r.address,
+                contact,
+                phone,
+            ]);
         }
+        let out = spreadsheet_csv(&EXPORT_HEADERS, &rows).map_err(|err| SyncError::Invalid {
+            field: "export",
+            message: err.to_string(),
+        })?;
         Ok(out)
     }
 }
@@ -663,6 +652,29 @@ pub fn exported_cell(value: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Borrowed(value)
     }
+}
+
+/// A table as CSV for a spreadsheet: a UTF-8 BOM (so Excel reads the Chinese), then the header
+/// and the rows, every cell a spreadsheet would run as a formula neutralised
+/// ([`exported_cell`]).
+pub fn spreadsheet_csv<H: AsRef<str>, C: AsRef<str>>(
+    header: &[H],
+    rows: &[Vec<C>],
+) -> Result<Vec<u8>, csv::Error> {
+    let mut out = b"\xef\xbb\xbf".to_vec();
+    {
+        let mut writer = csv::Writer::from_writer(&mut out);
+        let cells = |row: &mut dyn Iterator<Item = &str>| {
+            row.map(|c| exported_cell(c).into_owned())
+                .collect::<Vec<String>>()
+        };
+        writer.write_record(cells(&mut header.iter().map(AsRef::as_ref)))?;
+        for row in rows {
+            writer.write_record(cells(&mut row.iter().map(AsRef::as_ref)))?;
+        }
+        writer.flush()?;
+    }
+    Ok(out)
 }
 
 /// An imported cell's value: without the `'` [`exported_cell`] put before a formula-like one.

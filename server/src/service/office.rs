@@ -352,6 +352,16 @@ impl Office {
         Office::page(sync, caller, EntityType::Meeting, after, limit, take).await
     }
 
+    /// Every meeting the caller sees that the filter takes, in id order.
+    pub async fn all_meetings(
+        sync: &SyncService,
+        caller: &Caller,
+        filter: &MeetingFilter,
+    ) -> Result<Vec<Projection>, SyncError> {
+        let take = Office::meeting_filter(filter);
+        Office::all(sync, caller, EntityType::Meeting, take).await
+    }
+
     fn inspection_filter(filter: &InspectionFilter) -> impl Fn(&Fact) -> bool + Send + 'static {
         let filter = filter.clone();
         move |f: &Fact| {
