@@ -194,23 +194,23 @@ impl Chromium {
             .unwrap()
     }
 
-    /// The visible text of the element matching `css`.
-    pub async fn text_of(&self, css: &str) -> String {
+    /// The element matching `css`; the test fails when there is none.
+    pub async fn element(&self, css: &str) -> fantoccini::elements::Element {
         self.client
             .find(Locator::Css(css))
             .await
             .unwrap_or_else(|err| panic!("nothing matches {css}: {err}"))
-            .text()
-            .await
-            .unwrap()
+    }
+
+    /// The visible text of the element matching `css`.
+    pub async fn text_of(&self, css: &str) -> String {
+        self.element(css).await.text().await.unwrap()
     }
 
     /// The attribute `name` of the element matching `css`.
     pub async fn attr_of(&self, css: &str, name: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
+        self.element(css)
             .await
-            .unwrap_or_else(|err| panic!("nothing matches {css}: {err}"))
             .attr(name)
             .await
             .unwrap()
@@ -229,21 +229,13 @@ impl Chromium {
 
     /// Clicks the link matching `css` that downloads a file: the page stays.
     pub async fn click_download(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|err| panic!("nothing matches {css}: {err}"))
-            .click()
-            .await
-            .unwrap();
+        self.element(css).await.click().await.unwrap();
     }
 
     /// Chooses `file` in the file field matching `css`.
     pub async fn choose_file(&self, css: &str, file: &Path) {
-        self.client
-            .find(Locator::Css(css))
+        self.element(css)
             .await
-            .unwrap_or_else(|err| panic!("nothing matches {css}: {err}"))
             .send_keys(&file.to_string_lossy())
             .await
             .unwrap();
@@ -264,13 +256,7 @@ impl Chromium {
     /// page has replaced this one.
     pub async fn click(&self, css: &str) {
         let old = self.client.find(Locator::Css("html")).await.unwrap();
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|err| panic!("nothing matches {css}: {err}"))
-            .click()
-            .await
-            .unwrap();
+        self.element(css).await.click().await.unwrap();
         self.replaced(old).await;
     }
 
