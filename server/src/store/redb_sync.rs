@@ -359,7 +359,12 @@ impl RedbStore {
     /// that the records of an enterprise find its grid). Returns how many facts it made.
     pub(super) fn backfill_facts(&self) -> Result<usize, StoreError> {
         // The usual start: the facts are there, and a read says so without a write.
-        if !self.db().begin_read()?.open_table(OFFICE_FACTS)?.is_empty()? {
+        if !self
+            .db()
+            .begin_read()?
+            .open_table(OFFICE_FACTS)?
+            .is_empty()?
+        {
             return Ok(0);
         }
         let txn = self.db().begin_write()?;
