@@ -147,26 +147,40 @@ pub(crate) fn status(device: &Device, dir: &Path) -> anyhow::Result<()> {
         }
     }
     let dismissed = dismissed(dir)?;
-    let (done, open): (Vec<_>, Vec<_>) = device
-        .issues()?
+    let issues = device.issues()?;
+    let (handled, issues): (Vec<_>, Vec<_>) = issues
+        .into_iter()
+        .partition(|issue| anjian_sync::kinds::issue::is_handled(&issue.entity));
+    let (done, open): (Vec<_>, Vec<_>) = issues
         .into_iter()
         .partition(|issue| dismissed.contains(&issue.entity.id));
     say!(
-        "conflicts and quarantined: {} to look at ({} dismissed)",
+        "conflicts and quarantined: {} to look at ({} handled by the office, {} dismissed)",
         open.len(),
+        handled.len(),
         done.len()
     );
     for issue in &open {
         let body = &issue.entity.body;
+        let code = body["reason"]["code"].as_str().unwrap_or("?");
         say!(
-            "  {} {}: {} — {} of record {}\n    `anjian show {}` has the whole event; `anjian dismiss {}` once dealt with",
+            "  {} {code} ({}): {} — {} of record {}\n    `anjian show {}` has the whole event; `anjian dismiss {}` once dealt with",
             body["verdict"].as_str().unwrap_or("?"),
-            body["reason"]["code"].as_str().unwrap_or("?"),
+            anjian_sync::reasons::words(code),
             body["reason"]["message"].as_str().unwrap_or(""),
             body["event"]["kind"].as_str().unwrap_or(""),
             body["about_entity"].as_str().unwrap_or("?"),
             issue.entity.id,
             issue.entity.id,
+        );
+    }
+    for issue in &handled {
+        let body = &issue.entity.body;
+        say!(
+            "  handled by the office (已处理): {} of record {}: {}",
+            body["event"]["kind"].as_str().unwrap_or(""),
+            body["about_entity"].as_str().unwrap_or("?"),
+            body["handled"]["note"].as_str().unwrap_or(""),
         );
     }
     match device.clock_skew_ms()? {

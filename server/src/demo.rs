@@ -7,7 +7,8 @@
 //! stores with ammonia refrigeration, an LPG station, a shipyard), teams and workers of two
 //! enterprises, one user of each role, and a few open hazards (隐患) reported by the town's
 //! inspector with a photo each, one of them rectified and waiting for acceptance (待验收), the grid patrol that found the
-//! first two, a team's shift meetings of yesterday and today, and a safety article waiting for
+//! first two, two sync issues (同步问题) from the manager's phone (a stale transition and a
+//! hazard without its photo), a team's shift meetings of yesterday and today, and a safety article waiting for
 //! review (待审核). The shipped small-enterprise checklist is published at start as
 //! on any server.
 
@@ -416,6 +417,29 @@ pub async fn seed(
         .await?
         .map_err(|(i, rejection)| anyhow!("demo rectification {i} refused: {rejection:?}"))?;
 
+    // The manager's phone was offline all morning: it still thought the lights hazard had just
+    // been reported, and tried to start the rectification (a conflict: the hazard had moved on),
+    // and it lost the photo of a hazard it found itself (quarantined: a hazard needs a photo).
+    // Both wait in the office's sync-issue queue (同步问题).
+    phone_events(
+        state,
+        &manager,
+        vec![
+            (
+                "hazard.transition",
+                lights,
+                json!({"from": "reported", "to": "rectifying", "note": "已安排电工更换"}),
+            ),
+            (
+                "hazard.report",
+                Uuid::now_v7(),
+                json!({"enterprise_id": seaweed, "level": "general",
+                    "description": "晒场配电线路拖地，未架空", "deadline": "2026-12-12"}),
+            ),
+        ],
+    )
+    .await?;
+
     // The drying team (烘干一班) held yesterday's three meetings and today's pre-shift one.
     let teamlead = login(state, "teamlead", password_of("teamlead")?).await?;
     let scene = demo_photo(8)?;
@@ -545,6 +569,60 @@ fn patrol(
         ],
         template_ref: Some(format!("{}@{}", checklist.code, checklist.version)),
     })
+}
+
+/// Enrols a phone for `caller` and pushes `events` (kind, record, payload) from it, signed, as
+/// the phone would after being offline: the push's verdicts are whatever the judgement says.
+async fn phone_events(
+    state: &AppState,
+    caller: &Caller,
+    events: Vec<(&str, Uuid, serde_json::Value)>,
+) -> anyhow::Result<()> {
+    use anjian_sync::event::{Captured, DeviceKey, EVENT_VERSION, EventBody, GENESIS_HASH};
+    let key = DeviceKey::from_secret(secrets::random_bytes());
+    let device = state
+        .sync
+        .enrol(caller, &key.public_hex(), "演示手机")
+        .await
+        .map_err(|err| anyhow!("cannot enrol a demo phone: {err}"))?;
+    let now = crate::store::model::UnixMillis::now().0;
+    let mut prev_hash = GENESIS_HASH.to_string();
+    let mut signed = Vec::new();
+    for (seq, (kind, entity_id, payload)) in (1..).zip(events) {
+        let event = key.sign(EventBody {
+            v: EVENT_VERSION,
+            device_id: device.id.to_string(),
+            seq,
+            id: Uuid::now_v7().to_string(),
+            prev_hash: prev_hash.clone(),
+            kind: kind.into(),
+            entity_id: entity_id.to_string(),
+            payload,
+            blob_refs: Vec::new(),
+            template_ref: None,
+            base_rev: None,
+            captured: Captured {
+                wall_ms: now - 3 * 3_600_000,
+                tz_offset_min: 480,
+            },
+        })?;
+        prev_hash = event.hash.clone();
+        signed.push(event);
+    }
+    let request = anjian_sync::protocol::PushRequest {
+        device_id: device.id.to_string(),
+        device_clock_ms: now,
+        events: signed,
+    };
+    let answer = state
+        .sync
+        .push(caller, request)
+        .await
+        .map_err(|err| anyhow!("cannot push from a demo phone: {err}"))?;
+    if let Some(refused) = answer.refused {
+        return Err(anyhow!("the demo phone's push was refused: {refused:?}"));
+    }
+    Ok(())
 }
 
 async fn login(

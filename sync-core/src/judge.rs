@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Grant;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
-use crate::kinds::{article, enterprise, grid, hazard, inspection, meeting, team, worker};
+use crate::kinds::{article, enterprise, grid, hazard, inspection, issue, meeting, team, worker};
 
 /// The person behind an event: the user its device is enrolled to, with their grant at judgement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -219,6 +219,7 @@ kinds!(
     inspection::TemplatePublish,
     inspection::InspectionSubmit,
     inspection::InspectionAmend,
+    issue::IssueHandle,
 );
 
 /// Judges `event`, sent by `actor`, against the entity it is about as it stands (`current`)
@@ -374,6 +375,19 @@ pub fn enterprise_grid(related: &Related, enterprise_id: &str) -> Option<String>
         .flatten()
 }
 
+/// Lets the town safety office (admin) alone through; `doing` ends the refusal's sentence
+/// ("only the town safety office (admin) …").
+pub fn admin_only(actor: &Actor, doing: &str) -> Result<(), Reject> {
+    if actor.grant.has(crate::access::Role::Admin) {
+        Ok(())
+    } else {
+        Err(Reject::quarantine(
+            "not-permitted",
+            format!("only the town safety office (admin) {doing}"),
+        ))
+    }
+}
+
 /// The entity a record-keeping kind makes: `record` as the body of entity `id`.
 pub fn record_entity<T: Serialize>(
     id: &str,
@@ -466,21 +480,26 @@ pub fn check_date(field: &str, value: &str) -> Result<(), Reject> {
     }
 }
 
-/// The id of the sync issue kept for a device's event that was not applied.
+/// The id of the sync issue kept for a device's event that was not applied: a UUID derived from
+/// the device and the `seq`, so the same event always names the same issue, and events (such as
+/// `issue.handle`) can be about it like any other entity.
 pub fn issue_id(device_id: &str, seq: u64) -> String {
-    format!("issue:{device_id}:{seq}")
+    crate::entity::derived_id(&["issue", device_id, &seq.to_string()])
 }
 
 /// The sync issue (a conflict or quarantine kept for a person) for an event that was not
 /// applied. It holds the whole signed event, so nothing the person captured is lost. Its
-/// author sees it; a conflict is also seen by everyone who sees the entity it was about.
+/// author sees it; a conflict is also seen by everyone who sees the entity it was about (but
+/// for one about a sync issue, which is the office's own business).
 pub fn issue_entity(
     event: &crate::event::SignedEvent,
     judgement: &Judgement,
     author: &str,
 ) -> Entity {
+    // A conflict over a sync issue itself (it was already handled) concerns the office alone.
+    let about_an_issue = event.body.kind == crate::kinds::issue::IssueHandle::NAME;
     let mut scope = match (judgement.verdict, &judgement.target_scope) {
-        (Verdict::Conflict, Some(target)) => EntityScope {
+        (Verdict::Conflict, Some(target)) if !about_an_issue => EntityScope {
             public: false,
             directory: false,
             review: false,

@@ -37,3 +37,4 @@ pub mod judge;
 pub mod kinds;
 #[warn(clippy::arithmetic_side_effects)]
 pub mod protocol;
+pub mod reasons;

@@ -152,7 +152,10 @@ async fn a_form_without_its_token_is_refused_and_a_leader_changes_nothing() {
     );
     browser.navigate_by(&script).await;
     let answer = browser.text().await;
-    assert!(answer.contains("您的角色不能进行此操作"), "{answer}");
+    assert!(
+        answer.contains(anjian_sync::reasons::words("not-permitted")),
+        "{answer}"
+    );
     assert!(browser.errors().await.iter().any(|e| e.contains("403")));
     browser.sign_out().await;
     browser.sign_in("admin", anjian_tests::ADMIN_PASSWORD).await;
@@ -285,22 +288,7 @@ async fn an_inspection_record_shows_its_checklist_officers_and_signature_and_pri
     );
 
     // Printed on A4 (the print stylesheet drops the navigation), kept beside the screenshots.
-    let pdf = browser
-        .client
-        .print(
-            fantoccini::wd::PrintConfiguration::builder()
-                .size(fantoccini::wd::PrintSize::A4)
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert!(pdf.starts_with(b"%PDF"));
-    std::fs::write(
-        anjian_tests::chromium::screenshot_dir().join("inspection.pdf"),
-        &pdf,
-    )
-    .unwrap();
+    browser.print_a4("inspection").await;
 
     // The list downloads as .xlsx and reads back.
     browser.open("/console/inspections").await;
@@ -386,6 +374,30 @@ async fn the_dashboard_figures_are_the_ledgers_behind_them_and_follow_the_office
         .visit("/console/", "dashboard-after-acceptance")
         .await;
     assert_eq!(card(&browser, "rectification").await, "25.0%");
+    // The sync issues waiting are the queue's.
+    assert_eq!(card(&browser, "sync-issues").await, "2");
+    browser.click("#card-sync-issues").await;
+    assert_eq!(listed_rows(&browser, "issues").await, 2);
+
+    // The dashboard prints as the month's report (考核月报) on A4, with the same figures and
+    // six months of each trend.
+    browser.open("/console/").await;
+    browser.click("#print-report").await;
+    let report = browser.visit(&browser.path().await, "report").await;
+    assert!(report.contains("安全生产工作考核月报"), "{report}");
+    assert_eq!(browser.text_of("#report-area").await, "全镇");
+    assert_eq!(
+        browser.text_of("#figure-rectification .value").await,
+        "25.0%"
+    );
+    assert_eq!(browser.text_of("#figure-hazards-found .value").await, "4");
+    assert_eq!(browser.count("#history thead th").await, 1 + 6);
+    let history = browser.text_of("#history").await;
+    assert!(
+        history.contains("整改率") && history.contains("25.0%"),
+        "{history}"
+    );
+    browser.print_a4("report").await;
 
     // A grid the caller does not cover is refused beside the filters; a leader has the
     // town's dashboard, an enterprise manager none.
@@ -400,6 +412,9 @@ async fn the_dashboard_figures_are_the_ledgers_behind_them_and_follow_the_office
     browser.sign_in("manager", town.password("manager")).await;
     let home = browser.visit("/console/", "home-as-manager").await;
     assert!(!home.contains("整改率"), "{home}");
+    browser.open("/console/report").await;
+    assert!(browser.text().await.contains("没有考核报表"));
+    assert!(browser.errors().await.iter().any(|e| e.contains("403")));
     browser.close().await;
 }
 
@@ -681,4 +696,96 @@ async fn the_map_draws_each_enterprise_by_risk_and_the_same_is_geojson() {
     assert!(browser.path().await.starts_with("/console/enterprises/"));
     assert!(browser.text().await.contains("涉氨制冷"));
     browser.close().await;
+}
+
+#[tokio::test]
+async fn the_office_sees_a_refused_event_beside_its_record_and_marks_it_handled() {
+    let (server, town) = TestServer::demo().await;
+    let browser = Chromium::start(&server.url("")).await;
+    browser.sign_in("admin", anjian_tests::ADMIN_PASSWORD).await;
+    let queue = browser.visit("/console/issues", "issues").await;
+    assert!(queue.contains("共 2 条"), "{queue}");
+    let stale = anjian_sync::reasons::words("stale-transition");
+    let no_photo = anjian_sync::reasons::words("photo-required");
+    assert!(queue.contains(stale) && queue.contains(no_photo), "{queue}");
+
+    // The manager's phone tried to start a rectification the hazard had moved past: the
+    // refused move beside the hazard as it stands.
+    let mut conflict = String::new();
+    for link in browser
+        .client
+        .find_all(Locator::Css("#issues a[href^='/console/issues/']"))
+        .await
+        .unwrap()
+    {
+        if link.text().await.unwrap() == stale {
+            conflict = link.attr("href").await.unwrap().unwrap();
+        }
+    }
+    assert!(!conflict.is_empty(), "no conflict in {queue}");
+    browser.visit(&conflict, "issue-conflict").await;
+    let refused = browser.text_of("#event").await;
+    assert!(
+        refused.contains("隐患办理") && refused.contains("已上报（reported）"),
+        "{refused}"
+    );
+    assert!(refused.contains("已安排电工更换"), "{refused}");
+    let current = browser.text_of("#current").await;
+    assert!(
+        current.contains("待验收（pending_acceptance）") && current.contains("应急照明灯损坏"),
+        "{current}"
+    );
+    assert!(
+        browser
+            .text_of("#reason")
+            .await
+            .contains("stale-transition")
+    );
+
+    // A blank note (the browser's own check taken away) is refused and changes nothing.
+    browser
+        .run("document.querySelector('#handle textarea').removeAttribute('required')")
+        .await;
+    browser.click("#handle button").await;
+    let notice = browser.text_of(".notice").await;
+    assert!(
+        notice.contains(anjian_sync::reasons::words("payload-invalid")),
+        "{notice}"
+    );
+    assert_eq!(browser.text_of("#state").await, "待处理");
+    assert!(browser.errors().await.iter().any(|e| e.contains("400")));
+
+    // With a note it is handled: nothing deleted, the note kept, the queue shorter.
+    browser
+        .fill(
+            "#handle",
+            "note",
+            "已电话联系安全员：隐患已申请验收，此操作作废",
+        )
+        .await;
+    browser.click("#handle button").await;
+    assert_eq!(browser.path().await, conflict);
+    assert_eq!(browser.text_of("#state").await, "已处理");
+    assert_eq!(
+        browser.text_of("#handled-note").await,
+        "已电话联系安全员：隐患已申请验收，此操作作废"
+    );
+    assert_eq!(browser.count("#handle").await, 0, "handled once");
+    assert!(browser.text_of("#event").await.contains("已安排电工更换"));
+    let open = browser.visit("/console/issues", "issues-after").await;
+    assert!(open.contains("共 1 条") && !open.contains(stale), "{open}");
+    let handled = browser
+        .visit("/console/issues?state=handled", "issues-handled")
+        .await;
+    assert!(
+        handled.contains("共 1 条") && handled.contains(stale),
+        "{handled}"
+    );
+    browser.sign_out().await;
+
+    // The leader reads the queue and the issue, and is offered nothing to do.
+    browser.sign_in("leader", town.password("leader")).await;
+    let page = browser.visit(&conflict, "issue-as-leader").await;
+    assert!(page.contains("已处理"), "{page}");
+    assert_eq!(browser.count("#handle").await, 0);
 }

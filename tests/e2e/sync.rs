@@ -4,7 +4,7 @@ use anjian_sync::client::{PhotoState, Step};
 use anjian_sync::entity::EntityType;
 use anjian_sync::judge::Verdict;
 use anjian_tests::devices::{PHOTO, meeting_on};
-use anjian_tests::{TestDevice, TestServer, USER_PASSWORD};
+use anjian_tests::{ADMIN_PASSWORD, TestDevice, TestServer, USER_PASSWORD};
 use redb::ReadableTable as _;
 use serde_json::{Value, json};
 
@@ -379,6 +379,62 @@ async fn the_same_meeting_recorded_on_two_devices_is_a_conflict_not_a_double_cou
     let issues = wang.issues().unwrap();
     assert_eq!(issues.len(), 1, "shown to the team lead");
     assert_eq!(issues[0].entity.body["reason"]["code"], "already-submitted");
+}
+
+#[tokio::test]
+async fn the_office_marks_a_conflict_handled_and_its_author_learns_at_the_next_sync() {
+    let (server, _) = town().await;
+    let wang = TestDevice::enrolled(&server, "wang", USER_PASSWORD).await;
+    let zhou = TestDevice::enrolled(&server, "zhou", USER_PASSWORD).await;
+    let office = TestDevice::enrolled(&server, "admin", ADMIN_PASSWORD).await;
+    wang.submit_meeting("e1", "t1", "早班");
+    zhou.submit_meeting("e1", "t1", "早班");
+    zhou.sync().await.unwrap();
+    wang.sync().await.unwrap();
+    let issue = wang.issues().unwrap().remove(0);
+    assert!(!anjian_sync::kinds::issue::is_handled(&issue.entity));
+
+    // The manager, who only reads the issue, cannot mark it; the office can, once.
+    zhou.sync().await.unwrap();
+    office.sync().await.unwrap();
+    let note = json!({"note": "同一场会两台手机都记了，以先到的为准"});
+    let (_, mine) = zhou
+        .capture("issue.handle", &issue.entity.id, note.clone(), vec![])
+        .unwrap();
+    assert_eq!(mine.reason.unwrap().code, "not-permitted");
+    let (_, local) = office
+        .capture("issue.handle", &issue.entity.id, note.clone(), vec![])
+        .unwrap();
+    assert_eq!(local.verdict, Verdict::Applied, "{local:?}");
+    let (_, twice) = office
+        .capture("issue.handle", &issue.entity.id, note, vec![])
+        .unwrap();
+    assert_eq!(twice.reason.unwrap().code, "already-handled");
+    let report = office.sync().await.unwrap();
+    assert_eq!(
+        report.not_applied, 1,
+        "the second mark is a conflict on the server too"
+    );
+    zhou.sync().await.unwrap();
+
+    wang.sync().await.unwrap();
+    let handled = wang.issues().unwrap();
+    assert_eq!(
+        handled.len(),
+        1,
+        "the same issue, and not the office's own conflict about it"
+    );
+    let body = &handled[0].entity.body;
+    assert!(anjian_sync::kinds::issue::is_handled(&handled[0].entity));
+    assert_eq!(
+        body["handled"]["note"],
+        "同一场会两台手机都记了，以先到的为准"
+    );
+    assert_eq!(
+        body["event"], issue.entity.body["event"],
+        "the refused event is kept"
+    );
+    assert_eq!(body["reason"]["code"], "already-submitted");
 }
 
 #[tokio::test]

@@ -311,6 +311,21 @@ impl Chromium {
         path
     }
 
+    /// Prints the page on A4 as the browser's print would (the print stylesheet applies), keeps
+    /// the PDF beside the screenshots as `{name}.pdf`, and returns its bytes.
+    pub async fn print_a4(&self, name: &str) -> Vec<u8> {
+        let config = fantoccini::wd::PrintConfiguration::builder()
+            .size(fantoccini::wd::PrintSize::A4)
+            .build()
+            .unwrap();
+        let pdf = self.client.print(config).await.unwrap();
+        assert!(pdf.starts_with(b"%PDF"), "{name}: not a PDF");
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.pdf")), &pdf).unwrap();
+        pdf
+    }
+
     /// The errors the browser logged since the last call: script errors, refused resources
     /// (a CSP violation, a missing asset), failed loads.
     pub async fn errors(&self) -> Vec<String> {

@@ -147,8 +147,8 @@ pub struct Event {
     /// What was done: `enterprise.save`, `grid.save`, `team.save`, `worker.save`,
     /// `meeting.submit`, `meeting.amend`, `hazard.report`, `hazard.transition`,
     /// `hazard.deadline`, `article.save`, `article.submit`, `article.review`,
-    /// `article.withdraw`, `template.publish`, `inspection.submit`, `inspection.amend`. Any other
-    /// kind is taken and quarantined (`unknown-kind`).
+    /// `article.withdraw`, `template.publish`, `inspection.submit`, `inspection.amend`,
+    /// `issue.handle`. Any other kind is taken and quarantined (`unknown-kind`).
     pub kind: String,
     /// The entity it is about.
     pub entity_id: String,

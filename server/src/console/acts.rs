@@ -27,19 +27,7 @@ pub enum Outcome {
 /// What a refusal says, in Chinese, with the judgement's own words.
 fn refusal(rejection: &Rejection) -> (StatusCode, String) {
     let reason = &rejection.reason;
-    let said = match reason.code.as_str() {
-        "stale-transition" | "stale-state" => {
-            "此记录已被他人处理，下面是它现在的状态；请确认后再操作。"
-        }
-        "hazard-closed" => "此隐患已销号或作废，不能再修改。",
-        "note-required" => "请填写原因。",
-        "not-permitted" => "您的角色不能进行此操作。",
-        "acceptor-is-owner" => "验收人不能是申请验收的整改人。",
-        "reviewer-is-author" => "稿件须由作者以外的审核员审核。",
-        "invalid-transition" | "invalid-state" => "此记录当前不能这样办理。",
-        "payload-invalid" => "填写的内容不符合要求。",
-        _ => "未能保存。",
-    };
+    let said = anjian_sync::reasons::words(&reason.code);
     let status = match (rejection.verdict, reason.code.as_str()) {
         (Verdict::Conflict, _) => StatusCode::CONFLICT,
         (_, "not-permitted") => StatusCode::FORBIDDEN,
@@ -94,4 +82,22 @@ pub fn with_note(mut payload: serde_json::Value, note: &str) -> serde_json::Valu
         payload["note"] = serde_json::Value::String(note.to_string());
     }
     payload
+}
+
+/// The answer to an office change made from a record's page: back to the page (`back`) when it
+/// was made; else the page again, drawn by `page` with the refusal, under the refusal's status.
+pub async fn answered<P, F>(
+    outcome: Outcome,
+    back: &str,
+    page: impl FnOnce(String) -> F,
+) -> Response
+where
+    P: askama::Template,
+    F: std::future::Future<Output = Result<P, Response>>,
+{
+    match outcome {
+        Outcome::Done => super::see_other(back),
+        Outcome::Refused(status, text) => super::rendered(status, page(text).await),
+        Outcome::Answer(answer) => answer,
+    }
 }

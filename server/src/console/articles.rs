@@ -14,9 +14,9 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::acts::{Outcome, change, with_note};
+use super::acts::{answered, change, with_note};
 use super::pages::{Frame, beijing_time, failed, form_of, message, signed_in};
-use super::{State, html, see_other};
+use super::{State, html, rendered};
 use crate::service::accounts::Caller;
 use crate::service::office::Office;
 
@@ -220,10 +220,10 @@ pub async fn show(req: &Request, Data(state): Data<&State>, Path(id): Path<Strin
         Ok(signed) => signed,
         Err(answer) => return answer,
     };
-    match article_page(state, &caller, &token, &id, None).await {
-        Ok(page) => html(StatusCode::OK, page.render()),
-        Err(answer) => answer,
-    }
+    rendered(
+        StatusCode::OK,
+        article_page(state, &caller, &token, &id, None).await,
+    )
 }
 
 /// The review form: `publish` or `reject`, and the note (required to reject).
@@ -251,16 +251,11 @@ async fn act(
     kind: &'static str,
     payload: serde_json::Value,
 ) -> Response {
-    match change(state, &caller, EntityType::Article, id, kind, payload).await {
-        Outcome::Done => see_other(&format!("/console/articles/{id}")),
-        Outcome::Refused(status, text) => {
-            match article_page(state, &caller, &token, id, Some(text)).await {
-                Ok(page) => html(status, page.render()),
-                Err(answer) => answer,
-            }
-        }
-        Outcome::Answer(answer) => answer,
-    }
+    let outcome = change(state, &caller, EntityType::Article, id, kind, payload).await;
+    answered(outcome, &format!("/console/articles/{id}"), |text| {
+        article_page(state, &caller, &token, id, Some(text))
+    })
+    .await
 }
 
 /// Publishes (发布) or rejects (退回) an article waiting for review.

@@ -34,6 +34,12 @@ pub struct Card {
 pub struct Dashboard {
     pub month: String,
     pub grid: String,
+    /// The grid's name, or 全镇 (the whole town) / the caller's grids.
+    pub area: String,
+    /// The six months of the trends, oldest first.
+    pub months: Vec<String>,
+    /// Each figure with a trend and its value in each of those months, for the printed report.
+    pub history: Vec<(&'static str, Vec<String>)>,
     pub grids: Vec<(String, String)>,
     pub cards: Vec<Card>,
     pub by_kind: Vec<(&'static str, u64, String)>,
@@ -96,6 +102,10 @@ pub fn trend_svg(points: &[(String, Option<u64>)], unit_permille: bool) -> Strin
     svg
 }
 
+fn history_of(all: &[Figures], value: impl Fn(&Figures) -> String) -> Vec<String> {
+    all.iter().map(value).collect()
+}
+
 /// The dashboard for `caller`, or `None` when their role has none.
 pub async fn dashboard(
     state: &State,
@@ -141,7 +151,7 @@ pub async fn dashboard(
         months.push(before);
     }
     months.reverse();
-    let all = dashboard::figures(&state.sync, covered, &months, &today).await?;
+    let all = dashboard::figures(&state.sync, covered.clone(), &months, &today).await?;
     let now = all.last().cloned().unwrap_or_default();
     let trend = |value: &dyn Fn(&Figures) -> Option<u64>| {
         all.iter()
@@ -153,6 +163,42 @@ pub async fn dashboard(
         String::new()
     } else {
         format!("&grid={grid}")
+    };
+    let history = vec![
+        (
+            "检查覆盖率（全覆盖）",
+            history_of(&all, |f| percent(f.coverage_permille())),
+        ),
+        ("检查次数", history_of(&all, |f| f.inspections.to_string())),
+        (
+            "发现隐患",
+            history_of(&all, |f| f.hazards_found.to_string()),
+        ),
+        (
+            "销号隐患",
+            history_of(&all, |f| f.hazards_closed.to_string()),
+        ),
+        (
+            "整改率",
+            history_of(&all, |f| percent(f.rectification_permille())),
+        ),
+        (
+            "班组安全交接会",
+            history_of(&all, |f| percent(f.meetings_permille())),
+        ),
+        (
+            "证据完整率",
+            history_of(&all, |f| percent(f.evidence_permille())),
+        ),
+    ];
+    let area = match (&covered, grid.is_empty()) {
+        (_, false) => names.grid(&grid),
+        (None, true) => "全镇".to_string(),
+        (Some(mine), true) => mine
+            .iter()
+            .map(|code| names.grid(code))
+            .collect::<Vec<_>>()
+            .join("、"),
     };
     let cards = vec![
         Card {
@@ -237,6 +283,15 @@ pub async fn dashboard(
             link: format!("/console/hazards?month={month}&evidence=incomplete{grid_query}"),
             trend: trend_svg(&trend(&|f| f.evidence_permille()), true),
         },
+        Card {
+            id: "sync-issues",
+            // sync issues: conflicts and quarantined events waiting for the office
+            title: "同步问题",
+            value: now.sync_issues_open.to_string(),
+            detail: "手机上传未被采用、待处理的记录（冲突、隔离）".into(),
+            link: "/console/issues".into(),
+            trend: String::new(),
+        },
     ];
     let kind_names = ["企业自查", "网格巡查", "执法检查", "专项检查", "复查"];
     let by_kind = KINDS
@@ -253,9 +308,54 @@ pub async fn dashboard(
     Ok(Some(Dashboard {
         month,
         grid,
+        area,
+        months: all.iter().map(|f| f.month.clone()).collect(),
+        history,
         grids,
         cards,
         by_kind,
         error,
     }))
+}
+
+#[derive(askama::Template)]
+#[template(path = "console/report.html")]
+struct ReportPage {
+    frame: super::pages::Frame,
+    board: Dashboard,
+    made_at: String,
+}
+
+/// The dashboard as a printable report (考核月报) on A4: the month's figures with what they are
+/// of, the inspections by kind, six months of each trend as numbers, and lines to sign.
+#[poem::handler]
+pub async fn report(
+    req: &Request,
+    poem::web::Data(state): poem::web::Data<&State>,
+) -> poem::Response {
+    use poem::http::StatusCode;
+    let (caller, token) = match super::pages::signed_in(state, req).await {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
+    };
+    let board = match dashboard(state, &caller, req).await {
+        Ok(Some(board)) => board,
+        Ok(None) => {
+            return super::pages::message(
+                StatusCode::FORBIDDEN,
+                "没有考核报表",
+                "考核报表属于安委办、镇领导和网格员；您的角色没有（403）。",
+            );
+        }
+        Err(err) => return super::pages::failed(&err),
+    };
+    if let Some(text) = &board.error {
+        return super::pages::message(StatusCode::BAD_REQUEST, "报表条件有误", text);
+    }
+    let page = ReportPage {
+        frame: super::pages::Frame::of(&caller, &token),
+        made_at: super::pages::beijing_time(crate::store::model::UnixMillis::now().0),
+        board,
+    };
+    super::html(StatusCode::OK, askama::Template::render(&page))
 }

@@ -18,11 +18,11 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::acts::{Outcome, change, with_note};
+use super::acts::{answered, change, with_note};
 use super::exports::{Sheet, csv_download, xlsx_download};
 use super::names::Names;
 use super::pages::{Frame, failed, form_of, message, signed_in, wire_name};
-use super::{State as AppStateRef, html, see_other};
+use super::{State as AppStateRef, html, rendered};
 use crate::service::accounts::Caller;
 use crate::service::office::{HazardFilter, Office};
 
@@ -326,18 +326,18 @@ pub async fn ledger_csv(req: &Request, Data(state): Data<&AppStateRef>) -> Respo
 }
 
 /// Times of one event, as the timeline shows them.
-struct Times {
+pub(super) struct Times {
     /// What the device's clock said at capture (声称时间).
-    claimed: String,
+    pub(super) claimed: String,
     /// The server's estimate of the capture time, and how far to trust it.
-    estimated: String,
-    clock: &'static str,
+    pub(super) estimated: String,
+    pub(super) clock: &'static str,
     /// When the server received it (接收时间).
-    received: String,
+    pub(super) received: String,
 }
 
 impl Times {
-    fn of(event: &JudgedEvent) -> Times {
+    pub(super) fn of(event: &JudgedEvent) -> Times {
         use anjian_sync::clock::ClockFlag;
         Times {
             claimed: super::pages::beijing_time(event.event.body.captured.wall_ms),
@@ -542,10 +542,10 @@ pub async fn show(
         Ok(signed) => signed,
         Err(answer) => return answer,
     };
-    match hazard_page(state, &caller, &token, &id, None).await {
-        Ok(page) => html(StatusCode::OK, page.render()),
-        Err(answer) => answer,
-    }
+    rendered(
+        StatusCode::OK,
+        hazard_page(state, &caller, &token, &id, None).await,
+    )
 }
 
 /// The deadline form (修改整改期限).
@@ -579,16 +579,11 @@ async fn act(
     kind: &'static str,
     payload: serde_json::Value,
 ) -> Response {
-    match change(state, &caller, EntityType::Hazard, id, kind, payload).await {
-        Outcome::Done => see_other(&format!("/console/hazards/{id}")),
-        Outcome::Refused(status, text) => {
-            match hazard_page(state, &caller, &token, id, Some((form, text))).await {
-                Ok(page) => html(status, page.render()),
-                Err(answer) => answer,
-            }
-        }
-        Outcome::Answer(answer) => answer,
-    }
+    let outcome = change(state, &caller, EntityType::Hazard, id, kind, payload).await;
+    answered(outcome, &format!("/console/hazards/{id}"), |text| {
+        hazard_page(state, &caller, &token, id, Some((form, text)))
+    })
+    .await
 }
 
 /// Changes a hazard's rectification deadline (修改整改期限), with the reason.

@@ -17,6 +17,7 @@ mod enterprises;
 mod exports;
 mod hazards;
 mod inspections;
+mod issues;
 mod map;
 mod meetings;
 mod names;
@@ -89,6 +90,10 @@ pub fn routes() -> impl poem::Endpoint {
         .at("/console/articles/:id", get(articles::show))
         .at("/console/articles/:id/review", post(articles::review))
         .at("/console/articles/:id/withdraw", post(articles::withdraw))
+        .at("/console/report", get(dashboard::report))
+        .at("/console/issues", get(issues::queue))
+        .at("/console/issues/:id", get(issues::show))
+        .at("/console/issues/:id/handled", post(issues::handle))
         .at("/console/photos/:sha256/:variant", get(pages::photo))
         .at(
             "/console/static/console.css",
@@ -127,6 +132,14 @@ fn html(status: StatusCode, rendered: askama::Result<String>) -> Response {
 }
 
 /// A `303 See Other` to `location`, as after a form is handled.
+/// A page drawn, or the answer given instead (a 404 page, a failure).
+fn rendered<P: askama::Template>(status: StatusCode, page: Result<P, Response>) -> Response {
+    match page {
+        Ok(page) => html(status, page.render()),
+        Err(answer) => answer,
+    }
+}
+
 fn see_other(location: &str) -> Response {
     Response::builder()
         .status(StatusCode::SEE_OTHER)

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use anjian_sync::entity::EntityType;
-use anjian_sync::protocol::Projection;
 
 use super::State;
 
@@ -18,19 +17,14 @@ pub struct Names {
 impl Names {
     /// The names as the store has them now.
     pub async fn load(state: &State) -> Result<Names, crate::service::sync::SyncError> {
-        let read = |projections: Vec<Projection>| {
-            projections
-                .into_iter()
-                .map(|p| {
-                    let name = p.entity.body["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string();
-                    (p.entity.id, name)
-                })
-                .collect::<HashMap<_, _>>()
-        };
-        let enterprises = read(state.sync.entities_of_type(EntityType::Enterprise).await?);
+        // An enterprise's fact carries its name: no projection is decoded for it.
+        let enterprises = state
+            .sync
+            .facts(EntityType::Enterprise)
+            .await?
+            .into_iter()
+            .map(|(id, fact)| (id, fact.label))
+            .collect();
         let grids = state
             .sync
             .entities_of_type(EntityType::Grid)

@@ -72,6 +72,8 @@ pub struct Figures {
     pub records: u64,
     /// Of those, with every photo held.
     pub records_complete: u64,
+    /// Sync issues (同步问题) waiting for the office now.
+    pub sync_issues_open: u64,
 }
 
 impl Figures {
@@ -190,6 +192,7 @@ pub async fn figures(
         "major_open_double_reported|-|",
         "meeting_slots|-|",
         "open_by_deadline|",
+        "sync_issues_open|-|",
     ]
     .iter()
     .map(|p| (*p).to_string())
@@ -253,6 +256,7 @@ pub async fn figures(
             meetings_expected: slots.saturating_mul(days_begun(month, today)),
             records: counters.sum("records", month),
             records_complete: counters.sum("records_complete", month),
+            sync_issues_open: counters.sum("sync_issues_open", "-"),
         })
         .collect())
 }

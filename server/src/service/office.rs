@@ -86,6 +86,24 @@ pub struct EnterpriseFilter {
     pub risk_colour: Option<String>,
 }
 
+/// Filters for sync issues (同步问题): events the server kept but did not apply.
+#[derive(Debug, Default, Clone)]
+pub struct IssueFilter {
+    /// `open` or `handled`.
+    pub state: Option<String>,
+    /// `conflict` or `quarantined`.
+    pub verdict: Option<String>,
+}
+
+/// Sync issues, newest first.
+#[derive(Debug)]
+pub struct Issues {
+    /// Up to the limit asked for.
+    pub items: Vec<Projection>,
+    /// How many the filter takes in all.
+    pub total: usize,
+}
+
 /// A page: the items after `after`, and where the next page starts.
 #[derive(Debug)]
 pub struct Page {
@@ -396,6 +414,36 @@ impl Office {
     ) -> Result<Vec<Projection>, SyncError> {
         let take = Office::inspection_filter(filter);
         Office::all(sync, caller, EntityType::Inspection, take).await
+    }
+
+    /// The sync issues the caller reads that the filter takes: the newest `limit` (by the
+    /// time their event was captured), and how many there are. Their ids are derived, so their
+    /// order comes from the facts, and only the shown ones are decoded.
+    pub async fn sync_issues(
+        sync: &SyncService,
+        caller: &Caller,
+        filter: &IssueFilter,
+        limit: usize,
+    ) -> Result<Issues, SyncError> {
+        let mine = caller.user.grant.buckets(&caller.user.id.to_string());
+        let mut taken: Vec<(i64, String)> = sync
+            .facts(EntityType::SyncIssue)
+            .await?
+            .into_iter()
+            .filter(|(_, f)| {
+                readable(f, &mine)
+                    && is(filter.state.as_deref(), &f.state)
+                    && is(filter.verdict.as_deref(), &f.level)
+            })
+            .map(|(id, f)| (f.at_ms, id))
+            .collect();
+        let total = taken.len();
+        taken.sort_unstable_by(|a, b| b.cmp(a));
+        taken.truncate(limit);
+        let items = sync
+            .entities(taken.into_iter().map(|(_, id)| id).collect())
+            .await?;
+        Ok(Issues { items, total })
     }
 
     /// Enterprises the caller sees, filtered.

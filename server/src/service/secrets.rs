@@ -21,7 +21,7 @@ const TOKEN_PREFIX: &str = "anj_";
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const INVITATION_LEN: usize = 12;
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     // The operating system's generator failing is not something a server can work around.
     #[allow(

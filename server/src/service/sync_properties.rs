@@ -331,6 +331,13 @@ fn a_store_without_the_offices_facts_gets_them_at_open() {
     let reopened = RedbStore::open(&dir.path().join("p.redb")).unwrap();
     assert_eq!(kept_counts(&reopened), kept);
     assert_eq!(reopened.facts(EntityType::Hazard).unwrap(), facts);
+    let tables = reopened.table_names().unwrap();
+    for old in crate::store::tables::OLD_OFFICE_TABLES {
+        assert!(
+            !tables.iter().any(|t| t == old),
+            "{old} is dropped: {tables:?}"
+        );
+    }
 }
 
 fn hazard_ids() -> Vec<String> {

@@ -27,9 +27,11 @@ pub struct Fact {
     pub buckets: Vec<String>,
     /// Whether the record is deleted.
     pub deleted: bool,
-    /// A hazard's state, an inspection's kind, an enterprise's risk colour.
+    /// A hazard's state, an inspection's kind, an enterprise's risk colour, a sync issue's
+    /// `open` or `handled`.
     pub state: String,
-    /// A hazard's level (`general`, `major`).
+    /// A hazard's level (`general`, `major`); a sync issue's verdict (`conflict`,
+    /// `quarantined`).
     pub level: String,
     /// When it happened, ms: an inspection's start, else the capture time of its first event
     /// seen.
@@ -47,9 +49,10 @@ pub struct Fact {
     pub evidence_complete: bool,
     /// A team's meetings per working day.
     pub slots: u32,
-    /// The record a hazard was found in (its inspection), when it names one.
+    /// The record a hazard was found in (its inspection), when it names one; the record a sync
+    /// issue is about.
     pub parent: String,
-    /// An enterprise's unified social credit code (统一社会信用代码).
+    /// An enterprise's unified social credit code (统一社会信用代码); a sync issue's reason code.
     pub code: String,
     /// The record's own words to search and show (a hazard's description, an enterprise's
     /// name), cut to 200 characters.
@@ -57,12 +60,13 @@ pub struct Fact {
 }
 
 /// The types the office keeps facts for.
-pub const TYPES: [EntityType; 5] = [
+pub const TYPES: [EntityType; 6] = [
     EntityType::Hazard,
     EntityType::Inspection,
     EntityType::Meeting,
     EntityType::Enterprise,
     EntityType::Team,
+    EntityType::SyncIssue,
 ];
 
 fn text(body: &serde_json::Value, field: &str) -> String {
@@ -145,6 +149,19 @@ pub fn derive(
                 .map_or(0, |s| u32::try_from(s.len()).unwrap_or(u32::MAX));
             fact.label = cut(&text(body, "name"));
         }
+        EntityType::SyncIssue => {
+            fact.state = if body["handled"].is_null() {
+                "open"
+            } else {
+                "handled"
+            }
+            .to_string();
+            fact.level = text(body, "verdict");
+            fact.code = text(&body["reason"], "code");
+            fact.parent = text(body, "about_entity");
+            fact.label = cut(&text(&body["event"], "kind"));
+            fact.day = when;
+        }
         _ => return None,
     }
     if fact.grid.is_empty() && !fact.enterprise.is_empty() {
@@ -206,6 +223,9 @@ pub fn counts(entity_type: EntityType, fact: &Fact) -> Vec<String> {
             evidence(&mut keys);
         }
         EntityType::Enterprise => keys.push(key("enterprises", "-", grid)),
+        EntityType::SyncIssue if fact.state == "open" => {
+            keys.push(key("sync_issues_open", "-", grid));
+        }
         EntityType::Team => {
             for _ in 0..fact.slots {
                 keys.push(key("meeting_slots", "-", grid));
@@ -312,5 +332,29 @@ mod tests {
             ["meetings|2025-12|g7", "records|2025-12|g7"],
             "incomplete evidence is not counted complete"
         );
+    }
+
+    #[test]
+    fn an_open_sync_issue_counts_until_it_is_handled() {
+        let mut issue = hazard(
+            json!({"verdict": "conflict", "reason": {"code": "stale-transition", "message": ""},
+                "about_entity": "h9", "author": "u1", "event": {"kind": "hazard.transition"}}),
+            DEC_1,
+        );
+        issue.entity.entity_type = EntityType::SyncIssue;
+        let open = derive(&issue, None, |_| None).unwrap();
+        assert_eq!(
+            (open.state.as_str(), open.level.as_str(), open.code.as_str()),
+            ("open", "conflict", "stale-transition")
+        );
+        assert_eq!(open.parent, "h9");
+        assert_eq!(
+            counts(EntityType::SyncIssue, &open),
+            ["sync_issues_open|-|g1"]
+        );
+        issue.entity.body["handled"] = json!({"by": "admin", "note": "已处理", "event_id": "e"});
+        let handled = derive(&issue, Some(&open), |_| None).unwrap();
+        assert_eq!(handled.state, "handled");
+        assert!(counts(EntityType::SyncIssue, &handled).is_empty());
     }
 }

@@ -15,7 +15,8 @@ use super::facts::{self, Fact};
 use super::model::{BlobMeta, Device, ForkRecord, UnixMillis, Upload};
 use super::tables::{
     BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES,
-    ENTITY_EVENTS, EVENTS, FORKS, OFFICE_COUNTS, OFFICE_FACTS, TYPE_INDEX, UPLOADS,
+    ENTITY_EVENTS, EVENTS, FORKS, OFFICE_COUNTS, OFFICE_FACTS, OLD_OFFICE_TABLES, TYPE_INDEX,
+    UPLOADS,
 };
 use super::{
     BlobStore, Citation, Citer, PullPage, RedbStore, StoreError, StoredProjection, SyncStore,
@@ -344,14 +345,27 @@ fn fork_range(device: Uuid) -> std::ops::RangeInclusive<(u128, u64, &'static str
 }
 
 impl RedbStore {
-    /// Drops the office's facts and counters, as in a store written before they were kept.
+    /// Drops the office's facts and counters, as in a store written before they were kept, or
+    /// by a version that kept them in an older form: those tables are left behind, with a row.
     #[cfg(test)]
     pub(crate) fn forget_facts(&self) -> Result<(), StoreError> {
         let txn = self.db().begin_write()?;
         txn.delete_table(OFFICE_FACTS)?;
         txn.delete_table(OFFICE_COUNTS)?;
+        for old in OLD_OFFICE_TABLES {
+            let mut table = txn.open_table(redb::TableDefinition::<&str, &[u8]>::new(old))?;
+            table.insert("stale", b"row".as_slice())?;
+        }
         txn.commit()?;
         Ok(())
+    }
+
+    /// The names of the store's tables.
+    #[cfg(test)]
+    pub(crate) fn table_names(&self) -> Result<Vec<String>, StoreError> {
+        use redb::TableHandle as _;
+        let txn = self.db().begin_read()?;
+        Ok(txn.list_tables()?.map(|t| t.name().to_string()).collect())
     }
 
     /// Makes the office's facts and counters of a store written before they were kept: once,
@@ -398,6 +412,9 @@ impl RedbStore {
                 }
             }
             tables.finish()?;
+        }
+        for old in OLD_OFFICE_TABLES {
+            txn.delete_table(redb::TableDefinition::<&str, &[u8]>::new(old))?;
         }
         txn.commit()?;
         Ok(made)

@@ -46,12 +46,15 @@ pub const TYPE_INDEX: TableDefinition<(&str, &str), u64> = TableDefinition::new(
 pub const ENTITY_EVENTS: TableDefinition<(&str, u64), (u128, u64)> =
     TableDefinition::new("entity-events-0");
 /// The office's facts (台账要素) per record: (type name, entity id) →
-/// [`super::facts::Fact`], kept with each change of a counted type.
+/// [`super::facts::Fact`], kept with each change of a counted type. Derived data: a store whose
+/// facts table is empty (or has only an older version's) makes them again at start.
 pub const OFFICE_FACTS: TableDefinition<(&str, &str), &[u8]> =
-    TableDefinition::new("office-facts-0");
+    TableDefinition::new("office-facts-1");
 /// The office's counters, kept as facts change: `metric|period|grid[|enterprise]` → count
 /// (see [`super::facts::counts`]). A counter that falls to 0 is removed.
-pub const OFFICE_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("office-counts-0");
+pub const OFFICE_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("office-counts-1");
+/// The facts and counters of earlier versions, dropped once the current ones are made.
+pub const OLD_OFFICE_TABLES: [&str; 2] = ["office-facts-0", "office-counts-0"];
 /// Blobs the store holds: sha256 (hex) → [`super::model::BlobMeta`]. A blob exists once its file
 /// is in place and this entry is committed.
 pub const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs-0");

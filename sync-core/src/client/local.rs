@@ -545,7 +545,7 @@ impl Entities for LocalEntities<'_, '_> {
 }
 
 /// An entity of the local view: as unacknowledged events left it, else as the server has it
-/// if the view shows it.
+/// unless it is a tombstone.
 fn view_entity(
     overlay: &impl ReadableTable<&'static str, &'static [u8]>,
     server: &impl ReadableTable<&'static str, &'static [u8]>,
@@ -557,13 +557,15 @@ fn view_entity(
     match server.get(id).map_err(local_err)? {
         Some(bytes) => {
             let entity: Entity = from_bytes(bytes.value())?;
-            Ok(shown(&entity).then_some(entity))
+            // Asked for by id, a sync issue is there (the office marks one handled); only the
+            // lists leave issues out.
+            Ok((!entity.deleted).then_some(entity))
         }
         None => Ok(None),
     }
 }
 
-/// Whether the local view shows a server projection (tombstones and sync issues it does not).
+/// Whether the local view lists a server projection (tombstones and sync issues it does not).
 fn shown(entity: &Entity) -> bool {
     !entity.deleted && entity.entity_type != EntityType::SyncIssue
 }

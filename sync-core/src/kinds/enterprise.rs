@@ -12,7 +12,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::hazard::Location;
-use crate::access::Role;
 use crate::credit_code::{CreditCodeCheck, check, normalise};
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
@@ -186,14 +185,7 @@ impl Kind for EnterpriseSave {
         _: &EntityScope,
         _: Option<&Entity>,
     ) -> Result<(), Reject> {
-        if actor.grant.has(Role::Admin) {
-            Ok(())
-        } else {
-            Err(Reject::quarantine(
-                "not-permitted",
-                "only the town safety office (admin) keeps enterprise records",
-            ))
-        }
+        crate::judge::admin_only(actor, "keeps enterprise records")
     }
 
     fn apply(

@@ -7,7 +7,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::access::Role;
 use crate::entity::{Entity, EntityScope, EntityType, derived_id};
 use crate::event::EventBody;
 use crate::judge::{Actor, Kind, Reject, check_id, check_text, record_entity};
@@ -62,14 +61,7 @@ impl Kind for GridSave {
         _: &EntityScope,
         _: Option<&Entity>,
     ) -> Result<(), Reject> {
-        if actor.grant.has(Role::Admin) {
-            Ok(())
-        } else {
-            Err(Reject::quarantine(
-                "not-permitted",
-                "only the town safety office (admin) keeps grids",
-            ))
-        }
+        crate::judge::admin_only(actor, "keeps grids")
     }
 
     fn apply(

@@ -147,14 +147,7 @@ impl Kind for TemplatePublish {
         _: &EntityScope,
         _: Option<&Entity>,
     ) -> Result<(), Reject> {
-        if actor.grant.has(Role::Admin) {
-            Ok(())
-        } else {
-            Err(Reject::quarantine(
-                "not-permitted",
-                "only the town safety office (admin) publishes checklists",
-            ))
-        }
+        crate::judge::admin_only(actor, "publishes checklists")
     }
 
     fn apply(

@@ -135,8 +135,27 @@ fn cases() -> Vec<Case> {
     );
     let enterprise = json!({"name": "厂", "credit_code": "914403001922038216", "industry": "紫菜加工", "scale": "below",
         "grid_id": "g1", "address": "镇上"});
+    let stale = event("hazard.transition", transition("reported", "rectifying"), 0);
+    let stale_judgement = judge(&stale, &owner, Some(&pending), &Related::new());
+    assert_eq!(stale_judgement.verdict, Verdict::Conflict, "fixture");
+    let signed = crate::event::SignedEvent {
+        body: stale,
+        hash: String::new(),
+        sig: String::new(),
+    };
+    let issue = crate::judge::issue_entity(&signed, &stale_judgement, "owner");
     let none = Related::new;
     vec![
+        Case {
+            name: "issue.handle",
+            event: with_id(
+                event("issue.handle", json!({"note": "已电话核实"}), 0),
+                issue.id.clone(),
+            ),
+            current: Some(issue),
+            related: none(),
+            allowed: &["admin"],
+        },
         Case {
             name: "enterprise.save",
             event: event("enterprise.save", enterprise, 0),

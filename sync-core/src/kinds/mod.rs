@@ -11,12 +11,14 @@
 //!   (检查表) and the inspections (检查) that pin them.
 //! - [`article`]: `article.save`, `article.submit`, `article.review`, `article.withdraw` —
 //!   safety-awareness articles (宣传稿件), with field-level merge of draft edits.
+//! - [`issue`]: `issue.handle` — the office marks a sync issue (同步问题) handled, with a note.
 
 pub mod article;
 pub mod enterprise;
 pub mod grid;
 pub mod hazard;
 pub mod inspection;
+pub mod issue;
 pub mod meeting;
 pub mod team;
 pub mod worker;

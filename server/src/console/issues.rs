@@ -1,0 +1,454 @@
+//! Sync issues (同步问题): the events the server kept but did not apply — conflicts (冲突: valid,
+//! but the record had moved on) and quarantined events (隔离: invalid) — as a queue. An issue's
+//! page shows the refused event beside the record it was about as that record stands now, with
+//! the reason in words; the office marks it handled (已处理) with a note, which is an
+//! `issue.handle` event signed by the office device: nothing is deleted, and the author's phone
+//! learns of it at its next sync.
+
+use anjian_sync::access::Role;
+use anjian_sync::entity::EntityType;
+use anjian_sync::kinds::issue::is_handled;
+use anjian_sync::protocol::Projection;
+use askama::Template;
+use poem::http::StatusCode;
+use poem::web::{Data, Path};
+use poem::{Request, Response, handler};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::acts::{answered, change};
+use super::hazards::Times;
+use super::names::Names;
+use super::pages::{Frame, beijing_time, failed, form_of, message, signed_in};
+use super::{State, html, rendered};
+use crate::service::accounts::Caller;
+use crate::service::office::{IssueFilter, Office};
+
+/// The most issues the queue shows at once (newest first; the count says how many in all).
+const SHOWN: usize = 200;
+
+/// A verdict in Chinese.
+fn verdict_name(verdict: &str) -> &'static str {
+    match verdict {
+        "conflict" => "冲突",
+        "quarantined" => "隔离",
+        _ => "其他",
+    }
+}
+
+/// What an event kind did, in Chinese.
+fn kind_name(kind: &str) -> &'static str {
+    match kind {
+        "enterprise.save" => "企业登记",
+        "grid.save" => "网格登记",
+        "team.save" => "班组登记",
+        "worker.save" => "从业人员登记",
+        "meeting.submit" => "班组会提交",
+        "meeting.amend" => "班组会更正",
+        "hazard.report" => "隐患上报",
+        "hazard.transition" => "隐患办理",
+        "hazard.deadline" => "整改期限变更",
+        "article.save" => "稿件编辑",
+        "article.submit" => "稿件提交审核",
+        "article.review" => "稿件审核",
+        "article.withdraw" => "稿件撤回",
+        "template.publish" => "检查表发布",
+        "inspection.submit" => "检查记录提交",
+        "inspection.amend" => "检查记录更正",
+        "issue.handle" => "同步问题处理",
+        _ => "未知操作",
+    }
+}
+
+/// A record type in Chinese, and where the console shows one.
+fn type_name(entity_type: EntityType) -> (&'static str, Option<&'static str>) {
+    match entity_type {
+        EntityType::Hazard => ("隐患", Some("hazards")),
+        EntityType::Inspection => ("检查记录", Some("inspections")),
+        EntityType::Meeting => ("班组会", Some("meetings")),
+        EntityType::Article => ("宣传稿件", Some("articles")),
+        EntityType::Enterprise => ("企业", Some("enterprises")),
+        EntityType::Team => ("班组", None),
+        EntityType::Worker => ("从业人员", None),
+        EntityType::Grid => ("网格", None),
+        EntityType::Template => ("检查表", None),
+        EntityType::SyncIssue => ("同步问题", None),
+    }
+}
+
+/// A member of a record or a payload, as the page lists it: its name and its value written out
+/// (text as it is, anything else as compact JSON).
+struct Field {
+    name: String,
+    value: String,
+}
+
+/// What a member is called, in Chinese, for the members people meet most.
+fn label(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "state" => "状态",
+        "from" => "原状态",
+        "to" => "新状态",
+        "note" => "说明",
+        "description" => "描述",
+        "level" => "级别",
+        "deadline" => "整改期限",
+        "measures" => "整改措施",
+        "plan" => "整改方案",
+        "enterprise_id" => "企业",
+        "grid_id" => "网格",
+        "team_id" => "班组",
+        "date" => "日期",
+        "shift" => "班次",
+        "slot" => "场次",
+        "title" => "标题",
+        "body" => "正文",
+        "decision" => "审核决定",
+        "kind" => "检查类型",
+        "summary" => "检查结论",
+        "name" => "名称",
+        "reported_by" => "上报人",
+        "source" => "来源",
+        "photos_before" => "整改前照片",
+        "photos_after" => "整改后照片",
+        "history" => "办理记录",
+        _ => return None,
+    })
+}
+
+fn fields(value: &Value, names: &Names) -> Vec<Field> {
+    let Some(members) = value.as_object() else {
+        return Vec::new();
+    };
+    members
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(name, v)| Field {
+            name: match label(name) {
+                Some(words) => format!("{words}（{name}）"),
+                None => name.clone(),
+            },
+            value: written(name, v, names),
+        })
+        .collect()
+}
+
+/// A member's value for a person: a hazard's state in Chinese beside its wire name, an
+/// enterprise's or a grid's name for its id, a list of
+/// texts joined, a list of records counted, anything else as compact JSON.
+fn written(name: &str, value: &Value, names: &Names) -> String {
+    use anjian_sync::kinds::hazard::State as HazardState;
+    match value {
+        Value::String(text) => match (name, serde_json::from_value::<HazardState>(value.clone())) {
+            ("state" | "from" | "to", Ok(state)) => {
+                format!("{}（{text}）", super::hazards::state_name(state))
+            }
+            ("enterprise_id", _) => names.enterprise(text),
+            ("grid_id", _) => names.grid(text),
+            _ => text.clone(),
+        },
+        Value::Array(items) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join("、"),
+        Value::Array(items) if items.iter().all(Value::is_object) => {
+            format!("{} 条（详见记录页）", items.len())
+        }
+        other => other.to_string(),
+    }
+}
+
+/// One issue as the queue lists it.
+struct Row {
+    id: String,
+    verdict: &'static str,
+    words: &'static str,
+    code: String,
+    kind: &'static str,
+    author: String,
+    captured: String,
+    handled: bool,
+}
+
+/// The display names of these users (ids that are not users are shown as they are).
+async fn names(
+    state: &State,
+    ids: impl Iterator<Item = String>,
+) -> Result<std::collections::HashMap<String, String>, Response> {
+    let ids = ids.filter_map(|id| Uuid::parse_str(&id).ok()).collect();
+    let names = state
+        .accounts
+        .display_names(ids)
+        .await
+        .map_err(|err| failed(&err))?;
+    Ok(names
+        .into_iter()
+        .map(|(id, name)| (id.to_string(), name))
+        .collect())
+}
+
+fn name_in(names: &std::collections::HashMap<String, String>, id: &str) -> String {
+    names.get(id).cloned().unwrap_or_else(|| id.to_string())
+}
+
+fn row(issue: &Projection, names: &std::collections::HashMap<String, String>) -> Row {
+    let body = &issue.entity.body;
+    let code = body["reason"]["code"].as_str().unwrap_or_default();
+    Row {
+        id: issue.entity.id.clone(),
+        verdict: verdict_name(body["verdict"].as_str().unwrap_or_default()),
+        words: anjian_sync::reasons::words(code),
+        code: code.to_string(),
+        kind: kind_name(body["event"]["kind"].as_str().unwrap_or_default()),
+        author: name_in(names, body["author"].as_str().unwrap_or_default()),
+        captured: beijing_time(body["event"]["captured"]["wall_ms"].as_i64().unwrap_or(0)),
+        handled: is_handled(&issue.entity),
+    }
+}
+
+/// The queue's filters, as the form sends them.
+#[derive(Debug, Default, Deserialize)]
+pub struct QueueQuery {
+    /// `open` (the default), `handled` or `all`.
+    #[serde(default)]
+    state: String,
+    /// `conflict`, `quarantined`, or empty for both.
+    #[serde(default)]
+    verdict: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/issues.html")]
+struct QueuePage {
+    frame: Frame,
+    rows: Vec<Row>,
+    total: usize,
+    state: String,
+    verdict: String,
+}
+
+/// The queue (同步问题): open issues first by default, newest first.
+#[handler]
+pub async fn queue(req: &Request, Data(state): Data<&State>) -> Response {
+    let (caller, token) = match signed_in(state, req).await {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
+    };
+    let Ok(query) = req.params::<QueueQuery>() else {
+        return bad_filter();
+    };
+    let wanted_state = match query.state.as_str() {
+        "" | "open" => Some("open"),
+        "handled" => Some("handled"),
+        "all" => None,
+        _ => return bad_filter(),
+    };
+    let wanted_verdict = match query.verdict.as_str() {
+        "" => None,
+        "conflict" | "quarantined" => Some(query.verdict.as_str()),
+        _ => return bad_filter(),
+    };
+    let filter = IssueFilter {
+        state: wanted_state.map(str::to_string),
+        verdict: wanted_verdict.map(str::to_string),
+    };
+    let issues = match Office::sync_issues(&state.sync, &caller, &filter, SHOWN).await {
+        Ok(issues) => issues,
+        Err(err) => return failed(&err),
+    };
+    let authors = issues
+        .items
+        .iter()
+        .filter_map(|p| p.entity.body["author"].as_str().map(str::to_string));
+    let names = match names(state, authors).await {
+        Ok(names) => names,
+        Err(answer) => return answer,
+    };
+    let page = QueuePage {
+        frame: Frame::of(&caller, &token),
+        rows: issues.items.iter().map(|p| row(p, &names)).collect(),
+        total: issues.total,
+        state: wanted_state.unwrap_or("all").to_string(),
+        verdict: wanted_verdict.unwrap_or_default().to_string(),
+    };
+    html(StatusCode::OK, page.render())
+}
+
+fn bad_filter() -> Response {
+    message(
+        StatusCode::BAD_REQUEST,
+        "筛选条件无法读取",
+        "请在同步问题页面上选择状态（待处理/已处理/全部）和类型（冲突/隔离）。",
+    )
+}
+
+/// The record an issue was about, as it stands now.
+struct About {
+    type_name: &'static str,
+    link: Option<String>,
+    rev: u64,
+    updated: String,
+    deleted: bool,
+    fields: Vec<Field>,
+}
+
+#[derive(Template)]
+#[template(path = "console/issue.html")]
+struct IssuePage {
+    frame: Frame,
+    id: String,
+    row: Row,
+    message: String,
+    kind_wire: String,
+    device: String,
+    seq: u64,
+    /// The refused event's times, when the server has the event itself.
+    times: Option<Times>,
+    payload: Vec<Field>,
+    photos: Vec<String>,
+    about_id: String,
+    /// `None` when the record does not exist or the caller may not read it (not told apart).
+    about: Option<About>,
+    /// Who marked it handled and their note.
+    handled: Option<(String, String)>,
+    /// The caller may mark it handled (the office, while it is open).
+    handles: bool,
+    notice: Option<String>,
+}
+
+async fn issue_page(
+    state: &State,
+    caller: &Caller,
+    token: &str,
+    id: &str,
+    notice: Option<String>,
+) -> Result<IssuePage, Response> {
+    let record = Office::record(&state.sync, caller, EntityType::SyncIssue, id)
+        .await
+        .map_err(|err| failed(&err))?;
+    let Some((issue, events)) = record else {
+        return Err(message(
+            StatusCode::NOT_FOUND,
+            "同步问题不存在",
+            "没有这条同步问题，或您无权查看（404）。",
+        ));
+    };
+    let body = &issue.entity.body;
+    let event = &body["event"];
+    let about_id = body["about_entity"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let places = Names::load(state).await.map_err(|err| failed(&err))?;
+    let about = match state.sync.entity(&about_id).await {
+        Ok(found) => found.filter(|p| {
+            let buckets = caller.user.grant.buckets(&caller.user.id.to_string());
+            crate::store::reads_through(p, &buckets)
+        }),
+        Err(err) => return Err(failed(&err)),
+    }
+    .map(|p| {
+        let (type_name, path) = type_name(p.entity.entity_type);
+        About {
+            type_name,
+            link: path.map(|path| format!("/console/{path}/{}", p.entity.id)),
+            rev: p.rev,
+            updated: beijing_time(p.received_at_ms),
+            deleted: p.entity.deleted,
+            fields: fields(&p.entity.body, &places),
+        }
+    });
+    let handled_by = body["handled"]["by"].as_str().unwrap_or_default();
+    let mut people: Vec<String> = vec![
+        body["author"].as_str().unwrap_or_default().to_string(),
+        handled_by.to_string(),
+    ];
+    people.retain(|p| !p.is_empty());
+    let names = names(state, people.into_iter()).await?;
+    let row = row(&issue, &names);
+    let seq = event["seq"].as_u64().unwrap_or(0);
+    let device = event["device_id"].as_str().unwrap_or_default().to_string();
+    // The issue's first revision was made by the refused event itself.
+    let times = events
+        .iter()
+        .find(|e| e.event.body.device_id == device && e.event.body.seq == seq)
+        .map(Times::of);
+    Ok(IssuePage {
+        frame: Frame::of(caller, token),
+        id: id.to_string(),
+        message: body["reason"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        kind_wire: event["kind"].as_str().unwrap_or_default().to_string(),
+        device,
+        seq,
+        times,
+        payload: fields(&event["payload"], &places),
+        photos: issue.entity.blobs.clone(),
+        about_id,
+        about,
+        handled: row.handled.then(|| {
+            (
+                name_in(&names, handled_by),
+                body["handled"]["note"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        }),
+        handles: !row.handled && caller.user.grant.has(Role::Admin),
+        row,
+        notice,
+    })
+}
+
+/// An issue's page: the refused event beside the record as it stands, and the office's action.
+#[handler]
+pub async fn show(req: &Request, Data(state): Data<&State>, Path(id): Path<String>) -> Response {
+    let (caller, token) = match signed_in(state, req).await {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
+    };
+    rendered(
+        StatusCode::OK,
+        issue_page(state, &caller, &token, &id, None).await,
+    )
+}
+
+/// The handling form: what was done about it.
+#[derive(Deserialize)]
+struct HandleForm {
+    #[serde(default)]
+    note: String,
+}
+
+/// Marks an issue handled (已处理) with a note.
+#[handler]
+pub async fn handle(
+    req: &Request,
+    Data(state): Data<&State>,
+    Path(id): Path<String>,
+    body: String,
+) -> Response {
+    let (caller, token, form) = match form_of::<HandleForm>(state, req, &body).await {
+        Ok(sent) => sent,
+        Err(answer) => return answer,
+    };
+    let payload = json!({ "note": form.note.trim() });
+    let outcome = change(
+        state,
+        &caller,
+        EntityType::SyncIssue,
+        &id,
+        "issue.handle",
+        payload,
+    )
+    .await;
+    answered(outcome, &format!("/console/issues/{id}"), |text| {
+        issue_page(state, &caller, &token, &id, Some(text))
+    })
+    .await
+}
