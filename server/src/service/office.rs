@@ -13,7 +13,7 @@ use anjian_sync::protocol::{JudgedEvent, Projection};
 
 use super::accounts::Caller;
 use super::sync::{SyncError, SyncService};
-use crate::store::facts::{self, Fact};
+use crate::store::facts::{self, FactView};
 
 /// The most items one page returns.
 pub const MAX_PAGE: usize = 500;
@@ -136,9 +136,14 @@ pub struct MapPoint {
 #[derive(Debug)]
 pub struct Office;
 
-/// Whether one who reads `mine` (sorted) reads a record with this fact.
-fn readable(fact: &Fact, mine: &[String]) -> bool {
-    !fact.deleted && fact.buckets.iter().any(|b| mine.binary_search(b).is_ok())
+/// Whether one who reads `mine` (sorted) reads a record that is not `deleted` and lies in
+/// `buckets`.
+fn readable<'b>(
+    deleted: bool,
+    mut buckets: impl Iterator<Item = &'b str>,
+    mine: &[String],
+) -> bool {
+    !deleted && buckets.any(|b| mine.binary_search_by(|m| m.as_str().cmp(b)).is_ok())
 }
 
 fn is(wanted: Option<&str>, value: &str) -> bool {
@@ -173,11 +178,11 @@ impl Office {
         entity_type: EntityType,
         after: Option<&str>,
         limit: usize,
-        take: impl Fn(&Fact) -> bool + Send + 'static,
+        take: impl Fn(&FactView<'_>) -> bool + Send + 'static,
     ) -> Result<Vec<String>, SyncError> {
         let mine = caller.user.grant.buckets(&caller.user.id.to_string());
         sync.facts_where(entity_type, after.map(str::to_string), limit, move |fact| {
-            readable(fact, &mine) && take(fact)
+            readable(fact.deleted, fact.buckets.iter().copied(), &mine) && take(fact)
         })
         .await
     }
@@ -189,7 +194,7 @@ impl Office {
         entity_type: EntityType,
         after: Option<&str>,
         limit: usize,
-        take: impl Fn(&Fact) -> bool + Send + 'static,
+        take: impl Fn(&FactView<'_>) -> bool + Send + 'static,
     ) -> Result<Page, SyncError> {
         if limit == 0 || limit > MAX_PAGE {
             return Err(SyncError::Invalid {
@@ -213,29 +218,28 @@ impl Office {
         sync: &SyncService,
         caller: &Caller,
         entity_type: EntityType,
-        take: impl Fn(&Fact) -> bool + Send + 'static,
+        take: impl Fn(&FactView<'_>) -> bool + Send + 'static,
     ) -> Result<Vec<Projection>, SyncError> {
         let ids = Office::matching(sync, caller, entity_type, None, usize::MAX, take).await?;
         sync.entities(ids).await
     }
 
-    fn hazard_filter(filter: &HazardFilter) -> impl Fn(&Fact) -> bool + Send + 'static {
+    fn hazard_filter(filter: &HazardFilter) -> impl Fn(&FactView<'_>) -> bool + Send + 'static {
         let filter = filter.clone();
-        move |f: &Fact| {
+        move |f: &FactView<'_>| {
             let open = f.state != "closed" && f.state != "void";
-            let overdue =
-                open && !f.deadline.is_empty() && f.deadline.as_str() < filter.today.as_str();
-            is(filter.state.as_deref(), &f.state)
-                && is(filter.level.as_deref(), &f.level)
+            let overdue = open && !f.deadline.is_empty() && f.deadline < filter.today.as_str();
+            is(filter.state.as_deref(), f.state)
+                && is(filter.level.as_deref(), f.level)
                 && filter.overdue.is_none_or(|o| o == overdue)
-                && is(filter.grid.as_deref(), &f.grid)
-                && is(filter.enterprise.as_deref(), &f.enterprise)
-                && is(filter.inspection.as_deref(), &f.parent)
-                && is(filter.month.as_deref(), facts::month(&f.day))
+                && is(filter.grid.as_deref(), f.grid)
+                && is(filter.enterprise.as_deref(), f.enterprise)
+                && is(filter.inspection.as_deref(), f.parent)
+                && is(filter.month.as_deref(), facts::month(f.day))
                 && filter
                     .closed_month
                     .as_deref()
-                    .is_none_or(|m| f.state == "closed" && facts::month(&f.closed_day) == m)
+                    .is_none_or(|m| f.state == "closed" && facts::month(f.closed_day) == m)
                 && filter
                     .evidence_complete
                     .is_none_or(|e| e == f.evidence_complete)
@@ -342,16 +346,13 @@ impl Office {
         Ok(Some((projection, events)))
     }
 
-    fn meeting_filter(filter: &MeetingFilter) -> impl Fn(&Fact) -> bool + Send + 'static {
+    fn meeting_filter(filter: &MeetingFilter) -> impl Fn(&FactView<'_>) -> bool + Send + 'static {
         let filter = filter.clone();
-        move |f: &Fact| {
-            is(filter.enterprise.as_deref(), &f.enterprise)
-                && is(filter.team.as_deref(), &f.team)
-                && filter
-                    .from
-                    .as_deref()
-                    .is_none_or(|from| f.day.as_str() >= from)
-                && filter.to.as_deref().is_none_or(|to| f.day.as_str() <= to)
+        move |f: &FactView<'_>| {
+            is(filter.enterprise.as_deref(), f.enterprise)
+                && is(filter.team.as_deref(), f.team)
+                && filter.from.as_deref().is_none_or(|from| f.day >= from)
+                && filter.to.as_deref().is_none_or(|to| f.day <= to)
                 && filter
                     .evidence_complete
                     .is_none_or(|e| e == f.evidence_complete)
@@ -380,12 +381,14 @@ impl Office {
         Office::all(sync, caller, EntityType::Meeting, take).await
     }
 
-    fn inspection_filter(filter: &InspectionFilter) -> impl Fn(&Fact) -> bool + Send + 'static {
+    fn inspection_filter(
+        filter: &InspectionFilter,
+    ) -> impl Fn(&FactView<'_>) -> bool + Send + 'static {
         let filter = filter.clone();
-        move |f: &Fact| {
-            is(filter.enterprise.as_deref(), &f.enterprise)
-                && is(filter.kind.as_deref(), &f.state)
-                && is(filter.grid.as_deref(), &f.grid)
+        move |f: &FactView<'_>| {
+            is(filter.enterprise.as_deref(), f.enterprise)
+                && is(filter.kind.as_deref(), f.state)
+                && is(filter.grid.as_deref(), f.grid)
                 && filter.from_ms.is_none_or(|from| f.at_ms >= from)
                 && filter.to_ms.is_none_or(|to| f.at_ms <= to)
                 && filter
@@ -431,7 +434,7 @@ impl Office {
             .await?
             .into_iter()
             .filter(|(_, f)| {
-                readable(f, &mine)
+                readable(f.deleted, f.buckets.iter().map(String::as_str), &mine)
                     && is(filter.state.as_deref(), &f.state)
                     && is(filter.verdict.as_deref(), &f.level)
             })
@@ -456,9 +459,9 @@ impl Office {
     ) -> Result<Page, SyncError> {
         let filter = filter.clone();
         let upper = filter.text.as_deref().map(str::to_ascii_uppercase);
-        let take = move |f: &Fact| {
-            is(filter.grid.as_deref(), &f.grid)
-                && is(filter.risk_colour.as_deref(), &f.state)
+        let take = move |f: &FactView<'_>| {
+            is(filter.grid.as_deref(), f.grid)
+                && is(filter.risk_colour.as_deref(), f.state)
                 && filter.text.as_deref().is_none_or(|t| {
                     f.label.contains(t) || upper.as_deref().is_some_and(|u| f.code.contains(u))
                 })

@@ -404,7 +404,7 @@ impl SyncService {
         entity_type: EntityType,
         after: Option<String>,
         limit: usize,
-        take: impl Fn(&crate::store::facts::Fact) -> bool + Send + 'static,
+        take: impl Fn(&crate::store::facts::FactView<'_>) -> bool + Send + 'static,
     ) -> Result<Vec<String>, SyncError> {
         let store = self.store.clone();
         Ok(blocking(move || {

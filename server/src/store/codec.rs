@@ -6,6 +6,7 @@
 //! and migrate them; a record with an unknown format byte, or bytes that do not decode, is
 //! reported as corrupt instead of panicking.
 
+use serde::Deserialize;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -43,6 +44,22 @@ pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreE
             .map_err(|err| StoreError::other(format!("corrupt {what} record: {err}"))),
         Some((version, _)) => Err(StoreError::other(format!(
             "{what} record has format version {version}, which this release cannot read"
+        ))),
+        None => Err(StoreError::other(format!("empty {what} record"))),
+    }
+}
+
+/// Decodes a postcard record written by [`encode`] into a view that borrows its text from
+/// `bytes` (no allocation per string): for scans that look at many records and keep few.
+pub fn decode_borrowed<'a, T: Deserialize<'a>>(
+    what: &str,
+    bytes: &'a [u8],
+) -> Result<T, StoreError> {
+    match bytes.split_first() {
+        Some((&FORMAT_V1, rest)) => postcard::from_bytes(rest)
+            .map_err(|err| StoreError::other(format!("corrupt {what} record: {err}"))),
+        Some((version, _)) => Err(StoreError::other(format!(
+            "{what} record has format version {version}, which this scan cannot read"
         ))),
         None => Err(StoreError::other(format!("empty {what} record"))),
     }

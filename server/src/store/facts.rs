@@ -59,6 +59,56 @@ pub struct Fact {
     pub label: String,
 }
 
+/// A [`Fact`] as a scan reads it: the same fields in the same order, its text borrowed from the
+/// stored bytes, so that filtering a list allocates nothing per record but the bucket list.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[allow(missing_docs, reason = "the fields are those of `Fact`")]
+pub struct FactView<'a> {
+    pub grid: &'a str,
+    pub enterprise: &'a str,
+    pub team: &'a str,
+    #[serde(borrow)]
+    pub buckets: Vec<&'a str>,
+    pub deleted: bool,
+    pub state: &'a str,
+    pub level: &'a str,
+    pub at_ms: i64,
+    pub day: &'a str,
+    pub closed_day: &'a str,
+    pub deadline: &'a str,
+    pub double_reported: bool,
+    pub evidence_complete: bool,
+    pub slots: u32,
+    pub parent: &'a str,
+    pub code: &'a str,
+    pub label: &'a str,
+}
+
+impl FactView<'_> {
+    /// The fact itself.
+    pub fn owned(&self) -> Fact {
+        Fact {
+            grid: self.grid.into(),
+            enterprise: self.enterprise.into(),
+            team: self.team.into(),
+            buckets: self.buckets.iter().map(|b| (*b).to_string()).collect(),
+            deleted: self.deleted,
+            state: self.state.into(),
+            level: self.level.into(),
+            at_ms: self.at_ms,
+            day: self.day.into(),
+            closed_day: self.closed_day.into(),
+            deadline: self.deadline.into(),
+            double_reported: self.double_reported,
+            evidence_complete: self.evidence_complete,
+            slots: self.slots,
+            parent: self.parent.into(),
+            code: self.code.into(),
+            label: self.label.into(),
+        }
+    }
+}
+
 /// The types the office keeps facts for.
 pub const TYPES: [EntityType; 6] = [
     EntityType::Hazard,
@@ -332,6 +382,32 @@ mod tests {
             ["meetings|2025-12|g7", "records|2025-12|g7"],
             "incomplete evidence is not counted complete"
         );
+    }
+
+    #[test]
+    fn a_stored_fact_reads_back_as_its_borrowed_view() {
+        let fact = Fact {
+            grid: "g1".into(),
+            enterprise: "e1".into(),
+            team: "t1".into(),
+            buckets: vec!["town".into(), "grid:g1".into()],
+            deleted: true,
+            state: "rectifying".into(),
+            level: "major".into(),
+            at_ms: -5,
+            day: "2026-12-01".into(),
+            closed_day: "2026-12-02".into(),
+            deadline: "2026-12-03".into(),
+            double_reported: true,
+            evidence_complete: true,
+            slots: 3,
+            parent: "p".into(),
+            code: "c".into(),
+            label: "配电箱未接地".into(),
+        };
+        let bytes = crate::store::codec::encode(&fact).unwrap();
+        let view: FactView<'_> = crate::store::codec::decode_borrowed("fact", &bytes).unwrap();
+        assert_eq!(view.owned(), fact);
     }
 
     #[test]

@@ -187,7 +187,7 @@ pub trait SyncStore: Send + Sync + std::fmt::Debug + 'static {
         &self,
         entity_type: anjian_sync::entity::EntityType,
         after: Option<&str>,
-        visit: &mut dyn FnMut(&str, &facts::Fact) -> bool,
+        visit: &mut dyn FnMut(&str, &facts::FactView<'_>) -> bool,
     ) -> Result<(), StoreError>;
     /// The office's counters whose keys start with `prefix`, in key order.
     fn counts(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError>;

@@ -10,8 +10,8 @@ use anjian_sync::entity::{BucketDigest, Entity, EntityType};
 use anjian_sync::event::SignedEvent;
 use anjian_sync::protocol::{JudgedEvent, JudgedEventRef, Projection, Receipt};
 
-use super::codec::{decode, encode, encode_json};
-use super::facts::{self, Fact};
+use super::codec::{decode, decode_borrowed, encode, encode_json};
+use super::facts::{self, Fact, FactView};
 use super::model::{BlobMeta, Device, ForkRecord, UnixMillis, Upload};
 use super::tables::{
     BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES,
@@ -452,7 +452,7 @@ impl SyncStore for RedbStore {
         &self,
         entity_type: EntityType,
         after: Option<&str>,
-        visit: &mut dyn FnMut(&str, &Fact) -> bool,
+        visit: &mut dyn FnMut(&str, &FactView<'_>) -> bool,
     ) -> Result<(), StoreError> {
         let txn = self.db().begin_read()?;
         let table = txn.open_table(OFFICE_FACTS)?;
@@ -467,7 +467,7 @@ impl SyncStore for RedbStore {
             if after == Some(id) {
                 continue;
             }
-            let fact: Fact = decode("fact", value.value())?;
+            let fact: FactView<'_> = decode_borrowed("fact", value.value())?;
             if !visit(id, &fact) {
                 break;
             }

@@ -117,6 +117,10 @@ async fn main() {
         ("meetings calendar", "/console/meetings".to_string()),
         ("articles", "/console/articles".to_string()),
         ("users", "/console/users".to_string()),
+        ("enterprises", "/console/enterprises".to_string()),
+        ("map", "/console/map".to_string()),
+        ("sync issues, all", "/console/issues?state=all".to_string()),
+        ("monthly report (考核月报)", "/console/report".to_string()),
     ];
     if let Some(next) = next {
         pages.insert(3, ("hazard ledger, page 2", next));
