@@ -606,6 +606,9 @@ async fn the_registry_filters_shows_an_enterprise_and_imports_only_a_clean_list(
         preview.contains("第 3 行") && preview.contains("什么也没有保存"),
         "{preview}"
     );
+    // The reason is said in Chinese first (the grid 月球村 does not exist).
+    let why = browser.text_of("#import-errors tbody").await;
+    assert!(why.contains("没有名称或代码为“月球村”的网格"), "{why}");
     assert!(browser.errors().await.iter().any(|e| e.contains("400")));
     browser.screenshot("import-refused").await;
     assert!(

@@ -149,7 +149,11 @@ fn decode(bytes: &[u8]) -> Result<String, ImportError> {
         .decode_without_bom_handling_and_without_replacement(bytes)
         .map(|text| text.into_owned())
         .ok_or_else(|| {
-            ImportError::Rows(vec![(0, "the file is neither UTF-8 nor GBK text".into())])
+            ImportError::Rows(vec![(
+                0,
+                "文件既不是 UTF-8 也不是 GBK 编码的文本（the file is neither UTF-8 nor GBK text）"
+                    .into(),
+            )])
         })
 }
 
@@ -435,7 +439,10 @@ pub fn plan_import(
     let headers = reader
         .headers()
         .map_err(|err| {
-            ImportError::Rows(vec![(1, format!("the header row cannot be read: {err}"))])
+            ImportError::Rows(vec![(
+                1,
+                format!("表头无法读取（the header row cannot be read: {err}）"),
+            )])
         })?
         .clone();
     let mut columns: HashMap<&str, usize> = HashMap::new();
@@ -448,7 +455,10 @@ pub fn plan_import(
             Some(index) => {
                 columns.insert(field, index);
             }
-            None => missing.push(format!("the column {} ({field}) is missing", names[0])),
+            None => missing.push(format!(
+                "缺少“{0}”列（the column {0} ({field}) is missing）",
+                names[0]
+            )),
         }
     }
     if !missing.is_empty() {
@@ -465,7 +475,9 @@ pub fn plan_import(
         if index >= MAX_IMPORT_ROWS {
             errors.push((
                 0,
-                format!("at most {MAX_IMPORT_ROWS} rows can be imported at once; split the file"),
+                format!(
+                    "一次最多导入 {MAX_IMPORT_ROWS} 行，请拆分文件（at most {MAX_IMPORT_ROWS} rows can be imported at once; split the file）"
+                ),
             ));
             break;
         }
@@ -473,7 +485,10 @@ pub fn plan_import(
             Ok(row) => row,
             Err(err) => {
                 let line = err.position().map_or(0, |p| p.line());
-                errors.push((line, format!("the row cannot be read: {err}")));
+                errors.push((
+                    line,
+                    format!("此行无法读取（the row cannot be read: {err}）"),
+                ));
                 continue;
             }
         };
@@ -485,7 +500,7 @@ pub fn plan_import(
             errors.push((
                 line,
                 format!(
-                    "the row has {} cells, the header {}",
+                    "此行有 {0} 个单元格，表头有 {1} 个（the row has {0} cells, the header {1}）",
                     row.len(),
                     headers.len()
                 ),
@@ -499,7 +514,8 @@ pub fn plan_import(
         if cell("contact").is_empty() && !cell("phone").is_empty() {
             errors.push((
                 line,
-                "联系电话 is given without 联系人 (contact person)".to_string(),
+                "填了联系电话但没有联系人（联系电话 is given without 联系人, the contact person）"
+                    .to_string(),
             ));
             continue;
         }
@@ -507,7 +523,9 @@ pub fn plan_import(
         if let Some(first) = seen.insert(code.clone(), line) {
             errors.push((
                 line,
-                format!("the credit code {code} is also on line {first}"),
+                format!(
+                    "统一社会信用代码 {code} 与第 {first} 行重复（the credit code {code} is also on line {first}）"
+                ),
             ));
             continue;
         }
@@ -516,7 +534,7 @@ pub fn plan_import(
             errors.push((
                 line,
                 format!(
-                    "no grid is named or coded `{grid_text}`; add it first (POST /v1/admin/grids)"
+                    "没有名称或代码为“{grid_text}”的网格，请先添加该网格（no grid is named or coded `{grid_text}`; add it first: POST /v1/admin/grids）"
                 ),
             ));
             continue;
@@ -524,7 +542,10 @@ pub fn plan_import(
         let Some(scale) = parse_scale(&cell("scale")) else {
             errors.push((
                 line,
-                format!("the scale `{}` is not 规上 or 规下", cell("scale")),
+                format!(
+                    "企业规模“{0}”应为“规上”或“规下”（the scale `{0}` is not 规上 or 规下）",
+                    cell("scale")
+                ),
             ));
             continue;
         };
@@ -595,14 +616,18 @@ pub fn plan_import(
             &related,
         );
         if judgement.verdict != Verdict::Applied {
-            let reason = judgement.reason.map(|r| r.message).unwrap_or_default();
+            let reason = judgement.reason.map_or_else(String::new, |r| {
+                format!("{}（{}）", anjian_sync::reasons::words(&r.code), r.message)
+            });
             errors.push((line, reason));
             continue;
         }
         if let Ok(CreditCodeCheck::CheckDigitMismatch { expected }) = check(&code) {
             report.warnings.push((
                 line,
-                format!("the credit code {code} fails its check (expected check character {expected}); kept, flagged"),
+                format!(
+                    "统一社会信用代码 {code} 校验位不符（应为 {expected}），已保留并标记（the credit code {code} fails its check, expected check character {expected}; kept, flagged）"
+                ),
             ));
         }
         if existing.is_some() {
