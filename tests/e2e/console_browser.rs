@@ -340,9 +340,22 @@ async fn the_dashboard_figures_are_the_ledgers_behind_them_and_follow_the_office
         .unwrap()
         .parse()
         .unwrap();
+    let expected: usize = detail
+        .split("应开 ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
     browser.click("#card-meetings").await;
     let cells = browser.count("td.cell.held, td.cell.late").await;
     assert_eq!(cells, held, "{detail}");
+    // And the meetings expected are the calendar's cells from each team's registration to
+    // today: held, late, missed, or due today.
+    let due = browser
+        .count("td.cell.held, td.cell.late, td.cell.missed, td.cell.due")
+        .await;
+    assert_eq!(due, expected, "{detail}");
     browser.screenshot("meetings").await;
 
     // Each figure is the count of the ledger its card links to.

@@ -145,7 +145,7 @@ async fn teams_of(
                 && fact.buckets.iter().any(|b| mine.contains(b))
                 && (only.is_empty() || id == only)
         })
-        .map(|(id, fact)| (id, anjian_sync::clock::china_date(fact.at_ms)))
+        .map(|(id, fact)| (id, fact.day))
         .collect();
     let team_ids: Vec<String> = since.keys().cloned().collect();
     let teams = state

@@ -66,7 +66,8 @@ pub struct Figures {
     pub major_double_reported: u64,
     /// Shift meetings held in the month.
     pub meetings_held: u64,
-    /// Shift meetings the teams' slots expect in the month up to today.
+    /// Shift meetings the teams' slots expect in the month up to today, each team from the day
+    /// it was registered (every day a working day until teams keep a working calendar).
     pub meetings_expected: u64,
     /// Records of the month (hazards, inspections, meetings).
     pub records: u64,
@@ -119,6 +120,30 @@ pub fn days_begun(month: &str, today: &str) -> u64 {
         u64::from(today.day())
     } else {
         days_in_month
+    }
+}
+
+/// How many days of `month` (`YYYY-MM`) a team registered on `since` (`YYYY-MM-DD`) has had by
+/// `today`: from the later of the month's first day and `since`, to the earlier of its last day
+/// and `today`, both counted.
+pub fn days_since(month: &str, since: &str, today: &str) -> u64 {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let (Ok(first), Ok(today), Ok(since)) = (
+        time::Date::parse(&format!("{month}-01"), &format),
+        time::Date::parse(today, &format),
+        time::Date::parse(since, &format),
+    ) else {
+        return 0;
+    };
+    let last = first
+        .replace_day(first.month().length(first.year()))
+        .unwrap_or(first)
+        .min(today);
+    let start = first.max(since);
+    if last < start {
+        0
+    } else {
+        u64::try_from((last - start).whole_days()).map_or(0, |days| days + 1)
     }
 }
 
@@ -190,7 +215,7 @@ pub async fn figures(
         "hazards_open|-|",
         "major_open|-|",
         "major_open_double_reported|-|",
-        "meeting_slots|-|",
+        "meeting_slots|",
         "open_by_deadline|",
         "sync_issues_open|-|",
     ]
@@ -230,7 +255,23 @@ pub async fn figures(
         })
         .map(|(_, v)| *v)
         .sum();
-    let slots = counters.sum("meeting_slots", "-");
+    // Each team's slots count from the day it was registered (`meeting_slots|day|grid`).
+    let slots: Vec<(&str, u64)> = counters
+        .rows
+        .range("meeting_slots|".to_string()..)
+        .take_while(|(k, _)| k.starts_with("meeting_slots|"))
+        .filter_map(|(k, v)| {
+            let mut parts = k.splitn(3, '|').skip(1);
+            let (day, grid) = (parts.next()?, parts.next()?);
+            counters.covers(grid).then_some((day, *v))
+        })
+        .collect();
+    let expected = |month: &str| -> u64 {
+        slots
+            .iter()
+            .map(|(since, n)| n.saturating_mul(days_since(month, since, today)))
+            .sum()
+    };
     Ok(months
         .iter()
         .map(|month| Figures {
@@ -253,7 +294,7 @@ pub async fn figures(
             major_open: counters.sum("major_open", "-"),
             major_double_reported: counters.sum("major_open_double_reported", "-"),
             meetings_held: counters.sum("meetings", month),
-            meetings_expected: slots.saturating_mul(days_begun(month, today)),
+            meetings_expected: expected(month),
             records: counters.sum("records", month),
             records_complete: counters.sum("records_complete", month),
             sync_issues_open: counters.sum("sync_issues_open", "-"),
@@ -281,6 +322,12 @@ mod tests {
         assert_eq!(days_begun("2027-01", "2026-12-01"), 0);
         assert_eq!(days_begun("2024-02", "2026-12-01"), 29);
         assert_eq!(previous_month("2026-01"), "2025-12");
+        // A team registered mid-month counts from that day; one registered later, not at all.
+        assert_eq!(days_since("2026-11", "2026-11-20", "2026-12-01"), 11);
+        assert_eq!(days_since("2026-11", "2026-01-05", "2026-12-01"), 30);
+        assert_eq!(days_since("2026-12", "2026-11-20", "2026-12-01"), 1);
+        assert_eq!(days_since("2026-12", "2026-12-02", "2026-12-01"), 0);
+        assert_eq!(days_since("2026-10", "2026-11-20", "2026-12-01"), 0);
         assert_eq!(previous_month("2026-12"), "2026-11");
     }
 

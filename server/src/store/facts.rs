@@ -4,7 +4,8 @@
 //! A [`Fact`] is derived from a projection (and the record's previous fact, which remembers when
 //! a hazard was reported and closed) in the same write transaction that stores the projection.
 //! Each fact contributes +1 to a few counters ([`counts`]): keyed `metric|period|grid`
-//! (a month `2026-12`, a day for deadlines, `-` for "now"), or `metric|period|grid|enterprise`
+//! (a month `2026-12`, a day for deadlines and for teams' registration, `-` for "now"), or
+//! `metric|period|grid|enterprise`
 //! for the enterprises inspected in a month (a distinct count is the number of such keys). A
 //! change takes the old fact's contributions away and adds the new one's, so the dashboard reads
 //! a few hundred counters, whatever the store holds, and the ledgers filter facts without
@@ -192,6 +193,8 @@ pub fn derive(
             fact.label = cut(&text(body, "name"));
         }
         EntityType::Team => {
+            // Registered when first seen: its meetings are expected from that day.
+            fact.day = old.map_or(when, |o| o.day.clone());
             fact.enterprise = text(body, "enterprise_id");
             fact.team = text(body, "code");
             fact.slots = body["slots"]
@@ -278,7 +281,7 @@ pub fn counts(entity_type: EntityType, fact: &Fact) -> Vec<String> {
         }
         EntityType::Team => {
             for _ in 0..fact.slots {
-                keys.push(key("meeting_slots", "-", grid));
+                keys.push(key("meeting_slots", &fact.day, grid));
             }
         }
         _ => {}
