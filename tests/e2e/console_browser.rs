@@ -8,6 +8,18 @@ use anjian_tests::chromium::Chromium;
 use calamine::Reader;
 use fantoccini::Locator;
 
+/// The rows of a downloaded workbook's sheet, each cell as text.
+fn workbook_rows(bytes: Vec<u8>, sheet: &str) -> Vec<Vec<String>> {
+    let mut workbook =
+        calamine::Xlsx::new(std::io::Cursor::new(bytes)).expect("the export is a workbook");
+    workbook
+        .worksheet_range(sheet)
+        .unwrap()
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
+}
+
 /// The hazard row's link whose text contains `part`.
 async fn hazard_named(browser: &Chromium, part: &str) -> String {
     for link in browser
@@ -89,14 +101,7 @@ async fn the_office_accepts_a_rectification_voids_a_hazard_and_exports_the_ledge
     browser.open("/console/hazards").await;
     // A download leaves the page as it is.
     browser.click_download("#export-xlsx").await;
-    let bytes = browser.downloaded(".xlsx").await;
-    let mut workbook =
-        calamine::Xlsx::new(std::io::Cursor::new(bytes)).expect("the export is a workbook");
-    let sheet = workbook.worksheet_range("隐患台账").unwrap();
-    let rows: Vec<Vec<String>> = sheet
-        .rows()
-        .map(|r| r.iter().map(|c| c.to_string()).collect())
-        .collect();
+    let rows = workbook_rows(browser.downloaded(".xlsx").await, "隐患台账");
     assert_eq!(rows.len(), 5, "a header and four hazards: {rows:?}");
     assert_eq!(rows[0][0], "编号");
     let states: Vec<&str> = rows[1..].iter().map(|r| r[4].as_str()).collect();
@@ -293,13 +298,7 @@ async fn an_inspection_record_shows_its_checklist_officers_and_signature_and_pri
     // The list downloads as .xlsx and reads back.
     browser.open("/console/inspections").await;
     browser.click_download("#export-xlsx").await;
-    let bytes = browser.downloaded(".xlsx").await;
-    let mut workbook = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
-    let sheet = workbook.worksheet_range("检查记录").unwrap();
-    let rows: Vec<Vec<String>> = sheet
-        .rows()
-        .map(|r| r.iter().map(|c| c.to_string()).collect())
-        .collect();
+    let rows = workbook_rows(browser.downloaded(".xlsx").await, "检查记录");
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[1][3], "网格巡查");
     assert_eq!(rows[1][6], "2", "two findings");
@@ -465,6 +464,29 @@ async fn a_teams_calendar_shows_its_meetings_and_a_meeting_its_attendance() {
     browser
         .open(&format!("/console/meetings?month={}", &today[..7]))
         .await;
+    // The month's meetings download as a ledger, one row a meeting with its attendance counted.
+    let this_month = listed_rows(&browser, "team-1").await + listed_rows(&browser, "team-2").await;
+    browser.click_download("#export-xlsx").await;
+    let rows = workbook_rows(browser.downloaded(".xlsx").await, "班组会台账");
+    assert_eq!(rows.len(), 1 + this_month, "{rows:?}");
+    assert_eq!(
+        (rows[0][2].as_str(), rows[0][10].as_str()),
+        ("班组", "实到人数")
+    );
+    let mine = rows
+        .iter()
+        .find(|r| r[3] == today)
+        .expect("today's meeting");
+    assert_eq!(
+        (
+            mine[2].as_str(),
+            mine[5].as_str(),
+            mine[10].as_str(),
+            mine[13].as_str()
+        ),
+        ("烘干一班", "班前会", "3", "1"),
+        "three came, one without full protective equipment: {mine:?}"
+    );
     browser.click("td.cell.held a, td.cell.late a").await;
     let meeting = browser.visit(&browser.path().await, "meeting").await;
     for shown in [

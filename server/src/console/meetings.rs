@@ -336,3 +336,126 @@ pub async fn show(req: &Request, Data(state): Data<&State>, Path(id): Path<Strin
     };
     html(StatusCode::OK, page.render())
 }
+
+/// The month's meetings as a ledger (班组会台账): one row a meeting, with its attendance
+/// counted, for the month of the calendar's query.
+async fn sheet(req: &Request, state: &State) -> Result<(super::exports::Sheet, String), Response> {
+    let (caller, _) = signed_in(state, req).await?;
+    let query: CalendarQuery = req.params().unwrap_or_default();
+    let today = anjian_sync::clock::china_date(crate::store::model::UnixMillis::now().0);
+    let month = match super::hazards::month("month", &query.month) {
+        Ok(Some(month)) => month,
+        Ok(None) => today[..7].to_string(),
+        Err((_, text)) => return Err(message(StatusCode::BAD_REQUEST, "筛选条件有误", &text)),
+    };
+    let names = Names::load(state).await.map_err(|err| failed(&err))?;
+    let teams: HashMap<(String, String), String> = state
+        .sync
+        .facts(EntityType::Team)
+        .await
+        .map_err(|err| failed(&err))?
+        .into_iter()
+        .map(|(_, fact)| ((fact.enterprise, fact.team), fact.label))
+        .collect();
+    let filter = MeetingFilter {
+        from: Some(format!("{month}-01")),
+        to: Some(format!("{month}-31")),
+        ..MeetingFilter::default()
+    };
+    let all = Office::all_meetings(&state.sync, &caller, &filter)
+        .await
+        .map_err(|err| failed(&err))?;
+    if let Some(refusal) = super::exports::too_many(all.len()) {
+        return Err(refusal);
+    }
+    let count = |m: &Meeting, wanted: &dyn Fn(&anjian_sync::kinds::meeting::Attendance) -> bool| {
+        m.content
+            .attendance
+            .iter()
+            .filter(|a| wanted(a))
+            .count()
+            .to_string()
+    };
+    let mut rows = Vec::with_capacity(all.len());
+    for projection in &all {
+        let Ok(meeting) = serde_json::from_value::<Meeting>(projection.entity.body.clone()) else {
+            continue;
+        };
+        let c = &meeting.content;
+        let minutes = (c.ended_at_ms - c.started_at_ms).max(0) / 60_000;
+        let late = anjian_sync::clock::china_date(projection.received_at_ms) > c.date;
+        rows.push(vec![
+            projection.entity.id.clone(),
+            names.enterprise(&c.enterprise_id),
+            teams
+                .get(&(c.enterprise_id.clone(), c.team_id.clone()))
+                .cloned()
+                .unwrap_or_else(|| c.team_id.clone()),
+            c.date.clone(),
+            c.shift.clone(),
+            slot_name(c.slot).to_string(),
+            c.host.clone(),
+            beijing_time(c.started_at_ms),
+            minutes.to_string(),
+            c.attendance.len().to_string(),
+            count(&meeting, &|a| {
+                matches!(a.status, Presence::Present | Presence::Late)
+            }),
+            count(&meeting, &|a| a.status == Presence::Absent),
+            count(&meeting, &|a| !a.fit_for_duty),
+            count(&meeting, &|a| !a.ppe_ok),
+            c.topics.join("；"),
+            if late { "是" } else { "否" }.to_string(),
+            if projection.missing_blobs.is_empty() {
+                "是"
+            } else {
+                "否"
+            }
+            .to_string(),
+        ]);
+    }
+    let sheet = super::exports::Sheet {
+        name: "班组会台账",
+        header: [
+            "编号",
+            "企业",
+            "班组",
+            "日期",
+            "班次",
+            "会次",
+            "主持人",
+            "开始时间",
+            "时长（分钟）",
+            "应到人数",
+            "实到人数",
+            "缺席人数",
+            "身体状况异常",
+            "劳保用品不合格",
+            "议题",
+            "事后补录",
+            "照片齐全",
+        ]
+        .map(str::to_string)
+        .to_vec(),
+        rows,
+    };
+    Ok((sheet, month))
+}
+
+/// The month's meetings as `.xlsx`.
+#[handler]
+pub async fn ledger_xlsx(req: &Request, Data(state): Data<&State>) -> Response {
+    match sheet(req, state).await {
+        Ok((sheet, month)) => super::exports::xlsx_download(&sheet, &format!("班组会台账-{month}")),
+        Err(answer) => answer,
+    }
+}
+
+/// The month's meetings as CSV (UTF-8 with BOM).
+#[handler]
+pub async fn ledger_csv(req: &Request, Data(state): Data<&State>) -> Response {
+    match sheet(req, state).await {
+        Ok((sheet, month)) => super::exports::csv_download(&sheet, &format!("班组会台账-{month}")),
+        Err(answer) => answer,
+    }
+}

@@ -85,6 +85,8 @@ pub fn routes() -> impl poem::Endpoint {
         .at("/console/inspections.csv", get(inspections::list_csv))
         .at("/console/inspections/:id", get(inspections::show))
         .at("/console/meetings", get(meetings::calendar))
+        .at("/console/meetings.xlsx", get(meetings::ledger_xlsx))
+        .at("/console/meetings.csv", get(meetings::ledger_csv))
         .at("/console/meetings/:id", get(meetings::show))
         .at("/console/articles", get(articles::queue))
         .at("/console/articles/:id", get(articles::show))
