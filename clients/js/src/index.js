@@ -1,0 +1,10 @@
+'use strict';
+// @anjian/sync: the Anjian sync protocol for WeChat mini-programs (openapi/PROTOCOL.md).
+
+module.exports = {
+  ...require('./canonical'),
+  ...require('./event'),
+  ...require('./ids'),
+  ...require('./digest'),
+  ...require('./bytes'),
+};
