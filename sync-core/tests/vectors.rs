@@ -1,7 +1,8 @@
 //! The shared vectors (`openapi/vectors.json`): what a client in another language must reproduce
 //! byte for byte — the canonical encoding, hashes and signatures of signed event chains (every
 //! kind, Unicode edge cases, key order, integer bounds), payloads that have no canonical form,
-//! strings a device must refuse to log, derived ids, and bucket digests.
+//! strings a device must refuse to log, derived ids, bucket digests, and the Chinese sentence
+//! for every reason code.
 //!
 //! This test builds the corpus from the reference implementation and fails when the checked-in
 //! file differs, so the file always says what the code does; `UPDATE_VECTORS=1` writes it. The
@@ -337,6 +338,11 @@ fn corpus() -> Value {
         "refused_strings": refused_strings,
         "derived_ids": derived,
         "bucket_digest": steps,
+        "reasons": anjian_sync::reasons::REASONS
+            .iter()
+            .map(|(code, words)| (code.to_string(), json!(words)))
+            .collect::<serde_json::Map<_, _>>(),
+        "reason_fallback": anjian_sync::reasons::words("a-code-no-table-knows"),
     })
 }
 

@@ -1,0 +1,419 @@
+'use strict';
+// A device (openapi/PROTOCOL.md §1–§5): log in, enrol a key, capture signed events offline, and
+// sync — photos first, then the push of the outbox in `seq` order, then the pull to a checkpoint
+// with its digests checked. The SDK does not judge: the local view is the server's projections
+// with the device's pending events (待同步) shown beside them, and the server's verdict arrives
+// with the next sync.
+
+const { sha256 } = require('@noble/hashes/sha2');
+const { base64 } = require('@scure/base');
+const { GENESIS_HASH, sign, publicKeyOf } = require('./event');
+const { uuidv7 } = require('./ids');
+const { BucketDigest } = require('./digest');
+const { utf8, toHex, fromHex } = require('./bytes');
+const { reasonWords } = require('./reasons');
+const { Store } = require('./store');
+const { Transport, HttpError } = require('./transport');
+
+const PUSH_BATCH = 100;
+const PULL_LIMIT = 500;
+/** Pages one pull reads at most before it gives up for this sync (the next one continues). */
+const MAX_PAGES = 10000;
+
+class SyncError extends Error {
+  /** A push the server stopped for a reason retrying cannot mend (`fork`, `bad-signature` …). */
+  constructor(code, message) {
+    super(`${code}: ${message}`);
+    this.name = 'SyncError';
+    this.code = code;
+  }
+}
+
+/** The entity type an event kind is about. */
+function typeOfKind(kind) {
+  const prefix = kind.split('.')[0];
+  return prefix === 'issue' ? 'sync_issue' : prefix;
+}
+
+class Device {
+  constructor(platform, store, transport, state, options) {
+    this.platform = platform;
+    this.store = store;
+    this.transport = transport;
+    this.state = state;
+    this.chunkBytes = options.chunkBytes || 256 * 1024;
+  }
+
+  /**
+   * Opens (or makes) the device kept in `dir`, for the server at `server`.
+   * `platform`: the wx or Node adapter. Options: `chunkBytes` (photo upload chunks), `retry`.
+   */
+  static async open(platform, { dir, server, chunkBytes, retry }) {
+    if (typeof platform.randomBytes !== 'function') {
+      throw new Error('the platform has no secure random source: no key can be made');
+    }
+    const store = new Store(platform.fs, dir);
+    await store.init();
+    let state = await store.readJson('state.json', null);
+    if (!state) {
+      state = { server, last_seq: 0, last_hash: GENESIS_HASH, acked_seq: 0 };
+      await store.writeJson('state.json', state);
+    }
+    state = await store.recover(state);
+    const transport = new Transport(platform, state.server || server, retry);
+    transport.token = state.token || null;
+    return new Device(platform, store, transport, state, { chunkBytes });
+  }
+
+  async save() {
+    await this.store.writeJson('state.json', this.state);
+  }
+
+  async signedIn(answer) {
+    this.state.token = answer.token;
+    this.state.user = answer.user;
+    this.transport.token = answer.token;
+    await this.save();
+    return answer.user;
+  }
+
+  /** Logs in with a username and password (the office's accounts; tests). */
+  async login(username, password) {
+    return this.signedIn(await this.transport.json('POST', '/v1/auth/login', { json: { username, password } }));
+  }
+
+  /** Logs in with the code of `wx.login()` and, the first time, the office's invitation code. */
+  async loginWechat(code, invitation) {
+    const json = invitation ? { code, invitation } : { code };
+    return this.signedIn(await this.transport.json('POST', '/v1/auth/wechat', { json }));
+  }
+
+  /** Reads the user's roles and scopes again (after a pull's reset). */
+  async refreshUser() {
+    this.state.user = await this.transport.json('GET', '/v1/me');
+    await this.save();
+  }
+
+  /** The signed-in user, or null. */
+  get user() {
+    return this.state.user || null;
+  }
+
+  /**
+   * Enrols the device once: a key from 32 bytes of the platform's secure random source, kept
+   * before it is sent, so a lost answer is retried with the same key (and gets the same id).
+   */
+  async enrol(name) {
+    if (this.state.device_id) return this.state.device_id;
+    if (!this.state.secret) {
+      const seed = await this.platform.randomBytes(32);
+      if (!(seed instanceof Uint8Array) || seed.length !== 32 || seed.every((b) => b === 0)) {
+        throw new Error('the platform gave no secure random bytes: no key can be made');
+      }
+      this.state.secret = toHex(seed);
+      await this.save();
+    }
+    const device = await this.transport.json('POST', '/v1/devices', {
+      json: { public_key: publicKeyOf(fromHex(this.state.secret, 32)), name },
+    });
+    this.state.device_id = device.id;
+    await this.save();
+    return device.id;
+  }
+
+  /**
+   * Captures one event, offline: checks its form (a FormError, and nothing logged, when the
+   * server could not read it), signs it, and appends it to the log durably. Returns it.
+   */
+  async capture(kind, entityId, payload, { blobRefs = [], templateRef = null, baseRev = null } = {}) {
+    if (!this.state.device_id) throw new Error('enrol the device first');
+    const now = this.platform.now();
+    const body = {
+      v: 1,
+      device_id: this.state.device_id,
+      seq: this.state.last_seq + 1,
+      id: uuidv7(now, await this.platform.randomBytes(10)),
+      prev_hash: this.state.last_hash,
+      kind,
+      entity_id: entityId,
+      payload,
+      blob_refs: blobRefs,
+      template_ref: templateRef,
+      base_rev: baseRev,
+      captured: { wall_ms: now, tz_offset_min: this.platform.tzOffsetMin() },
+    };
+    const event = sign(body, fromHex(this.state.secret, 32));
+    await this.store.append(event, this.state);
+    return event;
+  }
+
+  /** A new id for a record this device creates (UUIDv7). */
+  async newId() {
+    return uuidv7(this.platform.now(), await this.platform.randomBytes(10));
+  }
+
+  /** Keeps a photo's bytes with the device and queues it for upload; its sha256 (for `blobRefs`). */
+  async addPhoto(bytes) {
+    const sha = toHex(sha256(bytes));
+    const photos = await this.store.readJson('photos.json', []);
+    if (!photos.some((p) => p.sha256 === sha)) {
+      await this.store.writeBytes(`photos/${sha}`, bytes);
+      photos.push({ sha256: sha, size: bytes.length, state: 'queued', location: null, offset: 0 });
+      await this.store.writeJson('photos.json', photos);
+    }
+    return sha;
+  }
+
+  /** The events not yet acknowledged, in `seq` order. */
+  async outbox() {
+    const events = [];
+    for (let seq = this.state.acked_seq + 1; seq <= this.state.last_seq; seq++) {
+      events.push(await this.store.event(seq));
+    }
+    return events;
+  }
+
+  /** Photos first, then the push, then the pull. */
+  async sync() {
+    const report = { photos: 0, pushed: 0, notApplied: 0, pulled: 0, reset: false };
+    await this.uploadPhotos(report);
+    await this.push(report);
+    await this.pull(report);
+    this.state.last_sync_ms = this.platform.now();
+    await this.save();
+    return report;
+  }
+
+  async uploadPhotos(report) {
+    const photos = await this.store.readJson('photos.json', []);
+    for (const photo of photos) {
+      if (photo.state !== 'queued') continue;
+      await this.uploadPhoto(photo, photos);
+      if (photo.state === 'sent') report.photos += 1;
+    }
+  }
+
+  async keepPhotos(photos) {
+    await this.store.writeJson('photos.json', photos);
+  }
+
+  /** Sends one photo with the resumable upload (tus), from where the server has it. */
+  async uploadPhoto(photo, photos) {
+    const t = this.transport;
+    const done = async (state, code) => {
+      photo.state = state;
+      if (code) photo.code = code;
+      photo.location = null;
+      await this.keepPhotos(photos);
+    };
+    try {
+      await t.call('HEAD', `/v1/blobs/${photo.sha256}`);
+      return done('sent');
+    } catch (err) {
+      if (!(err instanceof HttpError && err.status === 404)) throw err;
+    }
+    for (let round = 0; round < 4; round++) {
+      if (photo.location) {
+        try {
+          const head = await t.call('HEAD', photo.location);
+          photo.offset = Number(head.headers['upload-offset']);
+        } catch (err) {
+          if (!(err instanceof HttpError && (err.status === 404 || err.status === 410))) throw err;
+          photo.location = null;
+        }
+      }
+      if (!photo.location) {
+        const made = await t.call('POST', '/v1/uploads', {
+          headers: {
+            'tus-resumable': '1.0.0',
+            'upload-length': String(photo.size),
+            'upload-metadata': `sha256 ${base64.encode(utf8(photo.sha256))}`,
+          },
+        });
+        if (made.status === 200) return done('sent');
+        photo.location = made.headers.location;
+        photo.offset = 0;
+        await this.keepPhotos(photos);
+      }
+      while (photo.offset < photo.size) {
+        const length = Math.min(this.chunkBytes, photo.size - photo.offset);
+        const chunk = await this.store.readBytes(`photos/${photo.sha256}`, photo.offset, length);
+        let answer;
+        try {
+          answer = await t.call('POST', photo.location, {
+            headers: {
+              'x-http-method-override': 'PATCH',
+              'tus-resumable': '1.0.0',
+              'content-type': 'application/offset+octet-stream',
+              'upload-offset': String(photo.offset),
+              'upload-checksum': `sha256 ${base64.encode(sha256(chunk))}`,
+            },
+            body: chunk,
+          });
+        } catch (err) {
+          if (!(err instanceof HttpError)) throw err;
+          if (err.status === 409 || err.status === 460) break; // HEAD again, go on from there
+          if (err.status === 404 || err.status === 410) {
+            photo.location = null;
+            break;
+          }
+          if (err.status === 415 || err.status === 422 || err.status === 413) return done('refused', err.code);
+          throw err;
+        }
+        if (answer.status === 200) return done('sent');
+        photo.offset = Number(answer.headers['upload-offset']);
+        await this.keepPhotos(photos);
+      }
+    }
+    throw new SyncError('upload-stuck', `the photo ${photo.sha256.slice(0, 12)} could not be sent; the next sync tries again`);
+  }
+
+  /** Pushes the outbox in batches, in `seq` order; keeps every receipt. */
+  async push(report) {
+    const receipts = await this.store.readJson('receipts.json', {});
+    for (let guard = 0; guard < 100000 && this.state.acked_seq < this.state.last_seq; guard++) {
+      const events = [];
+      const last = Math.min(this.state.last_seq, this.state.acked_seq + PUSH_BATCH);
+      for (let seq = this.state.acked_seq + 1; seq <= last; seq++) events.push(await this.store.event(seq));
+      const answer = await this.transport.json('POST', '/v1/sync/push', {
+        json: { device_id: this.state.device_id, device_clock_ms: this.platform.now(), events },
+      });
+      for (const r of answer.receipts) {
+        receipts[r.seq] = r;
+        if (r.seq > this.state.acked_seq) this.state.acked_seq = r.seq;
+        report.pushed += 1;
+        if (r.verdict !== 'applied') report.notApplied += 1;
+      }
+      await this.store.writeJson('receipts.json', receipts);
+      await this.save();
+      const refused = answer.refused;
+      if (refused) {
+        if (refused.code !== 'gap') throw new SyncError(refused.code, refused.message);
+        // The server lacks earlier events (restored from a backup): send them again.
+        this.state.acked_seq = refused.expected_seq - 1;
+        await this.save();
+      }
+    }
+  }
+
+  /** Pulls to a checkpoint: pages are staged, then applied together and their digests checked. */
+  async pull(report) {
+    let replica = await this.store.readJson('replica.json', { cursor: null, entities: {} });
+    let staged = await this.store.readJson('staged.json', null)
+      || { cursor: replica.cursor, entities: {}, reset: false };
+    let restarted = false;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const query = [`limit=${PULL_LIMIT}`, `device_id=${this.state.device_id}`, `receipts_after=${this.state.acked_seq}`];
+      if (staged.cursor) query.push(`cursor=${encodeURIComponent(staged.cursor)}`);
+      const answer = await this.transport.json('GET', `/v1/sync/pull?${query.join('&')}`);
+      if (answer.reset) {
+        staged = { cursor: null, entities: {}, reset: true };
+        report.reset = true;
+        await this.refreshUser();
+      }
+      for (const p of answer.entities) staged.entities[p.id] = p;
+      staged.cursor = answer.next_cursor;
+      report.pulled += answer.entities.length;
+      await this.keepReceipts(answer.receipts || []);
+      if (!answer.complete) {
+        await this.store.writeJson('staged.json', staged);
+        continue;
+      }
+      const entities = staged.reset ? staged.entities : { ...replica.entities, ...staged.entities };
+      if (!digestsAgree(entities, answer.checkpoint) && !restarted) {
+        // The replica drifted from the server: drop it and pull again from the start.
+        restarted = true;
+        replica = { cursor: null, entities: {} };
+        staged = { cursor: null, entities: {}, reset: true };
+        continue;
+      }
+      replica = { cursor: staged.cursor, entities };
+      await this.store.writeJson('replica.json', replica);
+      await this.store.writeJson('staged.json', null);
+      return;
+    }
+  }
+
+  async keepReceipts(list) {
+    if (list.length === 0) return;
+    const receipts = await this.store.readJson('receipts.json', {});
+    for (const r of list) receipts[r.seq] = r;
+    await this.store.writeJson('receipts.json', receipts);
+  }
+
+  /** The server's projections as of the last checkpoint, by id. */
+  async replica() {
+    return (await this.store.readJson('replica.json', { entities: {} })).entities;
+  }
+
+  /**
+   * The local view: the server's records (not deleted, sync issues aside), each with
+   * `pending: true` and its `pendingEvents` when the device has events about it not yet
+   * acknowledged; records the device created and has not sent yet appear with their payload as
+   * the body. Optionally of one type.
+   */
+  async view(type) {
+    const entities = await this.replica();
+    const shown = {};
+    for (const p of Object.values(entities)) {
+      if (!p.deleted && p.entity_type !== 'sync_issue') shown[p.id] = { ...p, pending: false, pendingEvents: [] };
+    }
+    for (const e of await this.outbox()) {
+      const entry = shown[e.entity_id]
+        || (shown[e.entity_id] = { id: e.entity_id, entity_type: typeOfKind(e.kind), body: e.payload, pending: true, pendingEvents: [] });
+      entry.pending = true;
+      entry.pendingEvents.push({ seq: e.seq, kind: e.kind, payload: e.payload });
+    }
+    return Object.values(shown)
+      .filter((p) => !type || p.entity_type === type)
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /**
+   * What waits: events not yet acknowledged, photos not yet sent (and those the server refused),
+   * and the sync issues (conflicts, quarantined events) not yet handled by the office, each with
+   * its reason in words.
+   */
+  async status() {
+    const photos = await this.store.readJson('photos.json', []);
+    const entities = await this.replica();
+    const issues = Object.values(entities).filter((p) => p.entity_type === 'sync_issue' && !p.deleted);
+    const describe = (p) => ({
+      id: p.id,
+      verdict: p.body.verdict,
+      code: p.body.reason && p.body.reason.code,
+      words: reasonWords(p.body.reason && p.body.reason.code),
+      message: p.body.reason && p.body.reason.message,
+      kind: p.body.event && p.body.event.kind,
+      about: p.body.about_entity,
+      handled: p.body.handled || null,
+    });
+    return {
+      pending: this.state.last_seq - this.state.acked_seq,
+      unsentPhotos: photos.filter((p) => p.state === 'queued').length,
+      refusedPhotos: photos.filter((p) => p.state === 'refused').map((p) => ({ sha256: p.sha256, code: p.code })),
+      conflicts: issues.filter((p) => !p.body.handled).map(describe),
+      handled: issues.filter((p) => p.body.handled).map(describe),
+      lastSyncMs: this.state.last_sync_ms || null,
+    };
+  }
+
+  /** The receipts the server gave, by seq. */
+  async receipts() {
+    return this.store.readJson('receipts.json', {});
+  }
+}
+
+/** Whether the replica's count and digest agree with the checkpoint's, bucket by bucket. */
+function digestsAgree(entities, checkpoint) {
+  for (const { bucket, count, digest } of checkpoint || []) {
+    const mine = new BucketDigest();
+    for (const p of Object.values(entities)) {
+      if (p.buckets && p.buckets.includes(bucket)) mine.add(p.id, p.rev);
+    }
+    if (mine.count !== count || mine.hex() !== digest) return false;
+  }
+  return true;
+}
+
+module.exports = { Device, SyncError, typeOfKind };
