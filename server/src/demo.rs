@@ -417,7 +417,7 @@ pub async fn seed(
         .await?
         .map_err(|(i, rejection)| anyhow!("demo rectification {i} refused: {rejection:?}"))?;
 
-    // The manager's phone was offline all morning: it still thought the lights hazard had just
+    // The manager's phone was offline for hours: it still thought the lights hazard had just
     // been reported, and tried to start the rectification (a conflict: the hazard had moved on),
     // and it lost the photo of a hazard it found itself (quarantined: a hazard needs a photo).
     // Both wait in the office's sync-issue queue (同步问题).

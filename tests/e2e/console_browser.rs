@@ -794,11 +794,12 @@ async fn the_office_sees_a_refused_event_beside_its_record_and_marks_it_handled(
     assert!(browser.errors().await.iter().any(|e| e.contains("400")));
 
     // With a note it is handled: nothing deleted, the note kept, the queue shorter.
+    // Two lines: the browser sends the line break as CR LF, and the note keeps it.
     browser
         .fill(
             "#handle",
             "note",
-            "已电话联系安全员：隐患已申请验收，此操作作废",
+            "已电话联系安全员\n隐患已申请验收，此操作作废",
         )
         .await;
     browser.click("#handle button").await;
@@ -806,7 +807,7 @@ async fn the_office_sees_a_refused_event_beside_its_record_and_marks_it_handled(
     assert_eq!(browser.text_of("#state").await, "已处理");
     assert_eq!(
         browser.text_of("#handled-note").await,
-        "已电话联系安全员：隐患已申请验收，此操作作废"
+        "已电话联系安全员\n隐患已申请验收，此操作作废"
     );
     assert_eq!(browser.count("#handle").await, 0, "handled once");
     assert!(browser.text_of("#event").await.contains("已安排电工更换"));
@@ -821,9 +822,17 @@ async fn the_office_sees_a_refused_event_beside_its_record_and_marks_it_handled(
     );
     browser.sign_out().await;
 
-    // The leader reads the queue and the issue, and is offered nothing to do.
+    // The leader reads the queue and an issue still open, and is offered nothing to do.
     browser.sign_in("leader", town.password("leader")).await;
-    let page = browser.visit(&conflict, "issue-as-leader").await;
-    assert!(page.contains("已处理"), "{page}");
+    let open = browser.visit("/console/issues", "issues-as-leader").await;
+    assert!(
+        open.contains(no_photo) && !open.contains("标记“已处理”"),
+        "{open}"
+    );
+    browser.click("#issues tbody a").await;
+    let page = browser
+        .visit(&browser.path().await, "issue-as-leader")
+        .await;
+    assert!(page.contains("待处理") && page.contains(no_photo), "{page}");
     assert_eq!(browser.count("#handle").await, 0);
 }

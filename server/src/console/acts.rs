@@ -75,11 +75,17 @@ pub async fn change(
     }
 }
 
+/// A person's text from a form, as the judgement reads text: trimmed, with the line breaks a
+/// browser sends from a text area (CR LF) as plain `\n`.
+pub fn typed(text: &str) -> String {
+    text.trim().replace("\r\n", "\n").replace('\r', "\n")
+}
+
 /// `payload` with `note` in it, when one was written (a blank note is no note).
 pub fn with_note(mut payload: serde_json::Value, note: &str) -> serde_json::Value {
-    let note = note.trim();
+    let note = typed(note);
     if !note.is_empty() {
-        payload["note"] = serde_json::Value::String(note.to_string());
+        payload["note"] = serde_json::Value::String(note);
     }
     payload
 }

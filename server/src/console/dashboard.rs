@@ -23,6 +23,8 @@ pub struct DashboardQuery {
 /// source), its value, what it is of, the ledger behind it, and its trend.
 pub struct Card {
     pub id: &'static str,
+    /// A figure of now (open, overdue), not of the month.
+    pub now: bool,
     pub title: &'static str,
     pub value: String,
     pub detail: String,
@@ -203,6 +205,7 @@ pub async fn dashboard(
     let cards = vec![
         Card {
             id: "coverage",
+            now: false,
             // coverage (全覆盖): enterprises inspected of those registered
             title: "检查覆盖率（全覆盖）",
             value: percent(now.coverage_permille()),
@@ -212,6 +215,7 @@ pub async fn dashboard(
         },
         Card {
             id: "inspections",
+            now: false,
             title: "检查次数",
             value: now.inspections.to_string(),
             detail: "本月开始的检查".into(),
@@ -220,6 +224,7 @@ pub async fn dashboard(
         },
         Card {
             id: "hazards-found",
+            now: false,
             title: "发现隐患",
             value: now.hazards_found.to_string(),
             detail: format!("本月上报；本月销号 {} 条", now.hazards_closed),
@@ -228,6 +233,7 @@ pub async fn dashboard(
         },
         Card {
             id: "rectification",
+            now: false,
             // rectification rate (整改率): of the month's hazards, those closed
             title: "整改率",
             value: percent(now.rectification_permille()),
@@ -240,6 +246,7 @@ pub async fn dashboard(
         },
         Card {
             id: "overdue",
+            now: true,
             title: "逾期未整改",
             value: now.overdue_now.to_string(),
             detail: format!("当前未销号隐患共 {} 条", now.open_now),
@@ -248,6 +255,7 @@ pub async fn dashboard(
         },
         Card {
             id: "major",
+            now: true,
             // major hazards (重大隐患) and their double report (双报告)
             title: "重大隐患",
             value: now.major_open.to_string(),
@@ -261,6 +269,7 @@ pub async fn dashboard(
         },
         Card {
             id: "meetings",
+            now: false,
             // shift-meeting compliance (班组"3个5分钟"安全交接会)
             title: "班组安全交接会",
             value: percent(now.meetings_permille()),
@@ -273,6 +282,7 @@ pub async fn dashboard(
         },
         Card {
             id: "evidence",
+            now: false,
             // evidence completeness: every photo a record cites is held
             title: "证据完整率",
             value: percent(now.evidence_permille()),
@@ -285,6 +295,7 @@ pub async fn dashboard(
         },
         Card {
             id: "sync-issues",
+            now: true,
             // sync issues: conflicts and quarantined events waiting for the office
             title: "同步问题",
             value: now.sync_issues_open.to_string(),
@@ -344,7 +355,7 @@ pub async fn report(
             return super::pages::message(
                 StatusCode::FORBIDDEN,
                 "没有考核报表",
-                "考核报表属于安委办、镇领导和网格员；您的角色没有（403）。",
+                "考核报表供安委办、镇领导和网格员使用；您的角色不能查看（403）。",
             );
         }
         Err(err) => return super::pages::failed(&err),

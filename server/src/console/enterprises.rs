@@ -221,6 +221,7 @@ pub async fn registry(req: &Request, Data(state): Data<&State>) -> Response {
 fn sheet(rows: Vec<Row>) -> Sheet {
     Sheet {
         name: "企业台账",
+        counts: &[],
         header: [
             "企业名称",
             "统一社会信用代码",

@@ -32,6 +32,8 @@ pub struct Sheet {
     pub header: Vec<String>,
     /// The rows, each as long as the header.
     pub rows: Vec<Vec<String>>,
+    /// The columns of counts: written to a workbook as numbers (so they sum), when they are.
+    pub counts: &'static [usize],
 }
 
 /// The `Content-Disposition` of a download named `stem.extension` (RFC 6266: an ASCII fallback
@@ -69,9 +71,16 @@ pub fn xlsx(sheet: &Sheet) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     }
     for (index, row) in sheet.rows.iter().enumerate() {
         let at = u32::try_from(index).unwrap_or(u32::MAX).saturating_add(1);
-        for (column, cell) in row.iter().enumerate() {
-            let column = u16::try_from(column).unwrap_or(u16::MAX);
-            worksheet.write_string(at, column, cell)?;
+        for (index, cell) in row.iter().enumerate() {
+            let column = u16::try_from(index).unwrap_or(u16::MAX);
+            match cell.parse::<u32>() {
+                Ok(count) if sheet.counts.contains(&index) => {
+                    worksheet.write_number(at, column, f64::from(count))?;
+                }
+                _ => {
+                    worksheet.write_string(at, column, cell)?;
+                }
+            }
         }
     }
     worksheet.set_freeze_panes(1, 0)?;
@@ -111,6 +120,7 @@ mod tests {
     fn sheet() -> Sheet {
         Sheet {
             name: "隐患台账",
+            counts: &[],
             header: vec!["编号".into(), "描述".into()],
             rows: vec![
                 vec!["1".into(), "=cmd|' /C calc'!A0".into()],

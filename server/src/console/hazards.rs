@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::acts::{answered, change, with_note};
+use super::acts::{answered, change, typed, with_note};
 use super::exports::{Sheet, csv_download, xlsx_download};
 use super::names::Names;
 use super::pages::{Frame, failed, form_of, message, signed_in, wire_name};
@@ -35,6 +35,15 @@ pub fn state_name(state: State) -> &'static str {
         State::PendingAcceptance => "待验收",
         State::Closed => "已销号",
         State::Void => "作废",
+    }
+}
+
+/// Where a hazard came from, in Chinese.
+pub fn source_name(source: anjian_sync::kinds::hazard::Source) -> &'static str {
+    match source {
+        anjian_sync::kinds::hazard::Source::Inspection => "检查发现",
+        anjian_sync::kinds::hazard::Source::SelfCheck => "企业自查",
+        anjian_sync::kinds::hazard::Source::Report => "举报",
     }
 }
 
@@ -59,8 +68,13 @@ pub fn month(field: &'static str, value: &str) -> Result<Option<String>, (&'stat
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     match time::Date::parse(&format!("{value}-01"), &format) {
-        Ok(_) if value.len() == 7 => Ok(Some(value.to_string())),
-        _ => Err((field, format!("“{value}”不是 YYYY-MM 格式的月份"))),
+        Ok(day) if value.len() == 7 && (2000..=2100).contains(&day.year()) => {
+            Ok(Some(value.to_string()))
+        }
+        _ => Err((
+            field,
+            format!("“{value}”不是有效的月份：请按“年-月”填写，如 2026-12（2000 至 2100 年）"),
+        )),
     }
 }
 
@@ -285,6 +299,7 @@ fn sheet(rows: &[Row]) -> Sheet {
     let yes = |b: bool| if b { "是" } else { "否" }.to_string();
     Sheet {
         name: "隐患台账",
+        counts: &[],
         header: header.iter().map(|h| (*h).to_string()).collect(),
         rows: rows
             .iter()
@@ -484,11 +499,7 @@ async fn hazard_page(
         frame: Frame::of(caller, token),
         id: id.to_string(),
         state_wire: wire_name(hazard.state),
-        source: match hazard.report.source {
-            anjian_sync::kinds::hazard::Source::Inspection => "检查发现",
-            anjian_sync::kinds::hazard::Source::SelfCheck => "企业自查",
-            anjian_sync::kinds::hazard::Source::Report => "举报",
-        },
+        source: source_name(hazard.report.source),
         reporter: person(&hazard.reported_by),
         location: hazard
             .report
@@ -606,7 +617,7 @@ pub async fn set_deadline(
             Err(answer) => answer,
         };
     }
-    let payload = json!({"deadline": form.deadline.trim(), "note": form.note.trim()});
+    let payload = json!({"deadline": form.deadline.trim(), "note": typed(&form.note)});
     act(
         state,
         &id,

@@ -259,6 +259,7 @@ async fn sheet(req: &Request, state: &State) -> Result<Sheet, Response> {
         .collect();
     Ok(Sheet {
         name: "检查记录",
+        counts: &[6],
         header: [
             "编号",
             "企业",

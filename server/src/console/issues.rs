@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::acts::{answered, change};
+use super::acts::{answered, change, typed};
 use super::hazards::Times;
 use super::names::Names;
 use super::pages::{Frame, beijing_time, failed, form_of, message, signed_in};
@@ -25,8 +25,8 @@ use super::{State, html, rendered};
 use crate::service::accounts::Caller;
 use crate::service::office::{IssueFilter, Office};
 
-/// The most issues the queue shows at once (newest first; the count says how many in all).
-const SHOWN: usize = 200;
+/// The issues one page of the queue shows (newest first; the count says how many in all).
+const SHOWN: usize = 100;
 
 /// A verdict in Chinese.
 fn verdict_name(verdict: &str) -> &'static str {
@@ -101,7 +101,7 @@ fn label(name: &str) -> Option<&'static str> {
         "team_id" => "班组",
         "date" => "日期",
         "shift" => "班次",
-        "slot" => "场次",
+        "slot" => "会次",
         "title" => "标题",
         "body" => "正文",
         "decision" => "审核决定",
@@ -117,7 +117,23 @@ fn label(name: &str) -> Option<&'static str> {
     })
 }
 
-fn fields(value: &Value, names: &Names) -> Vec<Field> {
+/// How a page writes ids: enterprises and grids by name, users by display name.
+struct Namer<'a> {
+    places: &'a Names,
+    people: &'a std::collections::HashMap<String, String>,
+}
+
+/// The members that name a user.
+const USER_FIELDS: [&str; 5] = ["reported_by", "submitted_by", "author", "by", "reviewer"];
+
+/// The user ids a record or payload names in its [`USER_FIELDS`].
+fn users_in(value: &Value) -> impl Iterator<Item = String> + '_ {
+    USER_FIELDS
+        .iter()
+        .filter_map(|field| value[*field].as_str().map(str::to_string))
+}
+
+fn fields(value: &Value, names: &Namer<'_>) -> Vec<Field> {
     let Some(members) = value.as_object() else {
         return Vec::new();
     };
@@ -137,17 +153,33 @@ fn fields(value: &Value, names: &Names) -> Vec<Field> {
 /// A member's value for a person: a hazard's state in Chinese beside its wire name, an
 /// enterprise's or a grid's name for its id, a list of
 /// texts joined, a list of records counted, anything else as compact JSON.
-fn written(name: &str, value: &Value, names: &Names) -> String {
-    use anjian_sync::kinds::hazard::State as HazardState;
+fn written(name: &str, value: &Value, names: &Namer<'_>) -> String {
+    use anjian_sync::kinds::hazard::{Level, Source, State as HazardState};
+    let is_photo = |v: &Value| v.as_str().is_some_and(anjian_sync::event::is_sha256_hex);
     match value {
-        Value::String(text) => match (name, serde_json::from_value::<HazardState>(value.clone())) {
-            ("state" | "from" | "to", Ok(state)) => {
-                format!("{}（{text}）", super::hazards::state_name(state))
-            }
-            ("enterprise_id", _) => names.enterprise(text),
-            ("grid_id", _) => names.grid(text),
+        Value::String(_) if is_photo(value) => "1 张照片".to_string(),
+        Value::String(text) => match name {
+            "state" | "from" | "to" => serde_json::from_value::<HazardState>(value.clone())
+                .map_or_else(
+                    |_| text.clone(),
+                    |state| format!("{}（{text}）", super::hazards::state_name(state)),
+                ),
+            "level" => serde_json::from_value::<Level>(value.clone()).map_or_else(
+                |_| text.clone(),
+                |l| super::hazards::level_name(l).to_string(),
+            ),
+            "source" => serde_json::from_value::<Source>(value.clone()).map_or_else(
+                |_| text.clone(),
+                |s| super::hazards::source_name(s).to_string(),
+            ),
+            "enterprise_id" => names.places.enterprise(text),
+            "grid_id" => names.places.grid(text),
+            _ if USER_FIELDS.contains(&name) => name_in(names.people, text),
             _ => text.clone(),
         },
+        Value::Array(items) if !items.is_empty() && items.iter().all(is_photo) => {
+            format!("{} 张照片", items.len())
+        }
         Value::Array(items) if items.iter().all(Value::is_string) => items
             .iter()
             .filter_map(Value::as_str)
@@ -217,6 +249,9 @@ pub struct QueueQuery {
     /// `conflict`, `quarantined`, or empty for both.
     #[serde(default)]
     verdict: String,
+    /// The page, from 1.
+    #[serde(default)]
+    page: String,
 }
 
 #[derive(Template)]
@@ -227,6 +262,10 @@ struct QueuePage {
     total: usize,
     state: String,
     verdict: String,
+    page: usize,
+    first: usize,
+    last: usize,
+    more: bool,
 }
 
 /// The queue (同步问题): open issues first by default, newest first.
@@ -250,11 +289,19 @@ pub async fn queue(req: &Request, Data(state): Data<&State>) -> Response {
         "conflict" | "quarantined" => Some(query.verdict.as_str()),
         _ => return bad_filter(),
     };
+    let page = match query.page.as_str() {
+        "" => 1,
+        text => match text.parse::<usize>() {
+            Ok(page) if (1..=100_000).contains(&page) => page,
+            _ => return bad_filter(),
+        },
+    };
     let filter = IssueFilter {
         state: wanted_state.map(str::to_string),
         verdict: wanted_verdict.map(str::to_string),
     };
-    let issues = match Office::sync_issues(&state.sync, &caller, &filter, SHOWN).await {
+    let skip = (page - 1) * SHOWN;
+    let issues = match Office::sync_issues(&state.sync, &caller, &filter, skip, SHOWN).await {
         Ok(issues) => issues,
         Err(err) => return failed(&err),
     };
@@ -266,12 +313,17 @@ pub async fn queue(req: &Request, Data(state): Data<&State>) -> Response {
         Ok(names) => names,
         Err(answer) => return answer,
     };
+    let shown = issues.items.len();
     let page = QueuePage {
         frame: Frame::of(&caller, &token),
         rows: issues.items.iter().map(|p| row(p, &names)).collect(),
         total: issues.total,
         state: wanted_state.unwrap_or("all").to_string(),
         verdict: wanted_verdict.unwrap_or_default().to_string(),
+        page,
+        first: skip + 1,
+        last: skip + shown,
+        more: skip + shown < issues.total,
     };
     html(StatusCode::OK, page.render())
 }
@@ -280,7 +332,7 @@ fn bad_filter() -> Response {
     message(
         StatusCode::BAD_REQUEST,
         "筛选条件无法读取",
-        "请在同步问题页面上选择状态（待处理/已处理/全部）和类型（冲突/隔离）。",
+        "请在同步问题页面上选择状态（待处理/已处理/全部）和类型（冲突/隔离）；页码从 1 开始。",
     )
 }
 
@@ -311,8 +363,10 @@ struct IssuePage {
     about_id: String,
     /// `None` when the record does not exist or the caller may not read it (not told apart).
     about: Option<About>,
-    /// Who marked it handled and their note.
-    handled: Option<(String, String)>,
+    /// Who marked it handled, their note, and when the server received it.
+    handled: Option<(String, String, String)>,
+    /// Recorded by an older version under an id that is not a UUID: no event can name it.
+    legacy: bool,
     /// The caller may mark it handled (the office, while it is open).
     handles: bool,
     notice: Option<String>,
@@ -342,14 +396,29 @@ async fn issue_page(
         .unwrap_or_default()
         .to_string();
     let places = Names::load(state).await.map_err(|err| failed(&err))?;
-    let about = match state.sync.entity(&about_id).await {
+    let about_record = match state.sync.entity(&about_id).await {
         Ok(found) => found.filter(|p| {
             let buckets = caller.user.grant.buckets(&caller.user.id.to_string());
             crate::store::reads_through(p, &buckets)
         }),
         Err(err) => return Err(failed(&err)),
+    };
+    let handled_by = body["handled"]["by"].as_str().unwrap_or_default();
+    let mut people: Vec<String> = vec![
+        body["author"].as_str().unwrap_or_default().to_string(),
+        handled_by.to_string(),
+    ];
+    people.extend(users_in(&event["payload"]));
+    if let Some(p) = &about_record {
+        people.extend(users_in(&p.entity.body));
     }
-    .map(|p| {
+    people.retain(|p| !p.is_empty());
+    let names = names(state, people.into_iter()).await?;
+    let namer = Namer {
+        places: &places,
+        people: &names,
+    };
+    let about = about_record.map(|p| {
         let (type_name, path) = type_name(p.entity.entity_type);
         About {
             type_name,
@@ -357,17 +426,11 @@ async fn issue_page(
             rev: p.rev,
             updated: beijing_time(p.received_at_ms),
             deleted: p.entity.deleted,
-            fields: fields(&p.entity.body, &places),
+            fields: fields(&p.entity.body, &namer),
         }
     });
-    let handled_by = body["handled"]["by"].as_str().unwrap_or_default();
-    let mut people: Vec<String> = vec![
-        body["author"].as_str().unwrap_or_default().to_string(),
-        handled_by.to_string(),
-    ];
-    people.retain(|p| !p.is_empty());
-    let names = names(state, people.into_iter()).await?;
     let row = row(&issue, &names);
+    let legacy = Uuid::parse_str(id).is_err();
     let seq = event["seq"].as_u64().unwrap_or(0);
     let device = event["device_id"].as_str().unwrap_or_default().to_string();
     // The issue's first revision was made by the refused event itself.
@@ -386,20 +449,29 @@ async fn issue_page(
         device,
         seq,
         times,
-        payload: fields(&event["payload"], &places),
+        payload: fields(&event["payload"], &namer),
         photos: issue.entity.blobs.clone(),
         about_id,
         about,
         handled: row.handled.then(|| {
+            let marked = body["handled"]["event_id"].as_str().unwrap_or_default();
             (
                 name_in(&names, handled_by),
                 body["handled"]["note"]
                     .as_str()
                     .unwrap_or_default()
                     .to_string(),
+                events
+                    .iter()
+                    .find(|e| e.event.body.id == marked)
+                    .map_or_else(
+                        || "—".to_string(),
+                        |e| beijing_time(e.receipt.received_at_ms),
+                    ),
             )
         }),
-        handles: !row.handled && caller.user.grant.has(Role::Admin),
+        legacy,
+        handles: !row.handled && !legacy && caller.user.grant.has(Role::Admin),
         row,
         notice,
     })
@@ -437,7 +509,7 @@ pub async fn handle(
         Ok(sent) => sent,
         Err(answer) => return answer,
     };
-    let payload = json!({ "note": form.note.trim() });
+    let payload = json!({ "note": typed(&form.note) });
     let outcome = change(
         state,
         &caller,

@@ -383,39 +383,58 @@ async fn sheet(req: &Request, state: &State) -> Result<(super::exports::Sheet, S
         };
         let c = &meeting.content;
         let minutes = (c.ended_at_ms - c.started_at_ms).max(0) / 60_000;
-        let late = anjian_sync::clock::china_date(projection.received_at_ms) > c.date;
-        rows.push(vec![
-            projection.entity.id.clone(),
-            names.enterprise(&c.enterprise_id),
-            teams
-                .get(&(c.enterprise_id.clone(), c.team_id.clone()))
-                .cloned()
-                .unwrap_or_else(|| c.team_id.clone()),
+        // By day, enterprise, team and shift, the slots in the order they are held.
+        let rank = match c.slot {
+            Slot::PreShift => 0,
+            Slot::MidShift => 1,
+            Slot::Handover => 2,
+        };
+        let order = (
             c.date.clone(),
+            c.enterprise_id.clone(),
+            c.team_id.clone(),
             c.shift.clone(),
-            slot_name(c.slot).to_string(),
-            c.host.clone(),
-            beijing_time(c.started_at_ms),
-            minutes.to_string(),
-            c.attendance.len().to_string(),
-            count(&meeting, &|a| {
-                matches!(a.status, Presence::Present | Presence::Late)
-            }),
-            count(&meeting, &|a| a.status == Presence::Absent),
-            count(&meeting, &|a| !a.fit_for_duty),
-            count(&meeting, &|a| !a.ppe_ok),
-            c.topics.join("；"),
-            if late { "是" } else { "否" }.to_string(),
-            if projection.missing_blobs.is_empty() {
-                "是"
-            } else {
-                "否"
-            }
-            .to_string(),
-        ]);
+            rank,
+        );
+        let late = anjian_sync::clock::china_date(projection.received_at_ms) > c.date;
+        rows.push((
+            order,
+            vec![
+                projection.entity.id.clone(),
+                names.enterprise(&c.enterprise_id),
+                teams
+                    .get(&(c.enterprise_id.clone(), c.team_id.clone()))
+                    .cloned()
+                    .unwrap_or_else(|| c.team_id.clone()),
+                c.date.clone(),
+                c.shift.clone(),
+                slot_name(c.slot).to_string(),
+                c.host.clone(),
+                beijing_time(c.started_at_ms),
+                minutes.to_string(),
+                c.attendance.len().to_string(),
+                count(&meeting, &|a| {
+                    matches!(a.status, Presence::Present | Presence::Late)
+                }),
+                count(&meeting, &|a| a.status == Presence::Absent),
+                count(&meeting, &|a| !a.fit_for_duty),
+                count(&meeting, &|a| !a.ppe_ok),
+                c.topics.join("；"),
+                if late { "是" } else { "否" }.to_string(),
+                if projection.missing_blobs.is_empty() {
+                    "是"
+                } else {
+                    "否"
+                }
+                .to_string(),
+            ],
+        ));
     }
+    rows.sort();
+    let rows = rows.into_iter().map(|(_, row)| row).collect();
     let sheet = super::exports::Sheet {
         name: "班组会台账",
+        counts: &[8, 9, 10, 11, 12, 13],
         header: [
             "编号",
             "企业",

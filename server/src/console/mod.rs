@@ -133,7 +133,6 @@ fn html(status: StatusCode, rendered: askama::Result<String>) -> Response {
     }
 }
 
-/// A `303 See Other` to `location`, as after a form is handled.
 /// A page drawn, or the answer given instead (a 404 page, a failure).
 fn rendered<P: askama::Template>(status: StatusCode, page: Result<P, Response>) -> Response {
     match page {
@@ -142,6 +141,7 @@ fn rendered<P: askama::Template>(status: StatusCode, page: Result<P, Response>) 
     }
 }
 
+/// A `303 See Other` to `location`, as after a form is handled.
 fn see_other(location: &str) -> Response {
     Response::builder()
         .status(StatusCode::SEE_OTHER)

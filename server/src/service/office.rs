@@ -98,7 +98,7 @@ pub struct IssueFilter {
 /// Sync issues, newest first.
 #[derive(Debug)]
 pub struct Issues {
-    /// Up to the limit asked for.
+    /// The page asked for.
     pub items: Vec<Projection>,
     /// How many the filter takes in all.
     pub total: usize,
@@ -419,13 +419,14 @@ impl Office {
         Office::all(sync, caller, EntityType::Inspection, take).await
     }
 
-    /// The sync issues the caller reads that the filter takes: the newest `limit` (by the
-    /// time their event was captured), and how many there are. Their ids are derived, so their
+    /// The sync issues the caller reads that the filter takes, newest first (by the time their
+    /// event was captured): `limit` of them after the first `skip`, and how many there are. Their ids are derived, so their
     /// order comes from the facts, and only the shown ones are decoded.
     pub async fn sync_issues(
         sync: &SyncService,
         caller: &Caller,
         filter: &IssueFilter,
+        skip: usize,
         limit: usize,
     ) -> Result<Issues, SyncError> {
         let mine = caller.user.grant.buckets(&caller.user.id.to_string());
@@ -442,10 +443,13 @@ impl Office {
             .collect();
         let total = taken.len();
         taken.sort_unstable_by(|a, b| b.cmp(a));
-        taken.truncate(limit);
-        let items = sync
-            .entities(taken.into_iter().map(|(_, id)| id).collect())
-            .await?;
+        let shown = taken
+            .into_iter()
+            .skip(skip)
+            .take(limit)
+            .map(|(_, id)| id)
+            .collect();
+        let items = sync.entities(shown).await?;
         Ok(Issues { items, total })
     }
 

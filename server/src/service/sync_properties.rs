@@ -340,6 +340,48 @@ fn a_store_without_the_offices_facts_gets_them_at_open() {
     }
 }
 
+#[test]
+fn facts_made_again_keep_what_an_earlier_versions_remembered() {
+    let rt = runtime();
+    let (dir, store, service) = setup();
+    let mut phone = Phone::new(&store, 1, inspector());
+    let hazards = hazard_ids();
+    let ops = [
+        Op::Report {
+            hazard: 0,
+            major: false,
+        },
+        Op::Report {
+            hazard: 1,
+            major: false,
+        },
+    ];
+    let events: Vec<SignedEvent> = ops.iter().map(|op| phone.sign(op, &hazards)).collect();
+    push(&rt, &service, &phone, &events);
+    drop((service, phone));
+    let store = Arc::into_inner(store).unwrap();
+    // The earlier version saw these hazards reported in January 2020; their projections say
+    // only when they last changed.
+    store
+        .age_facts(|fact| fact.day = "2020-01-15".into())
+        .unwrap();
+    store.close().unwrap();
+
+    let reopened = RedbStore::open(&dir.path().join("p.redb")).unwrap();
+    let facts = reopened.facts(EntityType::Hazard).unwrap();
+    assert_eq!(facts.len(), 2);
+    assert!(
+        facts.iter().all(|(_, f)| f.day == "2020-01-15"),
+        "{facts:?}"
+    );
+    assert_eq!(
+        kept_counts(&reopened).get("hazards_found|2020-01|g1"),
+        Some(&2)
+    );
+    let tables = reopened.table_names().unwrap();
+    assert!(!tables.iter().any(|t| t == "office-facts-0"), "{tables:?}");
+}
+
 fn hazard_ids() -> Vec<String> {
     (0..4).map(|_| Uuid::now_v7().to_string()).collect()
 }

@@ -193,8 +193,13 @@ pub fn derive(
             fact.label = cut(&text(body, "name"));
         }
         EntityType::Team => {
-            // Registered when first seen: its meetings are expected from that day.
-            fact.day = old.map_or(when, |o| o.day.clone());
+            // Registered when first seen: its meetings are expected from that day (an earlier
+            // version kept no day for a team, only when it was first seen).
+            fact.day = match old {
+                Some(o) if !o.day.is_empty() => o.day.clone(),
+                Some(o) => anjian_sync::clock::china_date(o.at_ms),
+                None => when,
+            };
             fact.enterprise = text(body, "enterprise_id");
             fact.team = text(body, "code");
             fact.slots = body["slots"]

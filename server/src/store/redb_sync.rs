@@ -15,8 +15,8 @@ use super::facts::{self, Fact, FactView};
 use super::model::{BlobMeta, Device, ForkRecord, UnixMillis, Upload};
 use super::tables::{
     BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES,
-    ENTITY_EVENTS, EVENTS, FORKS, OFFICE_COUNTS, OFFICE_FACTS, OLD_OFFICE_TABLES, TYPE_INDEX,
-    UPLOADS,
+    ENTITY_EVENTS, EVENTS, FORKS, OFFICE_COUNTS, OFFICE_FACTS, OLD_OFFICE_FACTS, OLD_OFFICE_TABLES,
+    TYPE_INDEX, UPLOADS,
 };
 use super::{
     BlobStore, Citation, Citer, PullPage, RedbStore, StoreError, StoredProjection, SyncStore,
@@ -122,12 +122,23 @@ impl<'txn> Write<'txn> {
     /// Keeps the office's fact of a record and the counters that follow it
     /// ([`super::facts`]): the old fact's counts go, the new one's come.
     fn keep_facts(&mut self, projection: &Projection) -> Result<(), StoreError> {
+        self.keep_facts_remembering(projection, None)
+    }
+
+    /// [`Write::keep_facts`], with what an earlier version's facts remember of the record
+    /// (`prior`: when it was first seen, reported, closed) for a record that has no fact yet.
+    fn keep_facts_remembering(
+        &mut self,
+        projection: &Projection,
+        prior: Option<Fact>,
+    ) -> Result<(), StoreError> {
         let entity_type = projection.entity.entity_type;
         let key = (entity_type.name(), projection.entity.id.as_str());
         let old: Option<Fact> = match self.facts.get(key)? {
             Some(bytes) => Some(decode("fact", bytes.value())?),
             None => None,
         };
+        let remembered = old.clone().or(prior);
         let enterprise_grid = |enterprise: &str| -> Option<String> {
             let bytes = self
                 .facts
@@ -135,7 +146,7 @@ impl<'txn> Write<'txn> {
                 .ok()??;
             decode::<Fact>("fact", bytes.value()).ok().map(|f| f.grid)
         };
-        let Some(new) = facts::derive(projection, old.as_ref(), enterprise_grid) else {
+        let Some(new) = facts::derive(projection, remembered.as_ref(), enterprise_grid) else {
             return Ok(());
         };
         if old.as_ref() == Some(&new) {
@@ -352,10 +363,43 @@ impl RedbStore {
         let txn = self.db().begin_write()?;
         txn.delete_table(OFFICE_FACTS)?;
         txn.delete_table(OFFICE_COUNTS)?;
-        for old in OLD_OFFICE_TABLES {
-            let mut table = txn.open_table(redb::TableDefinition::<&str, &[u8]>::new(old))?;
-            table.insert("stale", b"row".as_slice())?;
+        {
+            let mut counts = txn.open_table(redb::TableDefinition::<&str, &[u8]>::new(
+                OLD_OFFICE_TABLES[1],
+            ))?;
+            counts.insert("stale", b"row".as_slice())?;
         }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Moves the office's facts into an earlier version's table, each changed by `edit`, and
+    /// drops the current facts and counters: a store as that version left it.
+    #[cfg(test)]
+    pub(crate) fn age_facts(&self, edit: impl Fn(&mut Fact)) -> Result<(), StoreError> {
+        let txn = self.db().begin_write()?;
+        let current: Vec<((String, String), Fact)> = {
+            let table = txn.open_table(OFFICE_FACTS)?;
+            let mut all = Vec::new();
+            for entry in table.iter()? {
+                let (key, value) = entry?;
+                let (kind, id) = key.value();
+                all.push((
+                    (kind.to_string(), id.to_string()),
+                    decode("fact", value.value())?,
+                ));
+            }
+            all
+        };
+        {
+            let mut earlier = txn.open_table(OLD_OFFICE_FACTS)?;
+            for ((kind, id), mut fact) in current {
+                edit(&mut fact);
+                earlier.insert((kind.as_str(), id.as_str()), encode(&fact)?.as_slice())?;
+            }
+        }
+        txn.delete_table(OFFICE_FACTS)?;
+        txn.delete_table(OFFICE_COUNTS)?;
         txn.commit()?;
         Ok(())
     }
@@ -384,6 +428,18 @@ impl RedbStore {
         let txn = self.db().begin_write()?;
         let mut made = 0;
         {
+            // An earlier version's facts remember what a projection no longer says: the day a
+            // hazard was reported (its projection has only its last change's time), when a team
+            // was registered.
+            use redb::TableHandle as _;
+            let earlier = txn
+                .list_tables()?
+                .any(|t| t.name() == OLD_OFFICE_FACTS.name());
+            let earlier = if earlier {
+                Some(txn.open_table(OLD_OFFICE_FACTS)?)
+            } else {
+                None
+            };
             let mut tables = Write::open(&txn)?;
             if !tables.facts.is_empty()? {
                 return Ok(0);
@@ -407,11 +463,19 @@ impl RedbStore {
                     };
                     let projection: Projection = decode("entity", bytes.value())?;
                     drop(bytes);
-                    tables.keep_facts(&projection)?;
+                    let prior = match &earlier {
+                        Some(table) => match table.get((name, id.as_str()))? {
+                            Some(bytes) => decode::<Fact>("fact", bytes.value()).ok(),
+                            None => None,
+                        },
+                        None => None,
+                    };
+                    tables.keep_facts_remembering(&projection, prior)?;
                     made += 1;
                 }
             }
             tables.finish()?;
+            drop(earlier);
         }
         for old in OLD_OFFICE_TABLES {
             txn.delete_table(redb::TableDefinition::<&str, &[u8]>::new(old))?;

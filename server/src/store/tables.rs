@@ -55,6 +55,10 @@ pub const OFFICE_FACTS: TableDefinition<(&str, &str), &[u8]> =
 pub const OFFICE_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("office-counts-1");
 /// The facts and counters of earlier versions, dropped once the current ones are made.
 pub const OLD_OFFICE_TABLES: [&str; 2] = ["office-facts-0", "office-counts-0"];
+/// The earlier version's facts, read once when the current ones are made: they remember when
+/// a record was first seen, which its projection no longer says.
+pub const OLD_OFFICE_FACTS: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("office-facts-0");
 /// Blobs the store holds: sha256 (hex) → [`super::model::BlobMeta`]. A blob exists once its file
 /// is in place and this entry is committed.
 pub const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs-0");
