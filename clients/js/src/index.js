@@ -7,4 +7,7 @@ module.exports = {
   ...require('./ids'),
   ...require('./digest'),
   ...require('./bytes'),
+  ...require('./reasons'),
+  ...require('./transport'),
+  ...require('./device'),
 };

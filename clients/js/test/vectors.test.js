@@ -84,3 +84,8 @@ test('a bucket digest follows each change', () => {
     assert.equal(digest.hex(), step.digest);
   }
 });
+
+test('the reason sentences are the Rust table\'s', () => {
+  assert.deepEqual(sdk.REASONS, vectors.reasons);
+  assert.equal(sdk.reasonWords('a-code-no-table-knows'), vectors.reason_fallback);
+});
