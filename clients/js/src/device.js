@@ -5,6 +5,7 @@
 // with the device's pending events (待同步) shown beside them, and the server's verdict arrives
 // with the next sync.
 
+require('./polyfill');
 const { sha256 } = require('@noble/hashes/sha2');
 const { base64 } = require('@scure/base');
 const { GENESIS_HASH, sign, publicKeyOf } = require('./event');

@@ -2,6 +2,7 @@
 // A bucket's count and digest (openapi/PROTOCOL.md §5): the XOR of sha256("<id>\n<rev>") over
 // its entities, kept one change at a time, so a replica can check a checkpoint cheaply.
 
+require('./polyfill');
 const { sha256 } = require('@noble/hashes/sha2');
 const { utf8, toHex } = require('./bytes');
 

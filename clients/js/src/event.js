@@ -3,6 +3,7 @@
 // `checkForm` refuses, before anything is logged, every event the server would refuse to read
 // (`malformed-event`): one such event in the log would stop every later one from being sent.
 
+require('./polyfill');
 const { ed25519 } = require('@noble/curves/ed25519');
 const { sha256 } = require('@noble/hashes/sha2');
 const { canonicalize, CanonicalError, MAX_SAFE_INTEGER } = require('./canonical');

@@ -2,6 +2,7 @@
 // Ids (openapi/PROTOCOL.md): UUIDv7 for what a device creates, and the ids derived from what a
 // record is (a grid's code, a meeting's team, day, shift and slot), the same on every device.
 
+require('./polyfill');
 const { sha256 } = require('@noble/hashes/sha2');
 const { utf8, toHex } = require('./bytes');
 
