@@ -12,6 +12,8 @@ const { demoServer } = require('../../clients/js/test/server');
 const { openDevice, autoSync } = require('../logic/app');
 const inspection = require('../logic/inspection');
 const hazard = require('../logic/hazard');
+const meeting = require('../logic/meeting');
+const article = require('../logic/article');
 const { todayWork, chinaDate } = require('../logic/work');
 const { signInWithPassword } = require('../logic/session');
 
@@ -97,4 +99,44 @@ test('home shows each role its work, and a hazard the steps its state allows', a
   const mine = await todayWork(manager, chinaDate(Date.now()));
   assert.ok(mine.rectify.length >= 1, 'hazards of the plant to rectify');
   assert.ok(mine.rectify.every((h) => h.body.enterprise_id === manager.user.scopes.enterprise));
+});
+
+test('a team lead\'s meeting takes its attendance from the team\'s roster', async () => {
+  const { device } = await phone('teamlead');
+  await device.sync();
+  const { enterprise, team: code } = device.user.scopes;
+  const team = (await device.view('team')).find((t) => t.body.enterprise_id === enterprise && t.body.code === code);
+  const attendance = meeting.roster(await device.view('worker'), team);
+  assert.deepEqual(attendance.map((a) => a.name).sort(), ['林国强', '陈阿妹']);
+  attendance[1].ppe_ok = false;
+  const now = Date.now();
+  const id = await meeting.submit(device, team, {
+    date: chinaDate(now), shift: '晚班', slot: 'mid_shift', host: '陈阿妹',
+    startedAt: now - 7 * 60000, endedAt: now - 60000, place: '烘干车间', attendance,
+    topics: ['检查烘干炉温控'], photos: [await device.addPhoto(fs.readFileSync(path.join(PHOTOS, 'corridor.png')))],
+  });
+  const report = await device.sync();
+  assert.equal(report.notApplied, 0, JSON.stringify(await device.receipts()));
+  const held = (await device.view('meeting')).find((m) => m.id === id);
+  assert.equal(held.body.attendance.filter((a) => !a.ppe_ok).length, 1);
+  assert.ok(held.body.attendance.every((a) => a.worker_id), 'each person names their worker record');
+});
+
+test('a publicist\'s draft is saved, edited and sent for review', async () => {
+  const { device } = await phone('publicist');
+  await device.sync();
+  const id = await article.save(device, null, { title: '冬季防火', body: '第一段' });
+  await device.sync();
+  let draft = (await device.view('article')).find((a) => a.id === id);
+  assert.equal(draft.body.state, 'draft');
+  const work = await todayWork(device, chinaDate(Date.now()));
+  assert.ok(work.articles.some((a) => a.id === id), 'an article to finish');
+  await article.save(device, draft, { title: '冬季防火须知', body: '第一段\n第二段' });
+  draft = (await device.view('article')).find((a) => a.id === id);
+  await article.submit(device, draft);
+  const report = await device.sync();
+  assert.equal(report.notApplied, 0, JSON.stringify(await device.receipts()));
+  const sent = (await device.view('article')).find((a) => a.id === id);
+  assert.equal(sent.body.state, 'pending_review');
+  assert.equal(sent.body.title, '冬季防火须知');
 });
