@@ -17,10 +17,41 @@ function binary() {
   return bin;
 }
 
-/** The demo server: {url, passwords, stop()}. */
-async function demoServer() {
+/** The fake of WeChat's jscode2session (tests/src/wechat.rs) on loopback: {base, stop()}. */
+async function fakeWeChat(appId, secret) {
+  const bin = process.env.ANJIAN_FAKE_WECHAT || path.join(__dirname, '../../../target/debug/fake-wechat');
+  if (!fs.existsSync(bin)) {
+    throw new Error(`no fake-wechat at ${bin}: run \`cargo build -p anjian-tests --bin fake-wechat\` first, or set ANJIAN_FAKE_WECHAT`);
+  }
+  const child = spawn(bin, [appId, secret, '600'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const base = await new Promise((resolve, reject) => {
+    child.stdout.once('data', (chunk) => resolve(chunk.toString().trim().split('\n')[0]));
+    child.on('exit', (code) => reject(new Error(`fake-wechat exited (${code})`)));
+  });
+  return {
+    base,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+/**
+ * The demo server: {url, passwords, stop()}. With `wechat: true`, WeChat login is on, against
+ * the fake: `wx.login` codes are `user:<name>`.
+ */
+async function demoServer({ wechat = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'anjian-js-'));
-  const child = spawn(binary(), ['demo', '--data-dir', path.join(dir, 'data'), '--listen', '127.0.0.1:0'], {
+  const args = ['demo', '--data-dir', path.join(dir, 'data'), '--listen', '127.0.0.1:0'];
+  let fake = null;
+  if (wechat) {
+    fake = await fakeWeChat('wx-js-tests', 'js-tests-secret');
+    fs.writeFileSync(path.join(dir, 'config.toml'),
+      `[wechat]\napp_id = "wx-js-tests"\napp_secret = "js-tests-secret"\napi_base = "${fake.base}"\n`);
+    args.push('--config', path.join(dir, 'config.toml'));
+  }
+  const child = spawn(binary(), args, {
     env: { ...process.env, ANJIAN_ADMIN_PASSWORD: ADMIN_PASSWORD, RUST_LOG: 'warn,anjian_server::startup=info', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -49,6 +80,7 @@ async function demoServer() {
     async stop() {
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
+      if (fake) await fake.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -21,7 +21,8 @@ function answer(options, fn) {
 function standIn() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'anjian-wx-'));
   const listeners = [];
-  const network = { online: true, requests: 0, maxInFlight: 0, inFlight: 0 };
+  // `loginCode` says what wx.login gives (the fake WeChat takes `user:<name>[:n]`).
+  const network = { online: true, requests: 0, maxInFlight: 0, inFlight: 0, loginCode: () => 'standin-code' };
   const wx = {
     env: { USER_DATA_PATH: root },
     getFileSystemManager() {
@@ -88,7 +89,7 @@ function standIn() {
       listeners.push(listener);
     },
     login(o) {
-      answer(o, () => ({ code: 'standin-code' }));
+      answer(o, () => ({ code: network.loginCode() }));
     },
   };
   network.set = (online) => {

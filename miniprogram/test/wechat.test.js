@@ -1,0 +1,53 @@
+'use strict';
+// Signing in with WeChat: the office makes the user and an invitation code; the first wx.login
+// needs the code, later ones WeChat alone. The server talks to a fake of WeChat's
+// jscode2session on loopback.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { standIn } = require('../../clients/js/test/wx-standin');
+const { demoServer } = require('../../clients/js/test/server');
+const { openDevice } = require('../logic/app');
+const { signIn, roleNames } = require('../logic/session');
+
+let server;
+test.before(async () => {
+  server = await demoServer({ wechat: true });
+});
+test.after(async () => {
+  if (server) await server.stop();
+});
+
+async function admin(method, path, body, token) {
+  const res = await fetch(server.url + path, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body && JSON.stringify(body),
+  });
+  const text = await res.text();
+  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+test('the first WeChat sign-in takes the invitation code; later ones WeChat alone', async () => {
+  const { token } = await admin('POST', '/v1/auth/login', { username: 'admin', password: server.passwords.admin });
+  const user = await admin('POST', '/v1/admin/users', {
+    username: 'zhao', display_name: '网格员 赵', roles: ['inspector'], scopes: { grids: ['aoyao'] },
+  }, token);
+  const { code } = await admin('POST', '/v1/admin/invitations', { user_id: user.id }, token);
+
+  const { wx, network } = standIn();
+  let logins = 0;
+  network.loginCode = () => `user:zhao:${++logins}`;
+  const device = await openDevice(wx, server.url);
+  await assert.rejects(signIn(wx, device, ''), /invitation/, 'a WeChat not yet bound needs the code');
+  const signedIn = await signIn(wx, device, ` ${code} `);
+  assert.equal(signedIn.username, 'zhao');
+  assert.deepEqual(roleNames(signedIn), ['网格员']);
+  assert.ok(device.state.device_id, 'the phone is enrolled');
+
+  const again = await signIn(wx, device, '');
+  assert.equal(again.username, 'zhao', 'bound: WeChat alone signs in');
+  const report = await device.sync();
+  assert.ok(report.pulled > 0, 'and the phone syncs');
+});
