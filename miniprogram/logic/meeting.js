@@ -12,6 +12,9 @@ function roster(workers, team) {
 
 /** Logs a meeting held; its id follows from team, day, shift and slot, the same on every phone. */
 async function submit(device, team, { date, shift, slot, host, startedAt, endedAt, place, attendance, topics, risks = [], handover = [], photos = [] }) {
+  if (photos.length === 0) throw new Error('请拍一张会议现场照片');
+  if (!host || !host.trim()) throw new Error('请填写主持人');
+  if (topics.length === 0) throw new Error('请填写至少一条安全议题');
   const id = meetingId(team.body.enterprise_id, team.body.code, date, shift, slot);
   await device.capture('meeting.submit', id, {
     enterprise_id: team.body.enterprise_id,
