@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { standIn } = require('../../clients/js/test/wx-standin');
-const { demoServer } = require('../../clients/js/test/server');
+const { useDemoServer } = require('../../clients/js/test/server');
 const { openDevice, autoSync } = require('../logic/app');
 const inspection = require('../logic/inspection');
 const hazard = require('../logic/hazard');
@@ -19,13 +19,7 @@ const { signInWithPassword } = require('../logic/session');
 
 const PHOTOS = path.join(__dirname, '../../server/demo/photos');
 
-let server;
-test.before(async () => {
-  server = await demoServer();
-});
-test.after(async () => {
-  if (server) await server.stop();
-});
+const server = useDemoServer();
 
 async function phone(user) {
   const { wx, network } = standIn();

@@ -8,17 +8,11 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { standIn } = require('../../clients/js/test/wx-standin');
-const { demoServer } = require('../../clients/js/test/server');
+const { useDemoServer } = require('../../clients/js/test/server');
 const { openDevice, autoSync } = require('../logic/app');
 const { signInWithPassword } = require('../logic/session');
 
-let server;
-test.before(async () => {
-  server = await demoServer();
-});
-test.after(async () => {
-  if (server) await server.stop();
-});
+const server = useDemoServer();
 
 /** Runs page `name` with `wx` and an app around `device`: its instance, after setData. */
 function page(name, wx, app) {

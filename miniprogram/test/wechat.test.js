@@ -6,17 +6,11 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { standIn } = require('../../clients/js/test/wx-standin');
-const { demoServer } = require('../../clients/js/test/server');
+const { useDemoServer } = require('../../clients/js/test/server');
 const { openDevice } = require('../logic/app');
 const { signIn, roleNames } = require('../logic/session');
 
-let server;
-test.before(async () => {
-  server = await demoServer({ wechat: true });
-});
-test.after(async () => {
-  if (server) await server.stop();
-});
+const server = useDemoServer({ wechat: true });
 
 async function admin(method, path, body, token) {
   const res = await fetch(server.url + path, {

@@ -10,7 +10,7 @@ const path = require('node:path');
 const { Device, SyncError } = require('../src/device');
 const { NetworkError } = require('../src/transport');
 const { nodePlatform } = require('../node/platform');
-const { demoServer } = require('./server');
+const { useDemoServer } = require('./server');
 
 const PHOTOS = path.join(__dirname, '../../../server/demo/photos');
 const PHOTO = fs.readFileSync(path.join(PHOTOS, 'panel.png'));
@@ -18,13 +18,7 @@ const PHOTO = fs.readFileSync(path.join(PHOTOS, 'panel.png'));
 const CORRIDOR = fs.readFileSync(path.join(PHOTOS, 'corridor.png'));
 const QUICK = { attempts: 2, baseMs: 5, maxMs: 20 };
 
-let server;
-test.before(async () => {
-  server = await demoServer();
-});
-test.after(async () => {
-  if (server) await server.stop();
-});
+const server = useDemoServer();
 
 /** A device of `user` in a new folder, logged in and enrolled, with a network a test can cut. */
 async function device(user, options = {}) {

@@ -86,4 +86,22 @@ async function demoServer({ wechat = false } = {}) {
   };
 }
 
-module.exports = { demoServer, ADMIN_PASSWORD };
+/**
+ * Starts the demo server before a test file's tests and stops it after them. Returns an object
+ * whose `url` and `passwords` are the server's once it runs.
+ */
+function useDemoServer(options) {
+  const test = require('node:test');
+  const shared = {};
+  let server = null;
+  test.before(async () => {
+    server = await demoServer(options);
+    Object.assign(shared, { url: server.url, passwords: server.passwords });
+  });
+  test.after(async () => {
+    if (server) await server.stop();
+  });
+  return shared;
+}
+
+module.exports = { demoServer, useDemoServer, ADMIN_PASSWORD };

@@ -9,15 +9,9 @@ const path = require('node:path');
 const { Device } = require('../src/device');
 const { wxPlatform } = require('../src/platform/wx');
 const { standIn } = require('./wx-standin');
-const { demoServer } = require('./server');
+const { useDemoServer } = require('./server');
 
-let server;
-test.before(async () => {
-  server = await demoServer();
-});
-test.after(async () => {
-  if (server) await server.stop();
-});
+const server = useDemoServer();
 
 test('on the wx adapter, a record captured offline is sent when the network returns', async () => {
   const { wx, network } = standIn();
