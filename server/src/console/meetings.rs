@@ -48,6 +48,8 @@ struct Cell {
     status: &'static str,
     /// The meeting's id, when held.
     meeting: Option<String>,
+    /// On a day before the team was registered: held then (recorded later), but not expected.
+    early: bool,
 }
 
 /// One day's row.
@@ -215,6 +217,7 @@ async fn teams_of(
                         Cell {
                             status,
                             meeting: found.map(|(id, _)| id.clone()),
+                            early: date.as_str() < registered.as_str(),
                         }
                     })
                     .collect(),
