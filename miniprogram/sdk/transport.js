@@ -59,8 +59,12 @@ class Transport {
     else this.active -= 1;
   }
 
-  /** One request, no retry: the answer, or an HttpError / NetworkError. */
-  async once(method, path, { headers = {}, body, json } = {}) {
+  /**
+   * One request, no retry: the answer, or an HttpError / NetworkError. With `file`
+   * ({filePath, name, formData}), a multipart POST of a file through the platform's
+   * `uploadFile` (wx.uploadFile).
+   */
+  async once(method, path, { headers = {}, body, json, file } = {}) {
     const sent = { ...headers };
     if (this.token) sent.authorization = `Bearer ${this.token}`;
     let payload = body;
@@ -71,7 +75,9 @@ class Transport {
     await this.slot();
     let answer;
     try {
-      answer = await this.platform.request({ method, url: this.origin + path, headers: sent, body: payload });
+      answer = file
+        ? await this.platform.uploadFile({ url: this.origin + path, headers: sent, ...file })
+        : await this.platform.request({ method, url: this.origin + path, headers: sent, body: payload });
     } catch (err) {
       throw new NetworkError(err && err.message ? err.message : String(err));
     } finally {

@@ -58,8 +58,19 @@ function nodePlatform(network = {}) {
     });
     return answer;
   };
+  const upload = async ({ url, headers, filePath, name, formData }) => {
+    const form = new FormData();
+    for (const [key, value] of Object.entries(formData || {})) form.append(key, value);
+    form.append(name, new Blob([await fsp.readFile(filePath)]), path.basename(filePath));
+    return send({ method: 'POST', url, headers, body: form });
+  };
   return {
     fs: files(),
+    async uploadFile(request) {
+      if (network.offline && network.offline()) throw new Error('no network');
+      if (network.interceptUpload) return network.interceptUpload(request, upload);
+      return upload(request);
+    },
     async request(request) {
       if (network.offline && network.offline()) throw new Error('no network');
       if (network.intercept) return network.intercept(request, send);

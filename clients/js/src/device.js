@@ -43,13 +43,18 @@ class Device {
     this.transport = transport;
     this.state = state;
     this.chunkBytes = options.chunkBytes || 256 * 1024;
+    // Photos up to this size go in one request (wx.uploadFile) when the platform can; larger
+    // ones by the resumable upload, which a weak network cannot make start over.
+    this.oneShotBytes = options.oneShotBytes === undefined ? 256 * 1024 : options.oneShotBytes;
   }
 
   /**
    * Opens (or makes) the device kept in `dir`, for the server at `server`.
-   * `platform`: the wx or Node adapter. Options: `chunkBytes` (photo upload chunks), `retry`.
+   * `platform`: the wx or Node adapter. Options: `chunkBytes` (photo upload chunks),
+   * `oneShotBytes` (photos sent in one request when the platform has `uploadFile`; 0: never),
+   * `retry`.
    */
-  static async open(platform, { dir, server, chunkBytes, retry }) {
+  static async open(platform, { dir, server, chunkBytes, oneShotBytes, retry }) {
     if (typeof platform.randomBytes !== 'function') {
       throw new Error('the platform has no secure random source: no key can be made');
     }
@@ -63,7 +68,7 @@ class Device {
     state = await store.recover(state);
     const transport = new Transport(platform, state.server || server, retry);
     transport.token = state.token || null;
-    return new Device(platform, store, transport, state, { chunkBytes });
+    return new Device(platform, store, transport, state, { chunkBytes, oneShotBytes });
   }
 
   async save() {
@@ -212,6 +217,18 @@ class Device {
       return done('sent');
     } catch (err) {
       if (!(err instanceof HttpError && err.status === 404)) throw err;
+    }
+    if (typeof this.platform.uploadFile === 'function' && photo.size <= this.oneShotBytes && !photo.location) {
+      try {
+        await t.call('POST', '/v1/blobs', {
+          file: { filePath: this.store.path(`photos/${photo.sha256}`), name: 'file', formData: { sha256: photo.sha256 } },
+        });
+        return done('sent');
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        if (err.status === 415 || err.status === 422 || err.status === 413) return done('refused', err.code);
+        throw err;
+      }
     }
     for (let round = 0; round < 4; round++) {
       if (photo.location) {

@@ -22,10 +22,16 @@ const server = useDemoServer();
 
 /** A device of `user` in a new folder, logged in and enrolled, with a network a test can cut. */
 async function device(user, options = {}) {
-  const network = { down: false, offline() { return this.down; } };
+  const network = { down: false, offline() { return this.down; }, oneShots: 0 };
   if (options.intercept) network.intercept = options.intercept;
+  network.interceptUpload = (request, upload) => {
+    network.oneShots += 1;
+    return upload(request);
+  };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `anjian-device-${user}-`));
-  const d = await Device.open(nodePlatform(network), { dir, server: server.url, retry: QUICK, chunkBytes: options.chunkBytes });
+  const d = await Device.open(nodePlatform(network), {
+    dir, server: server.url, retry: QUICK, chunkBytes: options.chunkBytes, oneShotBytes: options.oneShotBytes,
+  });
   await d.login(user, server.passwords[user]);
   await d.enrol(`${user}'s test phone`);
   d.network = network;
@@ -66,6 +72,7 @@ test('an inspection captured offline is kept, then sent once with its photo', as
   inspector.network.down = false;
   const report = await inspector.sync();
   assert.equal(report.photos, 1);
+  assert.equal(inspector.network.oneShots, 1, 'a small photo goes in one request (wx.uploadFile)');
   assert.equal(report.pushed, 1);
   assert.equal(report.notApplied, 0);
   status = await inspector.status();
@@ -111,6 +118,7 @@ test('a photo upload cut off is resumed from where the server has it', async () 
   let signal = 'armed';
   const manager = await device('manager', {
     chunkBytes: 4096,
+    oneShotBytes: 0,
     async intercept(request, send) {
       if (request.headers['x-http-method-override'] === 'PATCH') {
         // The signal goes after the first chunk, for the rest of this sync.

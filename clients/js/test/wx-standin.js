@@ -22,7 +22,7 @@ function standIn() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'anjian-wx-'));
   const listeners = [];
   // `loginCode` says what wx.login gives (the fake WeChat takes `user:<name>[:n]`).
-  const network = { online: true, requests: 0, maxInFlight: 0, inFlight: 0, loginCode: () => 'standin-code' };
+  const network = { online: true, requests: 0, uploads: 0, maxInFlight: 0, inFlight: 0, loginCode: () => 'standin-code' };
   const wx = {
     env: { USER_DATA_PATH: root },
     getFileSystemManager() {
@@ -78,6 +78,19 @@ function standIn() {
           network.inFlight -= 1;
           if (o.fail) o.fail({ errMsg: `request:fail ${err.message}` });
         });
+    },
+    uploadFile(o) {
+      if (!network.online) {
+        setTimeout(() => o.fail && o.fail({ errMsg: 'uploadFile:fail net::ERR_INTERNET_DISCONNECTED' }), 1);
+        return;
+      }
+      network.uploads += 1;
+      const form = new FormData();
+      for (const [key, value] of Object.entries(o.formData || {})) form.append(key, value);
+      form.append(o.name, new Blob([fs.readFileSync(o.filePath)]), path.basename(o.filePath));
+      fetch(o.url, { method: 'POST', headers: o.header, body: form })
+        .then(async (res) => o.success && o.success({ statusCode: res.status, data: await res.text() }))
+        .catch((err) => o.fail && o.fail({ errMsg: `uploadFile:fail ${err.message}` }));
     },
     getRandomValues(o) {
       answer(o, () => ({ randomValues: crypto.randomBytes(o.length).buffer }));

@@ -45,6 +45,7 @@ test('on the wx adapter, a record captured offline is sent when the network retu
   const meeting = (await device.view('meeting')).find((m) => m.id === id);
   assert.ok(meeting && !meeting.pending);
   assert.ok(network.maxInFlight <= 10);
+  assert.equal(network.uploads, 1, 'the photo went by wx.uploadFile');
 });
 
 test('without a secure random source no key is made', async () => {

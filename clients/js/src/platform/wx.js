@@ -77,6 +77,11 @@ function wxPlatform(wxApi) {
       for (const [name, value] of Object.entries(res.header || {})) lower[name.toLowerCase()] = value;
       return { status: res.statusCode, headers: lower, text: typeof res.data === 'string' ? res.data : '' };
     },
+    /** A file in one multipart POST (wx.uploadFile): the answer as `request` gives it. */
+    async uploadFile({ url, headers, filePath, name, formData }) {
+      const res = await call(wxApi.uploadFile, { url, filePath, name, formData, header: headers, timeout: 60000 });
+      return { status: res.statusCode, headers: {}, text: typeof res.data === 'string' ? res.data : '' };
+    },
     /** 32 bytes for a key must come from the platform's secure source; without it, no key. */
     async randomBytes(n) {
       if (typeof wxApi.getRandomValues !== 'function') {
