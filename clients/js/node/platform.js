@@ -7,6 +7,8 @@ const fsp = require('node:fs/promises');
 const crypto = require('node:crypto');
 const path = require('node:path');
 
+let writes = 0;
+
 function files() {
   return {
     async read(file) {
@@ -30,7 +32,8 @@ function files() {
     },
     /** Writes whole and durably: a temporary file, flushed, renamed over the old one. */
     async write(file, data) {
-      const tmp = `${file}.tmp-${process.pid}`;
+      writes += 1;
+      const tmp = `${file}.tmp-${process.pid}-${writes}`;
       const handle = await fsp.open(tmp, 'w');
       try {
         await handle.writeFile(data);

@@ -44,6 +44,12 @@ function write(value, path, depth) {
       if (Array.isArray(value)) {
         return `[${value.map((item, i) => write(item, `${path}[${i}]`, depth + 1)).join(',')}]`;
       }
+      // Only plain objects: a Date, a Map or a class instance is written otherwise by
+      // JSON.stringify than here, and what is sent must be exactly what was signed.
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        throw new CanonicalError('type', path, 'only plain objects, arrays, text, integers, true, false and null can be sent');
+      }
       const keys = Object.keys(value).filter((k) => value[k] !== undefined);
       for (const key of keys) {
         if (!/^[\x00-\x7f]*$/.test(key)) throw new CanonicalError('key', `${path}.${key}`, 'the key is not ASCII');

@@ -14,9 +14,11 @@ const { BucketDigest } = require('./digest');
 const { utf8, toHex, fromHex } = require('./bytes');
 const { reasonWords } = require('./reasons');
 const { Store } = require('./store');
-const { Transport, HttpError } = require('./transport');
+const { Transport, HttpError, NetworkError } = require('./transport');
 
 const PUSH_BATCH = 100;
+/** About how many bytes of events one push carries (the server takes 1 MiB bodies). */
+const PUSH_BYTES = 512 * 1024;
 const PULL_LIMIT = 500;
 /** Pages one pull reads at most before it gives up for this sync (the next one continues). */
 const MAX_PAGES = 10000;
@@ -43,6 +45,9 @@ class Device {
     this.transport = transport;
     this.state = state;
     this.chunkBytes = options.chunkBytes || 256 * 1024;
+    // Every change to the device's files goes through this chain, one at a time: a capture
+    // while a sync writes the photo queue, or two taps at once, never lose or share a write.
+    this.chain = Promise.resolve();
     // Photos up to this size go in one request (wx.uploadFile) when the platform can; larger
     // ones by the resumable upload, which a weak network cannot make start over.
     this.oneShotBytes = options.oneShotBytes === undefined ? 256 * 1024 : options.oneShotBytes;
@@ -73,6 +78,13 @@ class Device {
 
   async save() {
     await this.store.writeJson('state.json', this.state);
+  }
+
+  /** Runs `work` when the changes before it are done, and none other alongside it. */
+  exclusive(work) {
+    const run = this.chain.then(work, work);
+    this.chain = run.catch(() => {});
+    return run;
   }
 
   async signedIn(answer) {
@@ -131,7 +143,11 @@ class Device {
    * Captures one event, offline: checks its form (a FormError, and nothing logged, when the
    * server could not read it), signs it, and appends it to the log durably. Returns it.
    */
-  async capture(kind, entityId, payload, { blobRefs = [], templateRef = null, baseRev = null } = {}) {
+  async capture(kind, entityId, payload, options = {}) {
+    return this.exclusive(() => this.captureNow(kind, entityId, payload, options));
+  }
+
+  async captureNow(kind, entityId, payload, { blobRefs = [], templateRef = null, baseRev = null }) {
     if (!this.state.device_id) throw new Error('enrol the device first');
     const now = this.platform.now();
     const body = {
@@ -161,13 +177,27 @@ class Device {
   /** Keeps a photo's bytes with the device and queues it for upload; its sha256 (for `blobRefs`). */
   async addPhoto(bytes) {
     const sha = toHex(sha256(bytes));
-    const photos = await this.store.readJson('photos.json', []);
-    if (!photos.some((p) => p.sha256 === sha)) {
-      await this.store.writeBytes(`photos/${sha}`, bytes);
-      photos.push({ sha256: sha, size: bytes.length, state: 'queued', location: null, offset: 0 });
+    return this.exclusive(async () => {
+      const photos = await this.store.readJson('photos.json', []);
+      if (!photos.some((p) => p.sha256 === sha)) {
+        await this.store.writeBytes(`photos/${sha}`, bytes);
+        photos.push({ sha256: sha, size: bytes.length, state: 'queued', location: null, offset: 0 });
+        await this.store.writeJson('photos.json', photos);
+      }
+      return sha;
+    });
+  }
+
+  /** Changes one photo's entry in the queue, read afresh, under the lock. */
+  async updatePhoto(sha, change) {
+    return this.exclusive(async () => {
+      const photos = await this.store.readJson('photos.json', []);
+      const entry = photos.find((p) => p.sha256 === sha);
+      if (!entry) return;
+      change(entry);
       await this.store.writeJson('photos.json', photos);
-    }
-    return sha;
+      if (entry.state === 'sent') await this.store.fs.remove(this.store.path(`photos/${sha}`));
+    });
   }
 
   /** The events not yet acknowledged, in `seq` order. */
@@ -180,37 +210,72 @@ class Device {
   }
 
   /** Photos first, then the push, then the pull. */
+  /**
+   * Photos first, then the push, then the pull. A stage that fails does not stop the next:
+   * records go out even while a photo cannot, and the pull runs even after a refused push.
+   * The first failure is thrown once all have run (the report is on it as `report`).
+   */
   async sync() {
-    const report = { photos: 0, pushed: 0, notApplied: 0, pulled: 0, reset: false };
-    await this.uploadPhotos(report);
-    await this.push(report);
-    await this.pull(report);
-    this.state.last_sync_ms = this.platform.now();
-    await this.save();
+    // One sync at a time: a second call while one runs gets the same outcome.
+    if (!this.running) {
+      this.running = this.syncNow().finally(() => {
+        this.running = null;
+      });
+    }
+    return this.running;
+  }
+
+  async syncNow() {
+    const report = { photos: 0, pushed: 0, notApplied: 0, pulled: 0, reset: false, errors: [] };
+    for (const stage of [() => this.uploadPhotos(report), () => this.push(report), () => this.pull(report)]) {
+      try {
+        await stage();
+      } catch (err) {
+        report.errors.push(err);
+      }
+    }
+    if (report.errors.length > 0) {
+      const [first] = report.errors;
+      first.report = report;
+      throw first;
+    }
+    await this.exclusive(async () => {
+      this.state.last_sync_ms = this.platform.now();
+      await this.save();
+    });
     return report;
   }
 
+  /** Sends every queued photo; one that fails for good is marked, and the others still go. */
   async uploadPhotos(report) {
     const photos = await this.store.readJson('photos.json', []);
+    let failure = null;
     for (const photo of photos) {
       if (photo.state !== 'queued') continue;
-      await this.uploadPhoto(photo, photos);
-      if (photo.state === 'sent') report.photos += 1;
+      try {
+        await this.uploadPhoto(photo);
+        if (photo.state === 'sent') report.photos += 1;
+      } catch (err) {
+        if (!failure) failure = err;
+        if (err instanceof NetworkError) break;
+      }
     }
+    if (failure) throw failure;
   }
 
-  async keepPhotos(photos) {
-    await this.store.writeJson('photos.json', photos);
+  async keepPhotos(photo) {
+    const { sha256: sha, ...fields } = photo;
+    await this.updatePhoto(sha, (entry) => Object.assign(entry, fields));
   }
 
-  /** Sends one photo with the resumable upload (tus), from where the server has it. */
-  async uploadPhoto(photo, photos) {
+  /** Sends one photo: in one request when small, else by the resumable upload (tus). */
+  async uploadPhoto(photo) {
     const t = this.transport;
     const done = async (state, code) => {
       photo.state = state;
       if (code) photo.code = code;
       photo.location = null;
-      await this.keepPhotos(photos);
+      await this.keepPhotos(photo);
     };
     try {
       await t.call('HEAD', `/v1/blobs/${photo.sha256}`);
@@ -241,17 +306,23 @@ class Device {
         }
       }
       if (!photo.location) {
-        const made = await t.call('POST', '/v1/uploads', {
+        let made;
+        try {
+          made = await t.call('POST', '/v1/uploads', {
           headers: {
             'tus-resumable': '1.0.0',
             'upload-length': String(photo.size),
             'upload-metadata': `sha256 ${base64.encode(utf8(photo.sha256))}`,
           },
         });
+        } catch (err) {
+          if (err instanceof HttpError && (err.status === 413 || err.status === 415)) return done('refused', err.code);
+          throw err;
+        }
         if (made.status === 200) return done('sent');
         photo.location = made.headers.location;
         photo.offset = 0;
-        await this.keepPhotos(photos);
+        await this.keepPhotos(photo);
       }
       while (photo.offset < photo.size) {
         const length = Math.min(this.chunkBytes, photo.size - photo.offset);
@@ -280,7 +351,7 @@ class Device {
         }
         if (answer.status === 200) return done('sent');
         photo.offset = Number(answer.headers['upload-offset']);
-        await this.keepPhotos(photos);
+        await this.keepPhotos(photo);
       }
     }
     throw new SyncError('upload-stuck', `the photo ${photo.sha256.slice(0, 12)} could not be sent; the next sync tries again`);
@@ -289,13 +360,30 @@ class Device {
   /** Pushes the outbox in batches, in `seq` order; keeps every receipt. */
   async push(report) {
     const receipts = await this.store.readJson('receipts.json', {});
+    let most = PUSH_BATCH;
     for (let guard = 0; guard < 100000 && this.state.acked_seq < this.state.last_seq; guard++) {
+      // At most `most` events and about PUSH_BYTES of them: well inside the server's body limit.
       const events = [];
-      const last = Math.min(this.state.last_seq, this.state.acked_seq + PUSH_BATCH);
-      for (let seq = this.state.acked_seq + 1; seq <= last; seq++) events.push(await this.store.event(seq));
-      const answer = await this.transport.json('POST', '/v1/sync/push', {
-        json: { device_id: this.state.device_id, device_clock_ms: this.platform.now(), events },
-      });
+      let bytes = 0;
+      const last = Math.min(this.state.last_seq, this.state.acked_seq + most);
+      for (let seq = this.state.acked_seq + 1; seq <= last; seq++) {
+        const event = await this.store.event(seq);
+        bytes += JSON.stringify(event).length * 3;
+        if (events.length > 0 && bytes > PUSH_BYTES) break;
+        events.push(event);
+      }
+      let answer;
+      try {
+        answer = await this.transport.json('POST', '/v1/sync/push', {
+          json: { device_id: this.state.device_id, device_clock_ms: this.platform.now(), events },
+        });
+      } catch (err) {
+        if (err instanceof HttpError && err.status === 413 && events.length > 1) {
+          most = Math.max(1, Math.floor(events.length / 2));
+          continue;
+        }
+        throw err;
+      }
       for (const r of answer.receipts) {
         receipts[r.seq] = r;
         if (r.seq > this.state.acked_seq) this.state.acked_seq = r.seq;
@@ -376,7 +464,18 @@ class Device {
     for (const p of Object.values(entities)) {
       if (!p.deleted && p.entity_type !== 'sync_issue') shown[p.id] = { ...p, pending: false, pendingEvents: [] };
     }
-    for (const e of await this.outbox()) {
+    // Events the server took but whose result no pull has brought yet stay in view, pending,
+    // so a record does not vanish between a push and a pull that fails.
+    const receipts = await this.receipts();
+    const waiting = [];
+    for (const r of Object.values(receipts)) {
+      if (r.verdict !== 'applied' || r.seq > this.state.acked_seq) continue;
+      const event = await this.store.event(r.seq);
+      const held = event && entities[event.entity_id];
+      if (event && (!held || held.rev < r.rev)) waiting.push(event);
+    }
+    waiting.sort((a, b) => a.seq - b.seq);
+    for (const e of waiting.concat(await this.outbox())) {
       const entry = shown[e.entity_id]
         || (shown[e.entity_id] = { id: e.entity_id, entity_type: typeOfKind(e.kind), body: e.payload, pending: true, pendingEvents: [] });
       entry.pending = true;

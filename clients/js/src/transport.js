@@ -108,8 +108,14 @@ class Transport {
 
   /** How long to wait before attempt `attempt + 1`: Retry-After when given, else exponential with full jitter. */
   async backoff(attempt, err) {
-    const after = err instanceof HttpError ? Number(err.headers['retry-after']) : NaN;
-    if (Number.isFinite(after) && after >= 0) return Math.min(after * 1000, this.retry.maxMs);
+    const header = err instanceof HttpError ? err.headers['retry-after'] : undefined;
+    if (header !== undefined) {
+      // Seconds, or an HTTP date.
+      const seconds = /^\d+$/.test(String(header).trim())
+        ? Number(header)
+        : (Date.parse(header) - this.platform.now()) / 1000;
+      if (Number.isFinite(seconds)) return Math.min(Math.max(0, seconds) * 1000, this.retry.maxMs);
+    }
     const ceiling = Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** (attempt - 1));
     const [r] = await this.platform.randomBytes(1);
     return Math.floor((ceiling * (r + 1)) / 256);

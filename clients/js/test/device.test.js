@@ -209,3 +209,88 @@ test('a push the server stops for good says why', async () => {
   await assert.rejects(inspector.sync(), (err) => err instanceof SyncError && err.code === 'hash-mismatch');
   assert.equal((await inspector.status()).pending, 1, 'nothing is dropped');
 });
+
+test('captures and photos taken while a sync runs are all kept, each once', async () => {
+  let release;
+  const gate = new Promise((resolve) => {
+    release = resolve;
+  });
+  const manager = await device('manager', {
+    oneShotBytes: 0,
+    async intercept(request, send) {
+      if (request.headers['x-http-method-override'] === 'PATCH') await gate;
+      return send(request);
+    },
+  });
+  await manager.sync();
+  const [hazard] = (await manager.view('hazard')).filter((h) => h.body.state === 'reported' && h.body.level === 'general');
+  await manager.addPhoto(fs.readFileSync(path.join(PHOTOS, 'extinguisher.png')));
+  const syncing = manager.sync();
+  // While the upload waits: another photo and two taps at once.
+  const second = await manager.addPhoto(fs.readFileSync(path.join(PHOTOS, 'panel.png')));
+  const note = { deadline: '2027-01-10', note: '等待配件' };
+  const [a, b] = await Promise.all([
+    manager.capture('hazard.deadline', hazard.id, note),
+    manager.capture('hazard.deadline', hazard.id, { ...note, deadline: '2027-01-11' }),
+  ]);
+  assert.deepEqual([a.seq, b.seq].sort(), [1, 2], 'two events, two seqs');
+  release();
+  await syncing;
+  const queue = JSON.parse(fs.readFileSync(path.join(manager.dir, 'photos.json'), 'utf8'));
+  assert.ok(queue.some((p) => p.sha256 === second), 'the photo added during the upload is queued');
+  const report = await manager.sync();
+  assert.equal(report.photos, 1, 'and sent by the next sync');
+  const status = await manager.status();
+  assert.equal(status.unsentPhotos, 0);
+  assert.equal(status.pending, 0);
+  const receipts = await manager.receipts();
+  assert.deepEqual(Object.keys(receipts).sort(), ['1', '2']);
+});
+
+test('a photo the server refuses does not hold back the records', async () => {
+  const inspector = await device('inspector');
+  await inspector.sync();
+  const [enterprise] = await inspector.view('enterprise');
+  const notAnImage = await inspector.addPhoto(new TextEncoder().encode('这不是照片'));
+  await inspector.capture('hazard.report', await inspector.newId(), {
+    enterprise_id: enterprise.id, level: 'general', description: '照片格式错误的隐患',
+  }, { blobRefs: [notAnImage] });
+  const report = await inspector.sync();
+  assert.equal(report.pushed, 1, 'the record went');
+  const status = await inspector.status();
+  assert.deepEqual(status.refusedPhotos.map((p) => p.sha256), [notAnImage]);
+  assert.equal(status.unsentPhotos, 0);
+});
+
+test('a record sent but not yet pulled stays in view, pending', async () => {
+  let pulls = true;
+  const inspector = await device('inspector', {
+    async intercept(request, send) {
+      if (!pulls && request.url.includes('/v1/sync/pull')) throw new Error('the signal went');
+      return send(request);
+    },
+  });
+  await inspector.sync();
+  const [enterprise] = await inspector.view('enterprise');
+  const id = await inspector.newId();
+  await inspector.capture('hazard.report', id, {
+    enterprise_id: enterprise.id, level: 'general', description: '推送后未拉取',
+  }, { blobRefs: [await inspector.addPhoto(PHOTO)] });
+  pulls = false;
+  await assert.rejects(inspector.sync(), (err) => err.report && err.report.pushed === 1);
+  assert.equal((await inspector.status()).pending, 0, 'acknowledged');
+  const shown = (await inspector.view('hazard')).find((h) => h.id === id);
+  assert.ok(shown && shown.pending, 'still shown until a pull brings it');
+  pulls = true;
+  await inspector.sync();
+  assert.equal((await inspector.view('hazard')).find((h) => h.id === id).pending, false);
+});
+
+test('what cannot be sent exactly as signed is refused before it is logged', async () => {
+  const inspector = await device('inspector');
+  await assert.rejects(
+    inspector.capture('hazard.report', await inspector.newId(), { enterprise_id: 'e', level: 'general', description: 'x', found: new Date() }),
+    (err) => err.code === 'malformed-event',
+  );
+  assert.equal((await inspector.status()).pending, 0);
+});

@@ -76,3 +76,13 @@ test('the token goes with every call', async () => {
   assert.equal(s.seen[0].headers.authorization, 'Bearer anj_x');
   assert.equal(s.seen[0].url, 'http://127.0.0.1:9/v1/me');
 });
+
+test('a Retry-After given as an HTTP date is obeyed', async () => {
+  const now = Date.parse('2026-12-01T08:00:00Z');
+  const busy = { status: 429, headers: { 'retry-after': 'Tue, 01 Dec 2026 08:00:05 GMT' }, text: '{"code":"too-many","message":"wait"}' };
+  const s = scripted([busy, ok]);
+  s.platform.now = () => now;
+  const t = new Transport(s.platform, 'http://127.0.0.1:9', { attempts: 2, maxMs: 60000 });
+  await t.json('GET', '/v1/me');
+  assert.deepEqual(s.slept, [5000]);
+});

@@ -20,6 +20,7 @@ function toArrayBuffer(bytes) {
 
 function wxPlatform(wxApi) {
   const fsm = wxApi.getFileSystemManager();
+  let writes = 0;
   const missing = (err) => /no such file|not exist/i.test(err.message);
   const fs = {
     async read(file) {
@@ -38,7 +39,8 @@ function wxPlatform(wxApi) {
     },
     /** Writes whole: a temporary file, then renamed over the old one. */
     async write(file, data) {
-      const tmp = `${file}.tmp`;
+      writes += 1;
+      const tmp = `${file}.tmp-${writes}`;
       const options = typeof data === 'string'
         ? { filePath: tmp, data, encoding: 'utf8' }
         : { filePath: tmp, data: toArrayBuffer(data) };
