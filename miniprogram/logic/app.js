@@ -4,10 +4,15 @@
 const { Device } = require('../sdk/index');
 const { wxPlatform } = require('../sdk/platform/wx');
 
-/** Opens this phone's device (its folder under wx.env.USER_DATA_PATH). */
-async function openDevice(wx, server) {
+/**
+ * Opens the device of user `userId` on this phone: each user has their own folder under
+ * wx.env.USER_DATA_PATH — their key, log and records — so a phone shared by two people never
+ * sends one's records as the other's.
+ */
+async function openDevice(wx, server, userId) {
+  if (!userId) throw new Error('a device is opened for a signed-in user');
   const platform = wxPlatform(wx);
-  return Device.open(platform, { dir: platform.root, server });
+  return Device.open(platform, { dir: `${platform.root}/users/${userId}`, server });
 }
 
 /**

@@ -1,6 +1,10 @@
 // Signing in (登录): wx.login gives a one-time code; the first time, the town safety office's
-// invitation code (邀请码) binds this WeChat to the user the office made. Then the phone enrols
-// its key once.
+// invitation code (邀请码) binds this WeChat to the user the office made. The answer names the
+// user; their own device on this phone is opened (made the first time) and enrols its key once.
+
+const { Transport } = require('../sdk/index');
+const { wxPlatform } = require('../sdk/platform/wx');
+const { openDevice } = require('./app');
 
 function wxLogin(wx) {
   return new Promise((resolve, reject) => {
@@ -8,19 +12,28 @@ function wxLogin(wx) {
   });
 }
 
-/** Signs in with WeChat (and the invitation code, the first time) and enrols the phone. */
-async function signIn(wx, device, invitation) {
-  const code = await wxLogin(wx);
-  const user = await device.loginWechat(code, invitation ? invitation.trim() : undefined);
+/** The signed-in user's device, enrolled, from a login answer. */
+async function deviceFor(wx, server, answer) {
+  const device = await openDevice(wx, server, answer.user.id);
+  await device.signedIn(answer);
   await device.enrol('微信小程序');
-  return user;
+  return device;
 }
 
-/** Signs in with a username and password (development against the demo town) and enrols. */
-async function signInWithPassword(device, username, password) {
-  const user = await device.login(username.trim(), password);
-  await device.enrol('微信小程序');
-  return user;
+/** Signs in with WeChat (and the invitation code, the first time): the user's device. */
+async function signIn(wx, server, invitation) {
+  const code = await wxLogin(wx);
+  const json = invitation && invitation.trim() ? { code, invitation: invitation.trim() } : { code };
+  const answer = await new Transport(wxPlatform(wx), server).json('POST', '/v1/auth/wechat', { json });
+  return deviceFor(wx, server, answer);
+}
+
+/** Signs in with a username and password (development against the demo town). */
+async function signInWithPassword(wx, server, username, password) {
+  const answer = await new Transport(wxPlatform(wx), server).json('POST', '/v1/auth/login', {
+    json: { username: username.trim(), password },
+  });
+  return deviceFor(wx, server, answer);
 }
 
 /** The roles of a user in Chinese, for the home page. */

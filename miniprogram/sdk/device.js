@@ -88,7 +88,14 @@ class Device {
     return run;
   }
 
+  /**
+   * Takes a login answer. A device belongs to one user (its key and log are theirs): another
+   * user's answer is refused — keep a device, in its own folder, per user.
+   */
   async signedIn(answer) {
+    if (this.state.user && this.state.user.id !== answer.user.id) {
+      throw new Error(`this device is ${this.state.user.username}'s: open another, in its own folder, for ${answer.user.username}`);
+    }
     this.state.token = answer.token;
     this.state.user = answer.user;
     this.transport.token = answer.token;

@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { standIn } = require('../../clients/js/test/wx-standin');
 const { useDemoServer } = require('../../clients/js/test/server');
-const { openDevice, autoSync } = require('../logic/app');
+const { autoSync } = require('../logic/app');
 const inspection = require('../logic/inspection');
 const hazard = require('../logic/hazard');
 const meeting = require('../logic/meeting');
@@ -23,8 +23,7 @@ const server = useDemoServer();
 
 async function phone(user) {
   const { wx, network } = standIn();
-  const device = await openDevice(wx, server.url);
-  await signInWithPassword(device, user, server.passwords[user]);
+  const device = await signInWithPassword(wx, server.url, user, server.passwords[user]);
   assert.ok(device.state.device_id, 'enrolled');
   return { wx, network, device };
 }
@@ -122,6 +121,7 @@ test('a publicist\'s draft is saved, edited and sent for review', async () => {
   const id = await article.save(device, null, { title: '冬季防火', body: '第一段' });
   await device.sync();
   let draft = (await device.view('article')).find((a) => a.id === id);
+  assert.equal(article.baseVersion(draft), 1, 'the server\'s version, not its revision');
   assert.equal(draft.body.state, 'draft');
   const work = await todayWork(device, chinaDate(Date.now()));
   assert.ok(work.articles.some((a) => a.id === id), 'an article to finish');

@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { standIn } = require('../../clients/js/test/wx-standin');
 const { useDemoServer } = require('../../clients/js/test/server');
-const { openDevice, autoSync } = require('../logic/app');
+const { autoSync, openDevice } = require('../logic/app');
 const { signInWithPassword } = require('../logic/session');
 
 const server = useDemoServer();
@@ -54,17 +54,24 @@ function phoneUi() {
   return { wx, network, shown };
 }
 
+/** The app as app.js makes it, signed in as `user` (or no one). */
 async function appFor(wx, user) {
-  const device = await openDevice(wx, server.url);
-  if (user) await signInWithPassword(device, user, server.passwords[user]);
-  const sync = autoSync(wx, device);
-  if (user) await sync.request();
-  return {
-    globalData: { sync, lastError: null },
-    device: async () => device,
-    syncSoon: () => sync.request(),
-    the: device,
+  const app = {
+    globalData: { server: server.url, sync: null, lastError: null },
+    the: null,
+    device: async () => app.the,
+    useDevice(device) {
+      app.the = device;
+      app.globalData.sync = autoSync(wx, device);
+      return device;
+    },
+    syncSoon: () => app.globalData.sync && app.globalData.sync.request(),
   };
+  if (user) {
+    app.useDevice(await signInWithPassword(wx, server.url, user, server.passwords[user]));
+    await app.globalData.sync.request();
+  }
+  return app;
 }
 
 test('home sends one not signed in to the login page, and shows an inspector their work', async () => {
@@ -108,6 +115,55 @@ test('the hazard page offers an inspector acceptance and logs it', async () => {
   assert.equal(after.body.state, 'closed');
 });
 
+test('the hazard page reports a hazard with its photo and deadline', async () => {
+  const { wx, shown } = phoneUi();
+  const app = await appFor(wx, 'inspector');
+  const report = page('hazard', wx, app);
+  await report.onLoad({});
+  assert.ok(report.data.enterpriseNames.length > 0);
+  const pick = report.data.enterpriseNames.length - 1;
+  report.onEnterprise({ detail: { value: String(pick) } });
+  report.onDeadline({ detail: { value: '2027-01-15' } });
+  await report.onReport({ detail: { value: { description: '电缆沟盖板缺失', major: false } } });
+  assert.deepEqual(shown.at(-1)[0], 'modal', 'a hazard needs its photo');
+  await report.onPhoto();
+  await report.onReport({ detail: { value: { description: '电缆沟盖板缺失', major: false } } });
+  assert.deepEqual(shown.at(-1), ['back'], JSON.stringify(shown));
+  await app.globalData.sync.idle();
+  const found = (await app.the.view('hazard')).find((h) => h.body.description === '电缆沟盖板缺失');
+  assert.ok(found && !found.pending, JSON.stringify(await app.the.receipts()));
+  assert.equal(found.body.enterprise_id, report.data.enterprises[pick].id);
+  assert.equal(found.body.deadline, '2027-01-15');
+});
+
+test('the inspection page goes through the checklist, signs and submits', async () => {
+  const { wx, shown } = phoneUi();
+  const app = await appFor(wx, 'inspector');
+  const form = page('inspection', wx, app);
+  await form.onLoad({});
+  form.onKind({ detail: { value: String(form.data.kindKeys.indexOf('grid_patrol')) } });
+  await form.onBegin({ detail: { value: { inspectors: '林检查、王网格' } } });
+  const { draft } = form.data;
+  assert.deepEqual(draft.inspectors, [{ name: '林检查' }, { name: '王网格' }]);
+  assert.equal(wx.storage['inspection-drafts'].length, 1, 'the draft is kept as it grows');
+  for (const [i, item] of draft.items.entries()) {
+    await form.onVerdict({ currentTarget: { dataset: { code: item.code, verdict: i === 0 ? 'hazard' : 'ok' } } });
+  }
+  form.onNote({ currentTarget: { dataset: { code: draft.items[0].code } }, detail: { value: '消防栓被遮挡' } });
+  await form.onSubmit();
+  assert.match(shown.at(-1)[1], /签字/);
+  await form.onSignature();
+  await form.onSubmit();
+  assert.deepEqual(shown.at(-1), ['back'], JSON.stringify(shown));
+  assert.equal(wx.storage['inspection-drafts'].length, 0, 'submitted, the draft is gone');
+  await app.globalData.sync.idle();
+  const inspections = await app.the.view('inspection');
+  const kept = inspections.find((i) => i.body.enterprise_id === draft.enterprise_id && i.body.started_at_ms === draft.started_at_ms);
+  assert.ok(kept && !kept.pending, JSON.stringify(await app.the.receipts()));
+  const raised = (await app.the.view('hazard')).filter((h) => h.body.inspection_id === kept.id);
+  assert.deepEqual(raised.map((h) => h.body.description), ['消防栓被遮挡']);
+});
+
 test('the meeting page takes the roster and saves the meeting', async () => {
   const { wx, shown } = phoneUi();
   const app = await appFor(wx, 'teamlead');
@@ -133,15 +189,24 @@ test('the article page saves a draft and sends it for review; the sync page show
   network.set(false);
   const article = page('article', wx, app);
   await article.onLoad({});
-  await article.onSubmitForReview({ detail: { value: { title: '安全生产月', body: '正文' } } });
+  // As the template sends them: the fields as they are typed, then the button.
+  article.onTitle({ detail: { value: '安全生产月' } });
+  article.onBody({ detail: { value: '正文' } });
+  await article.onSave();
+  article.onBody({ detail: { value: '正文，改过一次' } });
+  await article.onSubmitForReview();
   assert.deepEqual(shown.at(-1), ['back'], JSON.stringify(shown));
   const sync = page('sync', wx, app);
   await sync.onShow();
-  assert.equal(sync.data.status.pending, 2, 'the draft and its submission wait, offline');
+  assert.equal(sync.data.status.pending, 3, 'two saves and the submission wait, offline');
   network.set(true);
   await new Promise((resolve) => setTimeout(resolve, 10));
   await sync.onSync();
   assert.equal(sync.data.status.pending, 0);
+  assert.deepEqual(sync.data.status.conflicts, [], 'the second save was based on the first');
+  const sent = (await app.the.view('article')).find((a) => a.body.title === '安全生产月');
+  assert.equal(sent.body.state, 'pending_review');
+  assert.equal(sent.body.body, '正文，改过一次');
 });
 
 test('every page template binds only what its page sets', () => {
@@ -157,7 +222,7 @@ test('every page template binds only what its page sets', () => {
     assert.deepEqual(stack, [], `${name}: unclosed tags`);
     // Every handler the template names is a method of its page.
     globalThis.Page = (d) => {
-      for (const h of wxml.matchAll(/bind(?:tap|input|submit)="(\w+)"/g)) {
+      for (const h of wxml.matchAll(/bind(?:tap|input|submit|change)="(\w+)"/g)) {
         assert.equal(typeof d[h[1]], 'function', `${name}: ${h[1]}`);
       }
     };
@@ -165,4 +230,24 @@ test('every page template binds only what its page sets', () => {
     delete require.cache[require.resolve(file)];
     require(file);
   }
+});
+
+test('two people on one phone each have their own device: key, log and records', async () => {
+  const { wx } = phoneUi();
+  const inspector = await signInWithPassword(wx, server.url, 'inspector', server.passwords.inspector);
+  await inspector.capture('hazard.deadline', (await (async () => {
+    await inspector.sync();
+    return (await inspector.view('hazard'))[0].id;
+  })()), { deadline: '2027-02-01', note: '离线改期' });
+  const manager = await signInWithPassword(wx, server.url, 'manager', server.passwords.manager);
+  assert.notEqual(manager.state.device_id, inspector.state.device_id);
+  assert.equal((await manager.status()).pending, 0, 'the inspector\'s record is not the manager\'s to send');
+  assert.equal((await inspector.status()).pending, 1);
+  // A device refuses another user's login.
+  const shared = await openDevice(wx, server.url, inspector.user.id);
+  const answer = await (await fetch(`${server.url}/v1/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'manager', password: server.passwords.manager }),
+  })).json();
+  await assert.rejects(shared.signedIn(answer), /another|inspector/);
 });

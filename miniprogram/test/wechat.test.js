@@ -7,7 +7,6 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { standIn } = require('../../clients/js/test/wx-standin');
 const { useDemoServer } = require('../../clients/js/test/server');
-const { openDevice } = require('../logic/app');
 const { signIn, roleNames } = require('../logic/session');
 
 const server = useDemoServer({ wechat: true });
@@ -33,15 +32,15 @@ test('the first WeChat sign-in takes the invitation code; later ones WeChat alon
   const { wx, network } = standIn();
   let logins = 0;
   network.loginCode = () => `user:zhao:${++logins}`;
-  const device = await openDevice(wx, server.url);
-  await assert.rejects(signIn(wx, device, ''), /invitation/, 'a WeChat not yet bound needs the code');
-  const signedIn = await signIn(wx, device, ` ${code} `);
-  assert.equal(signedIn.username, 'zhao');
-  assert.deepEqual(roleNames(signedIn), ['网格员']);
+  await assert.rejects(signIn(wx, server.url, ''), /invitation/, 'a WeChat not yet bound needs the code');
+  const device = await signIn(wx, server.url, ` ${code} `);
+  assert.equal(device.user.username, 'zhao');
+  assert.deepEqual(roleNames(device.user), ['网格员']);
   assert.ok(device.state.device_id, 'the phone is enrolled');
 
-  const again = await signIn(wx, device, '');
-  assert.equal(again.username, 'zhao', 'bound: WeChat alone signs in');
-  const report = await device.sync();
+  const again = await signIn(wx, server.url, '');
+  assert.equal(again.user.username, 'zhao', 'bound: WeChat alone signs in');
+  assert.equal(again.state.device_id, device.state.device_id, 'the same device, in the same folder');
+  const report = await again.sync();
   assert.ok(report.pulled > 0, 'and the phone syncs');
 });

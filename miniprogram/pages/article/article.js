@@ -2,14 +2,22 @@
 const article = require('../../logic/article');
 
 Page({
-  data: { item: null, images: [] },
+  data: { item: null, title: '', body: '', images: [] },
 
   async onLoad(query) {
     const device = await getApp().device();
     if (query.id) {
       const item = (await device.view('article')).find((a) => a.id === query.id);
-      this.setData({ item, images: (item && item.body.images) || [] });
+      if (item) this.setData({ item, title: item.body.title, body: item.body.body, images: item.body.images || [] });
     }
+  },
+
+  onTitle(e) {
+    this.setData({ title: e.detail.value });
+  },
+
+  onBody(e) {
+    this.setData({ body: e.detail.value });
   },
 
   async onImage() {
@@ -22,17 +30,17 @@ Page({
     this.setData({ images: this.data.images.concat([await device.addPhoto(bytes)]) });
   },
 
-  async save(values) {
+  async save() {
     const device = await getApp().device();
-    const id = await article.save(device, this.data.item, { title: values.title, body: values.body, images: this.data.images });
+    const id = await article.save(device, this.data.item, { title: this.data.title, body: this.data.body, images: this.data.images });
     const item = (await device.view('article')).find((a) => a.id === id);
     this.setData({ item });
     return item;
   },
 
-  async onSave(e) {
+  async onSave() {
     try {
-      await this.save(e.detail.value);
+      await this.save();
       getApp().syncSoon();
       wx.showToast({ title: '草稿已保存', icon: 'none' });
     } catch (err) {
@@ -40,10 +48,10 @@ Page({
     }
   },
 
-  async onSubmitForReview(e) {
+  async onSubmitForReview() {
     const device = await getApp().device();
     try {
-      const item = await this.save(e.detail.value);
+      const item = await this.save();
       await article.submit(device, item);
       getApp().syncSoon();
       wx.showToast({ title: '已送审', icon: 'none' });

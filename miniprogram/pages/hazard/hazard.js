@@ -16,7 +16,15 @@ function photoBytes() {
 }
 
 Page({
-  data: { item: null, steps: [], states: hazard.STATES, enterprises: [], photos: [], note: '' },
+  data: { item: null, steps: [], states: hazard.STATES, enterprises: [], enterpriseNames: [], enterprise: 0, deadline: '', photos: [], note: '' },
+
+  onEnterprise(e) {
+    this.setData({ enterprise: Number(e.detail.value) });
+  },
+
+  onDeadline(e) {
+    this.setData({ deadline: e.detail.value });
+  },
 
   async onLoad(query) {
     const device = await getApp().device();
@@ -24,7 +32,8 @@ Page({
       const item = (await device.view('hazard')).find((h) => h.id === query.id);
       this.setData({ item, steps: item ? hazard.steps(item, device.user.roles) : [] });
     } else {
-      this.setData({ enterprises: await device.view('enterprise') });
+      const enterprises = await device.view('enterprise');
+      this.setData({ enterprises, enterpriseNames: enterprises.map((e) => e.body.name) });
     }
   },
 
@@ -40,14 +49,14 @@ Page({
 
   async onReport(e) {
     const device = await getApp().device();
-    const enterprise = this.data.enterprises[Number(e.detail.value.enterprise)];
+    const enterprise = this.data.enterprises[this.data.enterprise];
     try {
       await hazard.report(device, {
         enterpriseId: enterprise.id,
         gridId: enterprise.body.grid_id,
         level: e.detail.value.major ? 'major' : 'general',
         description: e.detail.value.description,
-        deadline: e.detail.value.deadline || undefined,
+        deadline: this.data.deadline || undefined,
         photos: this.data.photos,
       });
       getApp().syncSoon();
@@ -61,7 +70,22 @@ Page({
   async onStep(e) {
     const device = await getApp().device();
     const to = e.currentTarget.dataset.to;
-    await hazard.step(device, this.data.item, to, { note: this.data.note, plan: this.data.note, photos: this.data.photos });
+    const chosen = this.data.steps.find((s) => s.to === to) || {};
+    const needs = chosen.needs || [];
+    if (needs.includes('note') && !this.data.note.trim()) {
+      wx.showModal({ title: '请填写说明', content: '退回整改须写明原因', showCancel: false });
+      return;
+    }
+    if (needs.includes('photos') && this.data.photos.length === 0) {
+      wx.showModal({ title: '请拍照', content: '申请验收须附整改后照片', showCancel: false });
+      return;
+    }
+    const text = this.data.note;
+    await hazard.step(device, this.data.item, to, {
+      note: needs.includes('plan') ? undefined : text,
+      plan: needs.includes('plan') ? text : undefined,
+      photos: this.data.photos,
+    });
     getApp().syncSoon();
     wx.showToast({ title: '已保存，将自动同步；结果以服务器为准', icon: 'none' });
     wx.navigateBack();

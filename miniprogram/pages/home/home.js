@@ -6,8 +6,10 @@ Page({
   data: { user: null, roles: '', work: null, status: null, states: STATES },
 
   async onShow() {
-    const device = await getApp().device();
-    if (!device.user) {
+    const app = getApp();
+    const device = await app.device();
+    if (!device || !device.user || app.globalData.signInAgain) {
+      app.globalData.signInAgain = false;
       wx.redirectTo({ url: '/pages/login/login' });
       return;
     }

@@ -22,7 +22,26 @@ function readFile(filePath) {
 }
 
 Page({
-  data: { enterprises: [], kinds: inspection.KINDS, kindKeys: Object.keys(inspection.KINDS), draft: null, index: -1, problems: [] },
+  data: {
+    enterprises: [],
+    enterpriseNames: [],
+    enterprise: 0,
+    kinds: inspection.KINDS,
+    kindKeys: Object.keys(inspection.KINDS),
+    kindNames: Object.values(inspection.KINDS),
+    kind: 1,
+    draft: null,
+    index: -1,
+    problems: [],
+  },
+
+  onEnterprise(e) {
+    this.setData({ enterprise: Number(e.detail.value) });
+  },
+
+  onKind(e) {
+    this.setData({ kind: Number(e.detail.value) });
+  },
 
   async onLoad(query) {
     const device = await getApp().device();
@@ -30,7 +49,8 @@ Page({
     if (query.draft !== undefined && drafts[Number(query.draft)]) {
       this.setData({ draft: drafts[Number(query.draft)], index: Number(query.draft) });
     }
-    this.setData({ enterprises: await device.view('enterprise') });
+    const enterprises = await device.view('enterprise');
+    this.setData({ enterprises, enterpriseNames: enterprises.map((e) => e.body.name) });
   },
 
   keep() {
@@ -48,8 +68,12 @@ Page({
 
   async onBegin(e) {
     const device = await getApp().device();
-    const enterprise = this.data.enterprises[Number(e.detail.value.enterprise)];
-    const kind = this.data.kindKeys[Number(e.detail.value.kind)];
+    const enterprise = this.data.enterprises[this.data.enterprise];
+    const kind = this.data.kindKeys[this.data.kind];
+    if (!enterprise) {
+      wx.showModal({ title: '还不能开始', content: '没有可检查的企业：请先同步', showCancel: false });
+      return;
+    }
     const names = String(e.detail.value.inspectors || '').split(/[，,、\s]+/).filter(Boolean);
     const draft = inspection.begin(enterprise, await device.view('template'), kind, names.map((name) => ({ name })), Date.now());
     this.setData({ draft });

@@ -15,9 +15,9 @@ Page({
   async onPasswordSignIn() {
     this.setData({ busy: true, error: '' });
     try {
-      const device = await getApp().device();
-      await signInWithPassword(device, this.data.username, this.data.password);
-      getApp().syncSoon();
+      const app = getApp();
+      app.useDevice(await signInWithPassword(wx, app.globalData.server, this.data.username, this.data.password));
+      app.syncSoon();
       wx.reLaunch({ url: '/pages/home/home' });
     } catch (err) {
       this.setData({ error: `登录失败：${err.message}` });
@@ -33,10 +33,11 @@ Page({
   async onSignIn() {
     this.setData({ busy: true, error: '' });
     try {
-      const device = await getApp().device();
-      const user = await signIn(wx, device, this.data.invitation);
+      const app = getApp();
+      const device = app.useDevice(await signIn(wx, app.globalData.server, this.data.invitation));
+      const { user } = device;
       wx.showToast({ title: `欢迎，${user.display_name || user.username}（${roleNames(user).join('、')}）`, icon: 'none' });
-      getApp().syncSoon();
+      app.syncSoon();
       wx.reLaunch({ url: '/pages/home/home' });
     } catch (err) {
       this.setData({ error: err.code === 'invitation-required' || /invitation/.test(err.message)
