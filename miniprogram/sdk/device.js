@@ -182,8 +182,13 @@ class Device {
     return uuidv7(this.platform.now(), await this.platform.randomBytes(10));
   }
 
-  /** Keeps a photo's bytes with the device and queues it for upload; its sha256 (for `blobRefs`). */
+  /**
+   * Keeps a photo's bytes with the device and queues it for upload; its sha256 (for
+   * `blobRefs`). Only JPEG, PNG and WebP are taken: a record cannot be changed once logged, and
+   * a photo the server cannot take would leave it incomplete for good.
+   */
   async addPhoto(bytes) {
+    if (!isImage(bytes)) throw new Error('照片须为 JPEG、PNG 或 WebP 格式（the photo is not JPEG, PNG or WebP）');
     const sha = toHex(sha256(bytes));
     return this.exclusive(async () => {
       const photos = await this.store.readJson('photos.json', []);
@@ -527,6 +532,14 @@ class Device {
   async receipts() {
     return this.store.readJson('receipts.json', {});
   }
+}
+
+/** Whether `bytes` begin as a JPEG, PNG or WebP file does. */
+function isImage(b) {
+  const at = (offset, values) => values.every((v, i) => b[offset + i] === v);
+  return (b.length > 3 && at(0, [0xff, 0xd8, 0xff]))
+    || (b.length > 8 && at(0, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))
+    || (b.length > 12 && at(0, [0x52, 0x49, 0x46, 0x46]) && at(8, [0x57, 0x45, 0x42, 0x50]));
 }
 
 /** Whether the replica's count and digest agree with the checkpoint's, bucket by bucket. */

@@ -251,7 +251,9 @@ test('a photo the server refuses does not hold back the records', async () => {
   const inspector = await device('inspector');
   await inspector.sync();
   const [enterprise] = await inspector.view('enterprise');
-  const notAnImage = await inspector.addPhoto(new TextEncoder().encode('这不是照片'));
+  await assert.rejects(inspector.addPhoto(new TextEncoder().encode('这不是照片')), /JPEG/);
+  // A JPEG's first bytes, then nothing a decoder can read: only the server can tell.
+  const notAnImage = await inspector.addPhoto(Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, ...new TextEncoder().encode('损坏的照片'.repeat(40))]));
   await inspector.capture('hazard.report', await inspector.newId(), {
     enterprise_id: enterprise.id, level: 'general', description: '照片格式错误的隐患',
   }, { blobRefs: [notAnImage] });
