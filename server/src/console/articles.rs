@@ -12,10 +12,9 @@ use poem::web::{Data, Path};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 use super::acts::{answered, change, with_note};
-use super::pages::{Frame, beijing_time, failed, form_of, message, signed_in};
+use super::pages::{Frame, People, beijing_time, failed, form_of, message, signed_in};
 use super::{State, html, rendered};
 use crate::service::accounts::Caller;
 use crate::service::office::Office;
@@ -66,26 +65,6 @@ async fn readable(state: &State, caller: &Caller) -> Result<Vec<(Projection, Art
     Ok(all)
 }
 
-/// The display names of the authors (and reviewers) of `articles`.
-async fn names(
-    state: &State,
-    ids: impl Iterator<Item = &str>,
-) -> Result<std::collections::HashMap<Uuid, String>, Response> {
-    let ids = ids.filter_map(|id| Uuid::parse_str(id).ok()).collect();
-    state
-        .accounts
-        .display_names(ids)
-        .await
-        .map_err(|err| failed(&err))
-}
-
-fn name_of(names: &std::collections::HashMap<Uuid, String>, id: &str) -> String {
-    Uuid::parse_str(id)
-        .ok()
-        .and_then(|id| names.get(&id).cloned())
-        .unwrap_or_else(|| id.to_string())
-}
-
 #[derive(Template)]
 #[template(path = "console/articles.html")]
 struct QueuePage {
@@ -106,7 +85,7 @@ pub async fn queue(req: &Request, Data(state): Data<&State>) -> Response {
         Ok(all) => all,
         Err(answer) => return answer,
     };
-    let names = match names(state, all.iter().map(|(_, a)| a.author.as_str())).await {
+    let names = match People::load(state, all.iter().map(|(_, a)| a.author.as_str())).await {
         Ok(names) => names,
         Err(answer) => return answer,
     };
@@ -125,7 +104,7 @@ pub async fn queue(req: &Request, Data(state): Data<&State>) -> Response {
                 id: p.entity.id.clone(),
                 title: a.title.clone(),
                 column: column_name(a.column),
-                author: name_of(&names, &a.author),
+                author: names.name(&a.author),
                 state: state_name(a.state),
                 updated: beijing_time(p.received_at_ms),
             })
@@ -181,7 +160,7 @@ async fn article_page(
     };
     let article: Article =
         serde_json::from_value(projection.entity.body.clone()).map_err(|err| failed(&err))?;
-    let names = names(state, [article.author.as_str()].into_iter()).await?;
+    let names = People::load(state, [article.author.as_str()]).await?;
     let me = caller.user.id.to_string();
     let grant = &caller.user.grant;
     let author = article.author == me;
@@ -198,7 +177,7 @@ async fn article_page(
             .collect(),
         cover: article.cover.clone(),
         images: article.images.clone(),
-        author: name_of(&names, &article.author),
+        author: names.name(&article.author),
         state: state_name(article.state),
         note: article.note.clone().unwrap_or_default(),
         updated: beijing_time(projection.received_at_ms),

@@ -16,12 +16,11 @@ use poem::web::{Data, Path};
 use poem::{Request, Response, handler};
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 use super::acts::{answered, change, typed, with_note};
 use super::exports::{Sheet, csv_download, xlsx_download};
 use super::names::Names;
-use super::pages::{Frame, failed, form_of, message, signed_in, wire_name};
+use super::pages::{Frame, People, failed, form_of, message, signed_in, wire_name};
 use super::{State as AppStateRef, html, rendered};
 use crate::service::accounts::Caller;
 use crate::service::office::{HazardFilter, Office};
@@ -432,24 +431,16 @@ async fn hazard_page(
         .iter()
         .map(|e| (e.event.body.id.as_str(), e))
         .collect();
-    let people: Vec<Uuid> = hazard
-        .history
-        .iter()
-        .map(|s| s.by.as_str())
-        .chain([hazard.reported_by.as_str()])
-        .filter_map(|id| Uuid::parse_str(id).ok())
-        .collect();
-    let people = state
-        .accounts
-        .display_names(people)
-        .await
-        .map_err(|err| failed(&err))?;
-    let person = |id: &str| {
-        Uuid::parse_str(id)
-            .ok()
-            .and_then(|id| people.get(&id).cloned())
-            .unwrap_or_else(|| id.to_string())
-    };
+    let people = People::load(
+        state,
+        hazard
+            .history
+            .iter()
+            .map(|s| s.by.as_str())
+            .chain([hazard.reported_by.as_str()]),
+    )
+    .await?;
+    let person = |id: &str| people.name(id);
     let steps = hazard
         .history
         .iter()

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::exports::{Sheet, csv_download, xlsx_download};
 use super::hazards::state_name;
 use super::names::Names;
-use super::pages::{Frame, beijing_time, failed, message, signed_in};
+use super::pages::{Frame, People, beijing_time, failed, message, signed_in};
 use super::{State, html};
 use crate::service::accounts::Caller;
 use crate::service::office::{HazardFilter, InspectionFilter, Office};
@@ -424,16 +424,7 @@ async fn record_page(
         .as_array()
         .map(|a| a.iter().collect())
         .unwrap_or_default();
-    let people = amendments
-        .iter()
-        .filter_map(|a| a["by"].as_str())
-        .filter_map(|id| uuid::Uuid::parse_str(id).ok())
-        .collect();
-    let people = state
-        .accounts
-        .display_names(people)
-        .await
-        .map_err(|err| failed(&err))?;
+    let people = People::load(state, amendments.iter().filter_map(|a| a["by"].as_str())).await?;
     let amendments = amendments
         .iter()
         .map(|a| {
@@ -446,10 +437,7 @@ async fn record_page(
                 what.push(format!("现场处理措施改为：{action}"));
             }
             Amendment {
-                by: uuid::Uuid::parse_str(by)
-                    .ok()
-                    .and_then(|id| people.get(&id).cloned())
-                    .unwrap_or_else(|| by.to_string()),
+                by: people.name(by),
                 reason: a["reason"].as_str().unwrap_or_default().to_string(),
                 what: what.join("；"),
             }

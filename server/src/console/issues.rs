@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::acts::{answered, change, typed};
 use super::hazards::Times;
 use super::names::Names;
-use super::pages::{Frame, beijing_time, failed, form_of, message, signed_in};
+use super::pages::{Frame, People, beijing_time, failed, form_of, message, signed_in};
 use super::{State, html, rendered};
 use crate::service::accounts::Caller;
 use crate::service::office::{IssueFilter, Office};
@@ -120,17 +120,17 @@ fn label(name: &str) -> Option<&'static str> {
 /// How a page writes ids: enterprises and grids by name, users by display name.
 struct Namer<'a> {
     places: &'a Names,
-    people: &'a std::collections::HashMap<String, String>,
+    people: &'a People,
 }
 
 /// The members that name a user.
 const USER_FIELDS: [&str; 5] = ["reported_by", "submitted_by", "author", "by", "reviewer"];
 
 /// The user ids a record or payload names in its [`USER_FIELDS`].
-fn users_in(value: &Value) -> impl Iterator<Item = String> + '_ {
+fn users_in(value: &Value) -> impl Iterator<Item = &str> + '_ {
     USER_FIELDS
         .iter()
-        .filter_map(|field| value[*field].as_str().map(str::to_string))
+        .filter_map(|field| value[*field].as_str())
 }
 
 fn fields(value: &Value, names: &Namer<'_>) -> Vec<Field> {
@@ -174,7 +174,7 @@ fn written(name: &str, value: &Value, names: &Namer<'_>) -> String {
             ),
             "enterprise_id" => names.places.enterprise(text),
             "grid_id" => names.places.grid(text),
-            _ if USER_FIELDS.contains(&name) => name_in(names.people, text),
+            _ if USER_FIELDS.contains(&name) => names.people.name(text),
             _ => text.clone(),
         },
         Value::Array(items) if !items.is_empty() && items.iter().all(is_photo) => {
@@ -204,28 +204,7 @@ struct Row {
     handled: bool,
 }
 
-/// The display names of these users (ids that are not users are shown as they are).
-async fn names(
-    state: &State,
-    ids: impl Iterator<Item = String>,
-) -> Result<std::collections::HashMap<String, String>, Response> {
-    let ids = ids.filter_map(|id| Uuid::parse_str(&id).ok()).collect();
-    let names = state
-        .accounts
-        .display_names(ids)
-        .await
-        .map_err(|err| failed(&err))?;
-    Ok(names
-        .into_iter()
-        .map(|(id, name)| (id.to_string(), name))
-        .collect())
-}
-
-fn name_in(names: &std::collections::HashMap<String, String>, id: &str) -> String {
-    names.get(id).cloned().unwrap_or_else(|| id.to_string())
-}
-
-fn row(issue: &Projection, names: &std::collections::HashMap<String, String>) -> Row {
+fn row(issue: &Projection, names: &People) -> Row {
     let body = &issue.entity.body;
     let code = body["reason"]["code"].as_str().unwrap_or_default();
     Row {
@@ -234,7 +213,7 @@ fn row(issue: &Projection, names: &std::collections::HashMap<String, String>) ->
         words: anjian_sync::reasons::words(code),
         code: code.to_string(),
         kind: kind_name(body["event"]["kind"].as_str().unwrap_or_default()),
-        author: name_in(names, body["author"].as_str().unwrap_or_default()),
+        author: names.name(body["author"].as_str().unwrap_or_default()),
         captured: beijing_time(body["event"]["captured"]["wall_ms"].as_i64().unwrap_or(0)),
         handled: is_handled(&issue.entity),
     }
@@ -308,8 +287,8 @@ pub async fn queue(req: &Request, Data(state): Data<&State>) -> Response {
     let authors = issues
         .items
         .iter()
-        .filter_map(|p| p.entity.body["author"].as_str().map(str::to_string));
-    let names = match names(state, authors).await {
+        .filter_map(|p| p.entity.body["author"].as_str());
+    let names = match People::load(state, authors).await {
         Ok(names) => names,
         Err(answer) => return answer,
     };
@@ -404,16 +383,12 @@ async fn issue_page(
         Err(err) => return Err(failed(&err)),
     };
     let handled_by = body["handled"]["by"].as_str().unwrap_or_default();
-    let mut people: Vec<String> = vec![
-        body["author"].as_str().unwrap_or_default().to_string(),
-        handled_by.to_string(),
-    ];
+    let mut people = vec![body["author"].as_str().unwrap_or_default(), handled_by];
     people.extend(users_in(&event["payload"]));
     if let Some(p) = &about_record {
         people.extend(users_in(&p.entity.body));
     }
-    people.retain(|p| !p.is_empty());
-    let names = names(state, people.into_iter()).await?;
+    let names = People::load(state, people).await?;
     let namer = Namer {
         places: &places,
         people: &names,
@@ -456,7 +431,7 @@ async fn issue_page(
         handled: row.handled.then(|| {
             let marked = body["handled"]["event_id"].as_str().unwrap_or_default();
             (
-                name_in(&names, handled_by),
+                names.name(handled_by),
                 body["handled"]["note"]
                     .as_str()
                     .unwrap_or_default()

@@ -620,3 +620,34 @@ pub async fn photo(
         Err(err) => failed(&err),
     }
 }
+
+/// The display names of the users some records name, read once for a page; an id that names
+/// no user is shown as it is.
+pub(super) struct People(std::collections::HashMap<Uuid, String>);
+
+impl People {
+    /// The names of the users among `ids` (text that is not a user id is skipped).
+    pub(super) async fn load<'a>(
+        state: &State,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<People, Response> {
+        let ids = ids
+            .into_iter()
+            .filter_map(|id| Uuid::parse_str(id).ok())
+            .collect();
+        let names = state
+            .accounts
+            .display_names(ids)
+            .await
+            .map_err(|err| failed(&err))?;
+        Ok(People(names))
+    }
+
+    /// The display name of the user `id`, or `id` itself.
+    pub(super) fn name(&self, id: &str) -> String {
+        Uuid::parse_str(id)
+            .ok()
+            .and_then(|id| self.0.get(&id).cloned())
+            .unwrap_or_else(|| id.to_string())
+    }
+}
