@@ -417,6 +417,8 @@ class Device {
 
   /** Pulls to a checkpoint: pages are staged, then applied together and their digests checked. */
   async pull(report) {
+    // Events acknowledged before this pull began are in what it brings, once it completes.
+    const acknowledged = this.state.acked_seq;
     let replica = await this.store.readJson('replica.json', { cursor: null, entities: {} });
     let staged = await this.store.readJson('staged.json', null)
       || { cursor: replica.cursor, entities: {}, reset: false };
@@ -449,6 +451,10 @@ class Device {
       replica = { cursor: staged.cursor, entities };
       await this.store.writeJson('replica.json', replica);
       await this.store.writeJson('staged.json', null);
+      await this.exclusive(async () => {
+        this.state.pulled_seq = Math.max(this.state.pulled_seq || 0, acknowledged);
+        await this.save();
+      });
       return;
     }
   }
@@ -479,15 +485,16 @@ class Device {
     }
     // Events the server took but whose result no pull has brought yet stay in view, pending,
     // so a record does not vanish between a push and a pull that fails.
+    // Only those acknowledged since the last complete pull began: the rest it brought.
     const receipts = await this.receipts();
     const waiting = [];
-    for (const r of Object.values(receipts)) {
-      if (r.verdict !== 'applied' || r.seq > this.state.acked_seq) continue;
-      const event = await this.store.event(r.seq);
+    for (let seq = (this.state.pulled_seq || 0) + 1; seq <= this.state.acked_seq; seq++) {
+      const r = receipts[seq];
+      if (!r || r.verdict !== 'applied') continue;
+      const event = await this.store.event(seq);
       const held = event && entities[event.entity_id];
       if (event && (!held || held.rev < r.rev)) waiting.push(event);
     }
-    waiting.sort((a, b) => a.seq - b.seq);
     for (const e of waiting.concat(await this.outbox())) {
       const entry = shown[e.entity_id]
         || (shown[e.entity_id] = { id: e.entity_id, entity_type: typeOfKind(e.kind), body: e.payload, pending: true, pendingEvents: [] });
