@@ -49,6 +49,21 @@ async function step(device, hazard, to, { note, plan, photos = [], doubleReport 
   return device.capture('hazard.transition', hazard.id, payload, { blobRefs: photos });
 }
 
+/** A day (YYYY-MM-DD) as the ms of its start in China time (UTC+8), or null. */
+function chinaDayMs(day) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day || '')) return null;
+  const ms = Date.parse(`${day}T00:00:00+08:00`);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/** The 双报告 of a major hazard from the two days it was reported, or null while one is missing. */
+function doubleReport(regulatorDay, congressDay) {
+  const regulator = chinaDayMs(regulatorDay);
+  const congress = chinaDayMs(congressDay);
+  if (regulator == null || congress == null) return null;
+  return { regulator_at_ms: regulator, congress_at_ms: congress };
+}
+
 /** Reports a hazard found (with at least one photo). Returns its id. */
 async function report(device, { enterpriseId, gridId, level = 'general', description, deadline, photos }) {
   if (!photos || photos.length === 0) throw new Error('隐患须拍照');
@@ -60,4 +75,4 @@ async function report(device, { enterpriseId, gridId, level = 'general', descrip
   return id;
 }
 
-module.exports = { STATES, steps, step, report };
+module.exports = { STATES, steps, step, report, doubleReport };

@@ -35,6 +35,26 @@ function begin(enterprise, templates, kind, inspectors, now) {
   };
 }
 
+/** Kinds done by law-enforcement officers: two of them, each with a certificate number (执法证号). */
+const CERTIFIED = ['enforcement', 'recheck'];
+
+/**
+ * The inspectors as typed: people separated by 、 , ； or new lines, each a name optionally followed
+ * by a space (or ：) and the certificate number (执法证号), e.g. "林检查 32010012、王网格".
+ */
+function parseInspectors(text) {
+  return String(text || '').split(/[，,、;；\n]+/).map((p) => p.trim()).filter(Boolean).map((person) => {
+    const [name, ...rest] = person.split(/[\s:：]+/);
+    const certificate = rest.join('');
+    return certificate ? { name, certificate } : { name };
+  });
+}
+
+/** The inspectors written back as `parseInspectors` reads them. */
+function inspectorsText(inspectors) {
+  return inspectors.map((i) => (i.certificate ? `${i.name} ${i.certificate}` : i.name)).join('、');
+}
+
 /** Records an item's result: `ok`, `hazard` (存在隐患) or `not_applicable`. */
 function record(draft, code, verdict, note = '', photos = []) {
   const item = draft.items.find((i) => i.code === code);
@@ -52,7 +72,10 @@ function problems(draft) {
   if (left > 0) out.push(`还有 ${left} 项未检查`);
   if (draft.items.some((i) => i.verdict === 'hazard' && i.photos.length === 0)) out.push('存在隐患的项须拍照');
   if (!draft.signature && !draft.refusal_note.trim()) out.push('须有企业负责人签字照片，或注明拒签情况');
-  if (draft.kind === 'enforcement' && draft.inspectors.length < 2) out.push('执法检查须有两名执法人员');
+  if (draft.inspectors.length === 0) out.push('须填写检查人员');
+  if (CERTIFIED.includes(draft.kind) && draft.inspectors.filter((i) => i.certificate).length < 2) {
+    out.push(`${KINDS[draft.kind]}须有两名执法人员，每人写明执法证号（如：林检查 32010012）`);
+  }
   return out;
 }
 
@@ -103,4 +126,4 @@ async function submit(device, draft, now, deadline) {
   return id;
 }
 
-module.exports = { KINDS, begin, record, problems, submit };
+module.exports = { parseInspectors, inspectorsText, KINDS, begin, record, problems, submit };

@@ -441,7 +441,8 @@ class Device {
         continue;
       }
       const entities = staged.reset ? staged.entities : { ...replica.entities, ...staged.entities };
-      if (!digestsAgree(entities, answer.checkpoint) && !restarted) {
+      const agree = digestsAgree(entities, answer.checkpoint);
+      if (!agree && !restarted) {
         // The replica drifted from the server: drop it and pull again from the start.
         restarted = true;
         replica = { cursor: null, entities: {} };
@@ -455,6 +456,11 @@ class Device {
         this.state.pulled_seq = Math.max(this.state.pulled_seq || 0, acknowledged);
         await this.save();
       });
+      if (!agree) {
+        // Pulled whole from the start and still not the server's digest: the records shown are
+        // the server's as sent, but this device and the server disagree on what they hold.
+        throw new SyncError('digest-mismatch', 'the records pulled from the start still do not match the server\'s checkpoint digests; they are shown as sent — report this device to the office');
+      }
       return;
     }
   }

@@ -164,6 +164,58 @@ test('the inspection page goes through the checklist, signs and submits', async 
   assert.deepEqual(raised.map((h) => h.body.description), ['消防栓被遮挡']);
 });
 
+test('a major hazard\'s first step asks for the two reports (双报告) and sends them', async () => {
+  const { wx, shown } = phoneUi();
+  const app = await appFor(wx, 'inspector');
+  const report = page('hazard', wx, app);
+  await report.onLoad({});
+  await report.onPhoto();
+  await report.onReport({ detail: { value: { description: '液氨管道腐蚀', major: true } } });
+  await app.globalData.sync.idle();
+  const major = (await app.the.view('hazard')).find((h) => h.body.description === '液氨管道腐蚀');
+  assert.ok(major && !major.pending && major.body.level === 'major');
+
+  const hazard = page('hazard', wx, app);
+  await hazard.onLoad({ id: major.id });
+  assert.ok(hazard.data.needsDoubleReport);
+  await hazard.onStep({ currentTarget: { dataset: { to: 'plan_pending' } } });
+  assert.match(shown.at(-1)[1], /向监管部门报告/, 'not without the days');
+  hazard.onRegulatorDay({ detail: { value: '2026-11-30' } });
+  hazard.onCongressDay({ detail: { value: '2026-12-01' } });
+  await hazard.onStep({ currentTarget: { dataset: { to: 'plan_pending' } } });
+  assert.deepEqual(shown.at(-1), ['back']);
+  await app.globalData.sync.idle();
+  const after = (await app.the.view('hazard')).find((h) => h.id === major.id);
+  assert.equal(after.body.state, 'plan_pending', JSON.stringify(await app.the.status()));
+  assert.deepEqual(after.body.double_report, {
+    regulator_at_ms: Date.parse('2026-11-30T00:00:00+08:00'),
+    congress_at_ms: Date.parse('2026-12-01T00:00:00+08:00'),
+  });
+});
+
+test('an enforcement inspection takes two officers with their certificate numbers (执法证号)', async () => {
+  const { wx, shown } = phoneUi();
+  const app = await appFor(wx, 'inspector');
+  const form = page('inspection', wx, app);
+  await form.onLoad({});
+  form.onKind({ detail: { value: String(form.data.kindKeys.indexOf('enforcement')) } });
+  await form.onBegin({ detail: { value: { inspectors: '林检查 32010012、王网格' } } });
+  const { draft } = form.data;
+  assert.deepEqual(draft.inspectors, [{ name: '林检查', certificate: '32010012' }, { name: '王网格' }]);
+  for (const item of draft.items) await form.onVerdict({ currentTarget: { dataset: { code: item.code, verdict: 'ok' } } });
+  await form.onSignature();
+  await form.onSubmit();
+  assert.match(shown.at(-1)[1], /执法证号/, 'one officer without a number is refused on the phone');
+  assert.equal(form.data.inspectorsText, '林检查 32010012、王网格');
+  form.onInspectors({ detail: { value: '林检查 32010012、王网格：32010013' } });
+  await form.onSubmit();
+  assert.deepEqual(shown.at(-1), ['back'], JSON.stringify(shown));
+  await app.globalData.sync.idle();
+  const kept = (await app.the.view('inspection')).find((i) => i.body.started_at_ms === draft.started_at_ms);
+  assert.ok(kept && !kept.pending, JSON.stringify(await app.the.status()));
+  assert.equal(kept.body.kind, 'enforcement');
+});
+
 test('the meeting page takes the roster and saves the meeting', async () => {
   const { wx, shown } = phoneUi();
   const app = await appFor(wx, 'teamlead');

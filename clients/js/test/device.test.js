@@ -197,6 +197,37 @@ test('a scope change resets the pull but never the outbox', async () => {
   assert.equal(sent.pushed, 1, 'and is sent at the next sync');
 });
 
+test('a replica that drifted from the server is pulled again whole; one that still disagrees is reported', async () => {
+  let tamper = false;
+  const leader = await device('leader', {
+    async intercept(request, send) {
+      const answer = await send(request);
+      if (!tamper || !request.url.includes('/v1/sync/pull')) return answer;
+      const page = JSON.parse(answer.text);
+      for (const c of page.checkpoint || []) c.digest = '0'.repeat(64);
+      return { ...answer, text: JSON.stringify(page) };
+    },
+  });
+  await leader.sync();
+  const teams = await leader.view('team');
+  assert.ok(teams.length > 0);
+
+  // A record lost from the device's copy: the digests disagree and the pull starts again.
+  const file = path.join(leader.dir, 'replica.json');
+  const replica = JSON.parse(fs.readFileSync(file, 'utf8'));
+  delete replica.entities[teams[0].id];
+  fs.writeFileSync(file, JSON.stringify(replica));
+  assert.equal((await leader.view('team')).length, teams.length - 1);
+  const report = await leader.sync();
+  assert.equal(report.errors.length, 0);
+  assert.equal((await leader.view('team')).length, teams.length, 'the lost record is back');
+
+  // The server's digests never match: shown as sent, and said.
+  tamper = true;
+  await assert.rejects(leader.sync(), (err) => err instanceof SyncError && err.code === 'digest-mismatch');
+  assert.equal((await leader.view('team')).length, teams.length);
+});
+
 test('a push the server stops for good says why', async () => {
   const inspector = await device('inspector');
   await inspector.sync();

@@ -16,7 +16,11 @@ function photoBytes() {
 }
 
 Page({
-  data: { item: null, steps: [], states: hazard.STATES, enterprises: [], enterpriseNames: [], enterprise: 0, deadline: '', photos: [], note: '' },
+  data: {
+    item: null, steps: [], states: hazard.STATES, enterprises: [], enterpriseNames: [], enterprise: 0, deadline: '', photos: [], note: '',
+    // 双报告 of a major hazard: the days it was reported to the regulator and to the workers' congress.
+    needsDoubleReport: false, regulatorDay: '', congressDay: '',
+  },
 
   onEnterprise(e) {
     this.setData({ enterprise: Number(e.detail.value) });
@@ -30,7 +34,8 @@ Page({
     const device = await getApp().device();
     if (query.id) {
       const item = (await device.view('hazard')).find((h) => h.id === query.id);
-      this.setData({ item, steps: item ? hazard.steps(item, device.user.roles) : [] });
+      const steps = item ? hazard.steps(item, device.user.roles) : [];
+      this.setData({ item, steps, needsDoubleReport: steps.some((s) => (s.needs || []).includes('double_report')) });
     } else {
       const enterprises = await device.view('enterprise');
       this.setData({ enterprises, enterpriseNames: enterprises.map((e) => e.body.name) });
@@ -41,6 +46,14 @@ Page({
     const device = await getApp().device();
     const sha = await device.addPhoto(await photoBytes());
     this.setData({ photos: this.data.photos.concat([sha]) });
+  },
+
+  onRegulatorDay(e) {
+    this.setData({ regulatorDay: e.detail.value });
+  },
+
+  onCongressDay(e) {
+    this.setData({ congressDay: e.detail.value });
   },
 
   onNote(e) {
@@ -80,11 +93,24 @@ Page({
       wx.showModal({ title: '请拍照', content: '申请验收须附整改后照片', showCancel: false });
       return;
     }
+    if (needs.includes('plan') && !this.data.note.trim()) {
+      wx.showModal({ title: '请填写整改方案', content: '在说明栏写明整改方案', showCancel: false });
+      return;
+    }
+    let doubleReport;
+    if (needs.includes('double_report')) {
+      doubleReport = hazard.doubleReport(this.data.regulatorDay, this.data.congressDay);
+      if (!doubleReport) {
+        wx.showModal({ title: '请填写双报告', content: '重大隐患须选择向监管部门报告和向职工（代表）大会报告的日期', showCancel: false });
+        return;
+      }
+    }
     const text = this.data.note;
     await hazard.step(device, this.data.item, to, {
       note: needs.includes('plan') ? undefined : text,
       plan: needs.includes('plan') ? text : undefined,
       photos: this.data.photos,
+      doubleReport,
     });
     getApp().syncSoon();
     wx.showToast({ title: '已保存，将自动同步；结果以服务器为准', icon: 'none' });

@@ -33,6 +33,7 @@ Page({
     draft: null,
     index: -1,
     problems: [],
+    inspectorsText: '',
   },
 
   onEnterprise(e) {
@@ -47,7 +48,8 @@ Page({
     const device = await getApp().device();
     const drafts = wx.getStorageSync(DRAFTS) || [];
     if (query.draft !== undefined && drafts[Number(query.draft)]) {
-      this.setData({ draft: drafts[Number(query.draft)], index: Number(query.draft) });
+      const draft = drafts[Number(query.draft)];
+      this.setData({ draft, index: Number(query.draft), inspectorsText: inspection.inspectorsText(draft.inspectors), problems: inspection.problems(draft) });
     }
     const enterprises = await device.view('enterprise');
     this.setData({ enterprises, enterpriseNames: enterprises.map((e) => e.body.name) });
@@ -74,9 +76,14 @@ Page({
       wx.showModal({ title: '还不能开始', content: '没有可检查的企业：请先同步', showCancel: false });
       return;
     }
-    const names = String(e.detail.value.inspectors || '').split(/[，,、\s]+/).filter(Boolean);
-    const draft = inspection.begin(enterprise, await device.view('template'), kind, names.map((name) => ({ name })), Date.now());
-    this.setData({ draft });
+    const inspectors = inspection.parseInspectors(e.detail.value.inspectors);
+    const draft = inspection.begin(enterprise, await device.view('template'), kind, inspectors, Date.now());
+    this.setData({ draft, inspectorsText: inspection.inspectorsText(draft.inspectors) });
+    this.keep();
+  },
+
+  onInspectors(e) {
+    this.data.draft.inspectors = inspection.parseInspectors(e.detail.value);
     this.keep();
   },
 
