@@ -39,6 +39,32 @@ pub(crate) fn today() -> String {
     anjian_sync::clock::china_date(now_ms())
 }
 
+/// A team named by its id (as `anjian list --type team` shows it) or its code (`t1`): its code,
+/// and its enterprise when this device holds the team (by code, when only one team it holds has
+/// that code — a team lead's device holds their enterprise's teams alone).
+pub(crate) fn team_named(
+    device: &Device,
+    team: String,
+) -> anyhow::Result<(String, Option<String>)> {
+    let parts = |t: &anjian_sync::entity::Entity| {
+        (
+            t.body["code"].as_str().unwrap_or_default().to_string(),
+            t.body["enterprise_id"].as_str().map(str::to_string),
+        )
+    };
+    if let Some(t) = device.entity(&team)?
+        && t.entity_type == EntityType::Team
+    {
+        return Ok(parts(&t));
+    }
+    let teams = device.entities(EntityType::Team)?;
+    let mut coded = teams.iter().filter(|t| t.body["code"] == team.as_str());
+    Ok(match (coded.next(), coded.next()) {
+        (Some(only), None) => parts(only),
+        _ => (team, None),
+    })
+}
+
 /// Checks that this device knows the enterprise (its id, as `anjian list --type enterprise`
 /// shows it) before anything is asked or recorded.
 pub(crate) fn known_enterprise(device: &Device, id: &str) -> anyhow::Result<()> {

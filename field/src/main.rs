@@ -31,6 +31,7 @@ pub(crate) fn out(args: std::fmt::Arguments<'_>) {
 pub(crate) const SERVER_FILE: &str = "server";
 
 mod article;
+mod briefing;
 mod capture;
 mod hazard;
 mod inspect;
@@ -89,6 +90,8 @@ enum Command {
     },
     /// Record a shift safety meeting (班组安全交接会).
     Meeting(MeetingArgs),
+    /// Record a worker's pre-shift one-minute briefing (岗前一分钟培训).
+    Briefing(briefing::BriefingArgs),
     /// Record an inspection (检查) with a checklist.
     Inspect(InspectArgs),
     /// Hazards (隐患): report and move them through rectification.
@@ -157,6 +160,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Show { id } => records::show(&open(&dir)?, &id),
         Command::Receipts => records::receipts(&open(&dir)?),
         Command::Meeting(args) => meeting::meeting(&open(&dir)?, args),
+        Command::Briefing(args) => briefing::briefing(&open(&dir)?, args),
         Command::Inspect(args) => inspect::inspect(&open(&dir)?, args),
         Command::Hazard(command) => hazard::hazard(&open(&dir)?, command),
         Command::Article(command) => article::article(&open(&dir)?, command),

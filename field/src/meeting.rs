@@ -3,12 +3,11 @@
 use std::path::PathBuf;
 
 use anjian_sync::client::Device;
-use anjian_sync::entity::EntityType;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use serde_json::{Value, json};
 
-use crate::capture::{attach, capture, known_enterprise, now_ms, read_record, today};
+use crate::capture::{attach, capture, known_enterprise, now_ms, read_record, team_named, today};
 
 #[derive(Debug, Args)]
 pub(crate) struct MeetingArgs {
@@ -71,19 +70,7 @@ pub(crate) fn meeting(device: &Device, args: MeetingArgs) -> anyhow::Result<()> 
         }
     };
     let started = now_ms();
-    // A team is named by its code (`t1`); its id from `anjian list --type team` works too.
-    let team = args
-        .team
-        .map(|team| -> anyhow::Result<(String, Option<String>)> {
-            Ok(match device.entity(&team)? {
-                Some(t) if t.entity_type == EntityType::Team => (
-                    t.body["code"].as_str().unwrap_or_default().to_string(),
-                    t.body["enterprise_id"].as_str().map(str::to_string),
-                ),
-                _ => (team, None),
-            })
-        })
-        .transpose()?;
+    let team = args.team.map(|t| team_named(device, t)).transpose()?;
     let (team, team_enterprise) = team.map_or((None, None), |(code, e)| (Some(code), e));
     set(
         "enterprise_id",

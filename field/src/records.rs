@@ -25,6 +25,7 @@ pub(crate) struct ListArgs {
 pub(crate) enum TypeArg {
     Hazard,
     Meeting,
+    Briefing,
     Inspection,
     Article,
     Enterprise,
@@ -40,6 +41,7 @@ impl TypeArg {
         match self {
             TypeArg::Hazard => EntityType::Hazard,
             TypeArg::Meeting => EntityType::Meeting,
+            TypeArg::Briefing => EntityType::Briefing,
             TypeArg::Inspection => EntityType::Inspection,
             TypeArg::Article => EntityType::Article,
             TypeArg::Enterprise => EntityType::Enterprise,
@@ -216,6 +218,14 @@ pub(crate) fn summary(entity: &Entity) -> String {
             text("slot"),
             text("team_id")
         ),
+        EntityType::Briefing => format!(
+            "{} {} {} {} {} s",
+            text("date"),
+            text("shift"),
+            text("worker_name"),
+            text("post"),
+            body["duration_s"]
+        ),
         EntityType::Inspection => format!(
             "{} {} {}",
             text("kind"),
@@ -250,6 +260,7 @@ pub(crate) fn list(device: &Device, args: ListArgs) -> anyhow::Result<()> {
             EntityType::Hazard,
             EntityType::Inspection,
             EntityType::Meeting,
+            EntityType::Briefing,
             EntityType::Article,
             EntityType::SyncIssue,
             EntityType::Enterprise,

@@ -293,6 +293,69 @@ async fn a_team_lead_and_a_manager_use_files_and_move_a_hazard_with_the_command(
         "{synced}"
     );
 
+    // Before the shift, the team lead briefs a worker of the roster (岗前一分钟), named as the
+    // roster has her, with that morning's meeting; the second time is refused on the device.
+    let briefing_args = [
+        "briefing",
+        "--team",
+        "t1",
+        "--worker",
+        "陈阿妹",
+        "--date",
+        "2026-11-27",
+        "--meeting",
+        "pre_shift",
+        "--point",
+        "烘干炉超温的危害",
+        "--point",
+        "急停按钮的位置",
+        "--seconds",
+        "75",
+    ];
+    let briefing = anjian(lead.path(), &briefing_args, "").await;
+    assert!(
+        says(&briefing).contains("recorded briefing"),
+        "{}",
+        says(&briefing)
+    );
+    let again = anjian(lead.path(), &briefing_args, "").await;
+    assert!(!again.status.success());
+    assert!(
+        says(&again).contains("already-submitted"),
+        "{}",
+        says(&again)
+    );
+    let stranger = anjian(
+        lead.path(),
+        &[
+            "briefing",
+            "--team",
+            "t1",
+            "--worker",
+            "张无名",
+            "--point",
+            "防滑",
+        ],
+        "",
+    )
+    .await;
+    assert!(!stranger.status.success());
+    assert!(
+        says(&stranger).contains("no worker 张无名"),
+        "{}",
+        says(&stranger)
+    );
+    let synced = says(&anjian(lead.path(), &["sync"], "").await);
+    assert!(
+        synced.contains("1 events acknowledged (0 not applied)"),
+        "{synced}"
+    );
+    let listed_briefing = says(&anjian(lead.path(), &["list", "--type", "briefing"], "").await);
+    assert!(
+        listed_briefing.contains("2026-11-27 早班 陈阿妹 烘干工 75 s"),
+        "{listed_briefing}"
+    );
+
     // The manager rectifies a demo hazard with an after-photo; `show` has the server's view.
     let manager = tempfile::tempdir().unwrap();
     logged_in(manager.path(), &server, &town, "manager").await;

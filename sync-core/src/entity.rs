@@ -48,6 +48,8 @@ pub enum EntityType {
     Template,
     /// An inspection (检查).
     Inspection,
+    /// A pre-shift one-minute briefing (岗前一分钟培训) of a worker.
+    Briefing,
 }
 
 impl EntityType {
@@ -64,6 +66,7 @@ impl EntityType {
             EntityType::Article => "article",
             EntityType::Template => "template",
             EntityType::Inspection => "inspection",
+            EntityType::Briefing => "briefing",
         }
     }
 }

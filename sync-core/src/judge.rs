@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 use crate::access::Grant;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
-use crate::kinds::{article, enterprise, grid, hazard, inspection, issue, meeting, team, worker};
+use crate::kinds::{
+    article, briefing, enterprise, grid, hazard, inspection, issue, meeting, team, worker,
+};
 
 /// The person behind an event: the user its device is enrolled to, with their grant at judgement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -209,6 +211,7 @@ kinds!(
     worker::WorkerSave,
     meeting::MeetingSubmit,
     meeting::MeetingAmend,
+    briefing::BriefingRecord,
     hazard::HazardReport,
     hazard::HazardTransition,
     hazard::HazardDeadline,

@@ -60,6 +60,15 @@ pub const REASONS: &[(&str, &str)] = &[
         "该班组不开这一场会（场次由企业安全负责人设定）。",
     ),
     ("team-id-mismatch", "班组编号与企业、班组代码不符。"),
+    // Briefings (岗前一分钟).
+    (
+        "briefing-id-mismatch",
+        "岗前一分钟记录编号与班组、日期、班次、人员不符。",
+    ),
+    (
+        "unknown-worker",
+        "人员不在企业的从业人员名单中，请先由企业安全负责人登记。",
+    ),
     // Checklists and inspections (检查表、检查).
     ("template-id-mismatch", "检查表编号与代码、版本不符。"),
     (

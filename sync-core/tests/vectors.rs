@@ -64,6 +64,11 @@ fn payload_of(kind: &str) -> (Value, Vec<String>, Option<String>, Option<u64>) {
             None,
             None,
         ),
+        "briefing.record" => none(json!({"enterprise_id": "e-seaweed-01", "team_id": "t1",
+            "date": "2026-12-01", "shift": "早班", "worker_id": "0192f3a0-0000-7000-8000-0000000000b7",
+            "worker_name": "黄小兰", "post": "烘干工", "card_version": 3,
+            "points": ["烘干炉超温的危害", "急停按钮的位置", "烫伤后用冷水冲洗15分钟"],
+            "duration_s": 70, "started_at_ms": 1_764_546_900_000_i64})),
         "meeting.amend" => none(json!({"note": "补记到会人员", "changes": {"host": "黄小兰"}})),
         "hazard.report" => (
             json!({"enterprise_id": "e-seaweed-01", "grid_id": "shacheng", "level": "general",

@@ -805,6 +805,60 @@ async fn a_safety_manager_keeps_teams_from_a_device_and_meetings_follow_their_sl
         receipts.iter().map(|r| r.verdict).collect::<Vec<_>>(),
         vec![Verdict::Applied, Verdict::Quarantined]
     );
+
+    // The worker's 岗前一分钟 before that shift, recorded offline on both phones: the first to
+    // arrive stands, the other is a conflict its sender sees; one briefing, counted once.
+    let briefing = json!({"enterprise_id": "e1", "team_id": "t1", "date": "2026-11-28",
+        "shift": "早班", "worker_id": worker_id, "worker_name": "李四", "post": "制冷工",
+        "points": ["液氨泄漏的危害", "撤离路线"], "duration_s": 65,
+        "started_at_ms": 1_764_290_000_000_i64});
+    let briefing_id =
+        anjian_sync::kinds::briefing::briefing_id("e1", "t1", "2026-11-28", "早班", &worker_id);
+    for device in [&wang, &zhou] {
+        let (_, local) = device
+            .capture("briefing.record", &briefing_id, briefing.clone(), vec![])
+            .unwrap();
+        assert_eq!(local.verdict, Verdict::Applied, "{local:?}");
+    }
+    wang.sync().await.unwrap();
+    zhou.sync().await.unwrap();
+    let first = wang.receipts().unwrap().last().cloned().unwrap();
+    assert_eq!(first.verdict, Verdict::Applied);
+    assert_eq!(
+        zhou.receipts().unwrap().last().map(|r| r.verdict),
+        Some(Verdict::Conflict)
+    );
+    let conflict = zhou.issues().unwrap();
+    assert!(
+        conflict
+            .iter()
+            .any(|i| i.entity.body["reason"]["code"] == "already-submitted"),
+        "{conflict:?}"
+    );
+    let stood = zhou
+        .server_entity(&briefing_id)
+        .unwrap()
+        .expect("the manager reads the team's briefing");
+    assert_eq!(stood.entity.body["recorded_event"], first.event_id.as_str());
+    // A worker the roster does not have is quarantined at the server as on the device.
+    let mut stranger = briefing.clone();
+    stranger["worker_id"] = json!(anjian_sync::client::Device::new_entity_id());
+    let stranger_id = anjian_sync::kinds::briefing::briefing_id(
+        "e1",
+        "t1",
+        "2026-11-28",
+        "早班",
+        stranger["worker_id"].as_str().unwrap(),
+    );
+    let (_, local) = wang
+        .capture("briefing.record", &stranger_id, stranger, vec![])
+        .unwrap();
+    assert_eq!(local.reason.unwrap().code, "unknown-worker");
+    wang.sync().await.unwrap();
+    assert_eq!(
+        wang.receipts().unwrap().last().map(|r| r.verdict),
+        Some(Verdict::Quarantined)
+    );
 }
 
 #[tokio::test]

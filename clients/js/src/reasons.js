@@ -8,6 +8,7 @@ const REASONS = {
   'already-reported': '这条隐患已经上报过。',
   'already-submitted': '此记录已提交，不能再次提交；如需更正请提交更正记录。',
   'article-not-draft': '稿件已提交审核，不能再修改。',
+  'briefing-id-mismatch': '岗前一分钟记录编号与班组、日期、班次、人员不符。',
   'credit-code-invalid': '统一社会信用代码格式不正确。',
   'double-report-required': '重大隐患须先完成双报告（报监管部门和职代会）。',
   'edit-overlap': '他人同时修改了同一处内容，两个版本都已保留，请合并。',
@@ -38,6 +39,7 @@ const REASONS = {
   'unknown-kind': '服务器不认识这种记录，请更新应用后重新填写。',
   'unknown-team': '班组不存在，请先由企业安全负责人登记班组。',
   'unknown-template': '所用检查表不存在或尚未同步。',
+  'unknown-worker': '人员不在企业的从业人员名单中，请先由企业安全负责人登记。',
   'upload-expired': '照片上传已过期，下次同步时重新上传。',
   'wrong-entity-type': '这条操作与所指的记录类型不符。',
 };

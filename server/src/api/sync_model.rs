@@ -278,6 +278,8 @@ pub enum EntityType {
     Template,
     /// Inspection (检查).
     Inspection,
+    /// Pre-shift one-minute briefing (岗前一分钟培训).
+    Briefing,
 }
 
 /// Whose an entity is.

@@ -3,7 +3,8 @@
 use serde_json::json;
 
 use super::tests::{
-    event, inspector, lead, manager, meeting_payload, report_payload, teams, transition,
+    briefing_payload, event, inspector, lead, manager, meeting_payload, report_payload, teams,
+    transition,
 };
 use crate::access::{Role, Scopes};
 use crate::entity::Entity;
@@ -201,6 +202,13 @@ fn cases() -> Vec<Case> {
         Case {
             name: "meeting.submit",
             event: event("meeting.submit", meeting_payload("e1", "t1"), 1),
+            current: None,
+            related: teams(),
+            allowed: &["enterprise_manager", "team_lead"],
+        },
+        Case {
+            name: "briefing.record",
+            event: event("briefing.record", briefing_payload("e1", "t1"), 0),
             current: None,
             related: teams(),
             allowed: &["enterprise_manager", "team_lead"],

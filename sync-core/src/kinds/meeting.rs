@@ -202,14 +202,20 @@ fn check_attendance(attendance: &[Attendance]) -> Result<(), Reject> {
     Ok(())
 }
 
-fn authorize(actor: &Actor, enterprise: &str, team: &str) -> Result<(), Reject> {
+/// Whether `actor` may record what a team does (its meetings, its briefings): its team lead
+/// (班组长) or the enterprise's safety manager (企业安全员).
+pub(crate) fn authorize_team_record(
+    actor: &Actor,
+    enterprise: &str,
+    team: &str,
+) -> Result<(), Reject> {
     if actor.grant.leads(enterprise, team) || actor.grant.manages(enterprise) {
         Ok(())
     } else {
         Err(Reject::quarantine(
             "not-permitted",
             format!(
-                "only the team lead (班组长) of team {team} or the safety manager (企业安全员) of enterprise {enterprise} may record its meetings"
+                "only the team lead (班组长) of team {team} or the safety manager (企业安全员) of enterprise {enterprise} may record what the team does"
             ),
         ))
     }
@@ -362,7 +368,7 @@ impl Kind for MeetingSubmit {
         _: &EntityScope,
         _: Option<&Entity>,
     ) -> Result<(), Reject> {
-        authorize(actor, &m.enterprise_id, &m.team_id)
+        authorize_team_record(actor, &m.enterprise_id, &m.team_id)
     }
 
     fn apply(
@@ -438,7 +444,7 @@ impl Kind for MeetingAmend {
         scope: &EntityScope,
         _: Option<&Entity>,
     ) -> Result<(), Reject> {
-        authorize(
+        authorize_team_record(
             actor,
             scope.enterprise.as_deref().unwrap_or_default(),
             scope.team.as_deref().unwrap_or_default(),

@@ -1,6 +1,8 @@
 //! The event kinds, one module per entity type.
 //!
 //! - [`meeting`]: `meeting.submit`, `meeting.amend` — single-owner records, frozen once submitted.
+//! - [`briefing`]: `briefing.record` — pre-shift one-minute briefings (岗前一分钟培训), frozen
+//!   once recorded, one per worker and shift.
 //! - [`hazard`]: `hazard.report`, `hazard.transition` — a lifecycle where a stale `from` is a
 //!   conflict.
 //! - [`enterprise`]: `enterprise.save` — the office's records, sent by the server itself.
@@ -14,6 +16,7 @@
 //! - [`issue`]: `issue.handle` — the office marks a sync issue (同步问题) handled, with a note.
 
 pub mod article;
+pub mod briefing;
 pub mod enterprise;
 pub mod grid;
 pub mod hazard;

@@ -55,6 +55,20 @@ pub(crate) fn teams() -> Related {
         };
         related.insert(id, entity);
     }
+    // And one worker of e1 on its roster.
+    let worker = Entity {
+        id: "w1".into(),
+        entity_type: crate::entity::EntityType::Worker,
+        scope: crate::entity::EntityScope {
+            enterprise: Some("e1".into()),
+            directory: true,
+            ..crate::entity::EntityScope::default()
+        },
+        deleted: false,
+        blobs: Vec::new(),
+        body: json!({"enterprise_id": "e1", "name": "李四", "post": "制冷工", "certificates": []}),
+    };
+    related.insert("w1".into(), worker);
     related
 }
 
@@ -77,7 +91,18 @@ pub(crate) fn event(kind: &str, payload: Value, photos: usize) -> EventBody {
                 &m.shift,
                 m.slot,
             ),
-            _ => ENTITY.into(),
+            _ => match serde_json::from_value::<crate::kinds::briefing::BriefingContent>(
+                payload.clone(),
+            ) {
+                Ok(b) if kind == "briefing.record" => crate::kinds::briefing::briefing_id(
+                    &b.enterprise_id,
+                    &b.team_id,
+                    &b.date,
+                    &b.shift,
+                    &b.worker_id,
+                ),
+                _ => ENTITY.into(),
+            },
         };
     EventBody {
         v: 1,
@@ -105,6 +130,15 @@ pub(crate) fn meeting_payload(enterprise: &str, team: &str) -> Value {
         "ended_at_ms": 1_764_300_300_000_i64, "place": "加工车间",
         "attendance": [{"name": "李四", "status": "present", "fit_for_duty": true, "ppe_ok": true}],
         "topics": ["液氨泄漏应急处置"]
+    })
+}
+
+pub(crate) fn briefing_payload(enterprise: &str, team: &str) -> Value {
+    json!({
+        "enterprise_id": enterprise, "team_id": team, "date": "2026-11-28", "shift": "早班",
+        "worker_id": "w1", "worker_name": "李四", "post": "制冷工", "card_version": 2,
+        "points": ["液氨泄漏的危害", "氨气报警器的位置", "撤离路线"], "duration_s": 75,
+        "started_at_ms": 1_764_300_000_000_i64
     })
 }
 
@@ -1127,4 +1161,101 @@ fn a_hazard_keeps_every_photo_its_events_cited() {
     done.blob_refs = vec![after.clone()];
     let pending = applied(judge(&done, &zhou, Some(&rectifying)));
     assert_eq!(pending.blobs, vec![PHOTO.to_string(), after]);
+}
+
+#[test]
+fn briefings_are_one_per_worker_and_shift_and_frozen() {
+    use crate::kinds::briefing::briefing_id;
+    use crate::kinds::meeting::{Slot, meeting_id};
+    let wang = lead("wang", "e1", "t1");
+    let record = event("briefing.record", briefing_payload("e1", "t1"), 0);
+    assert_eq!(
+        record.entity_id,
+        briefing_id("e1", "t1", "2026-11-28", "早班", "w1")
+    );
+    // The example of openapi/PROTOCOL.md.
+    assert_eq!(record.entity_id, "6a101b21-a858-8816-bb62-5bf468f4cbe6");
+    let briefing = applied(judge(&record, &wang, None));
+    assert_eq!(briefing.body["recorded_by"], "wang");
+    assert_eq!(briefing.body["points"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        briefing.scope.buckets(),
+        ["enterprise:e1", "team:e1/t1", "town", "user:wang"]
+    );
+    // The same worker's briefing for the same shift, from another phone: a conflict.
+    refused(
+        &judge(&record, &wang, Some(&briefing)),
+        Verdict::Conflict,
+        "already-submitted",
+    );
+    // Another team's lead may not record it.
+    refused(
+        &judge(&record, &lead("li", "e1", "t2"), None),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut payload = briefing_payload("e1", "t1");
+        change(&mut payload);
+        event("briefing.record", payload, 0)
+    };
+    // A worker not on the enterprise's roster, a team it does not have.
+    let stranger = with(&|p| p["worker_id"] = json!("w9"));
+    refused(
+        &judge(&stranger, &wang, None),
+        Verdict::Quarantined,
+        "unknown-worker",
+    );
+    let other_enterprise = with(&|p| p["enterprise_id"] = json!("e2"));
+    refused(
+        &judge(&other_enterprise, &lead("zhao", "e2", "t1"), None),
+        Verdict::Quarantined,
+        "unknown-worker",
+    );
+    let no_team = with(&|p| p["team_id"] = json!("t7"));
+    refused(
+        &judge(&no_team, &lead("wang", "e1", "t7"), None),
+        Verdict::Quarantined,
+        "unknown-team",
+    );
+    // An id not derived from the worker's shift.
+    let mut moved = record.clone();
+    moved.entity_id = briefing_id("e1", "t1", "2026-11-29", "早班", "w1");
+    refused(
+        &judge(&moved, &wang, None),
+        Verdict::Quarantined,
+        "briefing-id-mismatch",
+    );
+    // Sizes and ranges.
+    for bad in [
+        with(&|p| p["points"] = json!([])),
+        with(&|p| p["points"] = json!(vec!["要点"; 31])),
+        with(&|p| p["points"] = json!([" "])),
+        with(&|p| p["duration_s"] = json!(0)),
+        with(&|p| p["duration_s"] = json!(3601)),
+        with(&|p| p["duration_s"] = json!(-5)),
+        with(&|p| p["card_version"] = json!(0)),
+        with(&|p| p["date"] = json!("2026-13-01")),
+    ] {
+        refused(
+            &judge(&bad, &wang, None),
+            Verdict::Quarantined,
+            "payload-invalid",
+        );
+    }
+    // A meeting of that shift may be named; one of another day may not.
+    let of_shift = meeting_id("e1", "t1", "2026-11-28", "早班", Slot::PreShift);
+    let linked = with(&|p| p["meeting_id"] = json!(of_shift));
+    assert_eq!(
+        applied(judge(&linked, &wang, None)).body["meeting_id"],
+        json!(of_shift)
+    );
+    let other_day = meeting_id("e1", "t1", "2026-11-27", "早班", Slot::PreShift);
+    let mislinked = with(&|p| p["meeting_id"] = json!(other_day));
+    refused(
+        &judge(&mislinked, &wang, None),
+        Verdict::Quarantined,
+        "payload-invalid",
+    );
 }
