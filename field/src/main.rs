@@ -37,6 +37,7 @@ mod hazard;
 mod inspect;
 mod meeting;
 mod records;
+mod risk;
 mod session;
 
 use article::ArticleCommand;
@@ -92,6 +93,9 @@ enum Command {
     Meeting(MeetingArgs),
     /// Record a worker's pre-shift one-minute briefing (岗前一分钟培训).
     Briefing(briefing::BriefingArgs),
+    /// Risk points (风险点): grade, re-grade and retire them.
+    #[command(subcommand)]
+    Risk(risk::RiskCommand),
     /// Record an inspection (检查) with a checklist.
     Inspect(InspectArgs),
     /// Hazards (隐患): report and move them through rectification.
@@ -161,6 +165,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Receipts => records::receipts(&open(&dir)?),
         Command::Meeting(args) => meeting::meeting(&open(&dir)?, args),
         Command::Briefing(args) => briefing::briefing(&open(&dir)?, args),
+        Command::Risk(command) => risk::risk(&open(&dir)?, command),
         Command::Inspect(args) => inspect::inspect(&open(&dir)?, args),
         Command::Hazard(command) => hazard::hazard(&open(&dir)?, command),
         Command::Article(command) => article::article(&open(&dir)?, command),

@@ -26,6 +26,7 @@ pub(crate) enum TypeArg {
     Hazard,
     Meeting,
     Briefing,
+    Risk,
     Inspection,
     Article,
     Enterprise,
@@ -42,6 +43,7 @@ impl TypeArg {
             TypeArg::Hazard => EntityType::Hazard,
             TypeArg::Meeting => EntityType::Meeting,
             TypeArg::Briefing => EntityType::Briefing,
+            TypeArg::Risk => EntityType::RiskPoint,
             TypeArg::Inspection => EntityType::Inspection,
             TypeArg::Article => EntityType::Article,
             TypeArg::Enterprise => EntityType::Enterprise,
@@ -245,6 +247,18 @@ pub(crate) fn summary(entity: &Entity) -> String {
             text("code"),
             text("enterprise_id")
         ),
+        EntityType::RiskPoint => format!(
+            "{} {} v{} {}{}",
+            text("colour"),
+            text("level"),
+            body["version"],
+            text("name"),
+            if body["retired"].is_null() {
+                ""
+            } else {
+                " (retired)"
+            }
+        ),
         EntityType::Template => format!("{} {}@{}", text("title"), text("code"), body["version"]),
         _ => {
             let name = text("name");
@@ -261,6 +275,7 @@ pub(crate) fn list(device: &Device, args: ListArgs) -> anyhow::Result<()> {
             EntityType::Inspection,
             EntityType::Meeting,
             EntityType::Briefing,
+            EntityType::RiskPoint,
             EntityType::Article,
             EntityType::SyncIssue,
             EntityType::Enterprise,

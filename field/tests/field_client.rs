@@ -359,6 +359,71 @@ async fn a_team_lead_and_a_manager_use_files_and_move_a_hazard_with_the_command(
     // The manager rectifies a demo hazard with an after-photo; `show` has the server's view.
     let manager = tempfile::tempdir().unwrap();
     logged_in(manager.path(), &server, &town, "manager").await;
+
+    // The manager grades a risk point (风险点) from a TOML file, then re-grades it with --id:
+    // the version it replaces is the one the device holds.
+    let risk_file = files.path().join("risk.toml");
+    std::fs::write(
+        &risk_file,
+        format!(
+            "enterprise_id = \"{seaweed}\"\nname = \"烘干炉\"\nplace = \"烘干车间\"\n\
+             posts = [\"烘干工\"]\naccident_types = [\"scald\", \"fire\"]\n\
+             hazards = \"炉体高温、燃气泄漏\"\nassessment = {{ method = \"ls\", l = 3, s = 4 }}\n\
+             [[measures]]\ntext = \"燃气管道加装泄漏报警\"\nowner = \"company\"\n"
+        ),
+    )
+    .unwrap();
+    let graded = anjian(
+        manager.path(),
+        &["risk", "assess", "--file", risk_file.to_str().unwrap()],
+        "",
+    )
+    .await;
+    assert!(
+        says(&graded).contains("recorded risk point"),
+        "{}",
+        says(&graded)
+    );
+    let risk_id = listed(manager.path(), "risk", "烘干炉").await;
+    assert!(
+        says(&anjian(manager.path(), &["list", "--type", "risk"], "").await)
+            .contains("yellow general v1 烘干炉")
+    );
+    let regraded_file = files.path().join("risk2.toml");
+    std::fs::write(
+        &regraded_file,
+        std::fs::read_to_string(&risk_file)
+            .unwrap()
+            .replace("l = 3, s = 4", "l = 4, s = 5"),
+    )
+    .unwrap();
+    let regraded = anjian(
+        manager.path(),
+        &[
+            "risk",
+            "assess",
+            "--file",
+            regraded_file.to_str().unwrap(),
+            "--id",
+            &risk_id,
+        ],
+        "",
+    )
+    .await;
+    assert!(
+        says(&regraded).contains("recorded risk point"),
+        "{}",
+        says(&regraded)
+    );
+    let synced = says(&anjian(manager.path(), &["sync"], "").await);
+    assert!(
+        synced.contains("2 events acknowledged (0 not applied)"),
+        "{synced}"
+    );
+    assert!(
+        says(&anjian(manager.path(), &["list", "--type", "risk"], "").await)
+            .contains("red major v2 烘干炉")
+    );
     let hazard = listed(manager.path(), "hazard", "配电箱").await;
     // Rectifying a hazard not yet started records nothing, and says the steps.
     let early = anjian(

@@ -50,6 +50,8 @@ pub enum EntityType {
     Inspection,
     /// A pre-shift one-minute briefing (岗前一分钟培训) of a worker.
     Briefing,
+    /// A risk point (风险点) of an enterprise and its grading.
+    RiskPoint,
 }
 
 impl EntityType {
@@ -67,6 +69,7 @@ impl EntityType {
             EntityType::Template => "template",
             EntityType::Inspection => "inspection",
             EntityType::Briefing => "briefing",
+            EntityType::RiskPoint => "risk_point",
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::access::Grant;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
 use crate::kinds::{
-    article, briefing, enterprise, grid, hazard, inspection, issue, meeting, team, worker,
+    article, briefing, enterprise, grid, hazard, inspection, issue, meeting, risk, team, worker,
 };
 
 /// The person behind an event: the user its device is enrolled to, with their grant at judgement.
@@ -190,6 +190,16 @@ macro_rules! kinds {
             None
         }
 
+        /// The type of entity events of `kind` are about, if it is a kind.
+        pub fn entity_type_of(kind: &str) -> Option<EntityType> {
+            $(
+                if kind == <$kind as Kind>::NAME {
+                    return Some(<$kind as Kind>::ENTITY);
+                }
+            )*
+            None
+        }
+
         /// The ids of the other entities `event`'s judgement reads ([`Related`]).
         pub fn related_ids(event: &EventBody) -> Vec<String> {
             $(
@@ -212,6 +222,8 @@ kinds!(
     meeting::MeetingSubmit,
     meeting::MeetingAmend,
     briefing::BriefingRecord,
+    risk::RiskAssess,
+    risk::RiskRetire,
     hazard::HazardReport,
     hazard::HazardTransition,
     hazard::HazardDeadline,

@@ -89,6 +89,14 @@ pub const REASONS: &[(&str, &str)] = &[
         "此记录已被他人处理，状态已变化；请查看现在的状态后再操作。",
     ),
     ("reviewer-is-author", "稿件须由作者以外的审核员审核。"),
+    // Risk grading (风险分级管控).
+    ("risk-score-invalid", "风险评价的取值不在该方法的分值表内。"),
+    (
+        "stale-version",
+        "此记录已被他人更新为新版本；请查看最新版本后再修改。",
+    ),
+    ("risk-retired", "此风险点已停用，请登记新的风险点。"),
+    ("unknown-enterprise", "企业不存在，请先由安委办登记企业。"),
     // The office's records.
     ("credit-code-invalid", "统一社会信用代码格式不正确。"),
     ("grid-id-mismatch", "网格编号与网格代码不符。"),

@@ -69,6 +69,13 @@ fn payload_of(kind: &str) -> (Value, Vec<String>, Option<String>, Option<u64>) {
             "worker_name": "黄小兰", "post": "烘干工", "card_version": 3,
             "points": ["烘干炉超温的危害", "急停按钮的位置", "烫伤后用冷水冲洗15分钟"],
             "duration_s": 70, "started_at_ms": 1_764_546_900_000_i64})),
+        "risk.assess" => none(json!({"enterprise_id": "e-seaweed-01", "name": "烘干炉",
+            "place": "烘干车间", "posts": ["烘干工"], "accident_types": ["scald", "fire"],
+            "hazards": "炉体高温、燃气泄漏", "assessment": {"method": "lec", "l_x10": 5, "e_x10": 60, "c": 15},
+            "measures": [{"text": "燃气管道加装泄漏报警", "owner": "company"},
+                {"text": "班前检查炉门密封", "owner": "team"}],
+            "plan_point": {"x_permille": 420, "y_permille": 615}, "supersedes": 0})),
+        "risk.retire" => none(json!({"note": "烘干炉已拆除，改用热泵"})),
         "meeting.amend" => none(json!({"note": "补记到会人员", "changes": {"host": "黄小兰"}})),
         "hazard.report" => (
             json!({"enterprise_id": "e-seaweed-01", "grid_id": "shacheng", "level": "general",
@@ -343,6 +350,13 @@ fn corpus() -> Value {
         "refused_strings": refused_strings,
         "derived_ids": derived,
         "bucket_digest": steps,
+        "entity_types": anjian_sync::judge::KINDS
+            .iter()
+            .map(|kind| {
+                let of = anjian_sync::judge::entity_type_of(kind).map(|t| t.name());
+                (kind.to_string(), json!(of))
+            })
+            .collect::<serde_json::Map<_, _>>(),
         "reasons": anjian_sync::reasons::REASONS
             .iter()
             .map(|(code, words)| (code.to_string(), json!(words)))

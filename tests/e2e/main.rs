@@ -21,6 +21,7 @@ mod leaks;
 mod lifecycle;
 mod office;
 mod properties;
+mod risks;
 mod scenarios;
 mod sync;
 mod wechat;

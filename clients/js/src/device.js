@@ -32,10 +32,13 @@ class SyncError extends Error {
   }
 }
 
+/** The entity types whose kinds are named otherwise (`issue.handle` is about a sync issue). */
+const TYPE_OF_PREFIX = { issue: 'sync_issue', risk: 'risk_point' };
+
 /** The entity type an event kind is about. */
 function typeOfKind(kind) {
   const prefix = kind.split('.')[0];
-  return prefix === 'issue' ? 'sync_issue' : prefix;
+  return TYPE_OF_PREFIX[prefix] || prefix;
 }
 
 class Device {

@@ -85,6 +85,12 @@ test('a bucket digest follows each change', () => {
   }
 });
 
+test('every kind is about the entity type the Rust side says', () => {
+  const { typeOfKind } = require('../src/device');
+  assert.ok(Object.keys(vectors.entity_types).length >= 20);
+  for (const [kind, type] of Object.entries(vectors.entity_types)) assert.equal(typeOfKind(kind), type, kind);
+});
+
 test('the reason sentences are the Rust table\'s', () => {
   assert.deepEqual(sdk.REASONS, vectors.reasons);
   assert.equal(sdk.reasonWords('a-code-no-table-knows'), vectors.reason_fallback);

@@ -300,8 +300,13 @@ pub struct EnterpriseInput {
     /// Contact people, at most 20.
     #[oai(default, validator(max_items = 20))]
     pub contacts: Vec<Contact>,
-    /// Risk colour, once assessed.
+    /// Risk colour (风险等级) as the office grades it. Once the enterprise has graded risk points
+    /// (风险点, `risk.assess`), the highest live one gives its colour instead, unless
+    /// `risk_colour_reason` says why the office's stands.
     pub risk_colour: Option<RiskColour>,
+    /// Why the office's `risk_colour` overrides the enterprise's risk points (调整理由).
+    #[oai(validator(max_length = 200))]
+    pub risk_colour_reason: Option<Text>,
     /// Risk flags.
     #[oai(default)]
     pub flags: RiskFlags,

@@ -280,6 +280,8 @@ pub enum EntityType {
     Inspection,
     /// Pre-shift one-minute briefing (岗前一分钟培训).
     Briefing,
+    /// Risk point (风险点).
+    RiskPoint,
 }
 
 /// Whose an entity is.

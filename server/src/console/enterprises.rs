@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use anjian_sync::access::Role;
 use anjian_sync::entity::EntityType;
 use anjian_sync::kinds::enterprise::{Enterprise, RiskColour, Scale};
+use anjian_sync::kinds::risk::{RiskLevel, RiskPoint};
 use anjian_sync::kinds::team::TeamRecord;
 use anjian_sync::kinds::worker::Worker;
 use anjian_sync::protocol::Projection;
@@ -26,7 +27,7 @@ use crate::service::directory::{Directory, ImportError, ImportReport};
 use crate::service::office::{HazardFilter, InspectionFilter, MeetingFilter, Office};
 
 /// A risk colour in Chinese.
-fn colour_name(colour: Option<RiskColour>) -> &'static str {
+pub(crate) fn colour_name(colour: Option<RiskColour>) -> &'static str {
     match colour {
         Some(RiskColour::Red) => "红",
         Some(RiskColour::Orange) => "橙",
@@ -81,10 +82,10 @@ const FLAGS: [(&str, &str); 5] = [
 ];
 
 impl RegistryQuery {
-    fn takes(&self, enterprise: &Enterprise) -> bool {
+    fn takes(&self, enterprise: &Enterprise, colour: Option<RiskColour>) -> bool {
         let r = &enterprise.record;
         let q = self.q.trim();
-        let colour = r.risk_colour.map_or("none".to_string(), wire_name);
+        let colour = colour.map_or("none".to_string(), wire_name);
         let flags = serde_json::to_value(r.flags).unwrap_or_default();
         (q.is_empty() || r.name.contains(q) || r.credit_code.contains(&q.to_ascii_uppercase()))
             && (self.grid.is_empty() || r.grid_id == self.grid)
@@ -122,7 +123,7 @@ struct Row {
     contact: String,
 }
 
-fn row(id: &str, enterprise: &Enterprise, names: &Names) -> Row {
+fn row(id: &str, enterprise: &Enterprise, colour: Option<RiskColour>, names: &Names) -> Row {
     let r = &enterprise.record;
     Row {
         id: id.to_string(),
@@ -134,8 +135,8 @@ fn row(id: &str, enterprise: &Enterprise, names: &Names) -> Row {
             Scale::Above => "规上",
             Scale::Below => "规下",
         },
-        colour: colour_name(r.risk_colour),
-        colour_class: r.risk_colour.map_or("none".into(), wire_name),
+        colour: colour_name(colour),
+        colour_class: colour.map_or("none".into(), wire_name),
         flags: flag_names(enterprise).join("、"),
         address: r.address.clone(),
         contact: r
@@ -147,6 +148,24 @@ fn row(id: &str, enterprise: &Enterprise, names: &Names) -> Row {
 }
 
 /// The enterprises the caller reads that the query takes, by name.
+/// Each enterprise's colour as the office's facts keep it: its highest live risk point's
+/// (风险点), or the office's grading where it has none or the office gives a reason.
+pub(crate) async fn colours(
+    state: &State,
+) -> Result<std::collections::HashMap<String, Option<RiskColour>>, crate::service::sync::SyncError>
+{
+    Ok(state
+        .sync
+        .facts(EntityType::Enterprise)
+        .await?
+        .into_iter()
+        .map(|(id, fact)| {
+            let colour = serde_json::from_value(serde_json::Value::String(fact.state)).ok();
+            (id, colour)
+        })
+        .collect())
+}
+
 async fn listed(
     state: &State,
     caller: &Caller,
@@ -154,6 +173,7 @@ async fn listed(
 ) -> Result<(Vec<Row>, Vec<String>, Names), Response> {
     let names = Names::load(state).await.map_err(|err| failed(&err))?;
     let mine = caller.user.grant.buckets(&caller.user.id.to_string());
+    let colours = colours(state).await.map_err(|err| failed(&err))?;
     let all: Vec<(String, Enterprise)> = state
         .sync
         .entities_of_type(EntityType::Enterprise)
@@ -169,10 +189,11 @@ async fn listed(
     let mut industries: Vec<String> = all.iter().map(|(_, e)| e.record.industry.clone()).collect();
     industries.sort();
     industries.dedup();
+    let colour_of = |id: &str| colours.get(id).copied().flatten();
     let mut rows: Vec<Row> = all
         .iter()
-        .filter(|(_, e)| query.takes(e))
-        .map(|(id, e)| row(id, e, &names))
+        .filter(|(id, e)| query.takes(e, colour_of(id)))
+        .map(|(id, e)| row(id, e, colour_of(id), &names))
         .collect();
     rows.sort_by(|a, b| a.name.cmp(&b.name));
     Ok((rows, industries, names))
@@ -311,6 +332,10 @@ struct EnterprisePage {
     meetings: Vec<(String, String)>,
     teams: Vec<(String, String)>,
     workers: Vec<WorkerRow>,
+    /// Where its colour comes from (its risk points, or the office and why).
+    colour_source: String,
+    /// Its live risk points (风险点) by level, highest first.
+    by_level: [usize; 4],
 }
 
 /// The day 30 days after `today` (`YYYY-MM-DD`).
@@ -392,28 +417,41 @@ async fn enterprise_page(
     )
     .await
     .map_err(|err| failed(&err))?;
-    let directory = |entity_type: EntityType| {
-        let enterprise_id = id.to_string();
-        let mine = caller.user.grant.buckets(&caller.user.id.to_string());
-        let sync = &state.sync;
-        async move {
-            let all = sync.entities_of_type(entity_type).await?;
-            Ok::<Vec<Projection>, crate::service::sync::SyncError>(
-                all.into_iter()
-                    .filter(|p| {
-                        crate::store::reads_through(p, &mine)
-                            && p.entity.body["enterprise_id"] == enterprise_id.as_str()
-                    })
-                    .collect(),
-            )
+    let teams = of_enterprise(state, caller, EntityType::Team, id)
+        .await
+        .map_err(|err| failed(&err))?;
+    let workers = of_enterprise(state, caller, EntityType::Worker, id)
+        .await
+        .map_err(|err| failed(&err))?;
+    let risk_points = of_enterprise(state, caller, EntityType::RiskPoint, id)
+        .await
+        .map_err(|err| failed(&err))?;
+    let colour = colours(state)
+        .await
+        .map_err(|err| failed(&err))?
+        .get(id)
+        .copied()
+        .flatten();
+    let live: Vec<RiskPoint> = risk_points
+        .iter()
+        .filter_map(|p| serde_json::from_value::<RiskPoint>(p.entity.body.clone()).ok())
+        .filter(|r| r.retired.is_none())
+        .collect();
+    let by_level = [
+        RiskLevel::Major,
+        RiskLevel::High,
+        RiskLevel::General,
+        RiskLevel::Low,
+    ]
+    .map(|level| live.iter().filter(|r| r.level == level).count());
+    let colour_source = match (&enterprise.record.risk_colour_reason, live.is_empty()) {
+        (Some(reason), _) if enterprise.record.risk_colour.is_some() => {
+            format!("安委办评定：{reason}")
         }
+        (_, false) => "按风险点最高等级".to_string(),
+        _ if enterprise.record.risk_colour.is_some() => "安委办评定".to_string(),
+        _ => String::new(),
     };
-    let teams = directory(EntityType::Team)
-        .await
-        .map_err(|err| failed(&err))?;
-    let workers = directory(EntityType::Worker)
-        .await
-        .map_err(|err| failed(&err))?;
     let soon = in_30_days(&today);
     let team_names: HashMap<String, String> = teams
         .iter()
@@ -517,8 +555,26 @@ async fn enterprise_page(
             .collect(),
         teams,
         workers,
-        row: row(id, &enterprise, &names),
+        row: row(id, &enterprise, colour, &names),
+        colour_source,
+        by_level,
     })
+}
+
+/// The records of `entity_type` of enterprise `id` that the caller reads (its teams, workers,
+/// risk points).
+pub(crate) async fn of_enterprise(
+    state: &State,
+    caller: &Caller,
+    entity_type: EntityType,
+    id: &str,
+) -> Result<Vec<Projection>, crate::service::sync::SyncError> {
+    let mine = caller.user.grant.buckets(&caller.user.id.to_string());
+    let all = state.sync.entities_of_type(entity_type).await?;
+    Ok(all
+        .into_iter()
+        .filter(|p| crate::store::reads_through(p, &mine) && p.entity.body["enterprise_id"] == id)
+        .collect())
 }
 
 #[derive(Template)]

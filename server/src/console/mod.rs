@@ -23,6 +23,7 @@ mod meetings;
 mod names;
 mod pages;
 mod people;
+mod risks;
 pub mod session;
 
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub fn routes() -> impl poem::Endpoint {
             post(enterprises::import_confirm),
         )
         .at("/console/enterprises/:id", get(enterprises::show))
+        .at("/console/enterprises/:id/risks", get(risks::lists))
+        .at("/console/enterprises/:id/risks/:file", get(risks::export))
         .at("/console/map", get(map::map))
         .at("/console/hazards", get(hazards::ledger))
         .at("/console/hazards.xlsx", get(hazards::ledger_xlsx))

@@ -588,6 +588,7 @@ pub fn plan_import(
                         vec![contact]
                     },
                     risk_colour: None,
+                    risk_colour_reason: None,
                     flags: RiskFlags::default(),
                 };
                 (Uuid::now_v7().to_string(), record, None)

@@ -274,7 +274,9 @@ impl Office {
     }
 
     /// The enterprises the caller reads that have a location, by grid and risk colour
-    /// (`none`: not assessed), for the map (一张图).
+    /// (`none`: not assessed), for the map (一张图). The colour is the highest of the
+    /// enterprise's live risk points (风险点), or the office's grading where it has none or the
+    /// office gives a reason for its own.
     pub async fn map(
         sync: &SyncService,
         caller: &Caller,
@@ -282,12 +284,19 @@ impl Office {
         risk_colour: Option<&str>,
     ) -> Result<Vec<MapPoint>, SyncError> {
         let visible = Office::visible(sync, caller, EntityType::Enterprise).await?;
+        // The colour the facts keep: the highest live risk point's, or the office's.
+        let colours: std::collections::HashMap<String, String> = sync
+            .facts(EntityType::Enterprise)
+            .await?
+            .into_iter()
+            .map(|(id, fact)| (id, fact.state))
+            .collect();
         let mut points: Vec<MapPoint> = visible
             .into_iter()
             .filter_map(|p| {
                 let body = &p.entity.body;
                 let location = &body["location"];
-                let colour = body["risk_colour"].as_str().map(str::to_string);
+                let colour = colours.get(&p.entity.id).filter(|c| !c.is_empty()).cloned();
                 let point = MapPoint {
                     name: body["name"].as_str()?.to_string(),
                     grid: body["grid_id"].as_str().unwrap_or_default().to_string(),

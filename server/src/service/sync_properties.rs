@@ -157,6 +157,17 @@ impl Phone {
                 usize::from(*photo),
             ),
         };
+        self.sign_raw(kind, entity, payload, photos)
+    }
+
+    /// Signs the next event of this device: `kind` about `entity`, citing `photos` photos.
+    fn sign_raw(
+        &mut self,
+        kind: &str,
+        entity: &str,
+        payload: serde_json::Value,
+        photos: usize,
+    ) -> SignedEvent {
         self.seq += 1;
         let body = EventBody {
             v: 1,
@@ -165,7 +176,7 @@ impl Phone {
             id: Uuid::now_v7().to_string(),
             prev_hash: self.last_hash.clone(),
             kind: kind.into(),
-            entity_id: entity.clone(),
+            entity_id: entity.to_string(),
             payload,
             blob_refs: vec!["ab".repeat(32); photos],
             template_ref: None,
@@ -380,6 +391,66 @@ fn facts_made_again_keep_what_an_earlier_versions_remembered() {
     );
     let tables = reopened.table_names().unwrap();
     assert!(!tables.iter().any(|t| t == "office-facts-0"), "{tables:?}");
+}
+
+#[test]
+fn an_enterprises_colour_made_again_at_open_follows_its_risk_points() {
+    // Facts made at open take risk points before enterprises' colours are final: the same
+    // colour as kept change by change.
+    let rt = runtime();
+    let (dir, store, service) = setup();
+    let enterprise = Uuid::now_v7().to_string();
+    let mut office = Phone::new(&store, 2, user("office", &[Role::Admin], Scopes::default()));
+    let registered = office.sign_raw(
+        "enterprise.save",
+        &enterprise,
+        json!({"name": "海晟冷链", "credit_code": "91350982MA2YQ1234X", "industry": "冷库",
+               "scale": "below", "grid_id": "g1", "address": "沙埕村1号", "risk_colour": "blue"}),
+        0,
+    );
+    push(&rt, &service, &office, &[registered]);
+    let mut manager = Phone::new(
+        &store,
+        3,
+        user(
+            "manager",
+            &[Role::EnterpriseManager],
+            Scopes {
+                enterprise: Some(enterprise.clone()),
+                ..Scopes::default()
+            },
+        ),
+    );
+    let graded = manager.sign_raw(
+        "risk.assess",
+        &Uuid::now_v7().to_string(),
+        json!({"enterprise_id": enterprise, "name": "液氨储罐", "place": "机房",
+               "accident_types": ["poisoning_asphyxiation"], "hazards": "液氨泄漏",
+               "assessment": {"method": "ls", "l": 4, "s": 5},
+               "measures": [{"text": "氨泄漏报警联锁", "owner": "company"}], "supersedes": 0}),
+        0,
+    );
+    let receipts = push(&rt, &service, &manager, &[graded]);
+    assert_eq!(receipts[0].verdict, Verdict::Applied, "{receipts:?}");
+    let colour = |store: &RedbStore| {
+        store
+            .facts(EntityType::Enterprise)
+            .unwrap()
+            .into_iter()
+            .find(|(id, _)| *id == enterprise)
+            .map(|(_, f)| f.state)
+    };
+    assert_eq!(colour(&store).as_deref(), Some("red"));
+    let kept = kept_counts(&store);
+    assert_eq!(kept.get("risk_points:red|-|g1"), Some(&1), "{kept:?}");
+    drop((service, office, manager));
+    let store = Arc::into_inner(store).unwrap();
+    store.forget_facts().unwrap();
+    store.close().unwrap();
+
+    let reopened = RedbStore::open(&dir.path().join("p.redb")).unwrap();
+    assert_eq!(colour(&reopened).as_deref(), Some("red"));
+    assert_eq!(kept_counts(&reopened), kept);
 }
 
 fn hazard_ids() -> Vec<String> {

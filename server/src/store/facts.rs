@@ -111,15 +111,36 @@ impl FactView<'_> {
     }
 }
 
-/// The types the office keeps facts for.
-pub const TYPES: [EntityType; 6] = [
+/// The types the office keeps facts for. Risk points come before enterprises wherever facts
+/// are made in turn: an enterprise's colour follows its risk points' counters.
+pub const TYPES: [EntityType; 7] = [
     EntityType::Hazard,
     EntityType::Inspection,
     EntityType::Meeting,
+    EntityType::RiskPoint,
     EntityType::Enterprise,
     EntityType::Team,
     EntityType::SyncIssue,
 ];
+
+/// The four colours, highest first.
+pub const COLOURS: [&str; 4] = ["red", "orange", "yellow", "blue"];
+
+/// The counter of an enterprise's live risk points of `colour`.
+pub fn enterprise_risk_key(colour: &str, enterprise: &str) -> String {
+    key(&format!("enterprise_risk:{colour}"), "-", enterprise)
+}
+
+/// An enterprise's colour: the office's when it gives a reason for it (or when the enterprise
+/// has no live risk point), else its highest live risk point's (`highest`).
+pub fn enterprise_colour(body: &serde_json::Value, highest: Option<&str>) -> String {
+    let office = text(body, "risk_colour");
+    let overridden = body["risk_colour_reason"].is_string() && !office.is_empty();
+    match highest {
+        Some(colour) if !overridden => colour.to_string(),
+        _ => office,
+    }
+}
 
 fn text(body: &serde_json::Value, field: &str) -> String {
     body[field].as_str().unwrap_or_default().to_string()
@@ -140,6 +161,7 @@ pub fn derive(
     projection: &Projection,
     old: Option<&Fact>,
     enterprise_grid: impl FnOnce(&str) -> Option<String>,
+    highest_risk: impl FnOnce(&str) -> Option<&'static str>,
 ) -> Option<Fact> {
     let entity = &projection.entity;
     if !TYPES.contains(&entity.entity_type) {
@@ -189,7 +211,7 @@ pub fn derive(
         EntityType::Enterprise => {
             fact.grid = text(body, "grid_id");
             fact.enterprise = entity.id.clone();
-            fact.state = text(body, "risk_colour");
+            fact.state = enterprise_colour(body, highest_risk(&entity.id));
             fact.code = text(body, "credit_code");
             fact.label = cut(&text(body, "name"));
         }
@@ -207,6 +229,17 @@ pub fn derive(
                 .as_array()
                 .map_or(0, |s| u32::try_from(s.len()).unwrap_or(u32::MAX));
             fact.label = cut(&text(body, "name"));
+        }
+        EntityType::RiskPoint => {
+            // A retired risk point is kept, but counts in no colour.
+            fact.state = if body["retired"].is_null() {
+                text(body, "colour")
+            } else {
+                "retired".to_string()
+            };
+            fact.level = text(body, "level");
+            fact.label = cut(&text(body, "name"));
+            fact.day = when;
         }
         EntityType::SyncIssue => {
             fact.state = if body["handled"].is_null() {
@@ -282,6 +315,10 @@ pub fn counts(entity_type: EntityType, fact: &Fact) -> Vec<String> {
             evidence(&mut keys);
         }
         EntityType::Enterprise => keys.push(key("enterprises", "-", grid)),
+        EntityType::RiskPoint if COLOURS.contains(&fact.state.as_str()) => {
+            keys.push(key(&format!("risk_points:{}", fact.state), "-", grid));
+            keys.push(enterprise_risk_key(&fact.state, &fact.enterprise));
+        }
         EntityType::SyncIssue if fact.state == "open" => {
             keys.push(key("sync_issues_open", "-", grid));
         }
@@ -335,7 +372,7 @@ mod tests {
             json!({"state": "reported", "level": "major", "deadline": "2025-12-10"}),
             DEC_1,
         );
-        let first = derive(&reported, None, |_| None).unwrap();
+        let first = derive(&reported, None, |_| None, |_| None).unwrap();
         assert_eq!(first.day, "2025-12-01");
         assert_eq!(
             counts(EntityType::Hazard, &first),
@@ -352,7 +389,7 @@ mod tests {
             json!({"state": "closed", "level": "major", "double_report": {}}),
             DEC_1 + 40 * DAY,
         );
-        let second = derive(&closed, Some(&first), |_| None).unwrap();
+        let second = derive(&closed, Some(&first), |_| None, |_| None).unwrap();
         assert_eq!(
             (second.day.as_str(), second.closed_day.as_str()),
             ("2025-12-01", "2026-01-10")
@@ -368,7 +405,7 @@ mod tests {
             ]
         );
         let void = hazard(json!({"state": "void", "level": "general"}), DEC_1 + DAY);
-        let voided = derive(&void, Some(&first), |_| None).unwrap();
+        let voided = derive(&void, Some(&first), |_| None, |_| None).unwrap();
         assert!(
             counts(EntityType::Hazard, &voided).is_empty(),
             "a void hazard counts nothing"
@@ -384,7 +421,13 @@ mod tests {
         meeting.entity.entity_type = EntityType::Meeting;
         meeting.entity.scope.grid = None;
         meeting.missing_blobs = vec!["a".repeat(64)];
-        let fact = derive(&meeting, None, |e| (e == "e9").then(|| "g7".to_string())).unwrap();
+        let fact = derive(
+            &meeting,
+            None,
+            |e| (e == "e9").then(|| "g7".to_string()),
+            |_| None,
+        )
+        .unwrap();
         assert_eq!(fact.grid, "g7");
         assert_eq!(
             counts(EntityType::Meeting, &fact),
@@ -427,7 +470,7 @@ mod tests {
             DEC_1,
         );
         issue.entity.entity_type = EntityType::SyncIssue;
-        let open = derive(&issue, None, |_| None).unwrap();
+        let open = derive(&issue, None, |_| None, |_| None).unwrap();
         assert_eq!(
             (open.state.as_str(), open.level.as_str(), open.code.as_str()),
             ("open", "conflict", "stale-transition")
@@ -438,7 +481,7 @@ mod tests {
             ["sync_issues_open|-|g1"]
         );
         issue.entity.body["handled"] = json!({"by": "admin", "note": "已处理", "event_id": "e"});
-        let handled = derive(&issue, Some(&open), |_| None).unwrap();
+        let handled = derive(&issue, Some(&open), |_| None, |_| None).unwrap();
         assert_eq!(handled.state, "handled");
         assert!(counts(EntityType::SyncIssue, &handled).is_empty());
     }

@@ -146,7 +146,22 @@ impl<'txn> Write<'txn> {
                 .ok()??;
             decode::<Fact>("fact", bytes.value()).ok().map(|f| f.grid)
         };
-        let Some(new) = facts::derive(projection, remembered.as_ref(), enterprise_grid) else {
+        let counts = &self.counts;
+        let highest_risk = |enterprise: &str| -> Option<&'static str> {
+            facts::COLOURS.into_iter().find(|colour| {
+                counts
+                    .get(facts::enterprise_risk_key(colour, enterprise).as_str())
+                    .ok()
+                    .flatten()
+                    .is_some_and(|n| n.value() > 0)
+            })
+        };
+        let Some(new) = facts::derive(
+            projection,
+            remembered.as_ref(),
+            enterprise_grid,
+            highest_risk,
+        ) else {
             return Ok(());
         };
         if old.as_ref() == Some(&new) {
@@ -174,6 +189,18 @@ impl<'txn> Write<'txn> {
                 .insert(counter.as_str(), count.saturating_add(1))?;
         }
         self.facts.insert(key, encode(&new)?.as_slice())?;
+        // A risk point's colour changed: its enterprise's colour may follow.
+        if entity_type == EntityType::RiskPoint && gone != come && !new.enterprise.is_empty() {
+            let enterprise = match self.entities.get(new.enterprise.as_str())? {
+                Some(bytes) => Some(decode::<Projection>("entity", bytes.value())?),
+                None => None,
+            };
+            if let Some(enterprise) =
+                enterprise.filter(|p| p.entity.entity_type == EntityType::Enterprise)
+            {
+                self.keep_facts(&enterprise)?;
+            }
+        }
         Ok(())
     }
 
@@ -444,8 +471,14 @@ impl RedbStore {
             if !tables.facts.is_empty()? {
                 return Ok(0);
             }
+            // Enterprises first (the others take their grid), then risk points (each sets its
+            // enterprise's colour again); the rest in any order.
             let mut types = facts::TYPES.to_vec();
-            types.sort_by_key(|t| *t != EntityType::Enterprise);
+            types.sort_by_key(|t| match t {
+                EntityType::Enterprise => 0,
+                EntityType::RiskPoint => 1,
+                _ => 2,
+            });
             for entity_type in types {
                 let name = entity_type.name();
                 let ids: Vec<String> = tables

@@ -95,9 +95,14 @@ pub struct EnterpriseRecord {
     /// Contact people.
     #[serde(default)]
     pub contacts: Vec<Contact>,
-    /// Risk colour, once assessed.
+    /// Risk colour (风险等级) as the office grades it. Once the enterprise has graded risk points
+    /// (`risk.assess`), the highest live one gives its colour instead, unless
+    /// `risk_colour_reason` says why the office's stands.
     #[serde(default)]
     pub risk_colour: Option<RiskColour>,
+    /// Why the office's `risk_colour` overrides the enterprise's risk points (调整理由).
+    #[serde(default)]
+    pub risk_colour_reason: Option<String>,
     /// Risk flags.
     #[serde(default)]
     pub flags: RiskFlags,
@@ -129,6 +134,15 @@ impl Kind for EnterpriseSave {
         check_id("grid_id", &r.grid_id)?;
         if let Some(village) = &r.village {
             check_text("village", village, 1, 50)?;
+        }
+        if let Some(reason) = &r.risk_colour_reason {
+            check_text("risk_colour_reason", reason, 1, 200)?;
+            if r.risk_colour.is_none() {
+                return Err(Reject::quarantine(
+                    "payload-invalid",
+                    "`risk_colour_reason` explains an office's `risk_colour`: give the colour too",
+                ));
+            }
         }
         if r.credit_code != normalise(&r.credit_code) {
             return Err(Reject::quarantine(

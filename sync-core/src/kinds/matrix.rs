@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use super::tests::{
-    briefing_payload, event, inspector, lead, manager, meeting_payload, report_payload, teams,
-    transition,
+    briefing_payload, enterprise_e1, event, inspector, lead, manager, meeting_payload,
+    report_payload, risk_payload, teams, transition,
 };
 use crate::access::{Role, Scopes};
 use crate::entity::Entity;
@@ -90,6 +90,12 @@ fn cases() -> Vec<Case> {
         &lead("first", "e1", "t1"),
         None,
         &teams(),
+    );
+    let risk_point = made(
+        &event("risk.assess", risk_payload(0), 0),
+        &owner,
+        None,
+        &enterprise_e1(),
     );
     let draft = made(
         &event("article.save", json!({"title": "标题", "body": "正文"}), 0),
@@ -212,6 +218,27 @@ fn cases() -> Vec<Case> {
             current: None,
             related: teams(),
             allowed: &["enterprise_manager", "team_lead"],
+        },
+        Case {
+            name: "risk.assess",
+            event: event("risk.assess", risk_payload(0), 0),
+            current: None,
+            related: enterprise_e1(),
+            allowed: &["admin", "enterprise_manager"],
+        },
+        Case {
+            name: "risk.assess (a re-assessment)",
+            event: event("risk.assess", risk_payload(1), 0),
+            current: Some(risk_point.clone()),
+            related: enterprise_e1(),
+            allowed: &["admin", "enterprise_manager"],
+        },
+        Case {
+            name: "risk.retire",
+            event: event("risk.retire", json!({"note": "设备拆除"}), 0),
+            current: Some(risk_point),
+            related: enterprise_e1(),
+            allowed: &["admin", "enterprise_manager"],
         },
         Case {
             name: "meeting.amend",

@@ -13,6 +13,8 @@
 //!   (检查表) and the inspections (检查) that pin them.
 //! - [`article`]: `article.save`, `article.submit`, `article.review`, `article.withdraw` —
 //!   safety-awareness articles (宣传稿件), with field-level merge of draft edits.
+//! - [`risk`]: `risk.assess`, `risk.retire` — risk points (风险点), graded by L×S or LEC, each
+//!   re-assessment a new version with the earlier kept.
 //! - [`issue`]: `issue.handle` — the office marks a sync issue (同步问题) handled, with a note.
 
 pub mod article;
@@ -23,6 +25,7 @@ pub mod hazard;
 pub mod inspection;
 pub mod issue;
 pub mod meeting;
+pub mod risk;
 pub mod team;
 pub mod worker;
 

@@ -142,6 +142,38 @@ pub(crate) fn briefing_payload(enterprise: &str, team: &str) -> Value {
     })
 }
 
+pub(crate) fn risk_payload(supersedes: u32) -> Value {
+    json!({
+        "enterprise_id": "e1", "name": "液氨储罐区", "place": "冷库机房东侧",
+        "posts": ["制冷工"], "accident_types": ["poisoning_asphyxiation", "vessel_explosion"],
+        "hazards": "液氨泄漏、储罐超压", "assessment": {"method": "ls", "l": 3, "s": 4},
+        "measures": [{"text": "安装氨气泄漏报警器并与排风机联锁", "owner": "company"},
+                     {"text": "每班巡检压力表", "owner": "post"}],
+        "supersedes": supersedes
+    })
+}
+
+/// The related records of a risk point of e1: the enterprise, registered in grid g1.
+pub(crate) fn enterprise_e1() -> Related {
+    let mut related = Related::new();
+    related.insert(
+        "e1".into(),
+        Entity {
+            id: "e1".into(),
+            entity_type: crate::entity::EntityType::Enterprise,
+            scope: crate::entity::EntityScope {
+                enterprise: Some("e1".into()),
+                grid: Some("g1".into()),
+                ..crate::entity::EntityScope::default()
+            },
+            deleted: false,
+            blobs: Vec::new(),
+            body: json!({"name": "海晟冷链", "grid_id": "g1"}),
+        },
+    );
+    related
+}
+
 pub(crate) fn report_payload(level: &str) -> Value {
     json!({"enterprise_id": "e1", "grid_id": "g1", "level": level, "description": "配电箱未接地", "deadline": "2026-12-05"})
 }
@@ -1257,5 +1289,171 @@ fn briefings_are_one_per_worker_and_shift_and_frozen() {
         &judge(&mislinked, &wang, None),
         Verdict::Quarantined,
         "payload-invalid",
+    );
+}
+
+#[test]
+fn risk_points_are_graded_versioned_and_retired() {
+    use crate::kinds::risk::{Assessment, RiskLevel};
+    let zhou = manager("zhou", "e1");
+    let related = enterprise_e1();
+    let assess = |payload: Value, current: Option<&Entity>, who: &Actor| {
+        crate::judge::judge(&event("risk.assess", payload, 0), who, current, &related)
+    };
+    // L 3 × S 4 = 12: 一般 (yellow).
+    let first = applied(assess(risk_payload(0), None, &zhou));
+    assert_eq!(first.body["version"], 1);
+    assert_eq!(first.body["score_x100"], 1200);
+    assert_eq!(
+        (first.body["level"].as_str(), first.body["colour"].as_str()),
+        (Some("general"), Some("yellow"))
+    );
+    assert_eq!(
+        first.scope.buckets(),
+        ["directory:e1", "enterprise:e1", "grid:g1", "town"]
+    );
+    // Re-assessed after an incident: L 4 × S 5 = 20, 重大 (red); the first version is kept.
+    let mut again = risk_payload(1);
+    again["assessment"] = json!({"method": "ls", "l": 4, "s": 5});
+    let second = applied(assess(again.clone(), Some(&first), &zhou));
+    assert_eq!(
+        (
+            second.body["version"].as_u64(),
+            second.body["level"].as_str()
+        ),
+        (Some(2), Some("major"))
+    );
+    assert_eq!(second.body["history"][0]["version"], 1);
+    assert_eq!(second.body["history"][0]["level"], "general");
+    assert_eq!(
+        second.body["history"][0]["assessment"]["assessment"]["l"],
+        3
+    );
+    // A second re-assessment of version 1, made before the first arrived: a conflict.
+    refused(
+        &assess(again, Some(&second), &zhou),
+        Verdict::Conflict,
+        "stale-version",
+    );
+    // A direct criterion makes it major whatever the score.
+    let mut direct = risk_payload(2);
+    direct["direct_major"] = json!("涉氨制冷储量超过10吨");
+    direct["assessment"] = json!({"method": "ls", "l": 1, "s": 1});
+    let third = applied(assess(direct, Some(&second), &zhou));
+    assert_eq!(
+        (
+            third.body["score_x100"].as_u64(),
+            third.body["level"].as_str()
+        ),
+        (Some(100), Some("major"))
+    );
+    // Retired: kept, and no longer re-assessed.
+    let retire = event("risk.retire", json!({"note": "储罐已拆除"}), 0);
+    let retired = applied(crate::judge::judge(&retire, &zhou, Some(&third), &related));
+    assert_eq!(retired.body["retired"], "储罐已拆除");
+    assert_eq!(retired.body["version"], 3);
+    refused(
+        &assess(risk_payload(3), Some(&retired), &zhou),
+        Verdict::Conflict,
+        "risk-retired",
+    );
+    refused(
+        &crate::judge::judge(&retire, &zhou, Some(&retired), &related),
+        Verdict::Conflict,
+        "risk-retired",
+    );
+
+    // Scores off their scale, and other bad input.
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut payload = risk_payload(0);
+        change(&mut payload);
+        payload
+    };
+    for (bad, code) in [
+        (
+            with(&|p| p["assessment"] = json!({"method": "ls", "l": 6, "s": 1})),
+            "risk-score-invalid",
+        ),
+        (
+            with(&|p| p["assessment"] = json!({"method": "ls", "l": 0, "s": 1})),
+            "risk-score-invalid",
+        ),
+        (
+            with(&|p| p["assessment"] = json!({"method": "lec", "l_x10": 4, "e_x10": 10, "c": 1})),
+            "risk-score-invalid",
+        ),
+        (
+            with(&|p| p["assessment"] = json!({"method": "lec", "l_x10": 10, "e_x10": 10, "c": 2})),
+            "risk-score-invalid",
+        ),
+        (
+            with(&|p| p["assessment"] = json!({"method": "fmea", "rpn": 10})),
+            "payload-invalid",
+        ),
+        (
+            with(&|p| p["accident_types"] = json!([])),
+            "payload-invalid",
+        ),
+        (
+            with(&|p| p["accident_types"] = json!(["fire", "fire"])),
+            "payload-invalid",
+        ),
+        (
+            with(&|p| p["accident_types"] = json!(["earthquake"])),
+            "payload-invalid",
+        ),
+        (with(&|p| p["measures"] = json!([])), "payload-invalid"),
+        (
+            with(&|p| p["measures"] = json!([{"text": "巡检", "owner": "town"}])),
+            "payload-invalid",
+        ),
+        (
+            with(&|p| p["plan_point"] = json!({"x_permille": 1001, "y_permille": 0})),
+            "payload-invalid",
+        ),
+        (
+            with(&|p| p["enterprise_id"] = json!("e9")),
+            "unknown-enterprise",
+        ),
+    ] {
+        let zhou_of = if code == "unknown-enterprise" {
+            manager("zhou", "e9")
+        } else {
+            zhou.clone()
+        };
+        refused(&assess(bad, None, &zhou_of), Verdict::Quarantined, code);
+    }
+    // The levels each method gives, at its bands' edges.
+    let ls = |l, s| Assessment::Ls { l, s }.level().unwrap();
+    assert_eq!(
+        [ls(4, 5), ls(3, 5), ls(4, 4), ls(3, 4), ls(3, 3), ls(2, 4)],
+        [
+            RiskLevel::Major,
+            RiskLevel::High,
+            RiskLevel::High,
+            RiskLevel::General,
+            RiskLevel::General,
+            RiskLevel::Low
+        ]
+    );
+    let lec = |l_x10, e_x10, c| Assessment::Lec { l_x10, e_x10, c }.level().unwrap();
+    // D = 10×6×7 = 420, 3×6×15 = 270, 1×10×15 = 150, 1×6×15 = 90, 3×3×7 = 63.
+    assert_eq!(lec(100, 60, 7), RiskLevel::Major);
+    assert_eq!(lec(30, 60, 15), RiskLevel::High);
+    assert_eq!(lec(10, 100, 15), RiskLevel::General);
+    assert_eq!(lec(10, 60, 15), RiskLevel::General);
+    assert_eq!(lec(30, 30, 7), RiskLevel::Low);
+    // D = 1×10×7 = 70 is the low band's top (320 and 160 cannot be reached by the scales).
+    assert_eq!(lec(10, 100, 7), RiskLevel::Low);
+    // In hundredths, exact: L 0.5 × E 0.5 × C 1 = 0.25.
+    assert_eq!(
+        Assessment::Lec {
+            l_x10: 5,
+            e_x10: 5,
+            c: 1
+        }
+        .score_x100()
+        .unwrap(),
+        25
     );
 }

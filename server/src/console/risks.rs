@@ -1,0 +1,309 @@
+//! An enterprise's two risk lists (两单): the 风险点辨识清单 — each risk point (风险点), where it
+//! is, the posts exposed, its hazards and the accident types it may cause — and the 风险分级管控
+//! 清单 — its assessment with the inputs, the level, and the control measures by the level of
+//! the organisation that owns each. A printable page (A4 landscape) and an export of each list.
+
+use anjian_sync::entity::EntityType;
+use anjian_sync::kinds::risk::{Assessment, Owner, RiskPoint};
+use anjian_sync::protocol::Projection;
+use askama::Template;
+use poem::http::StatusCode;
+use poem::web::{Data, Path};
+use poem::{Request, Response, handler};
+
+use super::enterprises::{colour_name, of_enterprise};
+use super::exports::{Sheet, csv_download, xlsx_download};
+use super::pages::{Frame, failed, message, signed_in, wire_name};
+use super::{State, html};
+use crate::service::accounts::Caller;
+use crate::service::office::Office;
+
+/// `v` tenths written as a number (5 → 0.5, 30 → 3).
+fn tenths(v: u32) -> String {
+    if v % 10 == 0 {
+        (v / 10).to_string()
+    } else {
+        format!("{}.{}", v / 10, v % 10)
+    }
+}
+
+/// A score × 100 written as a number (1200 → 12, 25 → 0.25).
+fn hundredths(v: u64) -> String {
+    let (whole, part) = (v / 100, v % 100);
+    match part {
+        0 => whole.to_string(),
+        p if p % 10 == 0 => format!("{whole}.{}", p / 10),
+        p => format!("{whole}.{p:02}"),
+    }
+}
+
+/// One risk point as both lists show it.
+struct RiskRow {
+    name: String,
+    place: String,
+    posts: String,
+    hazards: String,
+    accidents: String,
+    method: &'static str,
+    inputs: String,
+    score: String,
+    level: &'static str,
+    colour_class: String,
+    /// The control measures by owner: 公司级, 车间级, 班组级, 岗位级.
+    measures: [String; 4],
+    version: u32,
+    /// Why it was retired, when it was.
+    retired: String,
+}
+
+fn row(point: RiskPoint) -> RiskRow {
+    let a = &point.assessment;
+    let (method, inputs) = match a.assessment {
+        Assessment::Ls { l, s } => ("风险矩阵法（LS）", format!("L={l} S={s}")),
+        Assessment::Lec { l_x10, e_x10, c } => (
+            "作业条件危险性评价法（LEC）",
+            format!("L={} E={} C={c}", tenths(l_x10), tenths(e_x10)),
+        ),
+    };
+    let owned = |owner: Owner| {
+        a.measures
+            .iter()
+            .filter(|m| m.owner == owner)
+            .map(|m| m.text.as_str())
+            .collect::<Vec<_>>()
+            .join("；")
+    };
+    let mut inputs = inputs;
+    if let Some(reason) = &a.direct_major {
+        inputs.push_str(&format!("；直接判定：{reason}"));
+    }
+    RiskRow {
+        name: a.name.clone(),
+        place: a.place.clone(),
+        posts: a.posts.join("、"),
+        hazards: a.hazards.clone(),
+        accidents: a
+            .accident_types
+            .iter()
+            .map(|t| t.chinese())
+            .collect::<Vec<_>>()
+            .join("、"),
+        method,
+        inputs,
+        score: hundredths(point.score_x100),
+        level: point.level.chinese(),
+        colour_class: wire_name(point.colour),
+        measures: [
+            owned(Owner::Company),
+            owned(Owner::Workshop),
+            owned(Owner::Team),
+            owned(Owner::Post),
+        ],
+        version: point.version,
+        retired: point.retired.clone().unwrap_or_default(),
+    }
+}
+
+/// The enterprise's name and its risk points the caller reads, live ones by level (highest
+/// first) then name, retired ones last; a 404 page when the caller cannot read the enterprise.
+async fn listed(
+    state: &State,
+    caller: &Caller,
+    id: &str,
+) -> Result<(String, Vec<RiskRow>), Response> {
+    let found = Office::record(&state.sync, caller, EntityType::Enterprise, id)
+        .await
+        .map_err(|err| failed(&err))?;
+    let Some((enterprise, _)) = found else {
+        return Err(message(
+            StatusCode::NOT_FOUND,
+            "企业不存在",
+            "没有这家企业，或您无权查看（404）。",
+        ));
+    };
+    let name = enterprise.entity.body["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let points: Vec<Projection> = of_enterprise(state, caller, EntityType::RiskPoint, id)
+        .await
+        .map_err(|err| failed(&err))?;
+    let mut points: Vec<RiskPoint> = points
+        .into_iter()
+        .filter_map(|p| serde_json::from_value(p.entity.body).ok())
+        .collect();
+    points.sort_by(|a, b| {
+        (a.retired.is_some(), a.level, &a.assessment.name).cmp(&(
+            b.retired.is_some(),
+            b.level,
+            &b.assessment.name,
+        ))
+    });
+    Ok((name, points.into_iter().map(row).collect()))
+}
+
+#[derive(Template)]
+#[template(path = "console/risks.html")]
+struct RisksPage {
+    frame: Frame,
+    id: String,
+    name: String,
+    colour: &'static str,
+    rows: Vec<RiskRow>,
+}
+
+/// The two lists of an enterprise, printable.
+#[handler]
+pub async fn lists(req: &Request, Data(state): Data<&State>, Path(id): Path<String>) -> Response {
+    let (caller, token) = match signed_in(state, req).await {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
+    };
+    let (name, rows) = match listed(state, &caller, &id).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let colour = match super::enterprises::colours(state).await {
+        Ok(colours) => colour_name(colours.get(&id).copied().flatten()),
+        Err(err) => return failed(&err),
+    };
+    let page = RisksPage {
+        frame: Frame::of(&caller, &token),
+        id,
+        name,
+        colour,
+        rows,
+    };
+    html(StatusCode::OK, page.render())
+}
+
+fn identification(rows: Vec<RiskRow>) -> Sheet {
+    Sheet {
+        name: "风险点辨识清单",
+        counts: &[0],
+        header: [
+            "序号",
+            "风险点名称",
+            "场所/部位",
+            "涉及岗位",
+            "危险有害因素",
+            "可能导致的事故类型",
+            "停用说明",
+        ]
+        .map(str::to_string)
+        .to_vec(),
+        rows: rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                vec![
+                    (i + 1).to_string(),
+                    r.name,
+                    r.place,
+                    r.posts,
+                    r.hazards,
+                    r.accidents,
+                    r.retired,
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn control(rows: Vec<RiskRow>) -> Sheet {
+    Sheet {
+        name: "风险分级管控清单",
+        counts: &[0],
+        header: [
+            "序号",
+            "风险点名称",
+            "评价方法",
+            "评价取值",
+            "风险值",
+            "风险等级",
+            "公司级管控措施",
+            "车间级管控措施",
+            "班组级管控措施",
+            "岗位级管控措施",
+            "版本",
+            "停用说明",
+        ]
+        .map(str::to_string)
+        .to_vec(),
+        rows: rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let [company, workshop, team, post] = r.measures;
+                vec![
+                    (i + 1).to_string(),
+                    r.name,
+                    r.method.to_string(),
+                    r.inputs,
+                    r.score,
+                    r.level.to_string(),
+                    company,
+                    workshop,
+                    team,
+                    post,
+                    r.version.to_string(),
+                    r.retired,
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// One of the lists as a file: `identification.xlsx`, `identification.csv`, `control.xlsx` or
+/// `control.csv`.
+#[handler]
+pub async fn export(
+    req: &Request,
+    Data(state): Data<&State>,
+    Path((id, file)): Path<(String, String)>,
+) -> Response {
+    let (list, xlsx): (fn(Vec<RiskRow>) -> Sheet, bool) = match file.as_str() {
+        "identification.xlsx" => (identification, true),
+        "identification.csv" => (identification, false),
+        "control.xlsx" => (control, true),
+        "control.csv" => (control, false),
+        _ => return super::pages::not_found_page(),
+    };
+    let (caller, _) = match signed_in(state, req).await {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
+    };
+    let (name, rows) = match listed(state, &caller, &id).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
+    };
+    let sheet = list(rows);
+    let stem = format!("{}-{name}", sheet.name);
+    if xlsx {
+        xlsx_download(&sheet, &stem)
+    } else {
+        csv_download(&sheet, &stem)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_are_written_as_people_write_them() {
+        assert_eq!(
+            [tenths(5), tenths(30), tenths(1), tenths(100)],
+            ["0.5", "3", "0.1", "10"]
+        );
+        assert_eq!(
+            [
+                hundredths(1200),
+                hundredths(25),
+                hundredths(4500),
+                hundredths(50)
+            ],
+            ["12", "0.25", "45", "0.5"]
+        );
+    }
+}

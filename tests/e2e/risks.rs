@@ -1,0 +1,312 @@
+//! Risk grading (风险分级管控) through the real server: an enterprise's safety manager grades its
+//! risk points from a phone, the enterprise's colour follows the highest live one on the map
+//! and in the registry, a re-assessment keeps the earlier version, a stale one is a conflict,
+//! the office's colour with a reason stands over them, and the two lists (两单) are pages and
+//! exports.
+
+use anjian_sync::judge::Verdict;
+use anjian_tests::console::Browser;
+use anjian_tests::devices::TestDevice;
+use anjian_tests::{ADMIN_PASSWORD, TestServer};
+use serde_json::{Value, json};
+
+/// Seaweed's colour on the office's map (GeoJSON), as `who` reads it.
+async fn colour_on_map(server: &TestServer, who: &str, enterprise: &str) -> Value {
+    let map = server.get("/v1/office/map", Some(who)).await;
+    let map = map.ok(200);
+    map["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == enterprise)
+        .map(|f| f["properties"]["risk_colour"].clone())
+        .unwrap_or_else(|| panic!("{enterprise} is not on the map: {map}"))
+}
+
+fn risk(enterprise: &str, name: &str, assessment: Value, supersedes: u32) -> Value {
+    json!({
+        "enterprise_id": enterprise, "name": name, "place": "烘干车间",
+        "posts": ["烘干工"], "accident_types": ["scald", "fire"],
+        "hazards": "炉体高温、燃气泄漏", "assessment": assessment,
+        "measures": [{"text": "燃气管道加装泄漏报警", "owner": "company"},
+                     {"text": "班前检查炉门密封", "owner": "team"},
+                     {"text": "佩戴隔热手套", "owner": "post"}],
+        "supersedes": supersedes
+    })
+}
+
+#[tokio::test]
+async fn an_enterprises_colour_follows_its_highest_live_risk_point_unless_the_office_says_why() {
+    let (server, town) = TestServer::demo().await;
+    let admin = server.admin().await;
+    let found = server
+        .get("/v1/office/enterprises?q=%E6%B5%B7%E6%99%9F", Some(&admin))
+        .await;
+    let seaweed = found.ok(200)["items"][0].clone();
+    let id = seaweed["id"].as_str().unwrap().to_string();
+    let office_colour = seaweed["body"]["risk_colour"].clone();
+    assert_eq!(
+        colour_on_map(&server, &admin, &id).await,
+        office_colour,
+        "no risk points yet: the office's grading"
+    );
+
+    // The safety manager grades two risk points from the phone: 3×4 = 12 一般, 2×2 = 4 低.
+    let manager = TestDevice::enrolled(&server, "manager", town.password("manager")).await;
+    manager.sync().await.unwrap();
+    let oven = anjian_sync::client::Device::new_entity_id();
+    let store = anjian_sync::client::Device::new_entity_id();
+    for (entity, payload) in [
+        (
+            &oven,
+            risk(&id, "烘干炉", json!({"method": "ls", "l": 3, "s": 4}), 0),
+        ),
+        (
+            &store,
+            risk(
+                &id,
+                "成品仓库",
+                json!({"method": "lec", "l_x10": 10, "e_x10": 30, "c": 1}),
+                0,
+            ),
+        ),
+    ] {
+        let (_, local) = manager
+            .capture("risk.assess", entity, payload, vec![])
+            .unwrap();
+        assert_eq!(local.verdict, Verdict::Applied, "{local:?}");
+    }
+    manager.sync().await.unwrap();
+    assert_eq!(colour_on_map(&server, &admin, &id).await, "yellow");
+    let yellow = server
+        .get("/v1/office/map?risk_colour=yellow", Some(&admin))
+        .await;
+    assert!(
+        yellow.ok(200)["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"] == id.as_str()),
+        "the map's filter takes the same colour"
+    );
+
+    // After a scald, re-assessed 4×5 = 20: 重大, red. A second phone's re-assessment of the same
+    // version, sent later, is a conflict: nothing is overwritten.
+    let (_, local) = manager
+        .capture(
+            "risk.assess",
+            &oven,
+            risk(&id, "烘干炉", json!({"method": "ls", "l": 4, "s": 5}), 1),
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(local.verdict, Verdict::Applied, "{local:?}");
+    let other_phone = TestDevice::enrolled(&server, "manager", town.password("manager")).await;
+    other_phone.sync().await.unwrap();
+    manager.sync().await.unwrap();
+    let (_, stale) = other_phone
+        .capture(
+            "risk.assess",
+            &oven,
+            risk(&id, "烘干炉", json!({"method": "ls", "l": 1, "s": 1}), 1),
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(
+        stale.verdict,
+        Verdict::Applied,
+        "the other phone has not seen version 2"
+    );
+    other_phone.sync().await.unwrap();
+    assert_eq!(
+        other_phone.receipts().unwrap().last().map(|r| r.verdict),
+        Some(Verdict::Conflict)
+    );
+    let point = manager.server_entity(&oven).unwrap().unwrap();
+    assert_eq!(point.entity.body["version"], 2);
+    assert_eq!(point.entity.body["level"], "major");
+    assert_eq!(point.entity.body["history"][0]["level"], "general");
+    assert_eq!(colour_on_map(&server, &admin, &id).await, "red");
+
+    // The two lists, as the office reads and exports them.
+    let mut browser = Browser::signed_in(&server, "admin", ADMIN_PASSWORD).await;
+    let page = browser.get(&format!("/console/enterprises/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("按风险点最高等级"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("重大风险 1 个 · 较大风险 0 个 · 一般风险 0 个 · 低风险 1 个"),
+        "{}",
+        page.body
+    );
+    let lists = browser
+        .get(&format!("/console/enterprises/{id}/risks"))
+        .await;
+    assert_eq!(lists.status, 200);
+    for words in [
+        "风险点辨识清单",
+        "风险分级管控清单",
+        "烘干炉",
+        "成品仓库",
+        "灼烫、火灾",
+        "L=4 S=5",
+        "L=1 E=3 C=1",
+        "重大风险",
+        "燃气管道加装泄漏报警",
+    ] {
+        assert!(
+            lists.body.contains(words),
+            "{words} missing: {}",
+            lists.body
+        );
+    }
+    let csv = browser
+        .get(&format!("/console/enterprises/{id}/risks/control.csv"))
+        .await;
+    assert_eq!(csv.status, 200);
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", csv.body);
+    assert!(lines[0].contains("风险等级") && lines[0].contains("岗位级管控措施"));
+    assert!(lines[1].starts_with("1,烘干炉,风险矩阵法（LS）,L=4 S=5,20,重大风险,燃气管道加装泄漏报警,,班前检查炉门密封,佩戴隔热手套,2"), "{}", lines[1]);
+    assert!(
+        lines[2].contains("成品仓库") && lines[2].contains(",3,低风险,"),
+        "{}",
+        lines[2]
+    );
+    let xlsx = browser
+        .get(&format!(
+            "/console/enterprises/{id}/risks/identification.xlsx"
+        ))
+        .await;
+    assert_eq!(xlsx.status, 200);
+    let unknown = format!("/console/enterprises/{id}/risks/identification.pdf");
+    assert_eq!(browser.get(&unknown).await.status, 404);
+
+    // Retired (the oven is replaced by a heat pump): the store's blue is the highest left.
+    let (_, local) = manager
+        .capture(
+            "risk.retire",
+            &oven,
+            json!({"note": "烘干炉已拆除，改用热泵"}),
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(local.verdict, Verdict::Applied, "{local:?}");
+    manager.sync().await.unwrap();
+    assert_eq!(colour_on_map(&server, &admin, &id).await, "blue");
+
+    // The office grades it orange and says why: that stands over the risk points.
+    let mut record = seaweed["body"].clone();
+    record
+        .as_object_mut()
+        .unwrap()
+        .remove("credit_code_warning");
+    record["risk_colour"] = json!("orange");
+    record["risk_colour_reason"] = json!("2026年发生过燃气泄漏，列为较大风险企业重点监管");
+    server
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/admin/enterprises/{id}"),
+            Some(&admin),
+            Some(record.clone()),
+        )
+        .await
+        .ok(200);
+    assert_eq!(colour_on_map(&server, &admin, &id).await, "orange");
+    let page = browser.get(&format!("/console/enterprises/{id}")).await;
+    assert!(
+        page.body.contains("安委办评定：2026年发生过燃气泄漏"),
+        "{}",
+        page.body
+    );
+    // A reason without a colour is refused, and changes nothing.
+    record["risk_colour"] = Value::Null;
+    server
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/admin/enterprises/{id}"),
+            Some(&admin),
+            Some(record),
+        )
+        .await
+        .assert_error(400, "payload-invalid");
+    assert_eq!(colour_on_map(&server, &admin, &id).await, "orange");
+
+    // The colours survive a restart, when the facts are read back (not made again).
+    let server = server.restart().await;
+    let admin = server.admin().await;
+    assert_eq!(colour_on_map(&server, &admin, &id).await, "orange");
+}
+
+#[tokio::test]
+async fn a_team_lead_reads_the_risk_points_but_cannot_grade_them_and_bad_scores_are_refused() {
+    let (server, town) = TestServer::demo().await;
+    let lead = TestDevice::enrolled(&server, "teamlead", town.password("teamlead")).await;
+    lead.sync().await.unwrap();
+    let enterprise = lead
+        .entities(anjian_sync::entity::EntityType::Team)
+        .unwrap()
+        .first()
+        .map(|t| t.body["enterprise_id"].as_str().unwrap().to_string())
+        .unwrap();
+    let point = anjian_sync::client::Device::new_entity_id();
+    let (_, local) = lead
+        .capture(
+            "risk.assess",
+            &point,
+            risk(
+                &enterprise,
+                "烘干炉",
+                json!({"method": "ls", "l": 3, "s": 4}),
+                0,
+            ),
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(local.reason.unwrap().code, "not-permitted");
+    let manager = TestDevice::enrolled(&server, "manager", town.password("manager")).await;
+    manager.sync().await.unwrap();
+    let (_, off_scale) = manager
+        .capture(
+            "risk.assess",
+            &point,
+            risk(
+                &enterprise,
+                "烘干炉",
+                json!({"method": "lec", "l_x10": 4, "e_x10": 30, "c": 15}),
+                0,
+            ),
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(off_scale.reason.unwrap().code, "risk-score-invalid");
+    let (_, graded) = manager
+        .capture(
+            "risk.assess",
+            &point,
+            risk(
+                &enterprise,
+                "烘干炉",
+                json!({"method": "ls", "l": 3, "s": 4}),
+                0,
+            ),
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(graded.verdict, Verdict::Applied);
+    manager.sync().await.unwrap();
+    let verdicts: Vec<Verdict> = manager
+        .receipts()
+        .unwrap()
+        .iter()
+        .map(|r| r.verdict)
+        .collect();
+    assert_eq!(verdicts, [Verdict::Quarantined, Verdict::Applied]);
+    // The team lead's phone has it (the enterprise's directory), to read offline.
+    lead.sync().await.unwrap();
+    let read = lead
+        .server_entity(&point)
+        .unwrap()
+        .expect("the team lead reads it");
+    assert_eq!(read.entity.body["colour"], "yellow");
+}
