@@ -33,6 +33,7 @@ pub(crate) const SERVER_FILE: &str = "server";
 mod article;
 mod briefing;
 mod capture;
+mod card;
 mod hazard;
 mod inspect;
 mod meeting;
@@ -93,6 +94,9 @@ enum Command {
     Meeting(MeetingArgs),
     /// Record a worker's pre-shift one-minute briefing (岗前一分钟培训).
     Briefing(briefing::BriefingArgs),
+    /// A post's three cards (三卡): publish them, read them offline.
+    #[command(subcommand)]
+    Card(card::CardCommand),
     /// Risk points (风险点): grade, re-grade and retire them.
     #[command(subcommand)]
     Risk(risk::RiskCommand),
@@ -166,6 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Meeting(args) => meeting::meeting(&open(&dir)?, args),
         Command::Briefing(args) => briefing::briefing(&open(&dir)?, args),
         Command::Risk(command) => risk::risk(&open(&dir)?, command),
+        Command::Card(command) => card::card(&open(&dir)?, command),
         Command::Inspect(args) => inspect::inspect(&open(&dir)?, args),
         Command::Hazard(command) => hazard::hazard(&open(&dir)?, command),
         Command::Article(command) => article::article(&open(&dir)?, command),

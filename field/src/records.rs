@@ -27,6 +27,7 @@ pub(crate) enum TypeArg {
     Meeting,
     Briefing,
     Risk,
+    Card,
     Inspection,
     Article,
     Enterprise,
@@ -44,6 +45,7 @@ impl TypeArg {
             TypeArg::Meeting => EntityType::Meeting,
             TypeArg::Briefing => EntityType::Briefing,
             TypeArg::Risk => EntityType::RiskPoint,
+            TypeArg::Card => EntityType::Card,
             TypeArg::Inspection => EntityType::Inspection,
             TypeArg::Article => EntityType::Article,
             TypeArg::Enterprise => EntityType::Enterprise,
@@ -259,6 +261,7 @@ pub(crate) fn summary(entity: &Entity) -> String {
                 " (retired)"
             }
         ),
+        EntityType::Card => format!("{} {} v{}", text("post"), text("card"), body["version"]),
         EntityType::Template => format!("{} {}@{}", text("title"), text("code"), body["version"]),
         _ => {
             let name = text("name");
@@ -276,6 +279,7 @@ pub(crate) fn list(device: &Device, args: ListArgs) -> anyhow::Result<()> {
             EntityType::Meeting,
             EntityType::Briefing,
             EntityType::RiskPoint,
+            EntityType::Card,
             EntityType::Article,
             EntityType::SyncIssue,
             EntityType::Enterprise,

@@ -424,6 +424,41 @@ async fn a_team_lead_and_a_manager_use_files_and_move_a_hazard_with_the_command(
         says(&anjian(manager.path(), &["list", "--type", "risk"], "").await)
             .contains("red major v2 烘干炉")
     );
+    // And publishes the post's risk-notice card (风险告知卡), which the team lead then reads
+    // from the phone's own copy.
+    let card_file = files.path().join("card.toml");
+    std::fs::write(
+        &card_file,
+        format!(
+            "enterprise_id = \"{seaweed}\"\npost = \"烘干工\"\ncard = \"risk_notice\"\n\
+             risk_points = [\"{risk_id}\"]\n\
+             [[sections]]\nheading = \"危险因素\"\nitems = [\"炉体高温\", \"燃气泄漏\"]\n\
+             [[phones]]\nname = \"厂区值班室\"\nnumber = \"0513-88880000\"\n"
+        ),
+    )
+    .unwrap();
+    let published = anjian(
+        manager.path(),
+        &["card", "publish", "--file", card_file.to_str().unwrap()],
+        "",
+    )
+    .await;
+    assert!(
+        says(&published).contains("recorded card"),
+        "{}",
+        says(&published)
+    );
+    let synced = says(&anjian(manager.path(), &["sync"], "").await);
+    assert!(
+        synced.contains("1 events acknowledged (0 not applied)"),
+        "{synced}"
+    );
+    assert!(anjian(lead.path(), &["sync"], "").await.status.success());
+    let shown = says(&anjian(lead.path(), &["card", "show", "--post", "烘干工"], "").await);
+    assert!(
+        shown.contains("岗位风险告知卡 · 烘干工 · 第 1 版") && shown.contains("2. 燃气泄漏"),
+        "{shown}"
+    );
     let hazard = listed(manager.path(), "hazard", "配电箱").await;
     // Rectifying a hazard not yet started records nothing, and says the steps.
     let early = anjian(

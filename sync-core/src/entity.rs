@@ -52,6 +52,8 @@ pub enum EntityType {
     Briefing,
     /// A risk point (风险点) of an enterprise and its grading.
     RiskPoint,
+    /// One of a post's three cards (三卡).
+    Card,
 }
 
 impl EntityType {
@@ -70,6 +72,7 @@ impl EntityType {
             EntityType::Inspection => "inspection",
             EntityType::Briefing => "briefing",
             EntityType::RiskPoint => "risk_point",
+            EntityType::Card => "card",
         }
     }
 }

@@ -22,7 +22,8 @@ use crate::access::Grant;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
 use crate::kinds::{
-    article, briefing, enterprise, grid, hazard, inspection, issue, meeting, risk, team, worker,
+    article, briefing, card, enterprise, grid, hazard, inspection, issue, meeting, risk, team,
+    worker,
 };
 
 /// The person behind an event: the user its device is enrolled to, with their grant at judgement.
@@ -224,6 +225,7 @@ kinds!(
     briefing::BriefingRecord,
     risk::RiskAssess,
     risk::RiskRetire,
+    card::CardPublish,
     hazard::HazardReport,
     hazard::HazardTransition,
     hazard::HazardDeadline,
@@ -420,6 +422,19 @@ pub fn record_entity<T: Serialize>(
         blobs: Vec::new(),
         body,
     })
+}
+
+/// Whether `actor` may keep enterprise `enterprise`'s own records (its teams, workers, risk
+/// points, cards): its safety manager (企业安全员) or an admin. `what` says what is refused.
+pub fn manager_or_admin(actor: &Actor, enterprise: &str, what: &str) -> Result<(), Reject> {
+    if actor.grant.has(crate::access::Role::Admin) || actor.grant.manages(enterprise) {
+        Ok(())
+    } else {
+        Err(Reject::quarantine(
+            "not-permitted",
+            format!("only the enterprise's safety manager (企业安全员) or an admin {what}"),
+        ))
+    }
 }
 
 /// Checks a text field: trimmed length between `min` and `max` characters, no control characters

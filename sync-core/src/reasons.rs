@@ -97,6 +97,13 @@ pub const REASONS: &[(&str, &str)] = &[
     ),
     ("risk-retired", "此风险点已停用，请登记新的风险点。"),
     ("unknown-enterprise", "企业不存在，请先由安委办登记企业。"),
+    // Cards (三卡).
+    ("card-id-mismatch", "告知卡编号与企业、岗位、卡片种类不符。"),
+    (
+        "unknown-post",
+        "该岗位没有已辨识的风险点：请先为岗位辨识并评价风险。",
+    ),
+    ("unknown-card", "所读的岗位风险告知卡版本不存在或尚未同步。"),
     // The office's records.
     ("credit-code-invalid", "统一社会信用代码格式不正确。"),
     ("grid-id-mismatch", "网格编号与网格代码不符。"),

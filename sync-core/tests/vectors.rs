@@ -75,6 +75,10 @@ fn payload_of(kind: &str) -> (Value, Vec<String>, Option<String>, Option<u64>) {
             "measures": [{"text": "燃气管道加装泄漏报警", "owner": "company"},
                 {"text": "班前检查炉门密封", "owner": "team"}],
             "plan_point": {"x_permille": 420, "y_permille": 615}, "supersedes": 0})),
+        "card.publish" => none(json!({"enterprise_id": "e-seaweed-01", "post": "烘干工",
+            "card": "emergency", "version": 1, "risk_points": ["0192f3a0-0000-7000-8000-0000000000c1"],
+            "sections": [{"heading": "燃气泄漏", "items": ["关闭总阀", "打开门窗，严禁开关电器", "撤离至上风向并报告"]}],
+            "phones": [{"name": "火警", "number": "119"}]})),
         "risk.retire" => none(json!({"note": "烘干炉已拆除，改用热泵"})),
         "meeting.amend" => none(json!({"note": "补记到会人员", "changes": {"host": "黄小兰"}})),
         "hazard.report" => (

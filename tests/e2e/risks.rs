@@ -23,6 +23,16 @@ async fn colour_on_map(server: &TestServer, who: &str, enterprise: &str) -> Valu
         .unwrap_or_else(|| panic!("{enterprise} is not on the map: {map}"))
 }
 
+/// The enterprise whose teams `device` holds (the demo's seaweed plant, for its people).
+fn enterprise_of(device: &TestDevice) -> String {
+    device
+        .entities(anjian_sync::entity::EntityType::Team)
+        .unwrap()
+        .first()
+        .map(|t| t.body["enterprise_id"].as_str().unwrap().to_string())
+        .unwrap()
+}
+
 fn risk(enterprise: &str, name: &str, assessment: Value, supersedes: u32) -> Value {
     json!({
         "enterprise_id": enterprise, "name": name, "place": "烘干车间",
@@ -243,12 +253,7 @@ async fn a_team_lead_reads_the_risk_points_but_cannot_grade_them_and_bad_scores_
     let (server, town) = TestServer::demo().await;
     let lead = TestDevice::enrolled(&server, "teamlead", town.password("teamlead")).await;
     lead.sync().await.unwrap();
-    let enterprise = lead
-        .entities(anjian_sync::entity::EntityType::Team)
-        .unwrap()
-        .first()
-        .map(|t| t.body["enterprise_id"].as_str().unwrap().to_string())
-        .unwrap();
+    let enterprise = enterprise_of(&lead);
     let point = anjian_sync::client::Device::new_entity_id();
     let (_, local) = lead
         .capture(
@@ -309,4 +314,138 @@ async fn a_team_lead_reads_the_risk_points_but_cannot_grade_them_and_bad_scores_
         .unwrap()
         .expect("the team lead reads it");
     assert_eq!(read.entity.body["colour"], "yellow");
+}
+
+#[tokio::test]
+async fn a_posts_card_is_published_read_offline_printed_and_named_by_briefings() {
+    let (server, town) = TestServer::demo().await;
+    let manager = TestDevice::enrolled(&server, "manager", town.password("manager")).await;
+    manager.sync().await.unwrap();
+    let enterprise = enterprise_of(&manager);
+    let oven = anjian_sync::client::Device::new_entity_id();
+    let (_, graded) = manager
+        .capture(
+            "risk.assess",
+            &oven,
+            risk(
+                &enterprise,
+                "烘干炉",
+                json!({"method": "ls", "l": 3, "s": 4}),
+                0,
+            ),
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(graded.verdict, Verdict::Applied, "{graded:?}");
+    let card_id = anjian_sync::kinds::card::card_id(
+        &enterprise,
+        "烘干工",
+        anjian_sync::kinds::card::CardKind::RiskNotice,
+    );
+    let card = |version: u32| {
+        json!({"enterprise_id": enterprise, "post": "烘干工", "card": "risk_notice",
+            "version": version, "risk_points": [oven],
+            "sections": [{"heading": "危险因素", "items": ["炉体高温", "燃气泄漏"]},
+                         {"heading": "防范措施", "items": ["佩戴隔热手套", "开炉前检查燃气报警器"]}],
+            "phones": [{"name": "厂区值班室", "number": "0513-88880000"}]})
+    };
+    let (_, published) = manager
+        .capture("card.publish", &card_id, card(1), vec![])
+        .unwrap();
+    assert_eq!(published.verdict, Verdict::Applied, "{published:?}");
+    // A card for a post no risk point names is refused on the phone.
+    let mut forklift = card(1);
+    forklift["post"] = json!("叉车司机");
+    let forklift_id = anjian_sync::kinds::card::card_id(
+        &enterprise,
+        "叉车司机",
+        anjian_sync::kinds::card::CardKind::RiskNotice,
+    );
+    let (_, refused) = manager
+        .capture("card.publish", &forklift_id, forklift, vec![])
+        .unwrap();
+    assert_eq!(refused.reason.unwrap().code, "unknown-post");
+    manager.sync().await.unwrap();
+
+    // The team lead's phone holds the card after a sync, and reads it with no network.
+    let lead = TestDevice::enrolled(&server, "teamlead", town.password("teamlead")).await;
+    lead.sync().await.unwrap();
+    let mut server = server;
+    server.stop().await;
+    let held = lead
+        .server_entity(&card_id)
+        .unwrap()
+        .expect("the card is on the phone");
+    assert_eq!(held.entity.body["sections"][0]["items"][1], "燃气泄漏");
+    // Offline, the lead briefs 陈阿妹 on version 1 of her post's card: kept; "version 2" is not.
+    let worker = lead
+        .entities(anjian_sync::entity::EntityType::Worker)
+        .unwrap()
+        .into_iter()
+        .find(|w| w.body["name"] == "陈阿妹")
+        .unwrap();
+    let briefing = |version: u32| {
+        json!({"enterprise_id": enterprise, "team_id": "t1", "date": "2026-11-30", "shift": "早班",
+            "worker_id": worker.id, "worker_name": "陈阿妹", "post": "烘干工", "card_version": version,
+            "points": ["炉体高温", "燃气泄漏"], "duration_s": 62, "started_at_ms": 1_764_460_000_000_i64})
+    };
+    let briefing_id = anjian_sync::kinds::briefing::briefing_id(
+        &enterprise,
+        "t1",
+        "2026-11-30",
+        "早班",
+        &worker.id,
+    );
+    let (_, ahead) = lead
+        .capture("briefing.record", &briefing_id, briefing(2), vec![])
+        .unwrap();
+    assert_eq!(ahead.reason.unwrap().code, "unknown-card");
+    let (_, read) = lead
+        .capture("briefing.record", &briefing_id, briefing(1), vec![])
+        .unwrap();
+    assert_eq!(read.verdict, Verdict::Applied, "{read:?}");
+    let server = server.restart().await;
+    let lead = lead.reopen_at(&server);
+    lead.sync().await.unwrap();
+    assert_eq!(
+        lead.receipts().unwrap().last().map(|r| r.verdict),
+        Some(Verdict::Applied)
+    );
+
+    // The office prints it (A5, or A4), and the risk lists show each post's three cards.
+    let mut browser = Browser::signed_in(&server, "admin", ADMIN_PASSWORD).await;
+    let page = browser.get(&format!("/console/cards/{card_id}")).await;
+    assert_eq!(page.status, 200);
+    for words in [
+        "岗位风险告知卡",
+        "烘干工",
+        "第 1 版",
+        "开炉前检查燃气报警器",
+        "0513-88880000",
+        "一般风险",
+        "card-sheet a5",
+    ] {
+        assert!(page.body.contains(words), "{words} missing: {}", page.body);
+    }
+    let a4 = browser
+        .get(&format!("/console/cards/{card_id}?paper=a4"))
+        .await;
+    assert!(a4.body.contains("card-sheet a4"));
+    let lists = browser
+        .get(&format!("/console/enterprises/{enterprise}/risks"))
+        .await;
+    assert!(
+        lists.body.contains(&format!("/console/cards/{card_id}")),
+        "{}",
+        lists.body
+    );
+    assert!(
+        lists.body.contains("未发布"),
+        "the emergency and commitment cards are not yet"
+    );
+    assert_eq!(
+        browser.get(&format!("/console/cards/{oven}")).await.status,
+        404,
+        "a risk point is not a card"
+    );
 }

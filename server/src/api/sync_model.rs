@@ -148,7 +148,8 @@ pub struct Event {
     /// `meeting.submit`, `meeting.amend`, `hazard.report`, `hazard.transition`,
     /// `hazard.deadline`, `article.save`, `article.submit`, `article.review`,
     /// `article.withdraw`, `template.publish`, `inspection.submit`, `inspection.amend`,
-    /// `issue.handle`. Any other kind is taken and quarantined (`unknown-kind`).
+    /// `issue.handle`, `briefing.record`, `risk.assess`, `risk.retire`, `card.publish`. Any
+    /// other kind is taken and quarantined (`unknown-kind`).
     pub kind: String,
     /// The entity it is about.
     pub entity_id: String,
@@ -282,6 +283,8 @@ pub enum EntityType {
     Briefing,
     /// Risk point (风险点).
     RiskPoint,
+    /// One of a post's three cards (三卡).
+    Card,
 }
 
 /// Whose an entity is.

@@ -4,6 +4,7 @@
 //! the organisation that owns each. A printable page (A4 landscape) and an export of each list.
 
 use anjian_sync::entity::EntityType;
+use anjian_sync::kinds::card::{Card, CardKind, card_id};
 use anjian_sync::kinds::risk::{Assessment, Owner, RiskPoint};
 use anjian_sync::protocol::Projection;
 use askama::Template;
@@ -42,6 +43,7 @@ struct RiskRow {
     name: String,
     place: String,
     posts: String,
+    post_list: Vec<String>,
     hazards: String,
     accidents: String,
     method: &'static str,
@@ -81,6 +83,7 @@ fn row(point: RiskPoint) -> RiskRow {
         name: a.name.clone(),
         place: a.place.clone(),
         posts: a.posts.join("、"),
+        post_list: a.posts.iter().map(|p| p.trim().to_string()).collect(),
         hazards: a.hazards.clone(),
         accidents: a
             .accident_types
@@ -104,13 +107,8 @@ fn row(point: RiskPoint) -> RiskRow {
     }
 }
 
-/// The enterprise's name and its risk points the caller reads, live ones by level (highest
-/// first) then name, retired ones last; a 404 page when the caller cannot read the enterprise.
-async fn listed(
-    state: &State,
-    caller: &Caller,
-    id: &str,
-) -> Result<(String, Vec<RiskRow>), Response> {
+/// The name of enterprise `id`; a 404 page when the caller cannot read it.
+async fn enterprise_name(state: &State, caller: &Caller, id: &str) -> Result<String, Response> {
     let found = Office::record(&state.sync, caller, EntityType::Enterprise, id)
         .await
         .map_err(|err| failed(&err))?;
@@ -121,10 +119,20 @@ async fn listed(
             "没有这家企业，或您无权查看（404）。",
         ));
     };
-    let name = enterprise.entity.body["name"]
+    Ok(enterprise.entity.body["name"]
         .as_str()
         .unwrap_or_default()
-        .to_string();
+        .to_string())
+}
+
+/// The enterprise's name and its risk points the caller reads, live ones by level (highest
+/// first) then name, retired ones last; a 404 page when the caller cannot read the enterprise.
+async fn listed(
+    state: &State,
+    caller: &Caller,
+    id: &str,
+) -> Result<(String, Vec<RiskRow>), Response> {
+    let name = enterprise_name(state, caller, id).await?;
     let points: Vec<Projection> = of_enterprise(state, caller, EntityType::RiskPoint, id)
         .await
         .map_err(|err| failed(&err))?;
@@ -150,6 +158,55 @@ struct RisksPage {
     name: String,
     colour: &'static str,
     rows: Vec<RiskRow>,
+    /// Each post its live risk points name, with its three cards.
+    posts: Vec<PostCards>,
+}
+
+/// A post and its three cards (三卡) as published.
+struct PostCards {
+    post: String,
+    /// Each card: (its title, its id, its version or 0 when not published).
+    cards: Vec<(&'static str, String, u64)>,
+}
+
+/// The posts the live risk points name, each with its three cards (三卡) as published.
+async fn posts(
+    state: &State,
+    caller: &Caller,
+    id: &str,
+    rows: &[RiskRow],
+) -> Result<Vec<PostCards>, Response> {
+    let cards = of_enterprise(state, caller, EntityType::Card, id)
+        .await
+        .map_err(|err| failed(&err))?;
+    let mut posts: Vec<String> = rows
+        .iter()
+        .filter(|r| r.retired.is_empty())
+        .flat_map(|r| r.post_list.iter().cloned())
+        .collect();
+    posts.sort();
+    posts.dedup();
+    Ok(posts
+        .into_iter()
+        .map(|post| {
+            let three = [
+                CardKind::RiskNotice,
+                CardKind::Emergency,
+                CardKind::Commitment,
+            ]
+            .map(|kind| {
+                let card = card_id(id, &post, kind);
+                let version = cards
+                    .iter()
+                    .find(|c| c.entity.id == card)
+                    .and_then(|c| c.entity.body["version"].as_u64())
+                    .unwrap_or(0);
+                (kind.title(), card, version)
+            })
+            .to_vec();
+            PostCards { post, cards: three }
+        })
+        .collect())
 }
 
 /// The two lists of an enterprise, printable.
@@ -167,12 +224,17 @@ pub async fn lists(req: &Request, Data(state): Data<&State>, Path(id): Path<Stri
         Ok(colours) => colour_name(colours.get(&id).copied().flatten()),
         Err(err) => return failed(&err),
     };
+    let posts = match posts(state, &caller, &id, &rows).await {
+        Ok(posts) => posts,
+        Err(answer) => return answer,
+    };
     let page = RisksPage {
         frame: Frame::of(&caller, &token),
         id,
         name,
         colour,
         rows,
+        posts,
     };
     html(StatusCode::OK, page.render())
 }
@@ -284,6 +346,85 @@ pub async fn export(
     } else {
         csv_download(&sheet, &stem)
     }
+}
+
+/// The paper a card prints on.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Paper {
+    /// `a4`, or A5 by default.
+    #[serde(default)]
+    paper: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/card.html")]
+struct CardPage {
+    frame: Frame,
+    enterprise_id: String,
+    enterprise: String,
+    title: &'static str,
+    card: Card,
+    /// The risk points it covers: (name, level, colour class).
+    risks: Vec<(String, &'static str, String)>,
+    a4: bool,
+}
+
+/// One of a post's cards (三卡), printable on A5 (or A4 with `?paper=a4`).
+#[handler]
+pub async fn show_card(
+    req: &Request,
+    Data(state): Data<&State>,
+    Path(id): Path<String>,
+) -> Response {
+    let (caller, token) = match signed_in(state, req).await {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
+    };
+    let missing = || {
+        message(
+            StatusCode::NOT_FOUND,
+            "告知卡不存在",
+            "没有这张告知卡，或您无权查看（404）。",
+        )
+    };
+    let found = match Office::record(&state.sync, &caller, EntityType::Card, &id).await {
+        Ok(found) => found,
+        Err(err) => return failed(&err),
+    };
+    let Some((projection, _)) = found else {
+        return missing();
+    };
+    let Ok(card) = serde_json::from_value::<Card>(projection.entity.body) else {
+        return missing();
+    };
+    let enterprise_id = card.content.enterprise_id.clone();
+    let enterprise = match enterprise_name(state, &caller, &enterprise_id).await {
+        Ok(name) => name,
+        Err(answer) => return answer,
+    };
+    let points = match of_enterprise(state, &caller, EntityType::RiskPoint, &enterprise_id).await {
+        Ok(points) => points,
+        Err(err) => return failed(&err),
+    };
+    let risks = card
+        .content
+        .risk_points
+        .iter()
+        .filter_map(|rid| points.iter().find(|p| p.entity.id == *rid))
+        .filter_map(|p| serde_json::from_value::<RiskPoint>(p.entity.body.clone()).ok())
+        .map(|p| (p.assessment.name, p.level.chinese(), wire_name(p.colour)))
+        .collect();
+    let paper: Paper = req.params().unwrap_or_default();
+    let page = CardPage {
+        frame: Frame::of(&caller, &token),
+        enterprise_id,
+        enterprise,
+        title: card.content.card.title(),
+        card,
+        risks,
+        a4: paper.paper == "a4",
+    };
+    html(StatusCode::OK, page.render())
 }
 
 #[cfg(test)]

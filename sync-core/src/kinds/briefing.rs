@@ -13,6 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::card::{CardKind, card_id};
 use super::meeting::{Slot, meeting_id};
 use crate::entity::{Entity, EntityScope, EntityType, derived_id};
 use crate::event::EventBody;
@@ -44,7 +45,8 @@ pub struct BriefingContent {
     pub worker_name: String,
     /// The post (岗位) they take.
     pub post: String,
-    /// The version of the post's risk-notice card (风险告知卡) read, where the post has one.
+    /// The version of the post's risk-notice card (风险告知卡, `card.publish`) read, where the
+    /// post has one: a version the card has had.
     #[serde(default)]
     pub card_version: Option<u32>,
     /// The points covered (1 to 30).
@@ -153,6 +155,7 @@ impl Kind for BriefingRecord {
             super::team::team_id(&b.enterprise_id, &b.team_id),
             b.enterprise_id.clone(),
             b.worker_id.clone(),
+            card_id(&b.enterprise_id, &b.post, CardKind::RiskNotice),
         ]
     }
 
@@ -181,6 +184,22 @@ impl Kind for BriefingRecord {
                     b.enterprise_id, b.worker_id
                 ),
             ));
+        }
+        // The card read is a version the post's risk-notice card (风险告知卡) has had.
+        if let Some(version) = b.card_version {
+            let published = related
+                .get(&card_id(&b.enterprise_id, &b.post, CardKind::RiskNotice))
+                .and_then(|c| c.body["version"].as_u64())
+                .unwrap_or(0);
+            if u64::from(version) > published {
+                return Err(Reject::quarantine(
+                    "unknown-card",
+                    format!(
+                        "the post {} has no risk-notice card (风险告知卡) version {version}: it is at version {published}",
+                        b.post.trim()
+                    ),
+                ));
+            }
         }
         Ok(())
     }

@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use super::tests::{
-    briefing_payload, enterprise_e1, event, inspector, lead, manager, meeting_payload,
-    report_payload, risk_payload, teams, transition,
+    briefing_payload, card_payload, enterprise_e1, event, inspector, lead, manager,
+    meeting_payload, report_payload, risk_payload, teams, transition,
 };
 use crate::access::{Role, Scopes};
 use crate::entity::Entity;
@@ -91,6 +91,7 @@ fn cases() -> Vec<Case> {
         None,
         &teams(),
     );
+    let graded = super::tests::graded_e1();
     let risk_point = made(
         &event("risk.assess", risk_payload(0), 0),
         &owner,
@@ -238,6 +239,13 @@ fn cases() -> Vec<Case> {
             event: event("risk.retire", json!({"note": "设备拆除"}), 0),
             current: Some(risk_point),
             related: enterprise_e1(),
+            allowed: &["admin", "enterprise_manager"],
+        },
+        Case {
+            name: "card.publish",
+            event: event("card.publish", card_payload(&graded.1.id, 1), 0),
+            current: None,
+            related: graded.0.clone(),
             allowed: &["admin", "enterprise_manager"],
         },
         Case {

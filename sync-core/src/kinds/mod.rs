@@ -15,10 +15,12 @@
 //!   safety-awareness articles (宣传稿件), with field-level merge of draft edits.
 //! - [`risk`]: `risk.assess`, `risk.retire` — risk points (风险点), graded by L×S or LEC, each
 //!   re-assessment a new version with the earlier kept.
+//! - [`card`]: `card.publish` — a post's three cards (三卡), versioned, covering its graded risks.
 //! - [`issue`]: `issue.handle` — the office marks a sync issue (同步问题) handled, with a note.
 
 pub mod article;
 pub mod briefing;
+pub mod card;
 pub mod enterprise;
 pub mod grid;
 pub mod hazard;

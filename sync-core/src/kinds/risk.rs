@@ -17,11 +17,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::enterprise::RiskColour;
-use crate::access::Role;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
 use crate::judge::{
-    Actor, Kind, Reject, Related, check_id, check_text, in_enterprise_grid, record_entity,
+    Actor, Kind, Reject, Related, check_id, check_text, in_enterprise_grid, manager_or_admin,
+    record_entity,
 };
 
 /// The accident types of GB 6441-86 (企业职工伤亡事故分类), the classes a risk may cause.
@@ -344,14 +344,7 @@ fn risk_point_of(entity: &Entity) -> Result<RiskPoint, Reject> {
 }
 
 fn authorize(actor: &Actor, enterprise: &str) -> Result<(), Reject> {
-    if actor.grant.has(Role::Admin) || actor.grant.manages(enterprise) {
-        Ok(())
-    } else {
-        Err(Reject::quarantine(
-            "not-permitted",
-            "only the enterprise's safety manager (企业安全员) or an admin grades its risks",
-        ))
-    }
+    manager_or_admin(actor, enterprise, "grades its risks")
 }
 
 fn scope_of(enterprise: &str) -> EntityScope {

@@ -9,10 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::meeting::Slot;
-use crate::access::Role;
 use crate::entity::{Entity, EntityScope, EntityType, derived_id};
 use crate::event::EventBody;
-use crate::judge::{Actor, Kind, Reject, check_id, check_text, record_entity};
+use crate::judge::{Actor, Kind, Reject, check_id, check_text, manager_or_admin, record_entity};
 
 /// The entity id of team `code` of `enterprise`.
 pub fn team_id(enterprise: &str, code: &str) -> String {
@@ -84,14 +83,7 @@ impl Kind for TeamSave {
         _: &EntityScope,
         _: Option<&Entity>,
     ) -> Result<(), Reject> {
-        if actor.grant.has(Role::Admin) || actor.grant.manages(&t.enterprise_id) {
-            Ok(())
-        } else {
-            Err(Reject::quarantine(
-                "not-permitted",
-                "only the enterprise's safety manager (企业安全员) or an admin keeps its teams",
-            ))
-        }
+        manager_or_admin(actor, &t.enterprise_id, "keeps its teams")
     }
 
     fn apply(

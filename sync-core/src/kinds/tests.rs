@@ -69,6 +69,20 @@ pub(crate) fn teams() -> Related {
         body: json!({"enterprise_id": "e1", "name": "李四", "post": "制冷工", "certificates": []}),
     };
     related.insert("w1".into(), worker);
+    // And the risk-notice card of its post 制冷工, at version 2.
+    let card =
+        crate::kinds::card::card_id("e1", "制冷工", crate::kinds::card::CardKind::RiskNotice);
+    related.insert(
+        card.clone(),
+        Entity {
+            id: card,
+            entity_type: crate::entity::EntityType::Card,
+            scope: crate::entity::EntityScope::default(),
+            deleted: false,
+            blobs: Vec::new(),
+            body: json!({"enterprise_id": "e1", "post": "制冷工", "card": "risk_notice", "version": 2}),
+        },
+    );
     related
 }
 
@@ -101,7 +115,15 @@ pub(crate) fn event(kind: &str, payload: Value, photos: usize) -> EventBody {
                     &b.shift,
                     &b.worker_id,
                 ),
-                _ => ENTITY.into(),
+                _ => {
+                    match serde_json::from_value::<crate::kinds::card::CardContent>(payload.clone())
+                    {
+                        Ok(c) if kind == "card.publish" => {
+                            crate::kinds::card::card_id(&c.enterprise_id, &c.post, c.card)
+                        }
+                        _ => ENTITY.into(),
+                    }
+                }
             },
         };
     EventBody {
@@ -172,6 +194,31 @@ pub(crate) fn enterprise_e1() -> Related {
         },
     );
     related
+}
+
+pub(crate) fn card_payload(risk_point: &str, version: u32) -> Value {
+    json!({
+        "enterprise_id": "e1", "post": "制冷工", "card": "risk_notice", "version": version,
+        "risk_points": [risk_point],
+        "sections": [{"heading": "危险因素", "items": ["液氨泄漏", "储罐超压"]},
+                     {"heading": "防范措施", "items": ["巡检压力表", "佩戴防毒面具"]}],
+        "phones": [{"name": "厂区值班室", "number": "0513-88880000"}]
+    })
+}
+
+/// The enterprise e1, and its risk point `ENTITY` (液氨储罐区, for the post 制冷工).
+pub(crate) fn graded_e1() -> (Related, Entity) {
+    let mut related = enterprise_e1();
+    let point = crate::judge::judge(
+        &event("risk.assess", risk_payload(0), 0),
+        &manager("zhou", "e1"),
+        None,
+        &related,
+    )
+    .entity
+    .expect("the fixture's risk point is applied");
+    related.insert(point.id.clone(), point.clone());
+    (related, point)
 }
 
 pub(crate) fn report_payload(level: &str) -> Value {
@@ -1455,5 +1502,114 @@ fn risk_points_are_graded_versioned_and_retired() {
         .score_x100()
         .unwrap(),
         25
+    );
+}
+
+#[test]
+fn a_posts_cards_are_versioned_and_cover_its_graded_risks() {
+    use crate::kinds::card::{CardKind, card_id};
+    let zhou = manager("zhou", "e1");
+    let (related, point) = graded_e1();
+    let publish = |payload: Value, current: Option<&Entity>, related: &Related| {
+        crate::judge::judge(&event("card.publish", payload, 0), &zhou, current, related)
+    };
+    let first = applied(publish(card_payload(&point.id, 1), None, &related));
+    assert_eq!(first.id, card_id("e1", "制冷工", CardKind::RiskNotice));
+    assert_eq!(
+        first.scope.buckets(),
+        ["directory:e1", "enterprise:e1", "grid:g1", "town"]
+    );
+    // Version 2 keeps version 1; a second "version 2", or a version skipped, is a conflict.
+    let mut changed = card_payload(&point.id, 2);
+    changed["sections"][0]["items"] = json!(["液氨泄漏", "储罐超压", "管道腐蚀"]);
+    let second = applied(publish(changed.clone(), Some(&first), &related));
+    assert_eq!(second.body["version"], 2);
+    assert_eq!(second.body["history"][0]["content"]["version"], 1);
+    assert_eq!(
+        second.body["sections"][0]["items"].as_array().map(Vec::len),
+        Some(3)
+    );
+    refused(
+        &publish(changed, Some(&second), &related),
+        Verdict::Conflict,
+        "stale-version",
+    );
+    refused(
+        &publish(card_payload(&point.id, 4), Some(&second), &related),
+        Verdict::Conflict,
+        "stale-version",
+    );
+    // A card for a post no risk point names, or naming a risk point not graded, is refused.
+    let mut other_post = card_payload(&point.id, 1);
+    other_post["post"] = json!("叉车司机");
+    refused(
+        &publish(other_post, None, &related),
+        Verdict::Quarantined,
+        "unknown-post",
+    );
+    let mut ungraded = card_payload(&point.id, 1);
+    ungraded["risk_points"] = json!(["0192f3a0-0000-7000-8000-0000000000f9"]);
+    refused(
+        &publish(ungraded, None, &related),
+        Verdict::Quarantined,
+        "unknown-post",
+    );
+    let retired = applied(crate::judge::judge(
+        &event("risk.retire", json!({"note": "拆除"}), 0),
+        &zhou,
+        Some(&point),
+        &related,
+    ));
+    let mut after = related.clone();
+    after.insert(retired.id.clone(), retired);
+    refused(
+        &publish(card_payload(&point.id, 1), None, &after),
+        Verdict::Quarantined,
+        "unknown-post",
+    );
+    // Its id is the post's card's; its parts are bounded.
+    let mut moved = event("card.publish", card_payload(&point.id, 1), 0);
+    moved.entity_id = card_id("e1", "制冷工", CardKind::Emergency);
+    refused(
+        &crate::judge::judge(&moved, &zhou, None, &related),
+        Verdict::Quarantined,
+        "card-id-mismatch",
+    );
+    for change in [
+        json!({"version": 0}),
+        json!({"risk_points": []}),
+        json!({"sections": []}),
+        json!({"sections": [{"heading": "空", "items": []}]}),
+        json!({"card": "fire_drill"}),
+    ] {
+        let mut bad = card_payload(&point.id, 1);
+        for (k, v) in change.as_object().unwrap() {
+            bad[k] = v.clone();
+        }
+        refused(
+            &publish(bad, None, &related),
+            Verdict::Quarantined,
+            "payload-invalid",
+        );
+    }
+    // A team lead reads cards but does not publish them.
+    refused(
+        &crate::judge::judge(
+            &event("card.publish", card_payload(&point.id, 1), 0),
+            &lead("wang", "e1", "t1"),
+            None,
+            &related,
+        ),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+    // A briefing names a version the post's card has had.
+    let wang = lead("wang", "e1", "t1");
+    let mut read_ahead = briefing_payload("e1", "t1");
+    read_ahead["card_version"] = json!(3);
+    refused(
+        &judge(&event("briefing.record", read_ahead, 0), &wang, None),
+        Verdict::Quarantined,
+        "unknown-card",
     );
 }

@@ -8,10 +8,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::access::Role;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
-use crate::judge::{Actor, Kind, Reject, check_date, check_id, check_text, record_entity};
+use crate::judge::{
+    Actor, Kind, Reject, check_date, check_id, check_text, manager_or_admin, record_entity,
+};
 
 /// A special-operation certificate (特种作业操作证).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,14 +109,7 @@ impl Kind for WorkerSave {
         _: &EntityScope,
         _: Option<&Entity>,
     ) -> Result<(), Reject> {
-        if actor.grant.has(Role::Admin) || actor.grant.manages(&w.enterprise_id) {
-            Ok(())
-        } else {
-            Err(Reject::quarantine(
-                "not-permitted",
-                "only the enterprise's safety manager (企业安全员) or an admin keeps its workers",
-            ))
-        }
+        manager_or_admin(actor, &w.enterprise_id, "keeps its workers")
     }
 
     fn apply(
