@@ -34,9 +34,11 @@ mod article;
 mod briefing;
 mod capture;
 mod card;
+mod commitment;
 mod hazard;
 mod inspect;
 mod meeting;
+mod notice;
 mod records;
 mod risk;
 mod session;
@@ -97,6 +99,11 @@ enum Command {
     /// A post's three cards (三卡): publish them, read them offline.
     #[command(subcommand)]
     Card(card::CardCommand),
+    /// Record the principal's yearly safety commitment (主体责任告知承诺).
+    Commitment(commitment::CommitmentArgs),
+    /// Notices of major safety risks (重大安全风险公告): post and take down.
+    #[command(subcommand)]
+    Notice(notice::NoticeCommand),
     /// Risk points (风险点): grade, re-grade and retire them.
     #[command(subcommand)]
     Risk(risk::RiskCommand),
@@ -171,6 +178,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Briefing(args) => briefing::briefing(&open(&dir)?, args),
         Command::Risk(command) => risk::risk(&open(&dir)?, command),
         Command::Card(command) => card::card(&open(&dir)?, command),
+        Command::Commitment(args) => commitment::commitment(&open(&dir)?, args),
+        Command::Notice(command) => notice::notice(&open(&dir)?, command),
         Command::Inspect(args) => inspect::inspect(&open(&dir)?, args),
         Command::Hazard(command) => hazard::hazard(&open(&dir)?, command),
         Command::Article(command) => article::article(&open(&dir)?, command),

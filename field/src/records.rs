@@ -28,6 +28,8 @@ pub(crate) enum TypeArg {
     Briefing,
     Risk,
     Card,
+    Commitment,
+    Notice,
     Inspection,
     Article,
     Enterprise,
@@ -46,6 +48,8 @@ impl TypeArg {
             TypeArg::Briefing => EntityType::Briefing,
             TypeArg::Risk => EntityType::RiskPoint,
             TypeArg::Card => EntityType::Card,
+            TypeArg::Commitment => EntityType::Commitment,
+            TypeArg::Notice => EntityType::Notice,
             TypeArg::Inspection => EntityType::Inspection,
             TypeArg::Article => EntityType::Article,
             TypeArg::Enterprise => EntityType::Enterprise,
@@ -262,6 +266,27 @@ pub(crate) fn summary(entity: &Entity) -> String {
             }
         ),
         EntityType::Card => format!("{} {} v{}", text("post"), text("card"), body["version"]),
+        EntityType::Commitment => format!(
+            "{} {} signed {}",
+            text("year"),
+            text("principal"),
+            text("signed_on")
+        ),
+        EntityType::Notice => format!(
+            "v{} {}{}{}",
+            body["version"],
+            text("title"),
+            if body["public"] == true {
+                " (public)"
+            } else {
+                ""
+            },
+            if body["withdrawn"].is_null() {
+                ""
+            } else {
+                " (withdrawn)"
+            }
+        ),
         EntityType::Template => format!("{} {}@{}", text("title"), text("code"), body["version"]),
         _ => {
             let name = text("name");
@@ -280,6 +305,8 @@ pub(crate) fn list(device: &Device, args: ListArgs) -> anyhow::Result<()> {
             EntityType::Briefing,
             EntityType::RiskPoint,
             EntityType::Card,
+            EntityType::Commitment,
+            EntityType::Notice,
             EntityType::Article,
             EntityType::SyncIssue,
             EntityType::Enterprise,

@@ -54,6 +54,10 @@ pub enum EntityType {
     RiskPoint,
     /// One of a post's three cards (三卡).
     Card,
+    /// An enterprise's yearly safety commitment (主体责任告知承诺).
+    Commitment,
+    /// A notice of major safety risks (重大安全风险公告).
+    Notice,
 }
 
 impl EntityType {
@@ -73,6 +77,8 @@ impl EntityType {
             EntityType::Briefing => "briefing",
             EntityType::RiskPoint => "risk_point",
             EntityType::Card => "card",
+            EntityType::Commitment => "commitment",
+            EntityType::Notice => "notice",
         }
     }
 }

@@ -22,8 +22,8 @@ use crate::access::Grant;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
 use crate::kinds::{
-    article, briefing, card, enterprise, grid, hazard, inspection, issue, meeting, risk, team,
-    worker,
+    article, briefing, card, commitment, enterprise, grid, hazard, inspection, issue, meeting,
+    notice, risk, team, worker,
 };
 
 /// The person behind an event: the user its device is enrolled to, with their grant at judgement.
@@ -226,6 +226,9 @@ kinds!(
     risk::RiskAssess,
     risk::RiskRetire,
     card::CardPublish,
+    commitment::CommitmentSign,
+    notice::NoticePublish,
+    notice::NoticeWithdraw,
     hazard::HazardReport,
     hazard::HazardTransition,
     hazard::HazardDeadline,
@@ -424,6 +427,33 @@ pub fn record_entity<T: Serialize>(
     })
 }
 
+/// Checks that a publication making `version` of a versioned record (a card, a notice) follows
+/// the current version `now` (0 when there is none): any other is a conflict, so two people
+/// publishing at once never overwrite each other.
+pub fn check_next_version(now: u32, version: u32, what: &str) -> Result<(), Reject> {
+    if version == now.saturating_add(1) {
+        Ok(())
+    } else {
+        Err(Reject::conflict(
+            "stale-version",
+            format!(
+                "this publication makes version {version} but the {what} is at version {now}: someone published first; look at it again"
+            ),
+        ))
+    }
+}
+
+/// Checks that `enterprise` is a registered enterprise among the `related` records.
+pub fn registered_enterprise(related: &Related, enterprise: &str) -> Result<(), Reject> {
+    match related.get(enterprise) {
+        Some(e) if e.entity_type == EntityType::Enterprise && !e.deleted => Ok(()),
+        _ => Err(Reject::quarantine(
+            "unknown-enterprise",
+            format!("there is no enterprise {enterprise}; the office registers it first"),
+        )),
+    }
+}
+
 /// Whether `actor` may keep enterprise `enterprise`'s own records (its teams, workers, risk
 /// points, cards): its safety manager (企业安全员) or an admin. `what` says what is refused.
 pub fn manager_or_admin(actor: &Actor, enterprise: &str, what: &str) -> Result<(), Reject> {
@@ -496,9 +526,12 @@ pub fn check_date(field: &str, value: &str) -> Result<(), Reject> {
         && digits(5..7)
         && digits(8..10)
         && {
-            let month: u32 = value[5..7].parse().unwrap_or(0);
-            let day: u32 = value[8..10].parse().unwrap_or(0);
-            (1..=12).contains(&month) && (1..=31).contains(&day)
+            // A day the calendar has: 2026-02-30 is refused, 2028-02-29 taken.
+            let year: i32 = value[0..4].parse().unwrap_or(0);
+            let month: u8 = value[5..7].parse().unwrap_or(0);
+            let day: u8 = value[8..10].parse().unwrap_or(0);
+            time::Month::try_from(month)
+                .is_ok_and(|month| time::Date::from_calendar_date(year, month, day).is_ok())
         };
     if ok {
         Ok(())

@@ -104,6 +104,10 @@ pub const REASONS: &[(&str, &str)] = &[
         "该岗位没有已辨识的风险点：请先为岗位辨识并评价风险。",
     ),
     ("unknown-card", "所读的岗位风险告知卡版本不存在或尚未同步。"),
+    // Commitments and notices (安全承诺、重大安全风险公告).
+    ("commitment-id-mismatch", "承诺书编号与企业、年度不符。"),
+    ("not-major-risk", "公告所列风险点不是在用的重大风险点。"),
+    ("notice-withdrawn", "此公告已撤下，请发布新的公告。"),
     // The office's records.
     ("credit-code-invalid", "统一社会信用代码格式不正确。"),
     ("grid-id-mismatch", "网格编号与网格代码不符。"),

@@ -79,6 +79,18 @@ fn payload_of(kind: &str) -> (Value, Vec<String>, Option<String>, Option<u64>) {
             "card": "emergency", "version": 1, "risk_points": ["0192f3a0-0000-7000-8000-0000000000c1"],
             "sections": [{"heading": "燃气泄漏", "items": ["关闭总阀", "打开门窗，严禁开关电器", "撤离至上风向并报告"]}],
             "phones": [{"name": "火警", "number": "119"}]})),
+        "commitment.sign" => (
+            json!({"enterprise_id": "e-seaweed-01", "year": "2026", "principal": "刘建国",
+                "pledges": ["严格落实安全生产主体责任", "每月组织一次隐患自查自改"], "signed_on": "2026-01-05"}),
+            vec![PHOTO.into()],
+            None,
+            None,
+        ),
+        "notice.publish" => none(json!({"enterprise_id": "e-coldstore-01", "version": 1,
+            "title": "液氨制冷系统重大安全风险公告", "risk_points": ["0192f3a0-0000-7000-8000-0000000000c2"],
+            "body": "风险：液氨泄漏可致中毒、爆炸。\n措施：泄漏报警联锁排风。\n应急：向上风向撤离，拨打119。",
+            "contact": "郑海波 13900000000", "public": true})),
+        "notice.withdraw" => none(json!({"note": "制冷系统改用氟利昂，液氨已清空"})),
         "risk.retire" => none(json!({"note": "烘干炉已拆除，改用热泵"})),
         "meeting.amend" => none(json!({"note": "补记到会人员", "changes": {"host": "黄小兰"}})),
         "hazard.report" => (

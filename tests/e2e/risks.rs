@@ -449,3 +449,140 @@ async fn a_posts_card_is_published_read_offline_printed_and_named_by_briefings()
         "a risk point is not a card"
     );
 }
+
+#[tokio::test]
+async fn a_commitment_shows_who_signed_and_a_public_notice_of_major_risk_is_read_by_anyone() {
+    let (server, town) = TestServer::demo().await;
+    let manager = TestDevice::enrolled(&server, "manager", town.password("manager")).await;
+    manager.sync().await.unwrap();
+    let enterprise = enterprise_of(&manager);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let year = anjian_sync::clock::china_date(now)
+        .get(..4)
+        .unwrap()
+        .to_string();
+
+    // The principal's commitment, with the photo of the signed page.
+    let page = manager
+        .add_photo_bytes(&anjian_tests::photos::jpeg(800, 600, 31, None))
+        .unwrap();
+    let commitment = json!({"enterprise_id": enterprise, "year": year, "principal": "刘建国",
+        "pledges": ["严格落实安全生产主体责任"], "signed_on": format!("{year}-01-05")});
+    let id = anjian_sync::kinds::commitment::commitment_id(&enterprise, &year);
+    let (_, unsigned) = manager
+        .capture("commitment.sign", &id, commitment.clone(), vec![])
+        .unwrap();
+    assert_eq!(unsigned.reason.unwrap().code, "photo-required");
+    let (_, signed) = manager
+        .capture("commitment.sign", &id, commitment, vec![page.clone()])
+        .unwrap();
+    assert_eq!(signed.verdict, Verdict::Applied, "{signed:?}");
+
+    // A major risk point, and its notice, public.
+    let tank = anjian_sync::client::Device::new_entity_id();
+    let (_, graded) = manager
+        .capture(
+            "risk.assess",
+            &tank,
+            risk(
+                &enterprise,
+                "燃气储罐",
+                json!({"method": "ls", "l": 4, "s": 5}),
+                0,
+            ),
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(graded.verdict, Verdict::Applied, "{graded:?}");
+    let notice_id = anjian_sync::client::Device::new_entity_id();
+    let notice = |version: u32, public: bool| {
+        json!({"enterprise_id": enterprise, "version": version, "title": "燃气储罐重大安全风险公告",
+            "risk_points": [tank], "body": "燃气泄漏可致火灾爆炸；储罐区严禁烟火；泄漏时关阀、撤离、报警。",
+            "contact": "刘建国 13106658035", "public": public})
+    };
+    let (_, posted) = manager
+        .capture("notice.publish", &notice_id, notice(1, true), vec![])
+        .unwrap();
+    assert_eq!(posted.verdict, Verdict::Applied, "{posted:?}");
+    manager.sync().await.unwrap();
+    assert_eq!(
+        manager
+            .receipts()
+            .unwrap()
+            .iter()
+            .filter(|r| r.verdict == Verdict::Applied)
+            .count(),
+        3
+    );
+
+    // Anyone reads the public notice, with no login.
+    let public = server.get("/v1/public/notices", None).await;
+    let notices = public.ok(200)["notices"].as_array().unwrap().clone();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["enterprise"], "福鼎市海晟紫菜加工厂");
+    assert_eq!(notices[0]["risks"], json!(["燃气储罐"]));
+    assert_eq!(notices[0]["version"], 1);
+
+    // The office sees who signed, and which enterprises have not.
+    let mut browser = Browser::signed_in(&server, "admin", ADMIN_PASSWORD).await;
+    let list = browser.get("/console/commitments").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("刘建国"), "{}", list.body);
+    assert!(
+        list.body
+            .contains(&format!("/console/photos/{page}/original"))
+    );
+    let missing = browser.get("/console/commitments?show=missing").await;
+    assert!(!missing.body.contains("海晟紫菜"), "{}", missing.body);
+    assert!(
+        missing.body.contains("未签署"),
+        "other enterprises have not signed"
+    );
+    let detail = browser
+        .get(&format!("/console/enterprises/{enterprise}"))
+        .await;
+    assert!(
+        detail
+            .body
+            .contains(&format!("{year} 年：刘建国 于 {year}-01-05 签署")),
+        "{}",
+        detail.body
+    );
+    assert!(
+        detail
+            .body
+            .contains("燃气储罐重大安全风险公告（第 1 版） · 公开"),
+        "{}",
+        detail.body
+    );
+
+    // Version 2 kept inside the enterprise: off the public list. Then taken down.
+    let (_, internal) = manager
+        .capture("notice.publish", &notice_id, notice(2, false), vec![])
+        .unwrap();
+    assert_eq!(internal.verdict, Verdict::Applied, "{internal:?}");
+    manager.sync().await.unwrap();
+    let public = server.get("/v1/public/notices", None).await;
+    assert_eq!(public.ok(200)["notices"], json!([]));
+    let (_, down) = manager
+        .capture(
+            "notice.withdraw",
+            &notice_id,
+            json!({"note": "储罐已拆除"}),
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(down.verdict, Verdict::Applied, "{down:?}");
+    manager.sync().await.unwrap();
+    let detail = browser
+        .get(&format!("/console/enterprises/{enterprise}"))
+        .await;
+    assert!(
+        detail.body.contains("已撤下：储罐已拆除"),
+        "{}",
+        detail.body
+    );
+}

@@ -549,6 +549,7 @@ pub const OPERATIONS: &[(&str, &[&[&str]])] = &[
     ("search_enterprises", &[&["forbidden"]]),
     ("enterprise_map", &[]),
     ("public_articles", &[]),
+    ("public_notices", &[]),
     ("public_article", &[&["article-not-found"]]),
     ("upload_options", &[]),
     (

@@ -1,4 +1,5 @@
-//! What anyone may read without logging in: published safety-awareness articles (宣传稿件).
+//! What anyone may read without logging in: published safety-awareness articles (宣传稿件) and
+//! the notices of major safety risks (重大安全风险公告) enterprises make public.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use super::error::ApiError;
 use super::{ApiTags, AppState};
 use anjian_sync::entity::EntityType;
 use anjian_sync::kinds::article::{Article, ArticleState};
+use anjian_sync::kinds::notice::Notice;
 use anjian_sync::protocol::Projection;
 
 /// The `Public` tag.
@@ -75,6 +77,34 @@ fn published(projection: &Projection) -> Option<PublicArticle> {
             updated_at_ms: projection.received_at_ms,
         }
     })
+}
+
+/// A notice of major safety risks (重大安全风险公告) its enterprise made public.
+#[derive(Debug, Object)]
+pub struct PublicNotice {
+    /// Its id.
+    pub id: String,
+    /// The enterprise's name (企业名称).
+    pub enterprise: String,
+    /// Title (公告标题).
+    pub title: String,
+    /// The text: the risk, its controls, the emergency measures.
+    pub body: String,
+    /// Whom to call.
+    pub contact: String,
+    /// The risks it is about (风险点名称).
+    pub risks: Vec<String>,
+    /// Its version.
+    pub version: u32,
+    /// When it was last changed, ms since the epoch.
+    pub updated_at_ms: i64,
+}
+
+/// Public notices.
+#[derive(Debug, Object)]
+pub struct PublicNotices {
+    /// Newest change first.
+    pub notices: Vec<PublicNotice>,
 }
 
 /// An HTTP date (RFC 9110), e.g. `Sat, 28 Nov 2026 14:00:00 GMT`.
@@ -152,5 +182,65 @@ impl PublicApi {
         }
         let modified = http_date(article.updated_at_ms);
         Ok(OneArticle::Ok(Json(article), etag, modified))
+    }
+
+    /// Notices of major safety risks (重大安全风险公告) that enterprises made public, newest
+    /// first; withdrawn ones are not listed. No login needed.
+    #[oai(
+        path = "/v1/public/notices",
+        method = "get",
+        operation_id = "public_notices"
+    )]
+    async fn notices(&self, state: Data<&Arc<AppState>>) -> Result<Json<PublicNotices>, ApiError> {
+        let all = state.sync.entities_of_type(EntityType::Notice).await?;
+        let sync = &state.sync;
+        let named = |entity_type: EntityType| async move {
+            Ok::<_, ApiError>(
+                sync.entities_of_type(entity_type)
+                    .await?
+                    .into_iter()
+                    .map(|p| {
+                        let name = p.entity.body["name"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string();
+                        (p.entity.id, name)
+                    })
+                    .collect::<std::collections::HashMap<String, String>>(),
+            )
+        };
+        let enterprises = named(EntityType::Enterprise).await?;
+        let risks = named(EntityType::RiskPoint).await?;
+        let mut notices: Vec<PublicNotice> = all
+            .iter()
+            .filter(|p| !p.entity.deleted)
+            .filter_map(|p| {
+                let notice: Notice = serde::Deserialize::deserialize(&p.entity.body).ok()?;
+                (notice.content.public && notice.withdrawn.is_none()).then(|| PublicNotice {
+                    id: p.entity.id.clone(),
+                    enterprise: enterprises
+                        .get(&notice.content.enterprise_id)
+                        .cloned()
+                        .unwrap_or_default(),
+                    risks: notice
+                        .content
+                        .risk_points
+                        .iter()
+                        .filter_map(|id| risks.get(id).cloned())
+                        .collect(),
+                    title: notice.content.title,
+                    body: notice.content.body,
+                    contact: notice.content.contact,
+                    version: notice.content.version,
+                    updated_at_ms: p.received_at_ms,
+                })
+            })
+            .collect();
+        notices.sort_by(|a, b| {
+            b.updated_at_ms
+                .cmp(&a.updated_at_ms)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(Json(PublicNotices { notices }))
     }
 }

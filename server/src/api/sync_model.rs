@@ -148,7 +148,8 @@ pub struct Event {
     /// `meeting.submit`, `meeting.amend`, `hazard.report`, `hazard.transition`,
     /// `hazard.deadline`, `article.save`, `article.submit`, `article.review`,
     /// `article.withdraw`, `template.publish`, `inspection.submit`, `inspection.amend`,
-    /// `issue.handle`, `briefing.record`, `risk.assess`, `risk.retire`, `card.publish`. Any
+    /// `issue.handle`, `briefing.record`, `risk.assess`, `risk.retire`, `card.publish`, `commitment.sign`,
+    /// `notice.publish`, `notice.withdraw`. Any
     /// other kind is taken and quarantined (`unknown-kind`).
     pub kind: String,
     /// The entity it is about.
@@ -285,6 +286,10 @@ pub enum EntityType {
     RiskPoint,
     /// One of a post's three cards (三卡).
     Card,
+    /// Yearly safety commitment (主体责任告知承诺).
+    Commitment,
+    /// Notice of major safety risks (重大安全风险公告).
+    Notice,
 }
 
 /// Whose an entity is.

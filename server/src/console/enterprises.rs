@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use anjian_sync::access::Role;
 use anjian_sync::entity::EntityType;
+use anjian_sync::kinds::commitment::Commitment;
 use anjian_sync::kinds::enterprise::{Enterprise, RiskColour, Scale};
+use anjian_sync::kinds::notice::Notice;
 use anjian_sync::kinds::risk::{RiskLevel, RiskPoint};
 use anjian_sync::kinds::team::TeamRecord;
 use anjian_sync::kinds::worker::Worker;
@@ -336,6 +338,10 @@ struct EnterprisePage {
     colour_source: String,
     /// Its live risk points (风险点) by level, highest first.
     by_level: [usize; 4],
+    /// This year's commitment (主体责任告知承诺), signed or not.
+    commitment: String,
+    /// Its notices of major risks (重大安全风险公告): (title and version, state).
+    notices: Vec<(String, String)>,
 }
 
 /// The day 30 days after `today` (`YYYY-MM-DD`).
@@ -426,6 +432,40 @@ async fn enterprise_page(
     let risk_points = of_enterprise(state, caller, EntityType::RiskPoint, id)
         .await
         .map_err(|err| failed(&err))?;
+    let year = today.get(..4).unwrap_or_default();
+    let commitment = of_enterprise(state, caller, EntityType::Commitment, id)
+        .await
+        .map_err(|err| failed(&err))?
+        .into_iter()
+        .filter_map(|p| serde_json::from_value::<Commitment>(p.entity.body).ok())
+        .find(|c| c.content.year == year)
+        .map_or_else(
+            || format!("{year} 年：未签署"),
+            |c| {
+                format!(
+                    "{year} 年：{} 于 {} 签署",
+                    c.content.principal, c.content.signed_on
+                )
+            },
+        );
+    let mut notices: Vec<(String, String)> = of_enterprise(state, caller, EntityType::Notice, id)
+        .await
+        .map_err(|err| failed(&err))?
+        .into_iter()
+        .filter_map(|p| serde_json::from_value::<Notice>(p.entity.body).ok())
+        .map(|n| {
+            let state = match (&n.withdrawn, n.content.public) {
+                (Some(why), _) => format!("已撤下：{why}"),
+                (None, true) => "公开".to_string(),
+                (None, false) => "企业内部".to_string(),
+            };
+            (
+                format!("{}（第 {} 版）", n.content.title, n.content.version),
+                state,
+            )
+        })
+        .collect();
+    notices.sort();
     let colour = colours(state)
         .await
         .map_err(|err| failed(&err))?
@@ -558,6 +598,8 @@ async fn enterprise_page(
         row: row(id, &enterprise, colour, &names),
         colour_source,
         by_level,
+        commitment,
+        notices,
     })
 }
 

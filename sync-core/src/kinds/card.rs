@@ -19,8 +19,8 @@ use super::risk::RiskPoint;
 use crate::entity::{Entity, EntityScope, EntityType, derived_id};
 use crate::event::EventBody;
 use crate::judge::{
-    Actor, Kind, Reject, Related, check_id, check_text, in_enterprise_grid, manager_or_admin,
-    record_entity,
+    Actor, Kind, Reject, Related, check_id, check_next_version, check_text, in_enterprise_grid,
+    manager_or_admin, record_entity,
 };
 
 /// Which of the three cards.
@@ -282,15 +282,7 @@ impl Kind for CardPublish {
     ) -> Result<Entity, Reject> {
         let previous = current.map(card_of).transpose()?;
         let now = previous.as_ref().map_or(0, |p| p.content.version);
-        if content.version != now.saturating_add(1) {
-            return Err(Reject::conflict(
-                "stale-version",
-                format!(
-                    "this publication makes version {} but the card is at version {now}: someone published first; look at it again",
-                    content.version
-                ),
-            ));
-        }
+        check_next_version(now, content.version, "card")?;
         let mut history = Vec::new();
         if let Some(p) = previous {
             history = p.history;

@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use super::tests::{
-    briefing_payload, card_payload, enterprise_e1, event, inspector, lead, manager,
-    meeting_payload, report_payload, risk_payload, teams, transition,
+    briefing_payload, card_payload, commitment_payload, enterprise_e1, event, inspector, lead,
+    manager, meeting_payload, notice_payload, report_payload, risk_payload, teams, transition,
 };
 use crate::access::{Role, Scopes};
 use crate::entity::Entity;
@@ -92,6 +92,22 @@ fn cases() -> Vec<Case> {
         &teams(),
     );
     let graded = super::tests::graded_e1();
+    let mut major = risk_payload(1);
+    major["assessment"] = json!({"method": "ls", "l": 5, "s": 5});
+    let major = made(
+        &event("risk.assess", major, 0),
+        &owner,
+        Some(&graded.1),
+        &graded.0,
+    );
+    let mut with_major = graded.0.clone();
+    with_major.insert(major.id.clone(), major.clone());
+    let notice = made(
+        &event("notice.publish", notice_payload(&major.id, 1), 0),
+        &owner,
+        None,
+        &with_major,
+    );
     let risk_point = made(
         &event("risk.assess", risk_payload(0), 0),
         &owner,
@@ -246,6 +262,27 @@ fn cases() -> Vec<Case> {
             event: event("card.publish", card_payload(&graded.1.id, 1), 0),
             current: None,
             related: graded.0.clone(),
+            allowed: &["admin", "enterprise_manager"],
+        },
+        Case {
+            name: "commitment.sign",
+            event: event("commitment.sign", commitment_payload(), 1),
+            current: None,
+            related: enterprise_e1(),
+            allowed: &["admin", "enterprise_manager"],
+        },
+        Case {
+            name: "notice.publish",
+            event: event("notice.publish", notice_payload(&major.id, 1), 0),
+            current: None,
+            related: with_major.clone(),
+            allowed: &["admin", "enterprise_manager"],
+        },
+        Case {
+            name: "notice.withdraw",
+            event: event("notice.withdraw", json!({"note": "风险已消除"}), 0),
+            current: Some(notice),
+            related: with_major,
             allowed: &["admin", "enterprise_manager"],
         },
         Case {

@@ -16,17 +16,21 @@
 //! - [`risk`]: `risk.assess`, `risk.retire` — risk points (风险点), graded by L×S or LEC, each
 //!   re-assessment a new version with the earlier kept.
 //! - [`card`]: `card.publish` — a post's three cards (三卡), versioned, covering its graded risks.
+//! - [`commitment`]: `commitment.sign` — the principal's yearly commitment (主体责任告知承诺).
+//! - [`notice`]: `notice.publish`, `notice.withdraw` — notices of major risks (重大安全风险公告).
 //! - [`issue`]: `issue.handle` — the office marks a sync issue (同步问题) handled, with a note.
 
 pub mod article;
 pub mod briefing;
 pub mod card;
+pub mod commitment;
 pub mod enterprise;
 pub mod grid;
 pub mod hazard;
 pub mod inspection;
 pub mod issue;
 pub mod meeting;
+pub mod notice;
 pub mod risk;
 pub mod team;
 pub mod worker;

@@ -21,7 +21,7 @@ use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
 use crate::judge::{
     Actor, Kind, Reject, Related, check_id, check_text, in_enterprise_grid, manager_or_admin,
-    record_entity,
+    record_entity, registered_enterprise,
 };
 
 /// The accident types of GB 6441-86 (企业职工伤亡事故分类), the classes a risk may cause.
@@ -418,16 +418,7 @@ impl Kind for RiskAssess {
     }
 
     fn check_related(r: &RiskAssessment, related: &Related) -> Result<(), Reject> {
-        match related.get(&r.enterprise_id) {
-            Some(e) if e.entity_type == EntityType::Enterprise && !e.deleted => Ok(()),
-            _ => Err(Reject::quarantine(
-                "unknown-enterprise",
-                format!(
-                    "there is no enterprise {}; the office registers it first",
-                    r.enterprise_id
-                ),
-            )),
-        }
+        registered_enterprise(related, &r.enterprise_id)
     }
 
     fn refine_scope(scope: EntityScope, r: &RiskAssessment, related: &Related) -> EntityScope {

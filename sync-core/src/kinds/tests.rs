@@ -94,38 +94,39 @@ pub(crate) fn judge(event: &EventBody, actor: &Actor, current: Option<&Entity>) 
 pub(crate) const ENTITY: &str = "0192f3a0-0000-7000-8000-0000000000a1";
 const PHOTO: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
+/// The id an entity of `kind` takes from its payload, for the kinds whose ids are derived.
+fn derived_entity_id(kind: &str, payload: &Value) -> Option<String> {
+    let text = |key: &str| payload[key].as_str().unwrap_or_default();
+    Some(match kind {
+        "meeting.submit" => crate::kinds::meeting::meeting_id(
+            text("enterprise_id"),
+            text("team_id"),
+            text("date"),
+            text("shift"),
+            serde_json::from_value(payload["slot"].clone()).ok()?,
+        ),
+        "briefing.record" => crate::kinds::briefing::briefing_id(
+            text("enterprise_id"),
+            text("team_id"),
+            text("date"),
+            text("shift"),
+            text("worker_id"),
+        ),
+        "card.publish" => crate::kinds::card::card_id(
+            text("enterprise_id"),
+            text("post"),
+            serde_json::from_value(payload["card"].clone()).ok()?,
+        ),
+        "commitment.sign" => {
+            crate::kinds::commitment::commitment_id(text("enterprise_id"), text("year"))
+        }
+        _ => return None,
+    })
+}
+
 pub(crate) fn event(kind: &str, payload: Value, photos: usize) -> EventBody {
-    // A meeting's id follows from its team, date, shift and slot.
-    let entity_id =
-        match serde_json::from_value::<crate::kinds::meeting::MeetingContent>(payload.clone()) {
-            Ok(m) if kind == "meeting.submit" => crate::kinds::meeting::meeting_id(
-                &m.enterprise_id,
-                &m.team_id,
-                &m.date,
-                &m.shift,
-                m.slot,
-            ),
-            _ => match serde_json::from_value::<crate::kinds::briefing::BriefingContent>(
-                payload.clone(),
-            ) {
-                Ok(b) if kind == "briefing.record" => crate::kinds::briefing::briefing_id(
-                    &b.enterprise_id,
-                    &b.team_id,
-                    &b.date,
-                    &b.shift,
-                    &b.worker_id,
-                ),
-                _ => {
-                    match serde_json::from_value::<crate::kinds::card::CardContent>(payload.clone())
-                    {
-                        Ok(c) if kind == "card.publish" => {
-                            crate::kinds::card::card_id(&c.enterprise_id, &c.post, c.card)
-                        }
-                        _ => ENTITY.into(),
-                    }
-                }
-            },
-        };
+    // Meetings, briefings, cards and commitments take their ids from what they are.
+    let entity_id = derived_entity_id(kind, &payload).unwrap_or_else(|| ENTITY.into());
     EventBody {
         v: 1,
         device_id: "0192f3a0-0000-7000-8000-000000000001".into(),
@@ -219,6 +220,17 @@ pub(crate) fn graded_e1() -> (Related, Entity) {
     .expect("the fixture's risk point is applied");
     related.insert(point.id.clone(), point.clone());
     (related, point)
+}
+
+pub(crate) fn commitment_payload() -> Value {
+    json!({"enterprise_id": "e1", "year": "2026", "principal": "刘建国",
+           "pledges": ["严格落实安全生产主体责任", "每月组织一次隐患自查"], "signed_on": "2026-01-05"})
+}
+
+pub(crate) fn notice_payload(risk_point: &str, version: u32) -> Value {
+    json!({"enterprise_id": "e1", "version": version, "title": "液氨储罐区重大安全风险公告",
+           "risk_points": [risk_point], "body": "液氨泄漏可致中毒；已设泄漏报警与喷淋；泄漏时向上风向撤离。",
+           "contact": "刘建国 13800000000", "public": true})
 }
 
 pub(crate) fn report_payload(level: &str) -> Value {
@@ -1612,4 +1624,149 @@ fn a_posts_cards_are_versioned_and_cover_its_graded_risks() {
         Verdict::Quarantined,
         "unknown-card",
     );
+}
+
+#[test]
+fn a_commitment_is_signed_once_a_year_with_its_photo() {
+    use crate::kinds::commitment::commitment_id;
+    let zhou = manager("zhou", "e1");
+    let related = enterprise_e1();
+    let sign = |payload: Value, photos: usize, current: Option<&Entity>| {
+        crate::judge::judge(
+            &event("commitment.sign", payload, photos),
+            &zhou,
+            current,
+            &related,
+        )
+    };
+    let signed = applied(sign(commitment_payload(), 1, None));
+    assert_eq!(signed.id, commitment_id("e1", "2026"));
+    assert_eq!(signed.body["photos"].as_array().map(Vec::len), Some(1));
+    assert_eq!(signed.scope.buckets(), ["enterprise:e1", "grid:g1", "town"]);
+    refused(
+        &sign(commitment_payload(), 1, Some(&signed)),
+        Verdict::Conflict,
+        "already-submitted",
+    );
+    refused(
+        &sign(commitment_payload(), 0, None),
+        Verdict::Quarantined,
+        "photo-required",
+    );
+    let mut moved = event("commitment.sign", commitment_payload(), 1);
+    moved.entity_id = commitment_id("e1", "2025");
+    refused(
+        &crate::judge::judge(&moved, &zhou, None, &related),
+        Verdict::Quarantined,
+        "commitment-id-mismatch",
+    );
+    for (field, bad) in [
+        ("year", json!("26")),
+        ("year", json!("1999")),
+        ("pledges", json!([])),
+        ("signed_on", json!("2026-02-30")),
+    ] {
+        let mut payload = commitment_payload();
+        payload[field] = bad;
+        refused(
+            &sign(payload, 1, None),
+            Verdict::Quarantined,
+            "payload-invalid",
+        );
+    }
+    // A leap day is a day; the thirtieth of February is not.
+    let mut leap = commitment_payload();
+    leap["year"] = json!("2028");
+    leap["signed_on"] = json!("2028-02-29");
+    applied(sign(leap, 1, None));
+    refused(
+        &crate::judge::judge(
+            &event("commitment.sign", commitment_payload(), 1),
+            &lead("wang", "e1", "t1"),
+            None,
+            &related,
+        ),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+}
+
+#[test]
+fn a_notice_is_about_live_major_risks_and_versioned() {
+    let zhou = manager("zhou", "e1");
+    let (mut related, general) = graded_e1();
+    // The fixture's risk point is 一般 (3×4): no notice names it.
+    let publish = |payload: Value, current: Option<&Entity>, related: &Related| {
+        crate::judge::judge(
+            &event("notice.publish", payload, 0),
+            &zhou,
+            current,
+            related,
+        )
+    };
+    refused(
+        &publish(notice_payload(&general.id, 1), None, &related),
+        Verdict::Quarantined,
+        "not-major-risk",
+    );
+    let mut major = risk_payload(1);
+    major["assessment"] = json!({"method": "ls", "l": 4, "s": 5});
+    let major = applied(crate::judge::judge(
+        &event("risk.assess", major, 0),
+        &zhou,
+        Some(&general),
+        &related,
+    ));
+    related.insert(major.id.clone(), major.clone());
+    let first = applied(publish(notice_payload(&major.id, 1), None, &related));
+    assert_eq!(first.body["public"], true);
+    assert_eq!(
+        first.scope.buckets(),
+        ["directory:e1", "enterprise:e1", "grid:g1", "town"]
+    );
+    let second = applied(publish(
+        notice_payload(&major.id, 2),
+        Some(&first),
+        &related,
+    ));
+    assert_eq!(second.body["history"][0]["content"]["version"], 1);
+    refused(
+        &publish(notice_payload(&major.id, 2), Some(&second), &related),
+        Verdict::Conflict,
+        "stale-version",
+    );
+    let withdraw = event("notice.withdraw", json!({"note": "储罐已拆除"}), 0);
+    let withdrawn = applied(crate::judge::judge(
+        &withdraw,
+        &zhou,
+        Some(&second),
+        &related,
+    ));
+    assert_eq!(withdrawn.body["withdrawn"], "储罐已拆除");
+    refused(
+        &publish(notice_payload(&major.id, 3), Some(&withdrawn), &related),
+        Verdict::Conflict,
+        "notice-withdrawn",
+    );
+    refused(
+        &crate::judge::judge(&withdraw, &zhou, Some(&withdrawn), &related),
+        Verdict::Conflict,
+        "notice-withdrawn",
+    );
+    for change in [
+        json!({"version": 0}),
+        json!({"risk_points": []}),
+        json!({"title": ""}),
+        json!({"body": "字".repeat(2001)}),
+    ] {
+        let mut bad = notice_payload(&major.id, 1);
+        for (k, v) in change.as_object().unwrap() {
+            bad[k] = v.clone();
+        }
+        refused(
+            &publish(bad, None, &related),
+            Verdict::Quarantined,
+            "payload-invalid",
+        );
+    }
 }
