@@ -30,6 +30,7 @@ pub(crate) enum TypeArg {
     Card,
     Commitment,
     Notice,
+    Schedule,
     Inspection,
     Article,
     Enterprise,
@@ -50,6 +51,7 @@ impl TypeArg {
             TypeArg::Card => EntityType::Card,
             TypeArg::Commitment => EntityType::Commitment,
             TypeArg::Notice => EntityType::Notice,
+            TypeArg::Schedule => EntityType::Schedule,
             TypeArg::Inspection => EntityType::Inspection,
             TypeArg::Article => EntityType::Article,
             TypeArg::Enterprise => EntityType::Enterprise,
@@ -287,6 +289,18 @@ pub(crate) fn summary(entity: &Entity) -> String {
                 " (withdrawn)"
             }
         ),
+        EntityType::Schedule => {
+            let last = &body["versions"][body["versions"]
+                .as_array()
+                .map_or(0, |v| v.len().saturating_sub(1))];
+            format!(
+                "{} from {}: {} × {}",
+                text("team_id"),
+                last["from"].as_str().unwrap_or_default(),
+                last["shifts"],
+                last["slots"]
+            )
+        }
         EntityType::Template => format!("{} {}@{}", text("title"), text("code"), body["version"]),
         _ => {
             let name = text("name");
@@ -307,6 +321,7 @@ pub(crate) fn list(device: &Device, args: ListArgs) -> anyhow::Result<()> {
             EntityType::Card,
             EntityType::Commitment,
             EntityType::Notice,
+            EntityType::Schedule,
             EntityType::Article,
             EntityType::SyncIssue,
             EntityType::Enterprise,

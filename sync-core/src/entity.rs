@@ -58,6 +58,8 @@ pub enum EntityType {
     Commitment,
     /// A notice of major safety risks (重大安全风险公告).
     Notice,
+    /// A team's duty schedule (working calendar and duties).
+    Schedule,
 }
 
 impl EntityType {
@@ -79,6 +81,7 @@ impl EntityType {
             EntityType::Card => "card",
             EntityType::Commitment => "commitment",
             EntityType::Notice => "notice",
+            EntityType::Schedule => "schedule",
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
 use crate::kinds::{
     article, briefing, card, commitment, enterprise, grid, hazard, inspection, issue, meeting,
-    notice, risk, team, worker,
+    notice, risk, schedule, team, worker,
 };
 
 /// The person behind an event: the user its device is enrolled to, with their grant at judgement.
@@ -229,6 +229,7 @@ kinds!(
     commitment::CommitmentSign,
     notice::NoticePublish,
     notice::NoticeWithdraw,
+    schedule::ScheduleSave,
     hazard::HazardReport,
     hazard::HazardTransition,
     hazard::HazardDeadline,

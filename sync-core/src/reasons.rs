@@ -108,6 +108,17 @@ pub const REASONS: &[(&str, &str)] = &[
     ("commitment-id-mismatch", "承诺书编号与企业、年度不符。"),
     ("not-major-risk", "公告所列风险点不是在用的重大风险点。"),
     ("notice-withdrawn", "此公告已撤下，请发布新的公告。"),
+    // Duty schedules (班组工作日历).
+    ("schedule-id-mismatch", "工作日历编号与企业、班组不符。"),
+    (
+        "schedule-empty",
+        "工作日历每天都是休息日，没有任何应开展的活动。",
+    ),
+    (
+        "not-a-working-day",
+        "该班组这一天不上班（休息日或工作日历生效之前），不应有此记录。",
+    ),
+    ("unknown-shift", "该班组没有这个班次。"),
     // The office's records.
     ("credit-code-invalid", "统一社会信用代码格式不正确。"),
     ("grid-id-mismatch", "网格编号与网格代码不符。"),

@@ -91,6 +91,9 @@ fn payload_of(kind: &str) -> (Value, Vec<String>, Option<String>, Option<u64>) {
             "body": "风险：液氨泄漏可致中毒、爆炸。\n措施：泄漏报警联锁排风。\n应急：向上风向撤离，拨打119。",
             "contact": "郑海波 13900000000", "public": true})),
         "notice.withdraw" => none(json!({"note": "制冷系统改用氟利昂，液氨已清空"})),
+        "schedule.save" => none(json!({"enterprise_id": "e-seaweed-01", "team_id": "t1",
+            "from": "2026-12-01", "shifts": ["早班", "夜班"], "slots": ["pre_shift", "handover"],
+            "rest_weekdays": [7], "rest_days": ["2027-01-01"], "crew": 6})),
         "risk.retire" => none(json!({"note": "烘干炉已拆除，改用热泵"})),
         "meeting.amend" => none(json!({"note": "补记到会人员", "changes": {"host": "黄小兰"}})),
         "hazard.report" => (

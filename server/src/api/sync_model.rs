@@ -149,7 +149,7 @@ pub struct Event {
     /// `hazard.deadline`, `article.save`, `article.submit`, `article.review`,
     /// `article.withdraw`, `template.publish`, `inspection.submit`, `inspection.amend`,
     /// `issue.handle`, `briefing.record`, `risk.assess`, `risk.retire`, `card.publish`, `commitment.sign`,
-    /// `notice.publish`, `notice.withdraw`. Any
+    /// `notice.publish`, `notice.withdraw`, `schedule.save`. Any
     /// other kind is taken and quarantined (`unknown-kind`).
     pub kind: String,
     /// The entity it is about.
@@ -290,6 +290,8 @@ pub enum EntityType {
     Commitment,
     /// Notice of major safety risks (重大安全风险公告).
     Notice,
+    /// A team's duty schedule (班组工作日历与安全活动安排).
+    Schedule,
 }
 
 /// Whose an entity is.

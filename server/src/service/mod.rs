@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod blobs;
+pub mod compliance;
 pub mod dashboard;
 pub mod directory;
 pub mod images;

@@ -151,7 +151,7 @@ fn is(wanted: Option<&str>, value: &str) -> bool {
 }
 
 impl Office {
-    async fn visible(
+    pub(crate) async fn visible(
         sync: &SyncService,
         caller: &Caller,
         entity_type: EntityType,

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::SyncService;
 use crate::service::accounts::Caller;
+use crate::service::office::Office;
 use crate::store::model::{Device, LoginMethod, SecretHash, Session, UnixMillis, User};
 use crate::store::{RedbStore, SyncStore};
 
@@ -168,6 +169,18 @@ impl Phone {
         payload: serde_json::Value,
         photos: usize,
     ) -> SignedEvent {
+        self.sign_at(kind, entity, payload, photos, 1_764_300_000_000)
+    }
+
+    /// [`Phone::sign_raw`], captured at `wall_ms` by the device's clock.
+    fn sign_at(
+        &mut self,
+        kind: &str,
+        entity: &str,
+        payload: serde_json::Value,
+        photos: usize,
+        wall_ms: i64,
+    ) -> SignedEvent {
         self.seq += 1;
         let body = EventBody {
             v: 1,
@@ -182,7 +195,7 @@ impl Phone {
             template_ref: None,
             base_rev: None,
             captured: Captured {
-                wall_ms: 1_764_300_000_000,
+                wall_ms,
                 tz_offset_min: 480,
             },
         };
@@ -451,6 +464,225 @@ fn an_enterprises_colour_made_again_at_open_follows_its_risk_points() {
     let reopened = RedbStore::open(&dir.path().join("p.redb")).unwrap();
     assert_eq!(colour(&reopened).as_deref(), Some("red"));
     assert_eq!(kept_counts(&reopened), kept);
+}
+
+/// Pushes `events` of `phone` with the device's clock agreeing with the server's: their capture
+/// times are believed as claimed.
+fn push_now(
+    rt: &tokio::runtime::Runtime,
+    service: &SyncService,
+    phone: &Phone,
+    events: &[SignedEvent],
+) -> Vec<Receipt> {
+    let request = PushRequest {
+        device_id: phone.id.to_string(),
+        device_clock_ms: UnixMillis::now().0,
+        events: events.to_vec(),
+    };
+    let response = rt.block_on(service.push(&phone.caller, request)).unwrap();
+    assert!(response.refused.is_none(), "{response:?}");
+    response.receipts
+}
+
+/// 08:00 in China on `day` (`YYYY-MM-DD`), ms.
+fn morning(day: &str) -> i64 {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(day, &format).unwrap();
+    date.midnight().assume_utc().unix_timestamp() * 1000
+}
+
+#[test]
+fn compliance_over_a_month_is_what_a_count_by_hand_gives() {
+    use anjian_sync::kinds::briefing::briefing_id;
+    use anjian_sync::kinds::meeting::{Slot, meeting_id};
+    use anjian_sync::kinds::schedule::schedule_id;
+    let rt = runtime();
+    let (_dir, store, service) = setup();
+    let e = Uuid::now_v7().to_string();
+    let mut office = Phone::new(&store, 4, user("office", &[Role::Admin], Scopes::default()));
+    let workers = [Uuid::now_v7().to_string(), Uuid::now_v7().to_string()];
+    let mut set_up = vec![
+        office.sign_raw(
+            "enterprise.save",
+            &e,
+            json!({"name": "海晟紫菜", "credit_code": "91350982MA2YQ1234X", "industry": "紫菜加工",
+                   "scale": "below", "grid_id": "g1", "address": "沙埕村1号"}),
+            0,
+        ),
+        office.sign_raw(
+            "team.save",
+            &anjian_sync::kinds::team::team_id(&e, "t1"),
+            json!({"enterprise_id": e, "code": "t1", "name": "烘干一班", "slots": ["pre_shift", "mid_shift", "handover"]}),
+            0,
+        ),
+    ];
+    for (worker, name) in workers.iter().zip(["陈阿妹", "林国强"]) {
+        set_up.push(office.sign_raw(
+            "worker.save",
+            worker,
+            json!({"enterprise_id": e, "team_id": "t1", "name": name, "post": "烘干工"}),
+            0,
+        ));
+    }
+    // October 2026: the 1st (National Day) off, Sundays off, one shift, the pre-shift meeting,
+    // two workers briefed; from the 16th the handover meeting too.
+    let schedule = schedule_id(&e, "t1");
+    let version = |from: &str, slots: Vec<&str>| {
+        json!({"enterprise_id": e, "team_id": "t1", "from": from, "shifts": ["早班"],
+               "slots": slots, "rest_weekdays": [7], "rest_days": ["2026-10-01"], "crew": 2})
+    };
+    set_up.push(office.sign_raw(
+        "schedule.save",
+        &schedule,
+        version("2026-10-01", vec!["pre_shift"]),
+        0,
+    ));
+    set_up.push(office.sign_raw(
+        "schedule.save",
+        &schedule,
+        version("2026-10-16", vec!["pre_shift", "handover"]),
+        0,
+    ));
+    let receipts = push_now(&rt, &service, &office, &set_up);
+    assert!(
+        receipts.iter().all(|r| r.verdict == Verdict::Applied),
+        "{receipts:?}"
+    );
+
+    let mut lead = Phone::new(
+        &store,
+        5,
+        user(
+            "lead",
+            &[Role::TeamLead],
+            Scopes {
+                enterprise: Some(e.clone()),
+                team: Some("t1".into()),
+                ..Scopes::default()
+            },
+        ),
+    );
+    let meeting = |lead: &mut Phone, day: &str, slot: Slot, minutes: i64, captured: &str| {
+        let start = morning(day);
+        let payload = json!({"enterprise_id": e, "team_id": "t1", "date": day, "shift": "早班",
+            "slot": slot, "host": "陈阿妹", "started_at_ms": start, "ended_at_ms": start + minutes * 60_000,
+            "place": "烘干车间", "attendance": [{"name": "陈阿妹", "status": "present", "fit_for_duty": true, "ppe_ok": true}],
+            "topics": ["烘干炉温度控制"]});
+        lead.sign_at(
+            "meeting.submit",
+            &meeting_id(&e, "t1", day, "早班", slot),
+            payload,
+            1,
+            morning(captured) + 600_000,
+        )
+    };
+    let briefing = |lead: &mut Phone, day: &str, worker: &str, captured: &str| {
+        let payload = json!({"enterprise_id": e, "team_id": "t1", "date": day, "shift": "早班",
+            "worker_id": worker, "worker_name": "工人", "post": "烘干工", "points": ["烘干炉高温"],
+            "duration_s": 70, "started_at_ms": morning(day)});
+        lead.sign_at(
+            "briefing.record",
+            &briefing_id(&e, "t1", day, "早班", worker),
+            payload,
+            0,
+            morning(captured) + 600_000,
+        )
+    };
+    let events = vec![
+        meeting(&mut lead, "2026-10-02", Slot::PreShift, 3, "2026-10-02"), // on time, short
+        meeting(&mut lead, "2026-10-03", Slot::PreShift, 6, "2026-10-03"), // on time
+        meeting(&mut lead, "2026-10-05", Slot::PreShift, 6, "2026-10-06"), // late (补录)
+        meeting(&mut lead, "2026-10-16", Slot::PreShift, 6, "2026-10-16"), // on time
+        meeting(&mut lead, "2026-10-16", Slot::Handover, 6, "2026-10-16"), // on time, new slot
+        meeting(&mut lead, "2026-10-04", Slot::PreShift, 6, "2026-10-04"), // a Sunday: refused
+        meeting(&mut lead, "2026-10-01", Slot::PreShift, 6, "2026-10-01"), // a day off: refused
+        meeting(&mut lead, "2026-10-06", Slot::Handover, 6, "2026-10-06"), // not held before the 16th
+        briefing(&mut lead, "2026-10-02", &workers[0], "2026-10-02"),
+        briefing(&mut lead, "2026-10-02", &workers[1], "2026-10-02"),
+        briefing(&mut lead, "2026-10-05", &workers[0], "2026-10-07"), // late
+    ];
+    let receipts = push_now(&rt, &service, &lead, &events);
+    let verdicts: Vec<_> = receipts
+        .iter()
+        .map(|r| (r.verdict, r.reason.as_ref().map(|x| x.code.clone())))
+        .collect();
+    assert_eq!(
+        verdicts[5],
+        (Verdict::Quarantined, Some("not-a-working-day".to_string()))
+    );
+    assert_eq!(
+        verdicts[6],
+        (Verdict::Quarantined, Some("not-a-working-day".to_string()))
+    );
+    assert_eq!(
+        verdicts[7],
+        (Verdict::Quarantined, Some("slot-not-held".to_string()))
+    );
+    assert_eq!(
+        receipts
+            .iter()
+            .filter(|r| r.verdict == Verdict::Applied)
+            .count(),
+        8,
+        "{verdicts:?}"
+    );
+
+    // By hand: October has 31 days; off are the 1st and the Sundays 4, 11, 18, 25. Working days
+    // 2–15: 2 3 5 6 7 8 9 10 12 13 14 15 = 12, one meeting each; 16–31: 16 17 19 20 21 22 23 24
+    // 26 27 28 29 30 31 = 14, two each. Due 12 + 28 = 40; held on time 4 (2nd, 3rd, 16th × 2),
+    // late 1 (5th), missed 35; short 1 (2nd). Briefings: 26 working days × 2 = 52 due; done 3,
+    // late 1.
+    let found = rt
+        .block_on(Office::compliance(
+            &service,
+            &office.caller,
+            crate::service::compliance::period("2026-10-01", "2026-10-31").unwrap(),
+            None,
+            None,
+        ))
+        .unwrap();
+    let expected = crate::service::compliance::Tally {
+        due: 40,
+        on_time: 4,
+        late: 1,
+        missed: 35,
+        short: 1,
+        briefings_due: 52,
+        briefings_done: 3,
+        briefings_late: 1,
+    };
+    assert_eq!(found.town, expected);
+    assert_eq!(found.teams.len(), 1);
+    assert_eq!(found.enterprises[&e], expected);
+    assert_eq!(found.grids["g1"], expected);
+    assert_eq!(found.missed.len(), 35);
+    let first = &found.missed[0];
+    assert_eq!(
+        (first.day.as_str(), first.slot.as_str()),
+        ("2026-10-06", "pre_shift")
+    );
+    assert!(
+        found
+            .missed
+            .iter()
+            .any(|m| m.day == "2026-10-17" && m.slot == "handover")
+    );
+    assert!(!found.missed.iter().any(|m| m.day == "2026-10-16"));
+    assert!(
+        !found.missed.iter().any(|m| m.day == "2026-10-11"),
+        "a Sunday is not missed"
+    );
+    // Another grid's office sees none of it.
+    let other = rt
+        .block_on(Office::compliance(
+            &service,
+            &office.caller,
+            crate::service::compliance::period("2026-10-01", "2026-10-31").unwrap(),
+            Some("g2"),
+            None,
+        ))
+        .unwrap();
+    assert_eq!(other.town, crate::service::compliance::Tally::default());
 }
 
 fn hazard_ids() -> Vec<String> {

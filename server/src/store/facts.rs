@@ -113,10 +113,11 @@ impl FactView<'_> {
 
 /// The types the office keeps facts for. Risk points come before enterprises wherever facts
 /// are made in turn: an enterprise's colour follows its risk points' counters.
-pub const TYPES: [EntityType; 7] = [
+pub const TYPES: [EntityType; 8] = [
     EntityType::Hazard,
     EntityType::Inspection,
     EntityType::Meeting,
+    EntityType::Briefing,
     EntityType::RiskPoint,
     EntityType::Enterprise,
     EntityType::Team,
@@ -207,6 +208,22 @@ pub fn derive(
             fact.day = text(body, "date");
             fact.enterprise = text(body, "enterprise_id");
             fact.team = text(body, "team_id");
+            // The duty it answers: its shift and slot; shorter than five minutes is flagged.
+            fact.code = text(body, "shift").trim().to_string();
+            fact.state = text(body, "slot");
+            let minutes = body["ended_at_ms"]
+                .as_i64()
+                .unwrap_or(0)
+                .saturating_sub(body["started_at_ms"].as_i64().unwrap_or(0));
+            if minutes < 5 * 60_000 {
+                fact.level = "short".to_string();
+            }
+        }
+        EntityType::Briefing => {
+            fact.day = text(body, "date");
+            fact.enterprise = text(body, "enterprise_id");
+            fact.team = text(body, "team_id");
+            fact.code = text(body, "shift").trim().to_string();
         }
         EntityType::Enterprise => {
             fact.grid = text(body, "grid_id");
@@ -262,6 +279,29 @@ pub fn derive(
     Some(fact)
 }
 
+/// The counter of the meeting a team held in `slot` of `shift` on `day`:
+/// `duty_meeting|day|enterprise/team/shift/slot` (ids have no `/`; the shift's name is between the
+/// team and the slot).
+pub fn duty_meeting_key(
+    day: &str,
+    enterprise: &str,
+    team: &str,
+    shift: &str,
+    slot: &str,
+) -> String {
+    format!("duty_meeting|{day}|{enterprise}/{team}/{shift}/{slot}")
+}
+
+/// A team's counter of `metric` on `day`: `metric|day|enterprise/team`.
+pub fn duty_team_key(metric: &str, day: &str, enterprise: &str, team: &str) -> String {
+    format!("{metric}|{day}|{enterprise}/{team}")
+}
+
+/// Whether a duty was recorded after its day (补录): first captured on a later day, China time.
+fn late(fact: &Fact) -> bool {
+    anjian_sync::clock::china_date(fact.at_ms).as_str() > fact.day.as_str()
+}
+
 /// A counter's key.
 pub fn key(metric: &str, period: &str, grid: &str) -> String {
     format!("{metric}|{period}|{grid}")
@@ -312,7 +352,45 @@ pub fn counts(entity_type: EntityType, fact: &Fact) -> Vec<String> {
         }
         EntityType::Meeting => {
             keys.push(key("meetings", month, grid));
+            let duty = duty_meeting_key(
+                &fact.day,
+                &fact.enterprise,
+                &fact.team,
+                &fact.code,
+                &fact.state,
+            );
+            if late(fact) {
+                keys.push(format!(
+                    "duty_meeting_late|{}",
+                    duty.split_once('|').map_or("", |(_, rest)| rest)
+                ));
+            }
+            keys.push(duty);
+            if fact.level == "short" {
+                keys.push(duty_team_key(
+                    "duty_meeting_short",
+                    &fact.day,
+                    &fact.enterprise,
+                    &fact.team,
+                ));
+            }
             evidence(&mut keys);
+        }
+        EntityType::Briefing => {
+            keys.push(duty_team_key(
+                "duty_briefing",
+                &fact.day,
+                &fact.enterprise,
+                &fact.team,
+            ));
+            if late(fact) {
+                keys.push(duty_team_key(
+                    "duty_briefing_late",
+                    &fact.day,
+                    &fact.enterprise,
+                    &fact.team,
+                ));
+            }
         }
         EntityType::Enterprise => keys.push(key("enterprises", "-", grid)),
         EntityType::RiskPoint if COLOURS.contains(&fact.state.as_str()) => {
@@ -415,7 +493,8 @@ mod tests {
     #[test]
     fn a_record_without_a_grid_takes_its_enterprises() {
         let mut meeting = hazard(
-            json!({"date": "2025-12-02", "enterprise_id": "e9", "team_id": "t1"}),
+            json!({"date": "2025-12-02", "enterprise_id": "e9", "team_id": "t1", "shift": "早班",
+                "slot": "pre_shift", "started_at_ms": DEC_1, "ended_at_ms": DEC_1 + 300_000}),
             DEC_1,
         );
         meeting.entity.entity_type = EntityType::Meeting;
@@ -431,8 +510,45 @@ mod tests {
         assert_eq!(fact.grid, "g7");
         assert_eq!(
             counts(EntityType::Meeting, &fact),
-            ["meetings|2025-12|g7", "records|2025-12|g7"],
+            [
+                "meetings|2025-12|g7",
+                "duty_meeting|2025-12-02|e9/t1/早班/pre_shift",
+                "records|2025-12|g7"
+            ],
             "incomplete evidence is not counted complete"
+        );
+    }
+
+    #[test]
+    fn a_duty_recorded_after_its_day_is_late_and_a_meeting_under_five_minutes_short() {
+        let mut meeting = hazard(
+            json!({"date": "2025-11-30", "enterprise_id": "e1", "team_id": "t1", "shift": "夜班",
+                "slot": "handover", "started_at_ms": DEC_1, "ended_at_ms": DEC_1 + 299_999}),
+            DEC_1,
+        );
+        meeting.entity.entity_type = EntityType::Meeting;
+        let fact = derive(&meeting, None, |_| None, |_| None).unwrap();
+        assert_eq!(
+            counts(EntityType::Meeting, &fact),
+            [
+                "meetings|2025-11|g1",
+                "duty_meeting_late|2025-11-30|e1/t1/夜班/handover",
+                "duty_meeting|2025-11-30|e1/t1/夜班/handover",
+                "duty_meeting_short|2025-11-30|e1/t1",
+                "records|2025-11|g1",
+                "records_complete|2025-11|g1",
+            ]
+        );
+        // Captured on its own day (08:00 China time on 2025-12-01): on time.
+        let mut briefing = hazard(
+            json!({"date": "2025-12-01", "enterprise_id": "e1", "team_id": "t1", "shift": "早班"}),
+            DEC_1,
+        );
+        briefing.entity.entity_type = EntityType::Briefing;
+        let fact = derive(&briefing, None, |_| None, |_| None).unwrap();
+        assert_eq!(
+            counts(EntityType::Briefing, &fact),
+            ["duty_briefing|2025-12-01|e1/t1"]
         );
     }
 

@@ -49,16 +49,22 @@ pub const ENTITY_EVENTS: TableDefinition<(&str, u64), (u128, u64)> =
 /// [`super::facts::Fact`], kept with each change of a counted type. Derived data: a store whose
 /// facts table is empty (or has only an older version's) makes them again at start.
 pub const OFFICE_FACTS: TableDefinition<(&str, &str), &[u8]> =
-    TableDefinition::new("office-facts-1");
+    TableDefinition::new("office-facts-2");
 /// The office's counters, kept as facts change: `metric|period|grid[|enterprise]` → count
 /// (see [`super::facts::counts`]). A counter that falls to 0 is removed.
-pub const OFFICE_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("office-counts-1");
-/// The facts and counters of earlier versions, dropped once the current ones are made.
-pub const OLD_OFFICE_TABLES: [&str; 2] = ["office-facts-0", "office-counts-0"];
+pub const OFFICE_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("office-counts-2");
+/// The facts and counters of earlier versions, dropped once the current ones are made
+/// (version 2 counts the duties done: meetings by shift and slot, briefings).
+pub const OLD_OFFICE_TABLES: [&str; 4] = [
+    "office-facts-0",
+    "office-counts-0",
+    "office-facts-1",
+    "office-counts-1",
+];
 /// The earlier version's facts, read once when the current ones are made: they remember when
 /// a record was first seen, which its projection no longer says.
 pub const OLD_OFFICE_FACTS: TableDefinition<(&str, &str), &[u8]> =
-    TableDefinition::new("office-facts-0");
+    TableDefinition::new("office-facts-1");
 /// Blobs the store holds: sha256 (hex) → [`super::model::BlobMeta`]. A blob exists once its file
 /// is in place and this entry is committed.
 pub const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs-0");

@@ -156,6 +156,7 @@ impl Kind for BriefingRecord {
             b.enterprise_id.clone(),
             b.worker_id.clone(),
             card_id(&b.enterprise_id, &b.post, CardKind::RiskNotice),
+            super::schedule::schedule_id(&b.enterprise_id, &b.team_id),
         ]
     }
 
@@ -184,6 +185,11 @@ impl Kind for BriefingRecord {
                     b.enterprise_id, b.worker_id
                 ),
             ));
+        }
+        // A team with a schedule is briefed on the days and shifts it works.
+        if let Some(schedule) = super::schedule::schedule_of(related, &b.enterprise_id, &b.team_id)
+        {
+            schedule.check_duty(&b.date, &b.shift)?;
         }
         // The card read is a version the post's risk-notice card (风险告知卡) has had.
         if let Some(version) = b.card_version {

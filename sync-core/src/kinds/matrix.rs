@@ -4,7 +4,8 @@ use serde_json::json;
 
 use super::tests::{
     briefing_payload, card_payload, commitment_payload, enterprise_e1, event, inspector, lead,
-    manager, meeting_payload, notice_payload, report_payload, risk_payload, teams, transition,
+    manager, meeting_payload, notice_payload, report_payload, risk_payload, schedule_payload,
+    teams, transition,
 };
 use crate::access::{Role, Scopes};
 use crate::entity::Entity;
@@ -283,6 +284,13 @@ fn cases() -> Vec<Case> {
             event: event("notice.withdraw", json!({"note": "风险已消除"}), 0),
             current: Some(notice),
             related: with_major,
+            allowed: &["admin", "enterprise_manager"],
+        },
+        Case {
+            name: "schedule.save",
+            event: event("schedule.save", schedule_payload("2026-12-01"), 0),
+            current: None,
+            related: teams(),
             allowed: &["admin", "enterprise_manager"],
         },
         Case {

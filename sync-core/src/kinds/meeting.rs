@@ -302,6 +302,7 @@ impl Kind for MeetingSubmit {
         vec![
             super::team::team_id(&m.enterprise_id, &m.team_id),
             m.enterprise_id.clone(),
+            super::schedule::schedule_id(&m.enterprise_id, &m.team_id),
         ]
     }
 
@@ -327,7 +328,13 @@ impl Kind for MeetingSubmit {
                     ),
                 )
             })?;
-        if !team.slots.contains(&m.slot) {
+        // A team with a schedule holds the slots of the version in effect that day, on the days
+        // and shifts it works; one without holds its own slots every day.
+        let slots = match super::schedule::schedule_of(related, &m.enterprise_id, &m.team_id) {
+            Some(schedule) => schedule.check_duty(&m.date, &m.shift)?.slots.clone(),
+            None => team.slots,
+        };
+        if !slots.contains(&m.slot) {
             return Err(Reject::quarantine(
                 "slot-not-held",
                 format!(

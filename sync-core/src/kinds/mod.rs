@@ -18,6 +18,7 @@
 //! - [`card`]: `card.publish` — a post's three cards (三卡), versioned, covering its graded risks.
 //! - [`commitment`]: `commitment.sign` — the principal's yearly commitment (主体责任告知承诺).
 //! - [`notice`]: `notice.publish`, `notice.withdraw` — notices of major risks (重大安全风险公告).
+//! - [`schedule`]: `schedule.save` — a team's working calendar and the duties it makes due.
 //! - [`issue`]: `issue.handle` — the office marks a sync issue (同步问题) handled, with a note.
 
 pub mod article;
@@ -32,6 +33,7 @@ pub mod issue;
 pub mod meeting;
 pub mod notice;
 pub mod risk;
+pub mod schedule;
 pub mod team;
 pub mod worker;
 

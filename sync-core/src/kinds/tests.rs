@@ -117,6 +117,9 @@ fn derived_entity_id(kind: &str, payload: &Value) -> Option<String> {
             text("post"),
             serde_json::from_value(payload["card"].clone()).ok()?,
         ),
+        "schedule.save" => {
+            crate::kinds::schedule::schedule_id(text("enterprise_id"), text("team_id"))
+        }
         "commitment.sign" => {
             crate::kinds::commitment::commitment_id(text("enterprise_id"), text("year"))
         }
@@ -231,6 +234,13 @@ pub(crate) fn notice_payload(risk_point: &str, version: u32) -> Value {
     json!({"enterprise_id": "e1", "version": version, "title": "液氨储罐区重大安全风险公告",
            "risk_points": [risk_point], "body": "液氨泄漏可致中毒；已设泄漏报警与喷淋；泄漏时向上风向撤离。",
            "contact": "刘建国 13800000000", "public": true})
+}
+
+/// A schedule of e1/t1 from `from`: 早班 and 夜班, the pre-shift meeting, Sundays off, a crew
+/// of 4.
+pub(crate) fn schedule_payload(from: &str) -> Value {
+    json!({"enterprise_id": "e1", "team_id": "t1", "from": from, "shifts": ["早班", "夜班"],
+           "slots": ["pre_shift"], "rest_weekdays": [7], "rest_days": ["2026-11-30"], "crew": 4})
 }
 
 pub(crate) fn report_payload(level: &str) -> Value {
@@ -1769,4 +1779,143 @@ fn a_notice_is_about_live_major_risks_and_versioned() {
             "payload-invalid",
         );
     }
+}
+
+#[test]
+fn a_schedule_makes_duties_due_and_refuses_duties_outside_it() {
+    use crate::kinds::meeting::Slot;
+    use crate::kinds::schedule::{Day, Schedule};
+    let zhou = manager("zhou", "e1");
+    let office = actor("office", &[Role::Admin], Scopes::default());
+    // The event's capture time is 2025-11-28 (China): the manager plans from then on.
+    let save = |payload: Value, who: &Actor, current: Option<&Entity>| {
+        judge(&event("schedule.save", payload, 0), who, current)
+    };
+    let first = applied(save(schedule_payload("2026-11-01"), &zhou, None));
+    assert_eq!(
+        first.scope.buckets(),
+        ["directory:e1", "enterprise:e1", "team:e1/t1", "town"]
+    );
+    // From 2026-11-16 the team adds the handover meeting (交接班会).
+    let mut more = schedule_payload("2026-11-16");
+    more["slots"] = json!(["pre_shift", "handover"]);
+    let second = applied(save(more.clone(), &zhou, Some(&first)));
+    let schedule: Schedule = serde_json::from_value(second.body.clone()).unwrap();
+    // 2026-11-02 is a Monday: two shifts, one meeting each, 4 briefings a shift.
+    let monday = schedule.due_on("2026-11-02");
+    assert_eq!(
+        monday.meetings,
+        [
+            ("早班".to_string(), Slot::PreShift),
+            ("夜班".to_string(), Slot::PreShift)
+        ]
+    );
+    assert_eq!(monday.briefings, 8);
+    assert_eq!(
+        schedule.due_on("2026-11-17").meetings.len(),
+        4,
+        "the second version"
+    );
+    assert_eq!(schedule.day("2026-11-08"), Day::Rest, "a Sunday");
+    assert_eq!(schedule.day("2026-11-30"), Day::Rest, "a day off");
+    assert_eq!(schedule.day("2026-10-31"), Day::Before);
+    assert!(schedule.due_on("2026-11-08").meetings.is_empty());
+    // Versions only go forward; the manager cannot change a past day, the office can.
+    refused(
+        &save(more, &zhou, Some(&second)),
+        Verdict::Conflict,
+        "stale-version",
+    );
+    refused(
+        &save(schedule_payload("2025-11-01"), &zhou, None),
+        Verdict::Quarantined,
+        "payload-invalid",
+    );
+    applied(save(schedule_payload("2025-11-01"), &office, None));
+    // A schedule that makes nothing due; a team that does not exist.
+    let mut idle = schedule_payload("2026-12-01");
+    idle["rest_weekdays"] = json!([1, 2, 3, 4, 5, 6, 7]);
+    refused(
+        &save(idle, &zhou, None),
+        Verdict::Quarantined,
+        "schedule-empty",
+    );
+    let mut ghost = schedule_payload("2026-12-01");
+    ghost["team_id"] = json!("t9");
+    refused(
+        &save(ghost, &zhou, None),
+        Verdict::Quarantined,
+        "unknown-team",
+    );
+    for change in [
+        json!({"shifts": []}),
+        json!({"shifts": ["早班", "早班"]}),
+        json!({"slots": []}),
+        json!({"rest_weekdays": [8]}),
+        json!({"crew": 501}),
+        json!({"rest_days": ["2026-02-30"]}),
+    ] {
+        let mut bad = schedule_payload("2026-12-01");
+        for (k, v) in change.as_object().unwrap() {
+            bad[k] = v.clone();
+        }
+        refused(
+            &save(bad, &zhou, None),
+            Verdict::Quarantined,
+            "payload-invalid",
+        );
+    }
+
+    // With the schedule among the related records, meetings and briefings follow it.
+    let mut related = teams();
+    related.insert(second.id.clone(), second.clone());
+    let wang = lead("wang", "e1", "t1");
+    let meeting = |date: &str, shift: &str, slot: &str| {
+        let mut m = meeting_payload("e1", "t1");
+        m["date"] = json!(date);
+        m["shift"] = json!(shift);
+        m["slot"] = json!(slot);
+        crate::judge::judge(&event("meeting.submit", m, 1), &wang, None, &related)
+    };
+    applied(meeting("2026-11-02", "夜班", "pre_shift"));
+    refused(
+        &meeting("2026-11-08", "早班", "pre_shift"),
+        Verdict::Quarantined,
+        "not-a-working-day",
+    );
+    refused(
+        &meeting("2026-10-30", "早班", "pre_shift"),
+        Verdict::Quarantined,
+        "not-a-working-day",
+    );
+    refused(
+        &meeting("2026-11-02", "中班", "pre_shift"),
+        Verdict::Quarantined,
+        "unknown-shift",
+    );
+    refused(
+        &meeting("2026-11-02", "早班", "handover"),
+        Verdict::Quarantined,
+        "slot-not-held",
+    );
+    applied(meeting("2026-11-17", "早班", "handover"));
+    let mut briefing = briefing_payload("e1", "t1");
+    briefing["date"] = json!("2026-11-29");
+    refused(
+        &crate::judge::judge(
+            &event("briefing.record", briefing.clone(), 0),
+            &wang,
+            None,
+            &related,
+        ),
+        Verdict::Quarantined,
+        "not-a-working-day",
+    );
+    briefing["date"] = json!("2026-11-27");
+    applied(crate::judge::judge(
+        &event("briefing.record", briefing, 0),
+        &wang,
+        None,
+        &related,
+    ));
 }
