@@ -41,6 +41,7 @@ mod meeting;
 mod notice;
 mod records;
 mod risk;
+mod schedule;
 mod session;
 
 use article::ArticleCommand;
@@ -104,6 +105,8 @@ enum Command {
     /// Notices of major safety risks (重大安全风险公告): post and take down.
     #[command(subcommand)]
     Notice(notice::NoticeCommand),
+    /// Set a team's duty schedule (班组工作日历) from a day on.
+    Schedule(schedule::ScheduleArgs),
     /// Risk points (风险点): grade, re-grade and retire them.
     #[command(subcommand)]
     Risk(risk::RiskCommand),
@@ -177,6 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Meeting(args) => meeting::meeting(&open(&dir)?, args),
         Command::Briefing(args) => briefing::briefing(&open(&dir)?, args),
         Command::Risk(command) => risk::risk(&open(&dir)?, command),
+        Command::Schedule(args) => schedule::schedule(&open(&dir)?, args),
         Command::Card(command) => card::card(&open(&dir)?, command),
         Command::Commitment(args) => commitment::commitment(&open(&dir)?, args),
         Command::Notice(command) => notice::notice(&open(&dir)?, command),

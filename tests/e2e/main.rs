@@ -10,6 +10,7 @@ mod admin;
 mod articles;
 mod auth;
 mod blobs;
+mod compliance;
 mod console;
 mod console_browser;
 mod enterprises;

@@ -545,6 +545,7 @@ pub const OPERATIONS: &[(&str, &[&[&str]])] = &[
     ),
     ("list_hazards", &[&["forbidden"]]),
     ("list_meetings", &[&["forbidden"]]),
+    ("duty_compliance", &[&["invalid-parameter"]]),
     ("list_inspections", &[&["forbidden"]]),
     ("search_enterprises", &[&["forbidden"]]),
     ("enterprise_map", &[]),

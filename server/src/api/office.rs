@@ -162,6 +162,104 @@ pub struct ListPage {
     pub next_after: Option<String>,
 }
 
+/// Due and done over a period (履职情况).
+#[derive(Debug, Object)]
+pub struct DutyTally {
+    /// Shift meetings due (班组安全交接会).
+    pub due: u64,
+    /// Held on their day.
+    pub on_time: u64,
+    /// Recorded after their day (补录).
+    pub late: u64,
+    /// Not held.
+    pub missed: u64,
+    /// Held, but shorter than five minutes.
+    pub short: u64,
+    /// Meetings held per hundred due; absent when none were due.
+    #[oai(skip_serializing_if_is_none)]
+    pub percent: Option<u64>,
+    /// Pre-shift briefings due (岗前一分钟).
+    pub briefings_due: u64,
+    /// Briefings done (at most those due each day).
+    pub briefings_done: u64,
+    /// Of those, recorded after their day.
+    pub briefings_late: u64,
+}
+
+impl From<&crate::service::compliance::Tally> for DutyTally {
+    fn from(t: &crate::service::compliance::Tally) -> DutyTally {
+        DutyTally {
+            due: t.due,
+            on_time: t.on_time,
+            late: t.late,
+            missed: t.missed,
+            short: t.short,
+            percent: t.percent(),
+            briefings_due: t.briefings_due,
+            briefings_done: t.briefings_done,
+            briefings_late: t.briefings_late,
+        }
+    }
+}
+
+/// One team's compliance.
+#[derive(Debug, Object)]
+pub struct TeamDuty {
+    /// Enterprise id.
+    pub enterprise: String,
+    /// Team code.
+    pub team: String,
+    /// The enterprise's grid.
+    pub grid: String,
+    /// Its figures.
+    pub tally: DutyTally,
+}
+
+/// A sum by enterprise or grid.
+#[derive(Debug, Object)]
+pub struct DutySum {
+    /// The enterprise id or grid code.
+    pub key: String,
+    /// Its figures.
+    pub tally: DutyTally,
+}
+
+/// A meeting due and not held.
+#[derive(Debug, Object)]
+pub struct MissedDuty {
+    /// The day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Enterprise id.
+    pub enterprise: String,
+    /// Team code.
+    pub team: String,
+    /// The shift (班次).
+    pub shift: String,
+    /// `pre_shift`, `mid_shift` or `handover`.
+    pub slot: String,
+}
+
+/// Compliance over a period.
+#[derive(Debug, Object)]
+pub struct ComplianceReport {
+    /// First day.
+    pub from: String,
+    /// Last day counted (yesterday, when the period reaches today).
+    pub to: String,
+    /// The sum of all the caller reads.
+    pub town: DutyTally,
+    /// By grid.
+    pub grids: Vec<DutySum>,
+    /// By enterprise.
+    pub enterprises: Vec<DutySum>,
+    /// By team (teams with a schedule).
+    pub teams: Vec<TeamDuty>,
+    /// Missed meetings, by day (at most 2,000).
+    pub missed: Vec<MissedDuty>,
+    /// Whether more were missed than listed.
+    pub missed_cut: bool,
+}
+
 fn wire(page: Page) -> Result<Json<ListPage>, ApiError> {
     let items = projections(&page.items)?;
     Ok(Json(ListPage {
@@ -434,5 +532,81 @@ impl OfficeApi {
         )
         .await?;
         wire(page)
+    }
+
+    /// Duty compliance (履职情况) from `from` to `to`: for each team with a schedule (班组工作日历)
+    /// the caller reads, its shift meetings and pre-shift briefings (岗前一分钟) due, done on
+    /// time, late (补录) and missed, summed by enterprise, grid and town, with the missed meetings
+    /// listed. A day is counted once it is over.
+    #[oai(
+        path = "/v1/office/compliance",
+        method = "get",
+        operation_id = "duty_compliance"
+    )]
+    async fn compliance(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+        /// First day, `YYYY-MM-DD`.
+        from: Query<String>,
+        /// Last day, `YYYY-MM-DD`; at most 366 days after `from`.
+        to: Query<String>,
+        /// Grid code.
+        grid: Query<Option<String>>,
+        /// Enterprise id.
+        enterprise: Query<Option<String>>,
+    ) -> Result<Json<ComplianceReport>, ApiError> {
+        let period = crate::service::compliance::period(&from.0, &to.0).map_err(|err| {
+            ApiError::new(
+                poem::http::StatusCode::BAD_REQUEST,
+                "invalid-parameter",
+                format!("{err} (履职统计期间)"),
+            )
+        })?;
+        let found = Office::compliance(
+            &state.sync,
+            &auth.0,
+            period,
+            grid.0.as_deref(),
+            enterprise.0.as_deref(),
+        )
+        .await?;
+        let sums = |map: &std::collections::BTreeMap<String, crate::service::compliance::Tally>| {
+            map.iter()
+                .map(|(key, tally)| DutySum {
+                    key: key.clone(),
+                    tally: tally.into(),
+                })
+                .collect()
+        };
+        Ok(Json(ComplianceReport {
+            town: (&found.town).into(),
+            grids: sums(&found.grids),
+            enterprises: sums(&found.enterprises),
+            teams: found
+                .teams
+                .iter()
+                .map(|t| TeamDuty {
+                    enterprise: t.enterprise.clone(),
+                    team: t.team.clone(),
+                    grid: t.grid.clone(),
+                    tally: (&t.tally).into(),
+                })
+                .collect(),
+            missed: found
+                .missed
+                .into_iter()
+                .map(|m| MissedDuty {
+                    day: m.day,
+                    enterprise: m.enterprise,
+                    team: m.team,
+                    shift: m.shift,
+                    slot: m.slot,
+                })
+                .collect(),
+            missed_cut: found.missed_cut,
+            from: found.from,
+            to: found.to,
+        }))
     }
 }

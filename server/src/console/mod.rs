@@ -13,6 +13,7 @@
 mod acts;
 mod articles;
 mod commitments;
+mod compliance;
 mod dashboard;
 mod enterprises;
 mod exports;
@@ -79,6 +80,7 @@ pub fn routes() -> impl poem::Endpoint {
         .at("/console/enterprises/:id/risks/:file", get(risks::export))
         .at("/console/cards/:id", get(risks::show_card))
         .at("/console/commitments", get(commitments::list))
+        .at("/console/compliance", get(compliance::page))
         .at("/console/map", get(map::map))
         .at("/console/hazards", get(hazards::ledger))
         .at("/console/hazards.xlsx", get(hazards::ledger_xlsx))
