@@ -50,6 +50,9 @@ pub(crate) struct InspectArgs {
     /// Why there is no signature (拒签说明).
     #[arg(long)]
     refusal_note: Option<String>,
+    /// For a team's self-check (班组自查, --kind self_check): the team's code.
+    #[arg(long)]
+    team: Option<String>,
 }
 
 /// The checklist to use: `code@version`, or the newest `small-enterprise` one this device holds.
@@ -130,6 +133,9 @@ pub(crate) fn inspect(device: &Device, args: InspectArgs) -> anyhow::Result<()> 
     }
     if let Some(note) = &args.refusal_note {
         object.insert("refusal_note".into(), json!(note));
+    }
+    if let Some(team) = &args.team {
+        object.insert("team_id".into(), json!(team));
     }
     let mut results: BTreeMap<String, Value> = BTreeMap::new();
     for result in object

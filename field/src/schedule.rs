@@ -36,6 +36,10 @@ pub(crate) struct ScheduleArgs {
     /// Workers on each shift, each briefed before it (岗前一分钟).
     #[arg(long, default_value_t = 0)]
     crew: u32,
+    /// A self-check the team owes: `day:CHECKLIST` (班组日检), `week:CHECKLIST` (车间周检) or
+    /// `month:CHECKLIST` (企业月检); repeat.
+    #[arg(long = "self-check")]
+    self_checks: Vec<String>,
 }
 
 pub(crate) fn schedule(device: &Device, args: ScheduleArgs) -> anyhow::Result<()> {
@@ -43,6 +47,16 @@ pub(crate) fn schedule(device: &Device, args: ScheduleArgs) -> anyhow::Result<()
     let enterprise = args.enterprise.or(team_enterprise).ok_or_else(|| {
         anyhow!("this device does not hold team {team}: pass --enterprise too (or `anjian sync`)")
     })?;
+    let self_checks = args
+        .self_checks
+        .iter()
+        .map(|s| {
+            let (every, template) = s.split_once(':').ok_or_else(|| {
+                anyhow!("--self-check is day:CHECKLIST, week:CHECKLIST or month:CHECKLIST")
+            })?;
+            Ok(json!({"every": every, "template": template}))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let id = schedule_id(&enterprise, &team);
     capture(
         device,
@@ -52,7 +66,7 @@ pub(crate) fn schedule(device: &Device, args: ScheduleArgs) -> anyhow::Result<()
         json!({"enterprise_id": enterprise, "team_id": team,
                "from": args.from.unwrap_or_else(today), "shifts": args.shifts,
                "slots": args.slots, "rest_weekdays": args.rest_weekdays,
-               "rest_days": args.rest_days, "crew": args.crew}),
+               "rest_days": args.rest_days, "crew": args.crew, "self_checks": self_checks}),
         Vec::new(),
         None,
     )

@@ -355,6 +355,38 @@ async fn a_team_lead_and_a_manager_use_files_and_move_a_hazard_with_the_command(
         listed_briefing.contains("2026-11-27 早班 陈阿妹 烘干工 75 s"),
         "{listed_briefing}"
     );
+    // And the team's daily self-check (班组日检) from the shipped checklist, offline too.
+    let self_check = anjian(
+        lead.path(),
+        &[
+            "inspect",
+            "--enterprise",
+            &seaweed,
+            "--kind",
+            "self_check",
+            "--team",
+            "t1",
+            "--inspector",
+            "陈阿妹",
+            "--interactive",
+            "--summary",
+            "班组日检，未发现隐患",
+            "--signature",
+            photo.to_str().unwrap(),
+        ],
+        &"\n".repeat(200),
+    )
+    .await;
+    assert!(
+        self_check.status.success() && says(&self_check).contains("recorded"),
+        "{}",
+        says(&self_check)
+    );
+    let synced = says(&anjian(lead.path(), &["sync"], "").await);
+    assert!(
+        synced.contains("1 events acknowledged (0 not applied)"),
+        "{synced}"
+    );
 
     // The manager rectifies a demo hazard with an after-photo; `show` has the server's view.
     let manager = tempfile::tempdir().unwrap();

@@ -184,6 +184,10 @@ pub struct DutyTally {
     pub briefings_done: u64,
     /// Of those, recorded after their day.
     pub briefings_late: u64,
+    /// Self-checks due (自查: a day's, a week's or a month's).
+    pub self_checks_due: u64,
+    /// Self-checks done in their day, week or month.
+    pub self_checks_done: u64,
 }
 
 impl From<&crate::service::compliance::Tally> for DutyTally {
@@ -198,6 +202,8 @@ impl From<&crate::service::compliance::Tally> for DutyTally {
             briefings_due: t.briefings_due,
             briefings_done: t.briefings_done,
             briefings_late: t.briefings_late,
+            self_checks_due: t.self_checks_due,
+            self_checks_done: t.self_checks_done,
         }
     }
 }

@@ -10,13 +10,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use anjian_sync::entity::EntityType;
-use anjian_sync::kinds::schedule::Schedule;
+use anjian_sync::kinds::schedule::{Every, Schedule, unit_start};
 use time::Date;
 
 use super::accounts::Caller;
 use super::office::Office;
 use super::sync::{SyncError, SyncService};
-use crate::store::facts::{duty_meeting_key, duty_team_key};
+use crate::store::facts::{duty_meeting_key, duty_self_check_key, duty_team_key};
 
 /// The longest period asked for at once, in days.
 pub const MAX_DAYS: i64 = 366;
@@ -42,6 +42,10 @@ pub struct Tally {
     pub briefings_done: u64,
     /// Of those, recorded after their day.
     pub briefings_late: u64,
+    /// Self-checks due (自查: a day's, a week's or a month's with a working day).
+    pub self_checks_due: u64,
+    /// Self-checks done in their day, week or month.
+    pub self_checks_done: u64,
 }
 
 impl Tally {
@@ -54,6 +58,8 @@ impl Tally {
         self.briefings_due += other.briefings_due;
         self.briefings_done += other.briefings_done;
         self.briefings_late += other.briefings_late;
+        self.self_checks_due += other.self_checks_due;
+        self.self_checks_done += other.self_checks_done;
     }
 
     /// Meetings held (on time or late) per hundred due, or `None` when none were due.
@@ -178,7 +184,10 @@ impl Office {
         // What was done, a month of counters at a time.
         let mut done: HashMap<String, u64> = HashMap::new();
         if from <= to {
-            let mut month = from.replace_day(1).unwrap_or(from);
+            // From the month of the Monday of `from`'s week: a week's self-check may be done in
+            // the days before the period.
+            let first = unit_start(Every::Week, from).min(from);
+            let mut month = first.replace_day(1).unwrap_or(first);
             while month <= to {
                 let prefix = format!("{:04}-{:02}", month.year(), u8::from(month.month()));
                 for metric in [
@@ -187,6 +196,7 @@ impl Office {
                     "duty_meeting_short",
                     "duty_briefing",
                     "duty_briefing_late",
+                    "duty_self_check",
                 ] {
                     done.extend(sync.counts(&format!("{metric}|{prefix}")).await?);
                 }
@@ -262,6 +272,7 @@ impl Office {
                     None => break,
                 };
             }
+            self_checks(schedule, (from, to), &count, &mut tally);
             let grid = grids.get(e).cloned().unwrap_or_default();
             result
                 .enterprises
@@ -282,4 +293,56 @@ impl Office {
         });
         Ok(result)
     }
+}
+
+/// Adds to `tally` the self-checks `schedule` made due from `from` to `to` and those done: a
+/// day's on each working day; a week's or a month's once for each week or month with a working
+/// day in the period, done when a self-check with its checklist, by the team or by its
+/// enterprise, was started on any of that week's or month's days up to `to`.
+fn self_checks(
+    schedule: &Schedule,
+    (from, to): (Date, Date),
+    count: &dyn Fn(&str) -> u64,
+    tally: &mut Tally,
+) {
+    let (e, t) = (schedule.enterprise_id.as_str(), schedule.team_id.as_str());
+    // Each (how often, checklist, unit's first day) due, with whether it was done.
+    let mut units: BTreeMap<(Every, String, Date), bool> = BTreeMap::new();
+    let mut day = from;
+    while day <= to {
+        let d = day.to_string();
+        if let anjian_sync::kinds::schedule::Day::Working(version) = schedule.day(&d) {
+            for duty in &version.self_checks {
+                units
+                    .entry((
+                        duty.every,
+                        duty.template.clone(),
+                        unit_start(duty.every, day),
+                    ))
+                    .or_insert(false);
+            }
+        }
+        day = match day.next_day() {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    for ((every, template, start), done) in units.iter_mut() {
+        let mut day = *start;
+        while day <= to && unit_start(*every, day) == *start {
+            let d = day.to_string();
+            let found = count(&duty_self_check_key(&d, e, t, template))
+                + count(&duty_self_check_key(&d, e, "", template));
+            if found > 0 {
+                *done = true;
+                break;
+            }
+            day = match day.next_day() {
+                Some(next) => next,
+                None => break,
+            };
+        }
+    }
+    tally.self_checks_due += units.len() as u64;
+    tally.self_checks_done += units.values().filter(|done| **done).count() as u64;
 }

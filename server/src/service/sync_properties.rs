@@ -181,6 +181,19 @@ impl Phone {
         photos: usize,
         wall_ms: i64,
     ) -> SignedEvent {
+        self.sign_pinned(kind, entity, payload, photos, wall_ms, None)
+    }
+
+    /// [`Phone::sign_at`], pinning checklist `template_ref` (`code@version`).
+    fn sign_pinned(
+        &mut self,
+        kind: &str,
+        entity: &str,
+        payload: serde_json::Value,
+        photos: usize,
+        wall_ms: i64,
+        template_ref: Option<&str>,
+    ) -> SignedEvent {
         self.seq += 1;
         let body = EventBody {
             v: 1,
@@ -192,7 +205,7 @@ impl Phone {
             entity_id: entity.to_string(),
             payload,
             blob_refs: vec!["ab".repeat(32); photos],
-            template_ref: None,
+            template_ref: template_ref.map(str::to_string),
             base_rev: None,
             captured: Captured {
                 wall_ms,
@@ -529,7 +542,8 @@ fn compliance_over_a_month_is_what_a_count_by_hand_gives() {
     let schedule = schedule_id(&e, "t1");
     let version = |from: &str, slots: Vec<&str>| {
         json!({"enterprise_id": e, "team_id": "t1", "from": from, "shifts": ["早班"],
-               "slots": slots, "rest_weekdays": [7], "rest_days": ["2026-10-01"], "crew": 2})
+               "slots": slots, "rest_weekdays": [7], "rest_days": ["2026-10-01"], "crew": 2,
+               "self_checks": [{"every": "week", "template": "weekly"}, {"every": "month", "template": "monthly"}]})
     };
     set_up.push(office.sign_raw(
         "schedule.save",
@@ -537,6 +551,15 @@ fn compliance_over_a_month_is_what_a_count_by_hand_gives() {
         version("2026-10-01", vec!["pre_shift"]),
         0,
     ));
+    for code in ["weekly", "monthly"] {
+        set_up.push(office.sign_raw(
+            "template.publish",
+            &anjian_sync::kinds::inspection::template_id(code, 1),
+            json!({"code": code, "version": 1, "title": "自查表",
+                   "sections": [{"title": "消防", "items": [{"code": "XF-01", "text": "灭火器在有效期内"}]}]}),
+            0,
+        ));
+    }
     set_up.push(office.sign_raw(
         "schedule.save",
         &schedule,
@@ -588,6 +611,24 @@ fn compliance_over_a_month_is_what_a_count_by_hand_gives() {
             morning(captured) + 600_000,
         )
     };
+    let self_check = |lead: &mut Phone, template: &str, day: &str, team: Option<&str>| {
+        let mut payload = json!({"enterprise_id": e, "kind": "self_check", "template": template,
+            "template_version": 1, "inspectors": [{"name": "陈阿妹"}], "started_at_ms": morning(day),
+            "ended_at_ms": morning(day) + 1_800_000, "results": [{"item": "XF-01", "verdict": "ok"}],
+            "summary": "未发现隐患", "signature": "ab".repeat(32)});
+        if let Some(team) = team {
+            payload["team_id"] = json!(team);
+        }
+        let pinned = format!("{template}@1");
+        lead.sign_pinned(
+            "inspection.submit",
+            &Uuid::now_v7().to_string(),
+            payload,
+            1,
+            morning(day),
+            Some(&pinned),
+        )
+    };
     let events = vec![
         meeting(&mut lead, "2026-10-02", Slot::PreShift, 3, "2026-10-02"), // on time, short
         meeting(&mut lead, "2026-10-03", Slot::PreShift, 6, "2026-10-03"), // on time
@@ -600,6 +641,10 @@ fn compliance_over_a_month_is_what_a_count_by_hand_gives() {
         briefing(&mut lead, "2026-10-02", &workers[0], "2026-10-02"),
         briefing(&mut lead, "2026-10-02", &workers[1], "2026-10-02"),
         briefing(&mut lead, "2026-10-05", &workers[0], "2026-10-07"), // late
+        // Weekly self-checks in the weeks of 5 and 19 October; the month's on the 20th.
+        self_check(&mut lead, "weekly", "2026-10-07", Some("t1")),
+        self_check(&mut lead, "weekly", "2026-10-19", Some("t1")),
+        self_check(&mut lead, "monthly", "2026-10-20", None),
     ];
     let receipts = push_now(&rt, &service, &lead, &events);
     let verdicts: Vec<_> = receipts
@@ -623,15 +668,37 @@ fn compliance_over_a_month_is_what_a_count_by_hand_gives() {
             .iter()
             .filter(|r| r.verdict == Verdict::Applied)
             .count(),
-        8,
-        "{verdicts:?}"
+        10,
+        "the team lead's enterprise-wide self-check is the manager's: {verdicts:?}"
     );
+    assert_eq!(
+        verdicts[13],
+        (Verdict::Quarantined, Some("not-permitted".to_string()))
+    );
+    // The safety manager's month's self-check (企业月检), the enterprise's.
+    let mut manager = Phone::new(
+        &store,
+        6,
+        user(
+            "manager",
+            &[Role::EnterpriseManager],
+            Scopes {
+                enterprise: Some(e.clone()),
+                ..Scopes::default()
+            },
+        ),
+    );
+    let monthly = self_check(&mut manager, "monthly", "2026-10-21", None);
+    let receipts = push_now(&rt, &service, &manager, &[monthly]);
+    assert_eq!(receipts[0].verdict, Verdict::Applied, "{receipts:?}");
 
     // By hand: October has 31 days; off are the 1st and the Sundays 4, 11, 18, 25. Working days
     // 2–15: 2 3 5 6 7 8 9 10 12 13 14 15 = 12, one meeting each; 16–31: 16 17 19 20 21 22 23 24
     // 26 27 28 29 30 31 = 14, two each. Due 12 + 28 = 40; held on time 4 (2nd, 3rd, 16th × 2),
     // late 1 (5th), missed 35; short 1 (2nd). Briefings: 26 working days × 2 = 52 due; done 3,
-    // late 1.
+    // late 1. Self-checks: the weeks with a working day from 28 Sept (the 2nd of October works)
+    // to 26 Oct = 5 weekly, 2 done; 1 monthly, done by the manager for the enterprise: 6 due,
+    // 3 done.
     let found = rt
         .block_on(Office::compliance(
             &service,
@@ -650,6 +717,8 @@ fn compliance_over_a_month_is_what_a_count_by_hand_gives() {
         briefings_due: 52,
         briefings_done: 3,
         briefings_late: 1,
+        self_checks_due: 6,
+        self_checks_done: 3,
     };
     assert_eq!(found.town, expected);
     assert_eq!(found.teams.len(), 1);

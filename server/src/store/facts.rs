@@ -203,6 +203,9 @@ pub fn derive(
                 .unwrap_or(projection.captured_at_ms);
             fact.day = anjian_sync::clock::china_date(fact.at_ms);
             fact.enterprise = text(body, "enterprise_id");
+            // A self-check's team (none: the enterprise's) and checklist, for compliance.
+            fact.team = text(body, "team_id");
+            fact.code = text(body, "template");
         }
         EntityType::Meeting => {
             fact.day = text(body, "date");
@@ -292,6 +295,12 @@ pub fn duty_meeting_key(
     format!("duty_meeting|{day}|{enterprise}/{team}/{shift}/{slot}")
 }
 
+/// The counter of self-checks (自查) with checklist `template` started on `day` by `team` of
+/// `enterprise` (`team` empty: by the enterprise): `duty_self_check|day|enterprise/team/template`.
+pub fn duty_self_check_key(day: &str, enterprise: &str, team: &str, template: &str) -> String {
+    format!("duty_self_check|{day}|{enterprise}/{team}/{template}")
+}
+
 /// A team's counter of `metric` on `day`: `metric|day|enterprise/team`.
 pub fn duty_team_key(metric: &str, day: &str, enterprise: &str, team: &str) -> String {
     format!("{metric}|{day}|{enterprise}/{team}")
@@ -348,6 +357,14 @@ pub fn counts(entity_type: EntityType, fact: &Fact) -> Vec<String> {
             keys.push(key("inspections", month, grid));
             keys.push(key(&format!("inspections:{}", fact.state), month, grid));
             keys.push(format!("inspected|{month}|{grid}|{}", fact.enterprise));
+            if fact.state == "self_check" {
+                keys.push(duty_self_check_key(
+                    &fact.day,
+                    &fact.enterprise,
+                    &fact.team,
+                    &fact.code,
+                ));
+            }
             evidence(&mut keys);
         }
         EntityType::Meeting => {

@@ -250,6 +250,10 @@ pub struct InspectionRecord {
     /// Why there is no signature (拒签说明).
     #[serde(default)]
     pub refusal_note: Option<String>,
+    /// The team whose self-check it is (班组自查), for a self-check by a team; without it a
+    /// self-check is the enterprise's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
 }
 
 /// `inspection.submit`: a finished inspection, frozen.
@@ -277,6 +281,15 @@ impl Kind for InspectionSubmit {
         check_id("enterprise_id", &r.enterprise_id)?;
         if let Some(grid) = &r.grid_id {
             check_id("grid_id", grid)?;
+        }
+        if let Some(team) = &r.team_id {
+            check_id("team_id", team)?;
+            if r.kind != InspectionKind::SelfCheck {
+                return Err(Reject::quarantine(
+                    "payload-invalid",
+                    "`team_id` names the team of a self-check (self_check) only",
+                ));
+            }
         }
         check_text("summary", &r.summary, 1, 5000)?;
         if r.ended_at_ms < r.started_at_ms {
@@ -340,10 +353,14 @@ impl Kind for InspectionSubmit {
     }
 
     fn related(r: &InspectionRecord) -> Vec<String> {
-        vec![
+        let mut ids = vec![
             template_id(&r.template, r.template_version),
             r.enterprise_id.clone(),
-        ]
+        ];
+        if let Some(team) = &r.team_id {
+            ids.push(super::team::team_id(&r.enterprise_id, team));
+        }
+        ids
     }
 
     fn refine_scope(scope: EntityScope, r: &InspectionRecord, related: &Related) -> EntityScope {
@@ -351,6 +368,20 @@ impl Kind for InspectionSubmit {
     }
 
     fn check_related(r: &InspectionRecord, related: &Related) -> Result<(), Reject> {
+        if let Some(team) = &r.team_id {
+            let known = related
+                .get(&super::team::team_id(&r.enterprise_id, team))
+                .is_some_and(|t| t.entity_type == EntityType::Team && !t.deleted);
+            if !known {
+                return Err(Reject::quarantine(
+                    "unknown-team",
+                    format!(
+                        "enterprise {} has no team {team}; its safety manager adds it first",
+                        r.enterprise_id
+                    ),
+                ));
+            }
+        }
         let template = template_of(related, &r.template, r.template_version)?;
         for result in &r.results {
             let Some(item) = template.item(&result.item) else {
@@ -401,7 +432,13 @@ impl Kind for InspectionSubmit {
         _: Option<&Entity>,
     ) -> Result<(), Reject> {
         let allowed = match r.kind {
-            InspectionKind::SelfCheck => actor.grant.manages(&r.enterprise_id),
+            // A team's self-check (班组自查) by its lead; any self-check by the safety manager.
+            InspectionKind::SelfCheck => {
+                actor.grant.manages(&r.enterprise_id)
+                    || r.team_id
+                        .as_deref()
+                        .is_some_and(|team| actor.grant.leads(&r.enterprise_id, team))
+            }
             _ => actor.grant.has(Role::Admin) || actor.grant.inspects(scope.grid.as_deref()),
         };
         if allowed {

@@ -46,6 +46,45 @@ pub struct ScheduleVersion {
     pub rest_days: Vec<String>,
     /// Workers on each shift, each briefed before it (岗前一分钟), 0 to 500.
     pub crew: u32,
+    /// The self-checks (自查) the team owes, each with its checklist (at most 10).
+    #[serde(default)]
+    pub self_checks: Vec<SelfCheckDuty>,
+}
+
+/// How often a self-check is due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Every {
+    /// Each working day (班组日检).
+    Day,
+    /// Each week with a working day, Monday to Sunday (车间周检).
+    Week,
+    /// Each month with a working day (企业月检).
+    Month,
+}
+
+/// A self-check the team owes: how often, with which checklist (检查表 code).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfCheckDuty {
+    /// How often.
+    pub every: Every,
+    /// The checklist's code.
+    pub template: String,
+}
+
+/// The first day of the unit of `every` that holds `day`: the day itself, its week's Monday,
+/// its month's first.
+pub fn unit_start(every: Every, day: time::Date) -> time::Date {
+    match every {
+        Every::Day => day,
+        Every::Week => day
+            .checked_sub(time::Duration::days(i64::from(
+                day.weekday().number_days_from_monday(),
+            )))
+            .unwrap_or(day),
+        Every::Month => day.replace_day(1).unwrap_or(day),
+    }
 }
 
 /// A version as kept.
@@ -268,6 +307,15 @@ impl Kind for ScheduleSave {
         }
         for day in &s.rest_days {
             check_date("rest_days", day)?;
+        }
+        if s.self_checks.len() > 10 {
+            return Err(Reject::quarantine(
+                "payload-invalid",
+                "`self_checks` names at most 10 self-checks",
+            ));
+        }
+        for duty in &s.self_checks {
+            check_id("self_checks.template", &duty.template)?;
         }
         if s.crew > 500 {
             return Err(Reject::quarantine(

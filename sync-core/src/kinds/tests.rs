@@ -1854,6 +1854,8 @@ fn a_schedule_makes_duties_due_and_refuses_duties_outside_it() {
         json!({"rest_weekdays": [8]}),
         json!({"crew": 501}),
         json!({"rest_days": ["2026-02-30"]}),
+        json!({"self_checks": [{"every": "fortnight", "template": "daily"}]}),
+        json!({"self_checks": [{"every": "day", "template": "no spaces"}]}),
     ] {
         let mut bad = schedule_payload("2026-12-01");
         for (k, v) in change.as_object().unwrap() {
