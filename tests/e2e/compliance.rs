@@ -143,3 +143,149 @@ async fn a_teams_calendar_makes_meetings_due_and_compliance_counts_them() {
     let bad = browser.get("/console/compliance?month=2026-13").await;
     assert_eq!(bad.status, 400);
 }
+
+/// Today and `back` days before, in China, `YYYY-MM-DD`.
+fn china_day(back: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    anjian_sync::clock::china_date(now - back * 86_400_000)
+}
+
+#[tokio::test]
+async fn each_person_gets_what_is_due_for_them_today() {
+    let (server, town) = TestServer::demo().await;
+    let lead = TestDevice::enrolled(&server, "teamlead", town.password("teamlead")).await;
+    lead.sync().await.unwrap();
+    let enterprise = lead
+        .entities(anjian_sync::entity::EntityType::Team)
+        .unwrap()
+        .into_iter()
+        .find(|t| t.body["code"] == "t1")
+        .map(|t| t.body["enterprise_id"].as_str().unwrap().to_string())
+        .unwrap();
+    let due_of = |token: String| {
+        let server = &server;
+        async move {
+            let due = server.get("/v1/me/due", Some(&token)).await;
+            due.ok(200)["items"].as_array().unwrap().clone()
+        }
+    };
+    let lead_token = server.token("teamlead", town.password("teamlead")).await;
+    assert!(
+        due_of(lead_token.clone()).await.is_empty(),
+        "no schedule, nothing due"
+    );
+
+    // The office's calendar for team t1 from a week ago: every day, the pre-shift and handover
+    // meetings, two briefed, a weekly self-check with the shipped checklist.
+    let office = TestDevice::enrolled(&server, "admin", ADMIN_PASSWORD).await;
+    office.sync().await.unwrap();
+    let (_, set) = office
+        .capture(
+            "schedule.save",
+            &anjian_sync::kinds::schedule::schedule_id(&enterprise, "t1"),
+            json!({"enterprise_id": enterprise, "team_id": "t1", "from": china_day(7),
+                "shifts": ["早班"], "slots": ["pre_shift", "handover"], "crew": 2,
+                "self_checks": [{"every": "week", "template": "small-enterprise"}]}),
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(set.verdict, Verdict::Applied, "{set:?}");
+    office.sync().await.unwrap();
+
+    // Today's pre-shift meeting is held (the demo's team lead held it this morning).
+    let today = china_day(0);
+    let items = due_of(lead_token).await;
+    let today_meetings: Vec<_> = items
+        .iter()
+        .filter(|i| i["kind"] == "meeting" && i["day"] == today.as_str())
+        .map(|i| (i["title"].as_str().unwrap(), i["done"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(today_meetings.len(), 2, "{items:?}");
+    assert!(today_meetings.contains(&("早班班前会", true)));
+    assert!(today_meetings.contains(&("早班交接班会", false)));
+    // Overdue: each meeting of the last seven days that the team has not held (the demo's
+    // history holds some), by the records on the lead's phone.
+    lead.sync().await.unwrap();
+    let held: std::collections::BTreeSet<(String, String)> = lead
+        .entities(anjian_sync::entity::EntityType::Meeting)
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.body["team_id"] == "t1" && m.body["shift"] == "早班")
+        .map(|m| {
+            (
+                m.body["date"].as_str().unwrap().to_string(),
+                m.body["slot"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut expected = Vec::new();
+    for back in (1..=7).rev() {
+        for (slot, title) in [("pre_shift", "早班班前会"), ("handover", "早班交接班会")]
+        {
+            if !held.contains(&(china_day(back), slot.to_string())) {
+                expected.push((china_day(back), title.to_string()));
+            }
+        }
+    }
+    let mut overdue: Vec<(String, String)> = items
+        .iter()
+        .filter(|i| i["kind"] == "meeting" && i["overdue"] == true)
+        .map(|i| {
+            (
+                i["day"].as_str().unwrap().to_string(),
+                i["title"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    overdue.sort();
+    expected.sort();
+    assert!(
+        expected.len() >= 10,
+        "most of the week was not held: {held:?}"
+    );
+    assert_eq!(overdue, expected, "{items:?}");
+    assert_eq!(items[0]["overdue"], true, "overdue first");
+    assert!(
+        items
+            .iter()
+            .any(|i| i["kind"] == "briefings" && i["title"] == "岗前一分钟 0/2 人")
+    );
+
+    // The safety manager: the week's self-check, a hazard to rectify, a certificate running
+    // out in twenty days (the demo's electrician), the year's commitment.
+    let manager_token = server.token("manager", town.password("manager")).await;
+    let items = due_of(manager_token).await;
+    let kinds: std::collections::BTreeSet<&str> =
+        items.iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    for kind in ["self_check", "rectify", "certificate", "commitment"] {
+        assert!(kinds.contains(kind), "{kind} missing: {items:?}");
+    }
+    assert!(
+        items
+            .iter()
+            .any(|i| i["title"] == "本周自查（t1，检查表 small-enterprise）")
+    );
+    assert!(
+        items
+            .iter()
+            .any(|i| i["kind"] == "certificate" && i["title"].as_str().unwrap().contains("黄秀兰"))
+    );
+
+    // The inspector: the hazard awaiting acceptance (the demo's emergency lights).
+    let inspector_token = server.token("inspector", town.password("inspector")).await;
+    let items = due_of(inspector_token).await;
+    assert!(
+        items
+            .iter()
+            .any(|i| i["kind"] == "accept" && i["title"].as_str().unwrap().contains("应急照明")),
+        "{items:?}"
+    );
+    assert!(
+        items
+            .iter()
+            .all(|i| i["kind"] == "accept" || i["kind"] == "inspect")
+    );
+}

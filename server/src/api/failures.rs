@@ -546,6 +546,7 @@ pub const OPERATIONS: &[(&str, &[&[&str]])] = &[
     ("list_hazards", &[&["forbidden"]]),
     ("list_meetings", &[&["forbidden"]]),
     ("duty_compliance", &[&["invalid-parameter"]]),
+    ("my_due_list", &[]),
     ("list_inspections", &[&["forbidden"]]),
     ("search_enterprises", &[&["forbidden"]]),
     ("enterprise_map", &[]),

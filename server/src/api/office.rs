@@ -266,6 +266,34 @@ pub struct ComplianceReport {
     pub missed_cut: bool,
 }
 
+/// One thing due for the signed-in person (待办).
+#[derive(Debug, Object)]
+pub struct DueEntry {
+    /// `meeting` (班组会), `briefings` (岗前一分钟), `self_check` (自查), `rectify` (整改),
+    /// `certificate` (证书到期), `commitment` (安全承诺), `accept` (验收), `inspect` (本月检查).
+    pub kind: String,
+    /// What to do, in Chinese.
+    pub title: String,
+    /// The record it is about, when there is one.
+    #[oai(skip_serializing_if_is_none)]
+    pub id: Option<String>,
+    /// The day it is due, `YYYY-MM-DD`.
+    pub day: String,
+    /// Past its day.
+    pub overdue: bool,
+    /// Done (today's meetings are listed held or not).
+    pub done: bool,
+}
+
+/// What is due today.
+#[derive(Debug, Object)]
+pub struct DueList {
+    /// Today, China time.
+    pub today: String,
+    /// Overdue first, then by day.
+    pub items: Vec<DueEntry>,
+}
+
 fn wire(page: Page) -> Result<Json<ListPage>, ApiError> {
     let items = projections(&page.items)?;
     Ok(Json(ListPage {
@@ -613,6 +641,42 @@ impl OfficeApi {
             missed_cut: found.missed_cut,
             from: found.from,
             to: found.to,
+        }))
+    }
+
+    /// What is due for me today (今日待办): a team lead's meetings and briefings (岗前一分钟), a
+    /// safety manager's self-checks, hazards to rectify, certificates expiring within 30 days
+    /// and the year's commitment, an inspector's acceptances and the enterprises of their grids
+    /// not inspected this month — overdue first.
+    #[oai(path = "/v1/me/due", method = "get", operation_id = "my_due_list")]
+    async fn due(
+        &self,
+        state: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> Result<Json<DueList>, ApiError> {
+        let today_s = today();
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let day = time::Date::parse(&today_s, &format).map_err(|err| {
+            ApiError::new(
+                poem::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("today's date: {err}"),
+            )
+        })?;
+        let items = Office::due(&state.sync, &auth.0, day).await?;
+        Ok(Json(DueList {
+            today: today_s,
+            items: items
+                .into_iter()
+                .map(|i| DueEntry {
+                    kind: i.kind.to_string(),
+                    title: i.title,
+                    id: i.id,
+                    day: i.day,
+                    overdue: i.overdue,
+                    done: i.done,
+                })
+                .collect(),
         }))
     }
 }

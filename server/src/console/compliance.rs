@@ -48,15 +48,6 @@ struct CompliancePage {
     missed_cut: bool,
 }
 
-fn slot_name(slot: &str) -> &'static str {
-    match slot {
-        "pre_shift" => "班前会",
-        "mid_shift" => "班中会",
-        "handover" => "交接班会",
-        _ => "班组会",
-    }
-}
-
 /// The compliance page (履职情况).
 #[handler]
 pub async fn page(req: &Request, Data(state): Data<&State>) -> Response {
@@ -129,7 +120,8 @@ pub async fn page(req: &Request, Data(state): Data<&State>) -> Response {
                     m.day.clone(),
                     format!("{} · {}", names.enterprise(&m.enterprise), m.team),
                     m.shift.clone(),
-                    slot_name(&m.slot),
+                    anjian_sync::kinds::meeting::Slot::parse(&m.slot)
+                        .map_or("班组会", |s| s.chinese()),
                 )
             })
             .collect(),

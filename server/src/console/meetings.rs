@@ -22,15 +22,6 @@ use crate::service::accounts::Caller;
 use crate::service::dashboard::days_begun;
 use crate::service::office::{MeetingFilter, Office};
 
-/// A slot in Chinese.
-fn slot_name(slot: Slot) -> &'static str {
-    match slot {
-        Slot::PreShift => "班前会",
-        Slot::MidShift => "班中会",
-        Slot::Handover => "交接班会",
-    }
-}
-
 /// The calendar's query: the month (default: this one) and, optionally, one team (by its
 /// entity id).
 #[derive(Debug, Default, Deserialize)]
@@ -175,7 +166,7 @@ async fn teams_of(
                 content.enterprise_id,
                 content.team_id,
                 content.date,
-                slot_name(content.slot),
+                content.slot.chinese(),
             ))
             .or_insert((projection.entity.id, late));
         }
@@ -202,7 +193,7 @@ async fn teams_of(
                             record.enterprise_id.clone(),
                             record.code.clone(),
                             date.clone(),
-                            slot_name(*slot),
+                            slot.chinese(),
                         );
                         let found = held.get(&key);
                         let status = match found {
@@ -226,7 +217,7 @@ async fn teams_of(
         shown.push(TeamMonth {
             name: record.name.clone(),
             enterprise: names.enterprise(&record.enterprise_id),
-            slots: record.slots.iter().map(|s| slot_name(*s)).collect(),
+            slots: record.slots.iter().map(|s| s.chinese()).collect(),
             days: rows,
             held: counts.get("held").copied().unwrap_or(0),
             late: counts.get("late").copied().unwrap_or(0),
@@ -305,7 +296,7 @@ pub async fn show(req: &Request, Data(state): Data<&State>, Path(id): Path<Strin
         team: content.team_id.clone(),
         date: content.date.clone(),
         shift: content.shift.clone(),
-        slot: slot_name(content.slot),
+        slot: content.slot.chinese(),
         host: content.host.clone(),
         place: content.place.clone(),
         started: beijing_time(content.started_at_ms),
@@ -411,7 +402,7 @@ async fn sheet(req: &Request, state: &State) -> Result<(super::exports::Sheet, S
                     .unwrap_or_else(|| c.team_id.clone()),
                 c.date.clone(),
                 c.shift.clone(),
-                slot_name(c.slot).to_string(),
+                c.slot.chinese().to_string(),
                 c.host.clone(),
                 beijing_time(c.started_at_ms),
                 minutes.to_string(),

@@ -229,10 +229,7 @@ impl Office {
                 let d = day.to_string();
                 let due = schedule.due_on(&d);
                 for (shift, slot) in &due.meetings {
-                    let slot = serde_json::to_value(slot)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default();
+                    let slot = slot.name().to_string();
                     let key = duty_meeting_key(&d, e, t, shift, &slot);
                     tally.due += 1;
                     if count(&key) == 0 {

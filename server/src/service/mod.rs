@@ -13,6 +13,7 @@ pub mod blobs;
 pub mod compliance;
 pub mod dashboard;
 pub mod directory;
+pub mod due;
 pub mod images;
 pub mod office;
 pub mod secrets;

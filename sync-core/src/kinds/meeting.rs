@@ -33,6 +33,33 @@ pub enum Slot {
     Handover,
 }
 
+impl Slot {
+    /// Its protocol name (`pre_shift`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Slot::PreShift => "pre_shift",
+            Slot::MidShift => "mid_shift",
+            Slot::Handover => "handover",
+        }
+    }
+
+    /// The meeting's name in Chinese (班前会).
+    pub fn chinese(self) -> &'static str {
+        match self {
+            Slot::PreShift => "班前会",
+            Slot::MidShift => "班中会",
+            Slot::Handover => "交接班会",
+        }
+    }
+
+    /// The slot named `name`, if it is one.
+    pub fn parse(name: &str) -> Option<Slot> {
+        [Slot::PreShift, Slot::MidShift, Slot::Handover]
+            .into_iter()
+            .find(|s| s.name() == name)
+    }
+}
+
 /// Whether a worker attended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -234,12 +261,7 @@ fn meeting_of(entity: &Entity) -> Result<Meeting, Reject> {
 /// 16 bytes of sha256(`meeting\n<enterprise>\n<team>\n<date>\n<shift>\n<slot>`), with the version
 /// and variant bits set as RFC 9562 says (byte 6: `0x8_`, byte 8: `0b10…`).
 pub fn meeting_id(enterprise: &str, team: &str, date: &str, shift: &str, slot: Slot) -> String {
-    let slot = match slot {
-        Slot::PreShift => "pre_shift",
-        Slot::MidShift => "mid_shift",
-        Slot::Handover => "handover",
-    };
-    crate::entity::derived_id(&["meeting", enterprise, team, date, shift, slot])
+    crate::entity::derived_id(&["meeting", enterprise, team, date, shift, slot.name()])
 }
 
 /// `meeting.submit`: a new, frozen meeting.
