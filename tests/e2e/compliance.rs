@@ -142,6 +142,28 @@ async fn a_teams_calendar_makes_meetings_due_and_compliance_counts_them() {
     assert!(!page.body.contains("<td>2026-10-05</td>"), "held, if late");
     let bad = browser.get("/console/compliance?month=2026-13").await;
     assert_eq!(bad.status, 400);
+    // The enterprise's page says each team's calendar and leads to its compliance alone.
+    let detail = browser
+        .get(&format!("/console/enterprises/{enterprise}"))
+        .await;
+    assert!(
+        detail
+            .body
+            .contains("烘干一班（t1）：自 2026-10-01 起：早班；班前会；每周周日休息"),
+        "{}",
+        detail.body
+    );
+    assert!(detail.body.contains("包装二班（t2）：未登记工作日历"));
+    let own = browser
+        .get(&format!(
+            "/console/compliance?month=2026-10&enterprise={enterprise}"
+        ))
+        .await;
+    assert!(own.body.contains("海晟紫菜加工厂 · t1"), "{}", own.body);
+    let elsewhere = browser
+        .get("/console/compliance?month=2026-10&enterprise=no-such-enterprise")
+        .await;
+    assert!(!elsewhere.body.contains("海晟紫菜加工厂 · t1"));
 }
 
 /// Today and `back` days before, in China, `YYYY-MM-DD`.

@@ -23,6 +23,9 @@ struct Query {
     /// Grid code.
     #[serde(default)]
     grid: String,
+    /// Enterprise id.
+    #[serde(default)]
+    enterprise: String,
 }
 
 /// A line of the page: who, and their figures.
@@ -37,6 +40,7 @@ struct CompliancePage {
     frame: Frame,
     month: String,
     grid: String,
+    enterprise: String,
     grids: Vec<(String, String)>,
     from: String,
     to: String,
@@ -74,7 +78,8 @@ pub async fn page(req: &Request, Data(state): Data<&State>) -> Response {
         .replace_day(from.month().length(from.year()))
         .unwrap_or(from);
     let grid = (!query.grid.is_empty()).then_some(query.grid.as_str());
-    let found = match Office::compliance(&state.sync, &caller, (from, to), grid, None).await {
+    let enterprise = (!query.enterprise.is_empty()).then_some(query.enterprise.as_str());
+    let found = match Office::compliance(&state.sync, &caller, (from, to), grid, enterprise).await {
         Ok(found) => found,
         Err(err) => return failed(&err),
     };
@@ -98,6 +103,7 @@ pub async fn page(req: &Request, Data(state): Data<&State>) -> Response {
     let page = CompliancePage {
         frame: Frame::of(&caller, &token),
         grid: query.grid.clone(),
+        enterprise: query.enterprise.clone(),
         grids,
         from: found.from.clone(),
         to: found.to.clone(),

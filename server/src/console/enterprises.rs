@@ -11,6 +11,7 @@ use anjian_sync::kinds::commitment::Commitment;
 use anjian_sync::kinds::enterprise::{Enterprise, RiskColour, Scale};
 use anjian_sync::kinds::notice::Notice;
 use anjian_sync::kinds::risk::{RiskLevel, RiskPoint};
+use anjian_sync::kinds::schedule::Schedule;
 use anjian_sync::kinds::team::TeamRecord;
 use anjian_sync::kinds::worker::Worker;
 use anjian_sync::protocol::Projection;
@@ -332,7 +333,8 @@ struct EnterprisePage {
     hazards: Vec<(String, String, &'static str, String)>,
     inspections: Vec<(String, String, String)>,
     meetings: Vec<(String, String)>,
-    teams: Vec<(String, String)>,
+    /// Each team: (code, name, its calendar in words).
+    teams: Vec<(String, String, String)>,
     workers: Vec<WorkerRow>,
     /// Where its colour comes from (its risk points, or the office and why).
     colour_source: String,
@@ -530,7 +532,24 @@ async fn enterprise_page(
         })
         .collect();
     workers.sort_by(|a, b| (&a.team, &a.name).cmp(&(&b.team, &b.name)));
-    let mut teams: Vec<(String, String)> = team_names.into_iter().collect();
+    let schedules: HashMap<String, Schedule> =
+        of_enterprise(state, caller, EntityType::Schedule, id)
+            .await
+            .map_err(|err| failed(&err))?
+            .into_iter()
+            .filter_map(|p| serde_json::from_value::<Schedule>(p.entity.body).ok())
+            .map(|s| (s.team_id.clone(), s))
+            .collect();
+    let mut teams: Vec<(String, String, String)> = team_names
+        .into_iter()
+        .map(|(code, name)| {
+            let calendar = schedules.get(&code).map_or_else(
+                || "未登记工作日历".to_string(),
+                |s| calendar_words(s, &today),
+            );
+            (code, name, calendar)
+        })
+        .collect();
     teams.sort();
     Ok(EnterprisePage {
         frame: Frame::of(caller, token),
@@ -601,6 +620,60 @@ async fn enterprise_page(
         commitment,
         notices,
     })
+}
+
+/// A team's calendar as in effect on `today` (or as it will be, when it starts later), in words.
+fn calendar_words(schedule: &Schedule, today: &str) -> String {
+    let current = schedule
+        .versions
+        .iter()
+        .rev()
+        .find(|v| v.version.from.as_str() <= today)
+        .or_else(|| schedule.versions.first());
+    let Some(kept) = current else {
+        return "未登记工作日历".to_string();
+    };
+    let v = &kept.version;
+    const DAYS: [&str; 7] = ["一", "二", "三", "四", "五", "六", "日"];
+    let rest: Vec<&str> = v
+        .rest_weekdays
+        .iter()
+        .filter_map(|d| DAYS.get(usize::from(*d).saturating_sub(1)).copied())
+        .collect();
+    let mut words = format!(
+        "自 {} 起：{}；{}",
+        v.from,
+        v.shifts.join("、"),
+        v.slots
+            .iter()
+            .map(|s| s.chinese())
+            .collect::<Vec<_>>()
+            .join("、")
+    );
+    if !rest.is_empty() {
+        words.push_str(&format!(
+            "；每周{}休息",
+            rest.iter()
+                .map(|d| format!("周{d}"))
+                .collect::<Vec<_>>()
+                .join("、")
+        ));
+    }
+    if !v.rest_days.is_empty() {
+        words.push_str(&format!("；另休 {} 天", v.rest_days.len()));
+    }
+    if v.crew > 0 {
+        words.push_str(&format!("；岗前一分钟每班 {} 人", v.crew));
+    }
+    for duty in &v.self_checks {
+        let every = match duty.every {
+            anjian_sync::kinds::schedule::Every::Day => "每日",
+            anjian_sync::kinds::schedule::Every::Week => "每周",
+            anjian_sync::kinds::schedule::Every::Month => "每月",
+        };
+        words.push_str(&format!("；{every}自查（{}）", duty.template));
+    }
+    words
 }
 
 /// The records of `entity_type` of enterprise `id` that the caller reads (its teams, workers,
