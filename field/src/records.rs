@@ -31,6 +31,7 @@ pub(crate) enum TypeArg {
     Commitment,
     Notice,
     Schedule,
+    Plan,
     Inspection,
     Article,
     Enterprise,
@@ -52,6 +53,7 @@ impl TypeArg {
             TypeArg::Commitment => EntityType::Commitment,
             TypeArg::Notice => EntityType::Notice,
             TypeArg::Schedule => EntityType::Schedule,
+            TypeArg::Plan => EntityType::FloorPlan,
             TypeArg::Inspection => EntityType::Inspection,
             TypeArg::Article => EntityType::Article,
             TypeArg::Enterprise => EntityType::Enterprise,
@@ -301,6 +303,7 @@ pub(crate) fn summary(entity: &Entity) -> String {
                 last["slots"]
             )
         }
+        EntityType::FloorPlan => format!("v{} {}", body["version"], text("title")),
         EntityType::Template => format!("{} {}@{}", text("title"), text("code"), body["version"]),
         _ => {
             let name = text("name");
@@ -322,6 +325,7 @@ pub(crate) fn list(device: &Device, args: ListArgs) -> anyhow::Result<()> {
             EntityType::Commitment,
             EntityType::Notice,
             EntityType::Schedule,
+            EntityType::FloorPlan,
             EntityType::Article,
             EntityType::SyncIssue,
             EntityType::Enterprise,

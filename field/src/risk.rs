@@ -28,6 +28,19 @@ pub(crate) enum RiskCommand {
         #[arg(long)]
         id: Option<String>,
     },
+    /// Publish the enterprise's floor plan (平面布置图), on which risk points are placed
+    /// (`plan_point`): a new version of it when there is one.
+    Plan {
+        /// Enterprise id.
+        #[arg(long)]
+        enterprise: String,
+        /// The plan's image (JPEG, PNG or WebP).
+        #[arg(long)]
+        image: PathBuf,
+        /// What it shows.
+        #[arg(long, default_value = "厂区平面布置图")]
+        title: String,
+    },
     /// Take a risk point out of use (the equipment is gone); it stays on record.
     Retire {
         /// The risk point's id.
@@ -75,6 +88,29 @@ pub(crate) fn risk(device: &Device, command: RiskCommand) -> anyhow::Result<()> 
                 &id,
                 record,
                 Vec::new(),
+                None,
+            )
+        }
+        RiskCommand::Plan {
+            enterprise,
+            image,
+            title,
+        } => {
+            known_enterprise(device, &enterprise)?;
+            let id = anjian_sync::kinds::floorplan::floorplan_id(&enterprise);
+            let held = device
+                .entity(&id)?
+                .and_then(|p| p.body["version"].as_u64())
+                .unwrap_or(0);
+            let sha = crate::capture::attach(device, &image)?;
+            capture(
+                device,
+                "floor plan",
+                "floorplan.save",
+                &id,
+                json!({"enterprise_id": enterprise, "version": held.saturating_add(1),
+                       "title": title, "image": sha}),
+                vec![sha],
                 None,
             )
         }

@@ -34,7 +34,7 @@ class SyncError extends Error {
 }
 
 /** The entity types whose kinds are named otherwise (`issue.handle` is about a sync issue). */
-const TYPE_OF_PREFIX = { issue: 'sync_issue', risk: 'risk_point' };
+const TYPE_OF_PREFIX = { issue: 'sync_issue', risk: 'risk_point', floorplan: 'floor_plan' };
 
 /** The entity type an event kind is about. */
 function typeOfKind(kind) {

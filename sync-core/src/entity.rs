@@ -60,6 +60,8 @@ pub enum EntityType {
     Notice,
     /// A team's duty schedule (working calendar and duties).
     Schedule,
+    /// An enterprise's floor plan (平面布置图), where its risk points are placed.
+    FloorPlan,
 }
 
 impl EntityType {
@@ -82,6 +84,7 @@ impl EntityType {
             EntityType::Commitment => "commitment",
             EntityType::Notice => "notice",
             EntityType::Schedule => "schedule",
+            EntityType::FloorPlan => "floor_plan",
         }
     }
 }

@@ -22,8 +22,8 @@ use crate::access::Grant;
 use crate::entity::{Entity, EntityScope, EntityType};
 use crate::event::EventBody;
 use crate::kinds::{
-    article, briefing, card, commitment, enterprise, grid, hazard, inspection, issue, meeting,
-    notice, risk, schedule, team, worker,
+    article, briefing, card, commitment, enterprise, floorplan, grid, hazard, inspection, issue,
+    meeting, notice, risk, schedule, team, worker,
 };
 
 /// The person behind an event: the user its device is enrolled to, with their grant at judgement.
@@ -230,6 +230,7 @@ kinds!(
     notice::NoticePublish,
     notice::NoticeWithdraw,
     schedule::ScheduleSave,
+    floorplan::FloorPlanSave,
     hazard::HazardReport,
     hazard::HazardTransition,
     hazard::HazardDeadline,

@@ -119,6 +119,7 @@ pub const REASONS: &[(&str, &str)] = &[
         "该班组这一天不上班（休息日或工作日历生效之前），不应有此记录。",
     ),
     ("unknown-shift", "该班组没有这个班次。"),
+    ("floorplan-id-mismatch", "平面图编号与企业不符。"),
     // The office's records.
     ("credit-code-invalid", "统一社会信用代码格式不正确。"),
     ("grid-id-mismatch", "网格编号与网格代码不符。"),

@@ -94,6 +94,12 @@ fn payload_of(kind: &str) -> (Value, Vec<String>, Option<String>, Option<u64>) {
         "schedule.save" => none(json!({"enterprise_id": "e-seaweed-01", "team_id": "t1",
             "from": "2026-12-01", "shifts": ["早班", "夜班"], "slots": ["pre_shift", "handover"],
             "rest_weekdays": [7], "rest_days": ["2027-01-01"], "crew": 6})),
+        "floorplan.save" => (
+            json!({"enterprise_id": "e-seaweed-01", "version": 1, "title": "厂区平面布置图", "image": PHOTO}),
+            vec![PHOTO.into()],
+            None,
+            None,
+        ),
         "risk.retire" => none(json!({"note": "烘干炉已拆除，改用热泵"})),
         "meeting.amend" => none(json!({"note": "补记到会人员", "changes": {"host": "黄小兰"}})),
         "hazard.report" => (

@@ -586,3 +586,95 @@ async fn a_commitment_shows_who_signed_and_a_public_notice_of_major_risk_is_read
         detail.body
     );
 }
+
+#[tokio::test]
+async fn the_four_colour_plan_places_live_risk_points_on_the_enterprises_floor_plan() {
+    let (server, town) = TestServer::demo().await;
+    let manager = TestDevice::enrolled(&server, "manager", town.password("manager")).await;
+    manager.sync().await.unwrap();
+    let enterprise = enterprise_of(&manager);
+    let mut browser = Browser::signed_in(&server, "admin", ADMIN_PASSWORD).await;
+    let empty = browser
+        .get(&format!("/console/enterprises/{enterprise}/plan"))
+        .await;
+    assert_eq!(empty.status, 200);
+    assert!(
+        empty.body.contains("企业尚未上传平面布置图"),
+        "{}",
+        empty.body
+    );
+
+    // A 1200 × 800 plan, and two risk points: one placed at (25%, 50%), one not placed.
+    let image = manager
+        .add_photo_bytes(&anjian_tests::photos::jpeg(1200, 800, 51, None))
+        .unwrap();
+    let plan_id = anjian_sync::kinds::floorplan::floorplan_id(&enterprise);
+    let (_, saved) = manager
+        .capture(
+            "floorplan.save",
+            &plan_id,
+            json!({"enterprise_id": enterprise, "version": 1, "title": "厂区平面布置图", "image": image}),
+            vec![image.clone()],
+        )
+        .unwrap();
+    assert_eq!(saved.verdict, Verdict::Applied, "{saved:?}");
+    let mut oven = risk(
+        &enterprise,
+        "烘干炉",
+        json!({"method": "ls", "l": 4, "s": 5}),
+        0,
+    );
+    oven["plan_point"] = json!({"x_permille": 250, "y_permille": 500});
+    let store = risk(
+        &enterprise,
+        "成品仓库",
+        json!({"method": "ls", "l": 1, "s": 2}),
+        0,
+    );
+    for payload in [oven, store] {
+        let (_, graded) = manager
+            .capture(
+                "risk.assess",
+                &anjian_sync::client::Device::new_entity_id(),
+                payload,
+                vec![],
+            )
+            .unwrap();
+        assert_eq!(graded.verdict, Verdict::Applied, "{graded:?}");
+    }
+    manager.sync().await.unwrap();
+
+    let page = browser
+        .get(&format!("/console/enterprises/{enterprise}/plan"))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("viewBox=\"0 0 1200 800\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(&format!("/console/photos/{image}/large"))
+    );
+    assert!(
+        page.body.contains("cx=\"300\" cy=\"400\"") && page.body.contains("fill=\"#d9362b\""),
+        "the oven, red, a quarter across and half down: {}",
+        page.body
+    );
+    assert!(page.body.contains("烘干炉（重大风险）"));
+    assert!(
+        page.body.contains("未标注位置的风险点：成品仓库"),
+        "{}",
+        page.body
+    );
+    // One who cannot read the enterprise learns nothing of it.
+    let mut other = Browser::signed_in(&server, "publicist", town.password("publicist")).await;
+    assert_eq!(
+        other
+            .get(&format!("/console/enterprises/{enterprise}/plan"))
+            .await
+            .status,
+        404
+    );
+}

@@ -15,6 +15,7 @@ const REASONS = {
   'double-report-required': '重大隐患须先完成双报告（报监管部门和职代会）。',
   'edit-overlap': '他人同时修改了同一处内容，两个版本都已保留，请合并。',
   'entity-unreadable': '记录内容无法读取，请重新填写。',
+  'floorplan-id-mismatch': '平面图编号与企业不符。',
   'grid-id-mismatch': '网格编号与网格代码不符。',
   'hazard-closed': '此隐患已销号或作废，不能再修改。',
   'id-taken': '此编号已被另一条记录占用，请重新采集一条。',

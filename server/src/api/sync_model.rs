@@ -149,7 +149,7 @@ pub struct Event {
     /// `hazard.deadline`, `article.save`, `article.submit`, `article.review`,
     /// `article.withdraw`, `template.publish`, `inspection.submit`, `inspection.amend`,
     /// `issue.handle`, `briefing.record`, `risk.assess`, `risk.retire`, `card.publish`, `commitment.sign`,
-    /// `notice.publish`, `notice.withdraw`, `schedule.save`. Any
+    /// `notice.publish`, `notice.withdraw`, `schedule.save`, `floorplan.save`. Any
     /// other kind is taken and quarantined (`unknown-kind`).
     pub kind: String,
     /// The entity it is about.
@@ -292,6 +292,8 @@ pub enum EntityType {
     Notice,
     /// A team's duty schedule (班组工作日历与安全活动安排).
     Schedule,
+    /// An enterprise's floor plan (平面布置图).
+    FloorPlan,
 }
 
 /// Whose an entity is.

@@ -77,6 +77,7 @@ pub fn routes() -> impl poem::Endpoint {
         )
         .at("/console/enterprises/:id", get(enterprises::show))
         .at("/console/enterprises/:id/risks", get(risks::lists))
+        .at("/console/enterprises/:id/plan", get(risks::plan))
         .at("/console/enterprises/:id/risks/:file", get(risks::export))
         .at("/console/cards/:id", get(risks::show_card))
         .at("/console/commitments", get(commitments::list))

@@ -5,6 +5,7 @@
 
 use anjian_sync::entity::EntityType;
 use anjian_sync::kinds::card::{Card, CardKind, card_id};
+use anjian_sync::kinds::floorplan::FloorPlan;
 use anjian_sync::kinds::risk::{Assessment, Owner, RiskPoint};
 use anjian_sync::protocol::Projection;
 use askama::Template;
@@ -423,6 +424,119 @@ pub async fn show_card(
         card,
         risks,
         a4: paper.paper == "a4",
+    };
+    html(StatusCode::OK, page.render())
+}
+
+/// A risk point as the plan shows it: where, its colour, its name.
+struct Placed {
+    x: u64,
+    y: u64,
+    colour: &'static str,
+    name: String,
+    level: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "console/plan.html")]
+struct PlanPage {
+    frame: Frame,
+    id: String,
+    name: String,
+    /// The plan's image and its size in pixels as shown, when there is a plan.
+    image: Option<(String, u64, u64)>,
+    title: String,
+    version: u32,
+    placed: Vec<Placed>,
+    /// Live risk points not placed on the plan.
+    unplaced: Vec<String>,
+}
+
+/// The colour a level is drawn in.
+fn fill(colour: anjian_sync::kinds::enterprise::RiskColour) -> &'static str {
+    use anjian_sync::kinds::enterprise::RiskColour;
+    match colour {
+        RiskColour::Red => "#d9362b",
+        RiskColour::Orange => "#f08a24",
+        RiskColour::Yellow => "#f2c500",
+        RiskColour::Blue => "#1f6fd1",
+    }
+}
+
+/// An enterprise's four-colour risk distribution (一图, 四色分布图): its live risk points on
+/// the floor plan it published.
+#[handler]
+pub async fn plan(req: &Request, Data(state): Data<&State>, Path(id): Path<String>) -> Response {
+    let (caller, token) = match signed_in(state, req).await {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
+    };
+    let name = match enterprise_name(state, &caller, &id).await {
+        Ok(name) => name,
+        Err(answer) => return answer,
+    };
+    let (plans, points) = match (
+        of_enterprise(state, &caller, EntityType::FloorPlan, &id).await,
+        of_enterprise(state, &caller, EntityType::RiskPoint, &id).await,
+    ) {
+        (Ok(plans), Ok(points)) => (plans, points),
+        (Err(err), _) | (_, Err(err)) => return failed(&err),
+    };
+    let plan = plans
+        .into_iter()
+        .find_map(|p| serde_json::from_value::<FloorPlan>(p.entity.body).ok());
+    let image = match &plan {
+        Some(plan) => state
+            .blobs
+            .info(&caller, &plan.content.image)
+            .await
+            .ok()
+            .map(|meta| {
+                // Orientations 5 to 8 turn the picture a quarter: width and height swap.
+                let (w, h) = if meta.orientation >= 5 {
+                    (meta.height, meta.width)
+                } else {
+                    (meta.width, meta.height)
+                };
+                (
+                    plan.content.image.clone(),
+                    u64::from(w.max(1)),
+                    u64::from(h.max(1)),
+                )
+            }),
+        None => None,
+    };
+    let (width, height) = image.as_ref().map_or((1000, 1000), |(_, w, h)| (*w, *h));
+    let mut placed = Vec::new();
+    let mut unplaced = Vec::new();
+    for point in points
+        .into_iter()
+        .filter_map(|p| serde_json::from_value::<RiskPoint>(p.entity.body).ok())
+        .filter(|p| p.retired.is_none())
+    {
+        match point.assessment.plan_point {
+            Some(at) => placed.push(Placed {
+                x: u64::from(at.x_permille) * width / 1000,
+                y: u64::from(at.y_permille) * height / 1000,
+                colour: fill(point.colour),
+                name: point.assessment.name,
+                level: point.level.chinese(),
+            }),
+            None => unplaced.push(point.assessment.name),
+        }
+    }
+    let page = PlanPage {
+        frame: Frame::of(&caller, &token),
+        id,
+        name,
+        image,
+        title: plan
+            .as_ref()
+            .map(|p| p.content.title.clone())
+            .unwrap_or_default(),
+        version: plan.as_ref().map_or(0, |p| p.content.version),
+        placed,
+        unplaced,
     };
     html(StatusCode::OK, page.render())
 }

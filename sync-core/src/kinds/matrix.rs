@@ -294,6 +294,18 @@ fn cases() -> Vec<Case> {
             allowed: &["admin", "enterprise_manager"],
         },
         Case {
+            name: "floorplan.save",
+            event: event(
+                "floorplan.save",
+                json!({"enterprise_id": "e1", "version": 1, "title": "厂区平面布置图",
+                       "image": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}),
+                1,
+            ),
+            current: None,
+            related: enterprise_e1(),
+            allowed: &["admin", "enterprise_manager"],
+        },
+        Case {
             name: "meeting.amend",
             event: event(
                 "meeting.amend",

@@ -19,6 +19,8 @@
 //! - [`commitment`]: `commitment.sign` — the principal's yearly commitment (主体责任告知承诺).
 //! - [`notice`]: `notice.publish`, `notice.withdraw` — notices of major risks (重大安全风险公告).
 //! - [`schedule`]: `schedule.save` — a team's working calendar and the duties it makes due.
+//! - [`floorplan`]: `floorplan.save` — an enterprise's floor plan, where its risk points are
+//!   placed (一图).
 //! - [`issue`]: `issue.handle` — the office marks a sync issue (同步问题) handled, with a note.
 
 pub mod article;
@@ -26,6 +28,7 @@ pub mod briefing;
 pub mod card;
 pub mod commitment;
 pub mod enterprise;
+pub mod floorplan;
 pub mod grid;
 pub mod hazard;
 pub mod inspection;

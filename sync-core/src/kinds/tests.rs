@@ -120,6 +120,7 @@ fn derived_entity_id(kind: &str, payload: &Value) -> Option<String> {
         "schedule.save" => {
             crate::kinds::schedule::schedule_id(text("enterprise_id"), text("team_id"))
         }
+        "floorplan.save" => crate::kinds::floorplan::floorplan_id(text("enterprise_id")),
         "commitment.sign" => {
             crate::kinds::commitment::commitment_id(text("enterprise_id"), text("year"))
         }
@@ -1920,4 +1921,54 @@ fn a_schedule_makes_duties_due_and_refuses_duties_outside_it() {
         None,
         &related,
     ));
+}
+
+#[test]
+fn a_floor_plan_is_versioned_and_cites_its_image() {
+    use crate::kinds::floorplan::floorplan_id;
+    let zhou = manager("zhou", "e1");
+    let related = enterprise_e1();
+    let plan = |version: u32| {
+        json!({"enterprise_id": "e1", "version": version, "title": "厂区平面布置图",
+               "image": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"})
+    };
+    let save = |payload: Value, photos: usize, current: Option<&Entity>| {
+        crate::judge::judge(
+            &event("floorplan.save", payload, photos),
+            &zhou,
+            current,
+            &related,
+        )
+    };
+    let first = applied(save(plan(1), 1, None));
+    assert_eq!(first.id, floorplan_id("e1"));
+    assert_eq!(
+        first.scope.buckets(),
+        ["directory:e1", "enterprise:e1", "grid:g1", "town"]
+    );
+    let second = applied(save(plan(2), 1, Some(&first)));
+    assert_eq!(
+        second.body["earlier_images"].as_array().map(Vec::len),
+        Some(1)
+    );
+    refused(
+        &save(plan(2), 1, Some(&second)),
+        Verdict::Conflict,
+        "stale-version",
+    );
+    refused(
+        &save(plan(1), 0, None),
+        Verdict::Quarantined,
+        "photo-required",
+    );
+    refused(
+        &crate::judge::judge(
+            &event("floorplan.save", plan(1), 1),
+            &lead("wang", "e1", "t1"),
+            None,
+            &related,
+        ),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
 }
