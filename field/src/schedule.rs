@@ -58,6 +58,11 @@ pub(crate) fn schedule(device: &Device, args: ScheduleArgs) -> anyhow::Result<()
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let id = schedule_id(&enterprise, &team);
+    // The version this one follows: as many as the schedule this device holds has.
+    let supersedes = device
+        .entity(&id)?
+        .and_then(|s| s.body["versions"].as_array().map(Vec::len))
+        .unwrap_or(0);
     capture(
         device,
         "schedule",
@@ -66,7 +71,8 @@ pub(crate) fn schedule(device: &Device, args: ScheduleArgs) -> anyhow::Result<()
         json!({"enterprise_id": enterprise, "team_id": team,
                "from": args.from.unwrap_or_else(today), "shifts": args.shifts,
                "slots": args.slots, "rest_weekdays": args.rest_weekdays,
-               "rest_days": args.rest_days, "crew": args.crew, "self_checks": self_checks}),
+               "rest_days": args.rest_days, "crew": args.crew, "self_checks": self_checks,
+               "supersedes": supersedes}),
         Vec::new(),
         None,
     )

@@ -367,9 +367,11 @@ fn outcome<K: Kind>(
         )
     })?;
     K::validate(event, &payload)?;
-    K::check_related(&payload, related)?;
     let scope = K::refine_scope(K::scope(actor, &payload, current)?, &payload, related);
     K::authorize(actor, &payload, &scope, current)?;
+    // Permission before existence: what the related records say (a team's calendar, a card's
+    // version, whether a risk point exists) is told only to one who may send the event.
+    K::check_related(&payload, related)?;
     let mut entity = K::apply(actor, event, payload, scope, current)?;
     entity.blobs = K::blobs(&entity, event, current);
     Ok(entity)

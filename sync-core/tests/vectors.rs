@@ -93,7 +93,7 @@ fn payload_of(kind: &str) -> (Value, Vec<String>, Option<String>, Option<u64>) {
         "notice.withdraw" => none(json!({"note": "制冷系统改用氟利昂，液氨已清空"})),
         "schedule.save" => none(json!({"enterprise_id": "e-seaweed-01", "team_id": "t1",
             "from": "2026-12-01", "shifts": ["早班", "夜班"], "slots": ["pre_shift", "handover"],
-            "rest_weekdays": [7], "rest_days": ["2027-01-01"], "crew": 6})),
+            "rest_weekdays": [7], "rest_days": ["2027-01-01"], "crew": 6, "supersedes": 0})),
         "floorplan.save" => (
             json!({"enterprise_id": "e-seaweed-01", "version": 1, "title": "厂区平面布置图", "image": PHOTO}),
             vec![PHOTO.into()],

@@ -28,7 +28,8 @@ async fn a_teams_calendar_makes_meetings_due_and_compliance_counts_them() {
     office.sync().await.unwrap();
     let schedule = anjian_sync::kinds::schedule::schedule_id(&enterprise, "t1");
     let calendar = json!({"enterprise_id": enterprise, "team_id": "t1", "from": "2026-10-01",
-        "shifts": ["早班"], "slots": ["pre_shift"], "rest_weekdays": [7], "rest_days": [], "crew": 0});
+        "shifts": ["早班"], "slots": ["pre_shift"], "rest_weekdays": [7], "rest_days": [], "crew": 0,
+        "supersedes": 0});
     let (_, set) = office
         .capture("schedule.save", &schedule, calendar.clone(), vec![])
         .unwrap();
@@ -43,6 +44,7 @@ async fn a_teams_calendar_makes_meetings_due_and_compliance_counts_them() {
             {
                 let mut later = calendar.clone();
                 later["from"] = json!("2026-10-20");
+                later["supersedes"] = json!(1);
                 later
             },
             vec![],
@@ -142,6 +144,10 @@ async fn a_teams_calendar_makes_meetings_due_and_compliance_counts_them() {
     assert!(!page.body.contains("<td>2026-10-05</td>"), "held, if late");
     let bad = browser.get("/console/compliance?month=2026-13").await;
     assert_eq!(bad.status, 400);
+    assert_eq!(
+        browser.get("/console/compliance?month=2026-1").await.status,
+        400
+    );
     // The enterprise's page says each team's calendar and leads to its compliance alone.
     let detail = browser
         .get(&format!("/console/enterprises/{enterprise}"))
@@ -210,7 +216,7 @@ async fn each_person_gets_what_is_due_for_them_today() {
             &anjian_sync::kinds::schedule::schedule_id(&enterprise, "t1"),
             json!({"enterprise_id": enterprise, "team_id": "t1", "from": china_day(7),
                 "shifts": ["早班"], "slots": ["pre_shift", "handover"], "crew": 2,
-                "self_checks": [{"every": "week", "template": "small-enterprise"}]}),
+                "self_checks": [{"every": "week", "template": "small-enterprise"}], "supersedes": 0}),
             vec![],
         )
         .unwrap();

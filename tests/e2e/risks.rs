@@ -23,6 +23,12 @@ async fn colour_on_map(server: &TestServer, who: &str, enterprise: &str) -> Valu
         .unwrap_or_else(|| panic!("{enterprise} is not on the map: {map}"))
 }
 
+/// How many notices anyone reads at `/v1/public/notices`.
+async fn public_notices(server: &TestServer) -> usize {
+    let public = server.get("/v1/public/notices", None).await;
+    public.ok(200)["notices"].as_array().unwrap().len()
+}
+
 /// The enterprise whose teams `device` holds (the demo's seaweed plant, for its people).
 fn enterprise_of(device: &TestDevice) -> String {
     device
@@ -448,6 +454,15 @@ async fn a_posts_card_is_published_read_offline_printed_and_named_by_briefings()
         404,
         "a risk point is not a card"
     );
+    // One who cannot read the enterprise learns nothing of its lists or cards.
+    let mut outsider = Browser::signed_in(&server, "publicist", town.password("publicist")).await;
+    for path in [
+        format!("/console/cards/{card_id}"),
+        format!("/console/enterprises/{enterprise}/risks"),
+        format!("/console/enterprises/{enterprise}/risks/control.csv"),
+    ] {
+        assert_eq!(outsider.get(&path).await.status, 404, "{path}");
+    }
 }
 
 #[tokio::test]
@@ -535,6 +550,10 @@ async fn a_commitment_shows_who_signed_and_a_public_notice_of_major_risk_is_read
         list.body
             .contains(&format!("/console/photos/{page}/original"))
     );
+    assert_eq!(
+        browser.get("/console/commitments?year=26").await.status,
+        400
+    );
     let missing = browser.get("/console/commitments?show=missing").await;
     assert!(!missing.body.contains("海晟紫菜"), "{}", missing.body);
     assert!(
@@ -559,14 +578,41 @@ async fn a_commitment_shows_who_signed_and_a_public_notice_of_major_risk_is_read
         detail.body
     );
 
-    // Version 2 kept inside the enterprise: off the public list. Then taken down.
-    let (_, internal) = manager
-        .capture("notice.publish", &notice_id, notice(2, false), vec![])
-        .unwrap();
-    assert_eq!(internal.verdict, Verdict::Applied, "{internal:?}");
-    manager.sync().await.unwrap();
-    let public = server.get("/v1/public/notices", None).await;
-    assert_eq!(public.ok(200)["notices"], json!([]));
+    // The tank re-graded low (1×1): the notice is about no major risk and leaves the public
+    // list; graded major again, it is back.
+    for (version, l, s, shown) in [(1, 1, 1, 0), (2, 4, 5, 1)] {
+        let (_, regraded) = manager
+            .capture(
+                "risk.assess",
+                &tank,
+                risk(
+                    &enterprise,
+                    "燃气储罐",
+                    json!({"method": "ls", "l": l, "s": s}),
+                    version,
+                ),
+                vec![],
+            )
+            .unwrap();
+        assert_eq!(regraded.verdict, Verdict::Applied, "{regraded:?}");
+        manager.sync().await.unwrap();
+        assert_eq!(public_notices(&server).await, shown);
+    }
+    // Version 2 kept inside the enterprise: off the public list; version 3 public again.
+    for (version, public, shown) in [(2, false, 0), (3, true, 1)] {
+        let (_, posted) = manager
+            .capture(
+                "notice.publish",
+                &notice_id,
+                notice(version, public),
+                vec![],
+            )
+            .unwrap();
+        assert_eq!(posted.verdict, Verdict::Applied, "{posted:?}");
+        manager.sync().await.unwrap();
+        assert_eq!(public_notices(&server).await, shown);
+    }
+    // Taken down: off the public list.
     let (_, down) = manager
         .capture(
             "notice.withdraw",
@@ -577,6 +623,7 @@ async fn a_commitment_shows_who_signed_and_a_public_notice_of_major_risk_is_read
         .unwrap();
     assert_eq!(down.verdict, Verdict::Applied, "{down:?}");
     manager.sync().await.unwrap();
+    assert_eq!(public_notices(&server).await, 0);
     let detail = browser
         .get(&format!("/console/enterprises/{enterprise}"))
         .await;

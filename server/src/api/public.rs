@@ -14,6 +14,7 @@ use anjian_sync::entity::EntityType;
 use anjian_sync::kinds::article::{Article, ArticleState};
 use anjian_sync::kinds::notice::Notice;
 use anjian_sync::protocol::Projection;
+use serde_json::Value;
 
 /// The `Public` tag.
 #[derive(Debug)]
@@ -100,6 +101,9 @@ pub struct PublicNotice {
     pub updated_at_ms: i64,
 }
 
+/// The most public notices listed.
+const MAX_PUBLIC_NOTICES: usize = 200;
+
 /// Public notices.
 #[derive(Debug, Object)]
 pub struct PublicNotices {
@@ -185,7 +189,8 @@ impl PublicApi {
     }
 
     /// Notices of major safety risks (重大安全风险公告) that enterprises made public, newest
-    /// first; withdrawn ones are not listed. No login needed.
+    /// first, at most 200; withdrawn ones, and those none of whose risk points is still a live
+    /// major risk (重大风险), are not listed. No login needed.
     #[oai(
         path = "/v1/public/notices",
         method = "get",
@@ -193,46 +198,63 @@ impl PublicApi {
     )]
     async fn notices(&self, state: Data<&Arc<AppState>>) -> Result<Json<PublicNotices>, ApiError> {
         let all = state.sync.entities_of_type(EntityType::Notice).await?;
-        let sync = &state.sync;
-        let named = |entity_type: EntityType| async move {
-            Ok::<_, ApiError>(
-                sync.entities_of_type(entity_type)
-                    .await?
-                    .into_iter()
-                    .map(|p| {
-                        let name = p.entity.body["name"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string();
-                        (p.entity.id, name)
-                    })
-                    .collect::<std::collections::HashMap<String, String>>(),
-            )
-        };
-        let enterprises = named(EntityType::Enterprise).await?;
-        let risks = named(EntityType::RiskPoint).await?;
-        let mut notices: Vec<PublicNotice> = all
-            .iter()
+        let mut live: Vec<(i64, String, Notice)> = all
+            .into_iter()
             .filter(|p| !p.entity.deleted)
             .filter_map(|p| {
                 let notice: Notice = serde::Deserialize::deserialize(&p.entity.body).ok()?;
-                (notice.content.public && notice.withdrawn.is_none()).then(|| PublicNotice {
-                    id: p.entity.id.clone(),
-                    enterprise: enterprises
+                (notice.content.public && notice.withdrawn.is_none()).then_some((
+                    p.received_at_ms,
+                    p.entity.id,
+                    notice,
+                ))
+            })
+            .collect();
+        // The newest first, at most a page of them.
+        live.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        live.truncate(MAX_PUBLIC_NOTICES);
+        // Only the records they name: their enterprises and risk points.
+        let named: Vec<String> = live
+            .iter()
+            .flat_map(|(_, _, n)| {
+                std::iter::once(n.content.enterprise_id.clone())
+                    .chain(n.content.risk_points.iter().cloned())
+            })
+            .collect::<std::collections::BTreeSet<String>>()
+            .into_iter()
+            .collect();
+        let records: std::collections::HashMap<String, Value> = state
+            .sync
+            .entities(named)
+            .await?
+            .into_iter()
+            .map(|p| (p.entity.id, p.entity.body))
+            .collect();
+        let mut notices: Vec<PublicNotice> = live
+            .into_iter()
+            .filter_map(|(at, id, notice)| {
+                // A notice stands while one of its risk points is still a live major risk.
+                let risks: Vec<String> = notice
+                    .content
+                    .risk_points
+                    .iter()
+                    .filter_map(|r| records.get(r))
+                    .filter(|r| r["retired"].is_null() && r["level"] == "major")
+                    .filter_map(|r| r["name"].as_str().map(str::to_string))
+                    .collect();
+                (!risks.is_empty()).then(|| PublicNotice {
+                    id,
+                    enterprise: records
                         .get(&notice.content.enterprise_id)
-                        .cloned()
-                        .unwrap_or_default(),
-                    risks: notice
-                        .content
-                        .risk_points
-                        .iter()
-                        .filter_map(|id| risks.get(id).cloned())
-                        .collect(),
+                        .and_then(|e| e["name"].as_str())
+                        .unwrap_or_default()
+                        .to_string(),
+                    risks,
                     title: notice.content.title,
                     body: notice.content.body,
                     contact: notice.content.contact,
                     version: notice.content.version,
-                    updated_at_ms: p.received_at_ms,
+                    updated_at_ms: at,
                 })
             })
             .collect();

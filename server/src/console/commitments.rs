@@ -60,13 +60,19 @@ pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
         .get(..4)
         .unwrap_or_default()
         .to_string();
-    let year = if query.year.len() == 4
+    let year = if query.year.is_empty() {
+        this_year
+    } else if query.year.len() == 4
         && query.year.bytes().all(|b| b.is_ascii_digit())
         && ("2000".."2101").contains(&query.year.as_str())
     {
         query.year.clone()
     } else {
-        this_year
+        return super::pages::message(
+            StatusCode::BAD_REQUEST,
+            "年度不正确",
+            "年度写作四位数字，2000 至 2100，例如 2026。",
+        );
     };
     let names = match Names::load(state).await {
         Ok(names) => names,

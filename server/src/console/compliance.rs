@@ -61,10 +61,10 @@ pub async fn page(req: &Request, Data(state): Data<&State>) -> Response {
     };
     let query: Query = req.params().unwrap_or_default();
     let today = anjian_sync::clock::china_date(crate::store::model::UnixMillis::now().0);
-    let month = if query.month.len() == 7 {
-        query.month.clone()
-    } else {
+    let month = if query.month.is_empty() {
         today.get(..7).unwrap_or_default().to_string()
+    } else {
+        query.month.clone()
     };
     let first = format!("{month}-01");
     let Ok((from, _)) = period(&first, &first) else {

@@ -294,8 +294,8 @@ impl Office {
 
 /// Adds to `tally` the self-checks `schedule` made due from `from` to `to` and those done: a
 /// day's on each working day; a week's or a month's once for each week or month with a working
-/// day in the period, done when a self-check with its checklist, by the team or by its
-/// enterprise, was started on any of that week's or month's days up to `to`.
+/// day in the period that has ended by `to` (or is already done), done when a self-check with
+/// its checklist, by the team or by its enterprise, was started on any of its days up to `to`.
 fn self_checks(
     schedule: &Schedule,
     (from, to): (Date, Date),
@@ -340,6 +340,20 @@ fn self_checks(
             };
         }
     }
-    tally.self_checks_due += units.len() as u64;
-    tally.self_checks_done += units.values().filter(|done| **done).count() as u64;
+    // A week or month still running at `to` is due only once done: it is not missed yet.
+    let ended = |every: Every, start: Date| match every {
+        Every::Day => true,
+        Every::Week => start
+            .checked_add(time::Duration::days(6))
+            .is_some_and(|last| last <= to),
+        Every::Month => to
+            .next_day()
+            .is_some_and(|next| unit_start(Every::Month, next) != start),
+    };
+    for ((every, _, start), done) in &units {
+        if *done || ended(*every, *start) {
+            tally.self_checks_due += 1;
+            tally.self_checks_done += u64::from(*done);
+        }
+    }
 }

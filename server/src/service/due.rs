@@ -10,8 +10,8 @@
 //! - An inspector (网格员): hazards awaiting their acceptance (验收) in their grids; the
 //!   enterprises of their grids not inspected this month.
 //!
-//! Each is read from the schedules, the office's counters and facts, and the records of the
-//! person's own scope: nothing here scans the town's records.
+//! Each is read from the schedules, the office's counters (the person's own team's or
+//! enterprise's, day by day) and facts, and the records of the person's scope.
 
 use std::collections::BTreeSet;
 
@@ -55,13 +55,6 @@ impl Office {
         let scopes = grant.scopes();
         let day = today.to_string();
         let mut items = Vec::new();
-        let counts_of = |days: &[Date]| {
-            let months: BTreeSet<String> = days
-                .iter()
-                .map(|d| format!("{:04}-{:02}", d.year(), u8::from(d.month())))
-                .collect();
-            months
-        };
 
         // Team leads: their team's meetings and briefings.
         if let (true, Some(enterprise), Some(team)) =
@@ -76,11 +69,22 @@ impl Office {
                 let week: Vec<Date> = (0..=7)
                     .filter_map(|back| today.checked_sub(time::Duration::days(back)))
                     .collect();
+                // The team's own counters, a day at a time (`…|day|enterprise/team/` and the
+                // briefings' exact key): nothing of other teams is read.
                 let mut done = std::collections::HashMap::new();
-                for month in counts_of(&week) {
-                    for metric in ["duty_meeting", "duty_briefing"] {
-                        done.extend(sync.counts(&format!("{metric}|{month}")).await?);
-                    }
+                for date in &week {
+                    let d = date.to_string();
+                    done.extend(
+                        sync.counts(&format!("duty_meeting|{d}|{enterprise}/{team}/"))
+                            .await?,
+                    );
+                    let briefed = duty_team_key("duty_briefing", &d, enterprise, team);
+                    done.extend(
+                        sync.counts(&briefed)
+                            .await?
+                            .into_iter()
+                            .filter(|(key, _)| *key == briefed),
+                    );
                 }
                 for date in &week {
                     let d = date.to_string();
@@ -131,10 +135,19 @@ impl Office {
                 .filter(|s| s.enterprise_id == *enterprise)
                 .collect();
             let month_start = unit_start(Every::Month, today);
+            // The enterprise's own self-check counters, a day at a time from the earliest unit
+            // that may be due (this week's Monday or the month's first).
             let mut counted = std::collections::HashMap::new();
-            let first = unit_start(Every::Week, today).min(month_start);
-            for month in counts_of(&[first, today]) {
-                counted.extend(sync.counts(&format!("duty_self_check|{month}")).await?);
+            let mut date = unit_start(Every::Week, today).min(month_start);
+            while date <= today {
+                counted.extend(
+                    sync.counts(&format!("duty_self_check|{date}|{enterprise}/"))
+                        .await?,
+                );
+                date = match date.next_day() {
+                    Some(next) => next,
+                    None => break,
+                };
             }
             let mut owed: BTreeSet<(String, Every, String)> = BTreeSet::new();
             for schedule in &schedules {
@@ -275,7 +288,7 @@ impl Office {
             }
             let month = day.get(..7).unwrap_or_default().to_string();
             let inspected: BTreeSet<String> = sync
-                .counts(&format!("inspected|{month}|"))
+                .counts(&format!("office_inspected|{month}|"))
                 .await?
                 .into_iter()
                 .filter_map(|(key, _)| key.rsplit('|').next().map(str::to_string))

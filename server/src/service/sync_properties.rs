@@ -540,15 +540,16 @@ fn compliance_over_a_month_is_what_a_count_by_hand_gives() {
     // October 2026: the 1st (National Day) off, Sundays off, one shift, the pre-shift meeting,
     // two workers briefed; from the 16th the handover meeting too.
     let schedule = schedule_id(&e, "t1");
-    let version = |from: &str, slots: Vec<&str>| {
+    let version = |from: &str, slots: Vec<&str>, supersedes: u32| {
         json!({"enterprise_id": e, "team_id": "t1", "from": from, "shifts": ["早班"],
                "slots": slots, "rest_weekdays": [7], "rest_days": ["2026-10-01"], "crew": 2,
-               "self_checks": [{"every": "week", "template": "weekly"}, {"every": "month", "template": "monthly"}]})
+               "self_checks": [{"every": "week", "template": "weekly"}, {"every": "month", "template": "monthly"}],
+               "supersedes": supersedes})
     };
     set_up.push(office.sign_raw(
         "schedule.save",
         &schedule,
-        version("2026-10-01", vec!["pre_shift"]),
+        version("2026-10-01", vec!["pre_shift"], 0),
         0,
     ));
     for code in ["weekly", "monthly"] {
@@ -563,7 +564,7 @@ fn compliance_over_a_month_is_what_a_count_by_hand_gives() {
     set_up.push(office.sign_raw(
         "schedule.save",
         &schedule,
-        version("2026-10-16", vec!["pre_shift", "handover"]),
+        version("2026-10-16", vec!["pre_shift", "handover"], 1),
         0,
     ));
     let receipts = push_now(&rt, &service, &office, &set_up);
@@ -632,7 +633,7 @@ fn compliance_over_a_month_is_what_a_count_by_hand_gives() {
     let events = vec![
         meeting(&mut lead, "2026-10-02", Slot::PreShift, 3, "2026-10-02"), // on time, short
         meeting(&mut lead, "2026-10-03", Slot::PreShift, 6, "2026-10-03"), // on time
-        meeting(&mut lead, "2026-10-05", Slot::PreShift, 6, "2026-10-06"), // late (补录)
+        meeting(&mut lead, "2026-10-05", Slot::PreShift, 6, "2026-10-07"), // late (补录)
         meeting(&mut lead, "2026-10-16", Slot::PreShift, 6, "2026-10-16"), // on time
         meeting(&mut lead, "2026-10-16", Slot::Handover, 6, "2026-10-16"), // on time, new slot
         meeting(&mut lead, "2026-10-04", Slot::PreShift, 6, "2026-10-04"), // a Sunday: refused
@@ -696,8 +697,9 @@ fn compliance_over_a_month_is_what_a_count_by_hand_gives() {
     // 2–15: 2 3 5 6 7 8 9 10 12 13 14 15 = 12, one meeting each; 16–31: 16 17 19 20 21 22 23 24
     // 26 27 28 29 30 31 = 14, two each. Due 12 + 28 = 40; held on time 4 (2nd, 3rd, 16th × 2),
     // late 1 (5th), missed 35; short 1 (2nd). Briefings: 26 working days × 2 = 52 due; done 3,
-    // late 1. Self-checks: the weeks with a working day from 28 Sept (the 2nd of October works)
-    // to 26 Oct = 5 weekly, 2 done; 1 monthly, done by the manager for the enterprise: 6 due,
+    // late 1. Self-checks: the weeks with a working day that have ended by 31 October, from 28
+    // Sept (the 2nd of October works) to 19 Oct = 4 weekly (the week of 26 Oct runs into
+    // November: not yet due), 2 done; 1 monthly, done by the manager for the enterprise: 5 due,
     // 3 done.
     let found = rt
         .block_on(Office::compliance(
@@ -717,7 +719,7 @@ fn compliance_over_a_month_is_what_a_count_by_hand_gives() {
         briefings_due: 52,
         briefings_done: 3,
         briefings_late: 1,
-        self_checks_due: 6,
+        self_checks_due: 5,
         self_checks_done: 3,
     };
     assert_eq!(found.town, expected);

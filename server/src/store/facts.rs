@@ -306,9 +306,13 @@ pub fn duty_team_key(metric: &str, day: &str, enterprise: &str, team: &str) -> S
     format!("{metric}|{day}|{enterprise}/{team}")
 }
 
-/// Whether a duty was recorded after its day (补录): first captured on a later day, China time.
+/// Whether a duty was recorded after its day (补录): first captured after noon of the next day,
+/// China time, so that a night shift's meetings after midnight are on time. Twelve hours
+/// earlier than the capture falls on a day after the duty's exactly then.
 fn late(fact: &Fact) -> bool {
-    anjian_sync::clock::china_date(fact.at_ms).as_str() > fact.day.as_str()
+    const TWELVE_HOURS_MS: i64 = 12 * 3_600_000;
+    anjian_sync::clock::china_date(fact.at_ms.saturating_sub(TWELVE_HOURS_MS)).as_str()
+        > fact.day.as_str()
 }
 
 /// A counter's key.
@@ -363,6 +367,12 @@ pub fn counts(entity_type: EntityType, fact: &Fact) -> Vec<String> {
                     &fact.enterprise,
                     &fact.team,
                     &fact.code,
+                ));
+            } else {
+                // Inspected by the office, not the enterprise's own check: inspectors' lists.
+                keys.push(format!(
+                    "office_inspected|{month}|{grid}|{}",
+                    fact.enterprise
                 ));
             }
             evidence(&mut keys);
@@ -541,7 +551,8 @@ mod tests {
         let mut meeting = hazard(
             json!({"date": "2025-11-30", "enterprise_id": "e1", "team_id": "t1", "shift": "夜班",
                 "slot": "handover", "started_at_ms": DEC_1, "ended_at_ms": DEC_1 + 299_999}),
-            DEC_1,
+            // 12:00:01 on 1 December, China time: after noon of the next day, late.
+            DEC_1 + 4 * 3_600_000 + 1_000,
         );
         meeting.entity.entity_type = EntityType::Meeting;
         let fact = derive(&meeting, None, |_| None, |_| None).unwrap();
@@ -555,6 +566,16 @@ mod tests {
                 "records|2025-11|g1",
                 "records_complete|2025-11|g1",
             ]
+        );
+        // A night shift's meeting of 30 November captured at 11:59 the next morning is on time.
+        let mut night = meeting.clone();
+        night.captured_at_ms = DEC_1 + 4 * 3_600_000 - 60_000;
+        let fact = derive(&night, None, |_| None, |_| None).unwrap();
+        assert!(
+            !counts(EntityType::Meeting, &fact)
+                .iter()
+                .any(|k| k.starts_with("duty_meeting_late")),
+            "on time"
         );
         // Captured on its own day (08:00 China time on 2025-12-01): on time.
         let mut briefing = hazard(

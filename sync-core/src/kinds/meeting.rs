@@ -352,10 +352,12 @@ impl Kind for MeetingSubmit {
             })?;
         // A team with a schedule holds the slots of the version in effect that day, on the days
         // and shifts it works; one without holds its own slots every day.
-        let slots = match super::schedule::schedule_of(related, &m.enterprise_id, &m.team_id) {
-            Some(schedule) => schedule.check_duty(&m.date, &m.shift)?.slots.clone(),
-            None => team.slots,
+        let schedule = super::schedule::schedule_of(related, &m.enterprise_id, &m.team_id);
+        let version = match &schedule {
+            Some(schedule) => schedule.check_duty(&m.date, &m.shift)?,
+            None => None,
         };
+        let slots = version.map_or(team.slots, |v| v.slots.clone());
         if !slots.contains(&m.slot) {
             return Err(Reject::quarantine(
                 "slot-not-held",

@@ -375,8 +375,14 @@ impl Kind for RiskAssess {
                 "`posts` names at most 50 posts",
             ));
         }
-        for post in &r.posts {
+        for (i, post) in r.posts.iter().enumerate() {
             check_text("posts", post, 1, 50)?;
+            if post.trim() != post || r.posts[..i].contains(post) {
+                return Err(Reject::quarantine(
+                    "payload-invalid",
+                    "`posts` names each post once, without spaces around it",
+                ));
+            }
         }
         let repeated = r
             .accident_types

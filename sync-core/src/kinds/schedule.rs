@@ -49,6 +49,9 @@ pub struct ScheduleVersion {
     /// The self-checks (自查) the team owes, each with its checklist (at most 10).
     #[serde(default)]
     pub self_checks: Vec<SelfCheckDuty>,
+    /// How many versions the schedule had when this one was made (0 for the first): two people
+    /// changing it at once cannot overwrite each other — the second is a conflict.
+    pub supersedes: u32,
 }
 
 /// How often a self-check is due.
@@ -178,19 +181,18 @@ impl Schedule {
         }
     }
 
-    /// Checks a duty recorded for `day` in `shift`: a refusal when the schedule does not make
-    /// it due (before the schedule, a rest day, a shift the team does not work).
-    pub fn check_duty(&self, day: &str, shift: &str) -> Result<&ScheduleVersion, Reject> {
+    /// Checks a duty recorded for `day` in `shift`: a refusal when the schedule makes nothing
+    /// due then (a rest day, a shift the team does not work); the version in effect, or `None`
+    /// for a day before the schedule (a record made offline before it was set is judged as
+    /// without one).
+    pub fn check_duty(&self, day: &str, shift: &str) -> Result<Option<&ScheduleVersion>, Reject> {
         match self.day(day) {
-            Day::Before => Err(Reject::quarantine(
-                "not-a-working-day",
-                format!("the team's schedule begins after {day}: nothing was due that day"),
-            )),
+            Day::Before => Ok(None),
             Day::Rest => Err(Reject::quarantine(
                 "not-a-working-day",
                 format!("{day} is a rest day in the team's schedule: nothing was due that day"),
             )),
-            Day::Working(v) if v.shifts.iter().any(|s| s == shift.trim()) => Ok(v),
+            Day::Working(v) if v.shifts.iter().any(|s| s == shift.trim()) => Ok(Some(v)),
             Day::Working(v) => Err(Reject::quarantine(
                 "unknown-shift",
                 format!(
@@ -387,6 +389,16 @@ impl Kind for ScheduleSave {
                 versions: Vec::new(),
             },
         };
+        if usize::try_from(version.supersedes).ok() != Some(schedule.versions.len()) {
+            return Err(Reject::conflict(
+                "stale-version",
+                format!(
+                    "this version follows {} versions but the schedule has {}: someone changed it first; look at it again",
+                    version.supersedes,
+                    schedule.versions.len()
+                ),
+            ));
+        }
         if let Some(last) = schedule.versions.last() {
             if version.from <= last.version.from {
                 return Err(Reject::conflict(
@@ -398,7 +410,7 @@ impl Kind for ScheduleSave {
                 ));
             }
         }
-        // The safety manager plans ahead; only the office corrects a day already begun.
+        // The safety manager plans from today on; only the office corrects a past day.
         let today = crate::clock::china_date(event.captured.wall_ms);
         if version.from < today && !actor.grant.has(Role::Admin) {
             return Err(Reject::quarantine(

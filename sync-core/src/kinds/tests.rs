@@ -241,7 +241,8 @@ pub(crate) fn notice_payload(risk_point: &str, version: u32) -> Value {
 /// of 4.
 pub(crate) fn schedule_payload(from: &str) -> Value {
     json!({"enterprise_id": "e1", "team_id": "t1", "from": from, "shifts": ["早班", "夜班"],
-           "slots": ["pre_shift"], "rest_weekdays": [7], "rest_days": ["2026-11-30"], "crew": 4})
+           "slots": ["pre_shift"], "rest_weekdays": [7], "rest_days": ["2026-11-30"], "crew": 4,
+           "supersedes": 0})
 }
 
 pub(crate) fn report_payload(level: &str) -> Value {
@@ -1474,6 +1475,14 @@ fn risk_points_are_graded_versioned_and_retired() {
         ),
         (with(&|p| p["measures"] = json!([])), "payload-invalid"),
         (
+            with(&|p| p["posts"] = json!(["制冷工", "制冷工"])),
+            "payload-invalid",
+        ),
+        (
+            with(&|p| p["posts"] = json!([" 制冷工"])),
+            "payload-invalid",
+        ),
+        (
             with(&|p| p["measures"] = json!([{"text": "巡检", "owner": "town"}])),
             "payload-invalid",
         ),
@@ -1800,6 +1809,7 @@ fn a_schedule_makes_duties_due_and_refuses_duties_outside_it() {
     // From 2026-11-16 the team adds the handover meeting (交接班会).
     let mut more = schedule_payload("2026-11-16");
     more["slots"] = json!(["pre_shift", "handover"]);
+    more["supersedes"] = json!(1);
     let second = applied(save(more.clone(), &zhou, Some(&first)));
     let schedule: Schedule = serde_json::from_value(second.body.clone()).unwrap();
     // 2026-11-02 is a Monday: two shifts, one meeting each, 4 briefings a shift.
@@ -1823,10 +1833,21 @@ fn a_schedule_makes_duties_due_and_refuses_duties_outside_it() {
     assert!(schedule.due_on("2026-11-08").meetings.is_empty());
     // Versions only go forward; the manager cannot change a past day, the office can.
     refused(
-        &save(more, &zhou, Some(&second)),
+        &save(more.clone(), &zhou, Some(&second)),
         Verdict::Conflict,
         "stale-version",
     );
+    // Two managers changing it at once, each from the version they saw: the second is a
+    // conflict even with a later day.
+    let mut other = more;
+    other["from"] = json!("2026-11-20");
+    refused(
+        &save(other.clone(), &zhou, Some(&second)),
+        Verdict::Conflict,
+        "stale-version",
+    );
+    other["supersedes"] = json!(2);
+    applied(save(other, &zhou, Some(&second)));
     refused(
         &save(schedule_payload("2025-11-01"), &zhou, None),
         Verdict::Quarantined,
@@ -1886,11 +1907,8 @@ fn a_schedule_makes_duties_due_and_refuses_duties_outside_it() {
         Verdict::Quarantined,
         "not-a-working-day",
     );
-    refused(
-        &meeting("2026-10-30", "早班", "pre_shift"),
-        Verdict::Quarantined,
-        "not-a-working-day",
-    );
+    // A day before the schedule: judged as without one (recorded offline before it was set).
+    applied(meeting("2026-10-30", "早班", "mid_shift"));
     refused(
         &meeting("2026-11-02", "中班", "pre_shift"),
         Verdict::Quarantined,
@@ -1965,6 +1983,34 @@ fn a_floor_plan_is_versioned_and_cites_its_image() {
         &crate::judge::judge(
             &event("floorplan.save", plan(1), 1),
             &lead("wang", "e1", "t1"),
+            None,
+            &related,
+        ),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+}
+
+#[test]
+fn one_who_may_not_send_an_event_learns_nothing_from_its_related_records() {
+    // A team lead of another enterprise names e1's team, worker and card version: refused as
+    // not permitted, not told that version 9 does not exist (nor the team's calendar).
+    let outsider = lead("sun", "e2", "t1");
+    let mut briefing = briefing_payload("e1", "t1");
+    briefing["card_version"] = json!(9);
+    refused(
+        &judge(&event("briefing.record", briefing, 0), &outsider, None),
+        Verdict::Quarantined,
+        "not-permitted",
+    );
+    // Another enterprise's manager names e1's risk point in a card of their own post.
+    let (related, point) = graded_e1();
+    let mut card = card_payload(&point.id, 1);
+    card["enterprise_id"] = json!("e2");
+    refused(
+        &crate::judge::judge(
+            &event("card.publish", card, 0),
+            &manager("qian", "e3"),
             None,
             &related,
         ),
