@@ -539,7 +539,10 @@ impl OfficeApi {
         auth: Auth,
         /// Grid code.
         grid: Query<Option<String>>,
-        /// `red`, `orange`, `yellow`, `blue`.
+        /// `red`, `orange`, `yellow`, `blue`: the enterprise's colour — its highest live risk
+        /// point's (风险点), or the office's grading where it has none or gives a reason. The
+        /// records returned carry the office's own `risk_colour`; the map (`/v1/office/map`)
+        /// gives the colour itself.
         risk_colour: Query<Option<RiskColour>>,
         /// Part of the name, or of the credit code.
         q: Query<Option<String>>,

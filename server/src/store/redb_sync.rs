@@ -16,7 +16,7 @@ use super::model::{BlobMeta, Device, ForkRecord, UnixMillis, Upload};
 use super::tables::{
     BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES,
     ENTITY_EVENTS, EVENTS, FORKS, OFFICE_COUNTS, OFFICE_FACTS, OLD_OFFICE_FACTS, OLD_OFFICE_TABLES,
-    TYPE_INDEX, UPLOADS,
+    OLDEST_OFFICE_FACTS, TYPE_INDEX, UPLOADS,
 };
 use super::{
     BlobStore, Citation, Citer, PullPage, RedbStore, StoreError, StoredProjection, SyncStore,
@@ -403,7 +403,11 @@ impl RedbStore {
     /// Moves the office's facts into an earlier version's table, each changed by `edit`, and
     /// drops the current facts and counters: a store as that version left it.
     #[cfg(test)]
-    pub(crate) fn age_facts(&self, edit: impl Fn(&mut Fact)) -> Result<(), StoreError> {
+    pub(crate) fn age_facts(
+        &self,
+        version: u8,
+        edit: impl Fn(&mut Fact),
+    ) -> Result<(), StoreError> {
         let txn = self.db().begin_write()?;
         let current: Vec<((String, String), Fact)> = {
             let table = txn.open_table(OFFICE_FACTS)?;
@@ -419,7 +423,12 @@ impl RedbStore {
             all
         };
         {
-            let mut earlier = txn.open_table(OLD_OFFICE_FACTS)?;
+            let table = if version == 0 {
+                OLDEST_OFFICE_FACTS
+            } else {
+                OLD_OFFICE_FACTS
+            };
+            let mut earlier = txn.open_table(table)?;
             for ((kind, id), mut fact) in current {
                 edit(&mut fact);
                 earlier.insert((kind.as_str(), id.as_str()), encode(&fact)?.as_slice())?;
@@ -458,14 +467,16 @@ impl RedbStore {
             // An earlier version's facts remember what a projection no longer says: the day a
             // hazard was reported (its projection has only its last change's time), when a team
             // was registered.
+            // The newest earlier version there is: a store that skipped a version has only the
+            // one before it.
             use redb::TableHandle as _;
-            let earlier = txn
-                .list_tables()?
-                .any(|t| t.name() == OLD_OFFICE_FACTS.name());
-            let earlier = if earlier {
-                Some(txn.open_table(OLD_OFFICE_FACTS)?)
-            } else {
-                None
+            let names: Vec<String> = txn.list_tables()?.map(|t| t.name().to_string()).collect();
+            let earlier = [OLD_OFFICE_FACTS, OLDEST_OFFICE_FACTS]
+                .into_iter()
+                .find(|table| names.iter().any(|n| n == table.name()));
+            let earlier = match earlier {
+                Some(table) => Some(txn.open_table(table)?),
+                None => None,
             };
             let mut tables = Write::open(&txn)?;
             if !tables.facts.is_empty()? {

@@ -65,6 +65,9 @@ pub const OLD_OFFICE_TABLES: [&str; 4] = [
 /// a record was first seen, which its projection no longer says.
 pub const OLD_OFFICE_FACTS: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("office-facts-1");
+/// The version before that, read when a store skipped a version and has only it.
+pub const OLDEST_OFFICE_FACTS: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("office-facts-0");
 /// Blobs the store holds: sha256 (hex) → [`super::model::BlobMeta`]. A blob exists once its file
 /// is in place and this entry is committed.
 pub const BLOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("blobs-0");
