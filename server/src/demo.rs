@@ -8,8 +8,10 @@
 //! enterprises, one user of each role, and a few open hazards (隐患) reported by the town's
 //! inspector with a photo each, one of them rectified and waiting for acceptance (待验收), the grid patrol that found the
 //! first two, two sync issues (同步问题) from the manager's phone (a stale transition and a
-//! hazard without its photo), a team's shift meetings of yesterday and today, and a safety article waiting for
-//! review (待审核). The shipped small-enterprise checklist is published at start as
+//! hazard without its photo), a team's shift meetings of yesterday and today, a safety article waiting for
+//! review (待审核), and the cold store's duties and risk grading — its duty team's calendar from
+//! three weeks ago, three graded risk points on its floor plan, a post's risk-notice card, the
+//! year's commitment and a public notice of its major risk. The shipped small-enterprise checklist is published at start as
 //! on any server.
 
 use std::io::Cursor;
@@ -237,6 +239,7 @@ pub async fn seed(
         .record_office_events(&admin, changes)
         .await?
         .map_err(|(i, rejection)| anyhow!("demo worker {i} refused: {rejection:?}"))?;
+    grade_cold_store(state, &admin, &cold_store).await?;
 
     let people: [(&str, &str, &str, Role, Scopes); 6] = [
         (
@@ -662,4 +665,169 @@ fn demo_photo(seed: u32) -> anyhow::Result<Vec<u8>> {
         image::ExtendedColorType::Rgb8,
     )?;
     Ok(out)
+}
+
+/// The cold store's routine duties and risk grading, as its safety office would keep them: the
+/// duty team's calendar from three weeks ago (早班 and 夜班, the pre-shift and handover meetings,
+/// Sundays off, two briefed a shift, a weekly self-check), its three risk points graded (the
+/// ammonia machine room 重大 by LEC and by the direct criterion for ammonia refrigeration), its
+/// floor plan with them placed, the refrigeration operator's risk-notice card, the year's
+/// commitment, and the public notice of its major risk. The office records them (as the
+/// enterprise has no safety manager among the demo's users).
+async fn grade_cold_store(
+    state: &AppState,
+    admin: &Caller,
+    cold_store: &str,
+) -> anyhow::Result<()> {
+    let now = crate::store::model::UnixMillis::now().0;
+    let day = |back: i64| anjian_sync::clock::china_date(now - back * 86_400_000);
+    let year = day(0).get(..4).unwrap_or("2026").to_string();
+    let photo = |seed: u32| -> anyhow::Result<(Vec<u8>, String)> {
+        let bytes = demo_photo(seed)?;
+        let sha = hex::encode(Sha256::digest(&bytes));
+        Ok((bytes, sha))
+    };
+    let (plan_bytes, plan_sha) = photo(21)?;
+    let (signed_bytes, signed_sha) = photo(22)?;
+    for (bytes, sha) in [(plan_bytes, &plan_sha), (signed_bytes, &signed_sha)] {
+        state
+            .blobs
+            .put_whole(admin, sha, Cursor::new(bytes))
+            .await
+            .map_err(|err| anyhow!("cannot store a demo photo: {err}"))?;
+    }
+    let uuid = |id: String| Uuid::parse_str(&id).map_err(|err| anyhow!("a derived id: {err}"));
+    let ammonia = Uuid::now_v7();
+    let store = Uuid::now_v7();
+    let forklift = Uuid::now_v7();
+    let change =
+        |kind: &'static str, entity_id: Uuid, payload: serde_json::Value, blobs: Vec<String>| {
+            OfficeChange {
+                kind,
+                entity_id,
+                payload,
+                blob_refs: blobs,
+                template_ref: None,
+            }
+        };
+    let risk = |name: &str,
+                place: &str,
+                types: serde_json::Value,
+                hazards: &str,
+                assessment: serde_json::Value,
+                direct: Option<&str>,
+                measures: serde_json::Value,
+                at: (u32, u32)| {
+        json!({"enterprise_id": cold_store, "name": name, "place": place, "posts": ["制冷工"],
+            "accident_types": types, "hazards": hazards, "assessment": assessment,
+            "direct_major": direct, "measures": measures,
+            "plan_point": {"x_permille": at.0, "y_permille": at.1}, "supersedes": 0})
+    };
+    let changes = vec![
+        change(
+            "schedule.save",
+            uuid(anjian_sync::kinds::schedule::schedule_id(cold_store, "t1"))?,
+            json!({"enterprise_id": cold_store, "team_id": "t1", "from": day(21),
+                "shifts": ["早班", "夜班"], "slots": ["pre_shift", "handover"],
+                "rest_weekdays": [7], "rest_days": [], "crew": 2,
+                "self_checks": [{"every": "week", "template": "small-enterprise"}], "supersedes": 0}),
+            Vec::new(),
+        ),
+        change(
+            "risk.assess",
+            ammonia,
+            risk(
+                "液氨制冷机房",
+                "冷库东侧机房",
+                json!(["poisoning_asphyxiation", "vessel_explosion", "fire"]),
+                "液氨泄漏、压力容器超压",
+                json!({"method": "lec", "l_x10": 30, "e_x10": 60, "c": 40}),
+                Some("涉氨制冷，液氨储量超过规定数量"),
+                json!([{"text": "氨气泄漏报警器与事故排风机联锁", "owner": "company"},
+                       {"text": "每班巡检压力表、液位计", "owner": "post"},
+                       {"text": "配备正压式空气呼吸器并每月检查", "owner": "workshop"}]),
+                (220, 300),
+            ),
+            Vec::new(),
+        ),
+        change(
+            "risk.assess",
+            store,
+            risk(
+                "冷库作业区",
+                "一号、二号冷库",
+                json!(["other_injury", "struck_by_object"]),
+                "低温冻伤、人员被困库内",
+                json!({"method": "ls", "l": 3, "s": 3}),
+                None,
+                json!([{"text": "库门内侧设开门装置和报警按钮", "owner": "company"},
+                       {"text": "入库作业两人以上", "owner": "team"}]),
+                (600, 450),
+            ),
+            Vec::new(),
+        ),
+        change(
+            "risk.assess",
+            forklift,
+            risk(
+                "叉车作业",
+                "装卸月台",
+                json!(["vehicle"]),
+                "叉车碰撞",
+                json!({"method": "ls", "l": 2, "s": 3}),
+                None,
+                json!([{"text": "叉车司机持证上岗", "owner": "company"},
+                       {"text": "月台划定人车分流通道", "owner": "workshop"}]),
+                (800, 750),
+            ),
+            Vec::new(),
+        ),
+        change(
+            "floorplan.save",
+            uuid(anjian_sync::kinds::floorplan::floorplan_id(cold_store))?,
+            json!({"enterprise_id": cold_store, "version": 1, "title": "厂区平面布置图", "image": plan_sha}),
+            vec![plan_sha.clone()],
+        ),
+        change(
+            "card.publish",
+            uuid(anjian_sync::kinds::card::card_id(
+                cold_store,
+                "制冷工",
+                anjian_sync::kinds::card::CardKind::RiskNotice,
+            ))?,
+            json!({"enterprise_id": cold_store, "post": "制冷工", "card": "risk_notice", "version": 1,
+                "risk_points": [ammonia.to_string(), store.to_string()],
+                "sections": [
+                    {"heading": "主要危险因素", "items": ["液氨泄漏", "压力容器超压", "低温冻伤"]},
+                    {"heading": "防范措施", "items": ["作业前检查氨气报警器", "佩戴防护手套、护目镜", "不得单人进入冷库"]},
+                    {"heading": "应急措施", "items": ["发现泄漏立即开启事故排风", "佩戴空气呼吸器，向上风向撤离", "拨打厂区值班电话并报告"]}],
+                "phones": [{"name": "厂区值班室", "number": "0513-88880000"}, {"name": "火警", "number": "119"}]}),
+            Vec::new(),
+        ),
+        change(
+            "commitment.sign",
+            uuid(anjian_sync::kinds::commitment::commitment_id(
+                cold_store, &year,
+            ))?,
+            json!({"enterprise_id": cold_store, "year": year, "principal": "郑国华",
+                "pledges": ["严格落实安全生产主体责任", "保证液氨制冷系统安全投入", "每月组织一次隐患自查自改"],
+                "signed_on": format!("{year}-01-06")}),
+            vec![signed_sha.clone()],
+        ),
+        change(
+            "notice.publish",
+            Uuid::now_v7(),
+            json!({"enterprise_id": cold_store, "version": 1, "title": "液氨制冷机房重大安全风险公告",
+                "risk_points": [ammonia.to_string()],
+                "body": "风险：液氨泄漏可致中毒、爆炸。\n措施：泄漏报警与事故排风联锁，每班巡检。\n应急：向上风向撤离，拨打119和厂区值班电话。",
+                "contact": "郑海波 13900000000", "public": true}),
+            Vec::new(),
+        ),
+    ];
+    state
+        .sync
+        .record_office_events(admin, changes)
+        .await?
+        .map_err(|(i, rejection)| anyhow!("demo duty or risk record {i} refused: {rejection:?}"))?;
+    Ok(())
 }

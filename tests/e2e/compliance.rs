@@ -317,3 +317,60 @@ async fn each_person_gets_what_is_due_for_them_today() {
             .all(|i| i["kind"] == "accept" || i["kind"] == "inspect")
     );
 }
+
+#[tokio::test]
+async fn the_demo_shows_an_enterprises_duties_compliance_risk_lists_cards_and_plan() {
+    let (server, _town) = TestServer::demo().await;
+    let admin = server.admin().await;
+    let found = server
+        .get("/v1/office/enterprises?q=%E5%86%B7%E9%93%BE", Some(&admin))
+        .await;
+    let cold_store = found.ok(200)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Three weeks of its calendar are due; the meetings were not recorded in the demo.
+    let report = server
+        .get(
+            &format!(
+                "/v1/office/compliance?from={}&to={}&enterprise={cold_store}",
+                china_day(14),
+                china_day(1)
+            ),
+            Some(&admin),
+        )
+        .await;
+    let report = report.ok(200).clone();
+    assert!(report["town"]["due"].as_u64().unwrap() >= 40, "{report}");
+    assert!(report["town"]["briefings_due"].as_u64().unwrap() > 0);
+    let mut browser = Browser::signed_in(&server, "admin", ADMIN_PASSWORD).await;
+    let lists = browser
+        .get(&format!("/console/enterprises/{cold_store}/risks"))
+        .await;
+    for words in [
+        "液氨制冷机房",
+        "重大风险",
+        "直接判定",
+        "冷库作业区",
+        "叉车作业",
+        "第 1 版",
+    ] {
+        assert!(
+            lists.body.contains(words),
+            "{words} missing: {}",
+            lists.body
+        );
+    }
+    let plan = browser
+        .get(&format!("/console/enterprises/{cold_store}/plan"))
+        .await;
+    assert_eq!(plan.body.matches("<circle").count(), 3, "{}", plan.body);
+    let public = server.get("/v1/public/notices", None).await;
+    assert!(
+        public.ok(200)["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["title"] == "液氨制冷机房重大安全风险公告")
+    );
+}
