@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::names::Names;
 use super::pages::{Frame, failed, signed_in};
 use super::{State, html};
+use crate::service::office::Office;
 
 /// The year asked for.
 #[derive(Debug, Default, Deserialize)]
@@ -78,22 +79,9 @@ pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
         Ok(names) => names,
         Err(err) => return failed(&err),
     };
-    let mine = caller.user.grant.buckets(&caller.user.id.to_string());
-    let mine = &mine;
-    let readable = |entity_type: EntityType| async move {
-        Ok::<_, crate::service::sync::SyncError>(
-            state
-                .sync
-                .entities_of_type(entity_type)
-                .await?
-                .into_iter()
-                .filter(|p| crate::store::reads_through(p, mine) && !p.entity.deleted)
-                .collect::<Vec<_>>(),
-        )
-    };
     let (enterprises, commitments) = match (
-        readable(EntityType::Enterprise).await,
-        readable(EntityType::Commitment).await,
+        Office::visible(&state.sync, &caller, EntityType::Enterprise).await,
+        Office::visible(&state.sync, &caller, EntityType::Commitment).await,
     ) {
         (Ok(e), Ok(c)) => (e, c),
         (Err(err), _) | (_, Err(err)) => return failed(&err),

@@ -16,7 +16,7 @@ use time::Date;
 use super::accounts::Caller;
 use super::office::Office;
 use super::sync::{SyncError, SyncService};
-use crate::store::facts::{duty_meeting_key, duty_self_check_key, duty_team_key};
+use crate::store::facts::{duty_meeting_key, duty_self_check_key, duty_team_key, late_meeting_key};
 
 /// The longest period asked for at once, in days.
 pub const MAX_DAYS: i64 = 366;
@@ -245,11 +245,7 @@ impl Office {
                         } else {
                             result.missed_cut = true;
                         }
-                    } else if count(&format!(
-                        "duty_meeting_late|{}",
-                        key.split_once('|').map_or("", |(_, rest)| rest)
-                    )) > 0
-                    {
+                    } else if count(&late_meeting_key(&key)) > 0 {
                         tally.late += 1;
                     } else {
                         tally.on_time += 1;

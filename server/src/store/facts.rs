@@ -295,6 +295,13 @@ pub fn duty_meeting_key(
     format!("duty_meeting|{day}|{enterprise}/{team}/{shift}/{slot}")
 }
 
+/// The companion of a [`duty_meeting_key`] counting that meeting as recorded late (补录):
+/// `duty_meeting_late|` and the same rest.
+pub fn late_meeting_key(meeting_key: &str) -> String {
+    let rest = meeting_key.split_once('|').map_or("", |(_, rest)| rest);
+    format!("duty_meeting_late|{rest}")
+}
+
 /// The counter of self-checks (自查) with checklist `template` started on `day` by `team` of
 /// `enterprise` (`team` empty: by the enterprise): `duty_self_check|day|enterprise/team/template`.
 pub fn duty_self_check_key(day: &str, enterprise: &str, team: &str, template: &str) -> String {
@@ -387,10 +394,7 @@ pub fn counts(entity_type: EntityType, fact: &Fact) -> Vec<String> {
                 &fact.state,
             );
             if late(fact) {
-                keys.push(format!(
-                    "duty_meeting_late|{}",
-                    duty.split_once('|').map_or("", |(_, rest)| rest)
-                ));
+                keys.push(late_meeting_key(&duty));
             }
             keys.push(duty);
             if fact.level == "short" {
