@@ -1,25 +1,36 @@
 //! The demo town (演示乡镇): what `anjian-server demo` puts in an empty store so that people can
 //! try Anjian at once.
 //!
-//! Everything goes through the same services the API uses, as the admin would: four grids (村居)
-//! of a fishing town, the town's enterprise list loaded by the CSV import from
-//! `server/demo/enterprises.csv` (seaweed processors, fishing-net makers, fisheries, two cold
-//! stores with ammonia refrigeration, an LPG station, a shipyard), teams and workers of two
-//! enterprises, one user of each role, and a few open hazards (隐患) reported by the town's
-//! inspector with a photo each, one of them rectified and waiting for acceptance (待验收), the grid patrol that found the
-//! first two, two sync issues (同步问题) from the manager's phone (a stale transition and a
-//! hazard without its photo), a team's shift meetings of yesterday and today, a safety article waiting for
-//! review (待审核), and the cold store's duties and risk grading — its duty team's calendar from
-//! three weeks ago, three graded risk points on its floor plan, a post's risk-notice card, the
-//! year's commitment and a public notice of its major risk. The shipped small-enterprise checklist is published at start as
-//! on any server.
+//! The town is 海安市老坝港滨海新区（角斜镇）, whose 2020 work-safety plan Anjian follows; its villages
+//! (grids), enterprises and people are invented (`server/demo/town.json` and
+//! `server/demo/enterprises.csv` say so). Everything goes through the same services the API uses:
+//! six villages as grids; the town's enterprise list loaded by the CSV import (small seaweed
+//! processors (规模以下紫菜加工), fishing-net makers, magnetic-materials and food factories, two
+//! cold stores refrigerated with ammonia, fisheries, an LPG station); and, from `town.json`, each
+//! enterprise at work by its industry ([`town`]): its teams and calendars, graded risk points on
+//! its floor plan, its posts' cards, the year's commitment, and three weeks of shift meetings,
+//! briefings and self-checks recorded by its safety manager's phone — mostly kept, some missed,
+//! late or short — so that compliance (履职情况) has figures.
+//!
+//! One seaweed plant (海晟) is where the demo's people work: one user of each role, a few open
+//! hazards (隐患) reported by the town's inspector with a photo each, one of them rectified and
+//! waiting for acceptance (待验收), the grid patrol that found the first two, two sync issues
+//! (同步问题) from the manager's phone (a stale transition and a hazard without its photo), a
+//! team's shift meetings of yesterday and today, and a safety article waiting for review
+//! (待审核). It has not yet entered its calendar or graded its risks, so the office sees what it
+//! lacks. The shipped small-enterprise checklist is published at start as on any server.
+
+mod town;
+
+/// The demo town's name.
+pub const TOWN: &str = "海安市老坝港滨海新区（角斜镇）";
 
 use std::io::Cursor;
 use std::net::IpAddr;
 
 use anjian_sync::access::{Role, Scopes};
 use anjian_sync::entity::EntityType;
-use anjian_sync::kinds::enterprise::{Enterprise, EnterpriseRecord, RiskColour};
+use anjian_sync::kinds::enterprise::{Enterprise, EnterpriseRecord};
 use anjian_sync::kinds::grid::GridRecord;
 use anjian_sync::kinds::meeting::Slot;
 use anjian_sync::kinds::team::TeamRecord;
@@ -38,14 +49,6 @@ use crate::service::sync::OfficeChange;
 
 /// The town's enterprise list, as a safety office keeps it (UTF-8 CSV, Chinese headers).
 pub const ENTERPRISES_CSV: &str = include_str!("../demo/enterprises.csv");
-
-/// The grids: code and name (the names the enterprise list uses).
-const GRIDS: [(&str, &str); 4] = [
-    ("shacheng", "沙埕村"),
-    ("hougang", "后港村"),
-    ("aoyao", "澳腰村"),
-    ("xiaobailu", "小白鹭村"),
-];
 
 /// A user the demo made, with the password to show once.
 #[derive(Debug)]
@@ -91,10 +94,13 @@ pub async fn seed(
         password,
     }];
 
-    for (code, name) in GRIDS {
+    let town = town::town()?;
+    tracing::info!(town = TOWN, note = %town.note, "seeding the demo town");
+    for grid in &town.grids {
+        let code = &grid.code;
         let record = GridRecord {
-            code: code.into(),
-            name: name.into(),
+            code: code.clone(),
+            name: grid.name.clone(),
         };
         Directory::save_grid(&state.sync, &admin, record)
             .await
@@ -118,54 +124,32 @@ pub async fn seed(
             .map(|p| (p.entity.id.clone(), p.entity.body.clone()))
             .ok_or_else(|| anyhow!("the demo list has no enterprise named like {part}"))
     };
-    // The cold stores refrigerate with ammonia (涉氨制冷): the office marks them red.
-    for part in ["冷链物流", "海鲜码头冷冻厂"] {
-        let (id, body) = find(part)?;
-        let mut record: EnterpriseRecord = serde_json::from_value::<Enterprise>(body)
-            .context("a demo enterprise does not read back")?
-            .record;
-        record.flags.ammonia_refrigeration = true;
-        record.flags.confined_space = true;
-        record.risk_colour = Some(RiskColour::Red);
-        let id = Uuid::parse_str(&id)?;
-        Directory::save_enterprise(&state.sync, &admin, id, record, false)
-            .await
-            .map_err(|err| anyhow!("cannot mark {part}: {err}"))?
-            .map_err(|rejection| anyhow!("{part} refused: {rejection:?}"))?;
-    }
-
-    // Every enterprise where it stands (一张图), around its village's harbour.
-    let centres: std::collections::HashMap<&str, (i64, i64)> = [
-        ("shacheng", (27_165_000, 120_395_000)),
-        ("hougang", (27_180_000, 120_420_000)),
-        ("aoyao", (27_150_000, 120_430_000)),
-        ("xiaobailu", (27_190_000, 120_380_000)),
-    ]
-    .into_iter()
-    .collect();
+    // Every enterprise where it stands (一张图), around its village; the cold stores refrigerate
+    // with ammonia (涉氨制冷) in confined spaces; the office's own colour where it has a reason.
     let placed = state.sync.entities_of_type(EntityType::Enterprise).await?;
     for (n, projection) in placed.iter().enumerate() {
         let mut record: EnterpriseRecord =
             serde_json::from_value::<Enterprise>(projection.entity.body.clone())
                 .context("a demo enterprise does not read back")?
                 .record;
-        let (lat, lng) = centres
-            .get(record.grid_id.as_str())
-            .copied()
-            .unwrap_or((27_170_000, 120_400_000));
+        let (lat, lng) = town
+            .grids
+            .iter()
+            .find(|g| g.code == record.grid_id)
+            .map_or((32_600_000, 120_890_000), |g| g.centre);
         let step = i64::try_from(n).unwrap_or(0);
-        // The office has assessed most of them (风险分级): the cold stores stay red.
-        if record.risk_colour.is_none() {
-            record.risk_colour = match n % 4 {
-                0 => Some(RiskColour::Orange),
-                1 | 2 => Some(RiskColour::Yellow),
-                _ => Some(RiskColour::Blue),
-            };
-        }
         record.location = Some(anjian_sync::kinds::hazard::Location {
             lat_e6: lat + (step % 5 - 2) * 1_800,
             lng_e6: lng + (step % 7 - 3) * 1_600,
         });
+        if town.industry(&record.industry).is_some_and(|i| i.ammonia()) {
+            record.flags.ammonia_refrigeration = true;
+            record.flags.confined_space = true;
+        }
+        if let Some((colour, reason)) = town.override_of(&record.name) {
+            record.risk_colour = Some(colour);
+            record.risk_colour_reason = Some(reason);
+        }
         let id = Uuid::parse_str(&projection.entity.id)?;
         Directory::save_enterprise(&state.sync, &admin, id, record, false)
             .await
@@ -176,11 +160,8 @@ pub async fn seed(
     let (seaweed, _) = find("海晟紫菜")?;
     let (cold_store, _) = find("冷链物流")?;
     let slots = vec![Slot::PreShift, Slot::MidShift, Slot::Handover];
-    for (enterprise, code, name) in [
-        (&seaweed, "t1", "烘干一班"),
-        (&seaweed, "t2", "包装二班"),
-        (&cold_store, "t1", "冷库值班组"),
-    ] {
+    for (enterprise, code, name) in [(&seaweed, "t1", "烘干一班"), (&seaweed, "t2", "包装二班")]
+    {
         let record = TeamRecord {
             enterprise_id: enterprise.clone(),
             code: code.into(),
@@ -211,13 +192,6 @@ pub async fn seed(
             "电工",
             Some(("特种作业操作证 电工作业", "T350982-0877", soon.as_str())),
         ),
-        (
-            &cold_store,
-            "t1",
-            "郑海波",
-            "制冷工",
-            Some(("特种作业操作证 制冷与空调", "T350982-1199", "2027-06-30")),
-        ),
     ];
     let changes = workers
         .into_iter()
@@ -239,9 +213,49 @@ pub async fn seed(
         .record_office_events(&admin, changes)
         .await?
         .map_err(|(i, rejection)| anyhow!("demo worker {i} refused: {rejection:?}"))?;
-    grade_cold_store(state, &admin, &cold_store).await?;
 
-    let people: [(&str, &str, &str, Role, Scopes); 6] = [
+    // The rest of the town at work, each enterprise by its industry.
+    let placed = state.sync.entities_of_type(EntityType::Enterprise).await?;
+    let mut industries: Vec<&str> = Vec::new();
+    let mut photos = town::Photos::default();
+    for (n, projection) in placed.iter().enumerate() {
+        let body = &projection.entity.body;
+        let text = |field: &str| body[field].as_str().unwrap_or_default();
+        let (name, industry) = (text("name"), text("industry"));
+        if town.unrecorded.iter().any(|u| u == name) {
+            continue;
+        }
+        let plan = town
+            .industry(industry)
+            .ok_or_else(|| anyhow!("town.json has no industry {industry} for {name}"))?;
+        let industry_index = match industries.iter().position(|i| *i == industry) {
+            Some(i) => i,
+            None => {
+                industries.push(industry);
+                industries.len() - 1
+            }
+        };
+        let enterprise = town::Enterprise {
+            id: &projection.entity.id,
+            name,
+            contact: body["contacts"][0]["name"].as_str().unwrap_or("安全员"),
+            phone: body["contacts"][0]["phone"].as_str().unwrap_or("119"),
+            number: n + 1,
+        };
+        town::populate(
+            state,
+            &admin,
+            &town,
+            plan,
+            u32::try_from(industry_index).unwrap_or(0),
+            &enterprise,
+            &mut photos,
+        )
+        .await
+        .with_context(|| format!("the demo cannot put {name} to work"))?;
+    }
+
+    let people: [(&str, &str, &str, Role, Scopes); 7] = [
         (
             "leader",
             "镇领导 陈镇长",
@@ -252,10 +266,10 @@ pub async fn seed(
         (
             "inspector",
             "网格员 李明",
-            "inspector (网格员, grids 沙埕村 and 后港村)",
+            "inspector (网格员, grids 老坝港社区 and 角斜社区)",
             Role::Inspector,
             Scopes {
-                grids: vec!["shacheng".into(), "hougang".into()],
+                grids: vec!["laobagang".into(), "jiaoxie".into()],
                 ..Scopes::default()
             },
         ),
@@ -276,6 +290,17 @@ pub async fn seed(
             Role::TeamLead,
             Scopes {
                 enterprise: Some(seaweed.clone()),
+                team: Some("t1".into()),
+                ..Scopes::default()
+            },
+        ),
+        (
+            "coldlead",
+            "班组长 冷库值班组",
+            "team lead (班组长, 冷链物流 冷库值班组: a calendar, its due list 今日待办)",
+            Role::TeamLead,
+            Scopes {
+                enterprise: Some(cold_store.clone()),
                 team: Some("t1".into()),
                 ..Scopes::default()
             },
@@ -575,55 +600,90 @@ fn patrol(
 }
 
 /// Enrols a phone for `caller` and pushes `events` (kind, record, payload) from it, signed, as
-/// the phone would after being offline: the push's verdicts are whatever the judgement says.
+/// the phone would after being offline for three hours: the push's verdicts are whatever the
+/// judgement says.
 async fn phone_events(
     state: &AppState,
     caller: &Caller,
-    events: Vec<(&str, Uuid, serde_json::Value)>,
+    events: Vec<(&'static str, Uuid, serde_json::Value)>,
+) -> anyhow::Result<()> {
+    let at_ms = crate::store::model::UnixMillis::now().0 - 3 * 3_600_000;
+    let events = events
+        .into_iter()
+        .map(|(kind, entity_id, payload)| town::Captured {
+            kind,
+            entity_id,
+            payload,
+            blob_refs: Vec::new(),
+            template_ref: None,
+            at_ms,
+        })
+        .collect();
+    push_from_phone(state, caller, events, false).await
+}
+
+/// Enrols a phone for `caller` and pushes `events` from it in the order they were captured,
+/// signed and chained as the phone logs them, each with the time it was captured; the phone's
+/// clock is right. A refused push is an error, and so is any event not applied when
+/// `all_applied` (otherwise the verdicts are the judgement's).
+async fn push_from_phone(
+    state: &AppState,
+    caller: &Caller,
+    mut events: Vec<town::Captured>,
+    all_applied: bool,
 ) -> anyhow::Result<()> {
     use anjian_sync::event::{Captured, DeviceKey, EVENT_VERSION, EventBody, GENESIS_HASH};
+    events.sort_by_key(|e| e.at_ms);
     let key = DeviceKey::from_secret(secrets::random_bytes());
     let device = state
         .sync
         .enrol(caller, &key.public_hex(), "演示手机")
         .await
         .map_err(|err| anyhow!("cannot enrol a demo phone: {err}"))?;
-    let now = crate::store::model::UnixMillis::now().0;
     let mut prev_hash = GENESIS_HASH.to_string();
-    let mut signed = Vec::new();
-    for (seq, (kind, entity_id, payload)) in (1..).zip(events) {
+    let mut signed = Vec::with_capacity(events.len());
+    for (seq, event) in (1..).zip(events) {
         let event = key.sign(EventBody {
             v: EVENT_VERSION,
             device_id: device.id.to_string(),
             seq,
             id: Uuid::now_v7().to_string(),
             prev_hash: prev_hash.clone(),
-            kind: kind.into(),
-            entity_id: entity_id.to_string(),
-            payload,
-            blob_refs: Vec::new(),
-            template_ref: None,
+            kind: event.kind.into(),
+            entity_id: event.entity_id.to_string(),
+            payload: event.payload,
+            blob_refs: event.blob_refs,
+            template_ref: event.template_ref,
             base_rev: None,
             captured: Captured {
-                wall_ms: now - 3 * 3_600_000,
+                wall_ms: event.at_ms,
                 tz_offset_min: 480,
             },
         })?;
         prev_hash = event.hash.clone();
         signed.push(event);
     }
-    let request = anjian_sync::protocol::PushRequest {
-        device_id: device.id.to_string(),
-        device_clock_ms: now,
-        events: signed,
-    };
-    let answer = state
-        .sync
-        .push(caller, request)
-        .await
-        .map_err(|err| anyhow!("cannot push from a demo phone: {err}"))?;
-    if let Some(refused) = answer.refused {
-        return Err(anyhow!("the demo phone's push was refused: {refused:?}"));
+    for batch in signed.chunks(anjian_sync::protocol::MAX_PUSH_EVENTS) {
+        let request = anjian_sync::protocol::PushRequest {
+            device_id: device.id.to_string(),
+            device_clock_ms: crate::store::model::UnixMillis::now().0,
+            events: batch.to_vec(),
+        };
+        let answer = state
+            .sync
+            .push(caller, request)
+            .await
+            .map_err(|err| anyhow!("cannot push from a demo phone: {err}"))?;
+        if let Some(refused) = answer.refused {
+            return Err(anyhow!("the demo phone's push was refused: {refused:?}"));
+        }
+        if let Some(receipt) = answer
+            .receipts
+            .iter()
+            .find(|r| all_applied && r.verdict != anjian_sync::judge::Verdict::Applied)
+        {
+            return Err(anyhow!("a demo event was not applied: {receipt:?}"));
+        }
     }
     Ok(())
 }
@@ -665,169 +725,4 @@ fn demo_photo(seed: u32) -> anyhow::Result<Vec<u8>> {
         image::ExtendedColorType::Rgb8,
     )?;
     Ok(out)
-}
-
-/// The cold store's routine duties and risk grading, as its safety office would keep them: the
-/// duty team's calendar from three weeks ago (早班 and 夜班, the pre-shift and handover meetings,
-/// Sundays off, two briefed a shift, a weekly self-check), its three risk points graded (the
-/// ammonia machine room 重大 by LEC and by the direct criterion for ammonia refrigeration), its
-/// floor plan with them placed, the refrigeration operator's risk-notice card, the year's
-/// commitment, and the public notice of its major risk. The office records them (as the
-/// enterprise has no safety manager among the demo's users).
-async fn grade_cold_store(
-    state: &AppState,
-    admin: &Caller,
-    cold_store: &str,
-) -> anyhow::Result<()> {
-    let now = crate::store::model::UnixMillis::now().0;
-    let day = |back: i64| anjian_sync::clock::china_date(now - back * 86_400_000);
-    let year = day(0).get(..4).unwrap_or("2026").to_string();
-    let photo = |seed: u32| -> anyhow::Result<(Vec<u8>, String)> {
-        let bytes = demo_photo(seed)?;
-        let sha = hex::encode(Sha256::digest(&bytes));
-        Ok((bytes, sha))
-    };
-    let (plan_bytes, plan_sha) = photo(21)?;
-    let (signed_bytes, signed_sha) = photo(22)?;
-    for (bytes, sha) in [(plan_bytes, &plan_sha), (signed_bytes, &signed_sha)] {
-        state
-            .blobs
-            .put_whole(admin, sha, Cursor::new(bytes))
-            .await
-            .map_err(|err| anyhow!("cannot store a demo photo: {err}"))?;
-    }
-    let uuid = |id: String| Uuid::parse_str(&id).map_err(|err| anyhow!("a derived id: {err}"));
-    let ammonia = Uuid::now_v7();
-    let store = Uuid::now_v7();
-    let forklift = Uuid::now_v7();
-    let change =
-        |kind: &'static str, entity_id: Uuid, payload: serde_json::Value, blobs: Vec<String>| {
-            OfficeChange {
-                kind,
-                entity_id,
-                payload,
-                blob_refs: blobs,
-                template_ref: None,
-            }
-        };
-    let risk = |name: &str,
-                place: &str,
-                types: serde_json::Value,
-                hazards: &str,
-                assessment: serde_json::Value,
-                direct: Option<&str>,
-                measures: serde_json::Value,
-                at: (u32, u32)| {
-        json!({"enterprise_id": cold_store, "name": name, "place": place, "posts": ["制冷工"],
-            "accident_types": types, "hazards": hazards, "assessment": assessment,
-            "direct_major": direct, "measures": measures,
-            "plan_point": {"x_permille": at.0, "y_permille": at.1}, "supersedes": 0})
-    };
-    let changes = vec![
-        change(
-            "schedule.save",
-            uuid(anjian_sync::kinds::schedule::schedule_id(cold_store, "t1"))?,
-            json!({"enterprise_id": cold_store, "team_id": "t1", "from": day(21),
-                "shifts": ["早班", "夜班"], "slots": ["pre_shift", "handover"],
-                "rest_weekdays": [7], "rest_days": [], "crew": 2,
-                "self_checks": [{"every": "week", "template": "small-enterprise"}], "supersedes": 0}),
-            Vec::new(),
-        ),
-        change(
-            "risk.assess",
-            ammonia,
-            risk(
-                "液氨制冷机房",
-                "冷库东侧机房",
-                json!(["poisoning_asphyxiation", "vessel_explosion", "fire"]),
-                "液氨泄漏、压力容器超压",
-                json!({"method": "lec", "l_x10": 30, "e_x10": 60, "c": 40}),
-                Some("涉氨制冷，液氨储量超过规定数量"),
-                json!([{"text": "氨气泄漏报警器与事故排风机联锁", "owner": "company"},
-                       {"text": "每班巡检压力表、液位计", "owner": "post"},
-                       {"text": "配备正压式空气呼吸器并每月检查", "owner": "workshop"}]),
-                (220, 300),
-            ),
-            Vec::new(),
-        ),
-        change(
-            "risk.assess",
-            store,
-            risk(
-                "冷库作业区",
-                "一号、二号冷库",
-                json!(["other_injury", "struck_by_object"]),
-                "低温冻伤、人员被困库内",
-                json!({"method": "ls", "l": 3, "s": 3}),
-                None,
-                json!([{"text": "库门内侧设开门装置和报警按钮", "owner": "company"},
-                       {"text": "入库作业两人以上", "owner": "team"}]),
-                (600, 450),
-            ),
-            Vec::new(),
-        ),
-        change(
-            "risk.assess",
-            forklift,
-            risk(
-                "叉车作业",
-                "装卸月台",
-                json!(["vehicle"]),
-                "叉车碰撞",
-                json!({"method": "ls", "l": 2, "s": 3}),
-                None,
-                json!([{"text": "叉车司机持证上岗", "owner": "company"},
-                       {"text": "月台划定人车分流通道", "owner": "workshop"}]),
-                (800, 750),
-            ),
-            Vec::new(),
-        ),
-        change(
-            "floorplan.save",
-            uuid(anjian_sync::kinds::floorplan::floorplan_id(cold_store))?,
-            json!({"enterprise_id": cold_store, "version": 1, "title": "厂区平面布置图", "image": plan_sha}),
-            vec![plan_sha.clone()],
-        ),
-        change(
-            "card.publish",
-            uuid(anjian_sync::kinds::card::card_id(
-                cold_store,
-                "制冷工",
-                anjian_sync::kinds::card::CardKind::RiskNotice,
-            ))?,
-            json!({"enterprise_id": cold_store, "post": "制冷工", "card": "risk_notice", "version": 1,
-                "risk_points": [ammonia.to_string(), store.to_string()],
-                "sections": [
-                    {"heading": "主要危险因素", "items": ["液氨泄漏", "压力容器超压", "低温冻伤"]},
-                    {"heading": "防范措施", "items": ["作业前检查氨气报警器", "佩戴防护手套、护目镜", "不得单人进入冷库"]},
-                    {"heading": "应急措施", "items": ["发现泄漏立即开启事故排风", "佩戴空气呼吸器，向上风向撤离", "拨打厂区值班电话并报告"]}],
-                "phones": [{"name": "厂区值班室", "number": "0513-88880000"}, {"name": "火警", "number": "119"}]}),
-            Vec::new(),
-        ),
-        change(
-            "commitment.sign",
-            uuid(anjian_sync::kinds::commitment::commitment_id(
-                cold_store, &year,
-            ))?,
-            json!({"enterprise_id": cold_store, "year": year, "principal": "郑国华",
-                "pledges": ["严格落实安全生产主体责任", "保证液氨制冷系统安全投入", "每月组织一次隐患自查自改"],
-                "signed_on": format!("{year}-01-06")}),
-            vec![signed_sha.clone()],
-        ),
-        change(
-            "notice.publish",
-            Uuid::now_v7(),
-            json!({"enterprise_id": cold_store, "version": 1, "title": "液氨制冷机房重大安全风险公告",
-                "risk_points": [ammonia.to_string()],
-                "body": "风险：液氨泄漏可致中毒、爆炸。\n措施：泄漏报警与事故排风联锁，每班巡检。\n应急：向上风向撤离，拨打119和厂区值班电话。",
-                "contact": "郑海波 13900000000", "public": true}),
-            Vec::new(),
-        ),
-    ];
-    state
-        .sync
-        .record_office_events(admin, changes)
-        .await?
-        .map_err(|(i, rejection)| anyhow!("demo duty or risk record {i} refused: {rejection:?}"))?;
-    Ok(())
 }

@@ -151,7 +151,8 @@ fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
             match app.seed_demo(admin_password()).await? {
                 Some(users) => {
                     println!(
-                        "Seeded the demo town 沙埕镇. Its users (passwords shown only this once):"
+                        "Seeded the demo town {}. Its users (passwords shown only this once):",
+                        anjian_server::demo::TOWN
                     );
                     for user in &users {
                         println!(
@@ -161,6 +162,10 @@ fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
                             user.role
                         );
                     }
+                    println!(
+                        "  and each enterprise's safety manager (企业安全员), aq01, aq02 …, who \
+                         sign in with WeChat (the admin invites them)."
+                    );
                     println!(
                         "Try it: anjian login --server http://{listen} --user inspector \
                          (see README.md, \"Five minutes with the demo town\")."

@@ -70,8 +70,9 @@ async fn start_with(data_dir: &std::path::Path, args: &[&str]) -> Running {
     let mut child = command(data_dir).args(args).spawn().unwrap();
     let stdout = collect(child.stdout.take().unwrap());
     let stderr = collect(child.stderr.take().unwrap());
-    // Wait (bounded) for the log line that names the bound address.
-    for _ in 0..200 {
+    // Wait (bounded: two minutes, for the demo town's seeding on a busy machine) for the log
+    // line that names the bound address.
+    for _ in 0..2400 {
         let found = stderr.lock().unwrap().lines().find_map(|line| {
             line.split("local_addr=")
                 .nth(1)
@@ -259,7 +260,7 @@ async fn demo_seeds_an_empty_store_once_and_prints_every_users_password() {
     let dir = tempfile::tempdir().unwrap();
     let demo = start_with(dir.path(), &["demo"]).await;
     // The town is seeded before the server answers; wait (bounded) for the printed table.
-    for _ in 0..200 {
+    for _ in 0..400 {
         if demo.stdout.lock().unwrap().contains("Try it:") {
             break;
         }
@@ -281,6 +282,7 @@ async fn demo_seeds_an_empty_store_once_and_prints_every_users_password() {
         "inspector",
         "manager",
         "teamlead",
+        "coldlead",
         "publicist",
         "reviewer",
     ] {

@@ -7,7 +7,7 @@ use anjian_sync::kinds::meeting::{Slot, meeting_id};
 use anjian_tests::console::Browser;
 use anjian_tests::devices::TestDevice;
 use anjian_tests::{ADMIN_PASSWORD, TestServer};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn a_teams_calendar_makes_meetings_due_and_compliance_counts_them() {
@@ -320,7 +320,7 @@ async fn each_person_gets_what_is_due_for_them_today() {
 
 #[tokio::test]
 async fn the_demo_shows_an_enterprises_duties_compliance_risk_lists_cards_and_plan() {
-    let (server, _town) = TestServer::demo().await;
+    let (server, demo) = TestServer::demo().await;
     let admin = server.admin().await;
     let found = server
         .get("/v1/office/enterprises?q=%E5%86%B7%E9%93%BE", Some(&admin))
@@ -329,7 +329,7 @@ async fn the_demo_shows_an_enterprises_duties_compliance_risk_lists_cards_and_pl
         .as_str()
         .unwrap()
         .to_string();
-    // Three weeks of its calendar are due; the meetings were not recorded in the demo.
+    // Two weeks of its calendar were due, and its phone recorded most of them.
     let report = server
         .get(
             &format!(
@@ -341,8 +341,65 @@ async fn the_demo_shows_an_enterprises_duties_compliance_risk_lists_cards_and_pl
         )
         .await;
     let report = report.ok(200).clone();
-    assert!(report["town"]["due"].as_u64().unwrap() >= 40, "{report}");
-    assert!(report["town"]["briefings_due"].as_u64().unwrap() > 0);
+    let figure = |name: &str| report["town"][name].as_u64().unwrap();
+    assert!(figure("due") >= 40, "{report}");
+    assert!(figure("on_time") * 10 >= figure("due") * 7, "{report}");
+    assert!(
+        figure("briefings_done") * 10 >= figure("briefings_due") * 7,
+        "{report}"
+    );
+    assert!(figure("self_checks_done") > 0, "{report}");
+
+    // The town's three weeks: every enterprise but the seaweed plant keeps a calendar; most
+    // meetings are held on time, some late, some missed, some short; those that keep their
+    // duties badly show it.
+    let town_report = server
+        .get(
+            &format!(
+                "/v1/office/compliance?from={}&to={}",
+                china_day(20),
+                china_day(1)
+            ),
+            Some(&admin),
+        )
+        .await;
+    let town_report = town_report.ok(200).clone();
+    let town = |name: &str| town_report["town"][name].as_u64().unwrap();
+    assert!(town("due") > 1000, "{town_report}");
+    assert!(town("on_time") * 10 > town("due") * 8, "{town_report}");
+    for name in ["late", "missed", "short", "briefings_late"] {
+        assert!(town(name) > 0, "{name}: {town_report}");
+    }
+    let enterprises = town_report["enterprises"].as_array().unwrap();
+    assert_eq!(enterprises.len(), 29, "{town_report}");
+    let rate = |e: &Value| {
+        e["tally"]["on_time"].as_u64().unwrap() * 100 / e["tally"]["due"].as_u64().unwrap()
+    };
+    let map = server.get("/v1/office/map", Some(&admin)).await;
+    let features = map.ok(200)["features"].as_array().unwrap().clone();
+    let feature = |name: &str| {
+        features
+            .iter()
+            .find(|f| f["properties"]["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not on the map"))
+            .clone()
+    };
+    let laggard = feature("海安市东灶紫菜加工厂")["id"].clone();
+    let laggard = enterprises.iter().find(|e| e["key"] == laggard).unwrap();
+    assert!(
+        rate(laggard) + 10 < town("on_time") * 100 / town("due"),
+        "an enterprise that keeps its duties badly shows it: {laggard} in {town_report}"
+    );
+    // The colours follow the risk points (a fishing-net maker's raw-material store is 较大), but
+    // for the office's own colour with its reason.
+    let colour = |name: &str| feature(name)["properties"]["risk_colour"].clone();
+    assert_eq!(colour("海安市兴达渔具有限公司"), "orange");
+    assert_eq!(colour("江苏恒信网业有限公司"), "yellow");
+    assert_eq!(
+        colour("海安市老坝港冷链物流有限公司（液氨制冷冷库）"),
+        "red"
+    );
+    assert_eq!(colour("海安市滨海紫菜加工厂"), "yellow");
     let mut browser = Browser::signed_in(&server, "admin", ADMIN_PASSWORD).await;
     let lists = browser
         .get(&format!("/console/enterprises/{cold_store}/risks"))
@@ -365,6 +422,30 @@ async fn the_demo_shows_an_enterprises_duties_compliance_risk_lists_cards_and_pl
         .get(&format!("/console/enterprises/{cold_store}/plan"))
         .await;
     assert_eq!(plan.body.matches("<circle").count(), 3, "{}", plan.body);
+    // The enterprises that have not signed the year's commitment are listed.
+    let missing = browser.get("/console/commitments?show=missing").await;
+    for name in ["东灶紫菜", "华鼎紫菜", "锦纶渔网", "海晟紫菜"] {
+        assert!(missing.body.contains(name), "{name}: {}", missing.body);
+    }
+    assert!(!missing.body.contains("冷链物流"), "{}", missing.body);
+    // The cold store's duty-team lead has today's meetings on a working day (Sunday is off).
+    let lead = server.token("coldlead", demo.password("coldlead")).await;
+    let due = server.get("/v1/me/due", Some(&lead)).await;
+    let today = china_day(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // Days since 1970-01-01 (a Thursday) in China: Monday is 0, Sunday 6.
+    let sunday = ((now + 8 * 3_600_000) / 86_400_000 + 3) % 7 == 6;
+    let items = due.ok(200)["items"].as_array().unwrap().clone();
+    assert_eq!(
+        items
+            .iter()
+            .any(|i| i["kind"] == "meeting" && i["day"] == today.as_str()),
+        !sunday,
+        "{items:?}"
+    );
     let public = server.get("/v1/public/notices", None).await;
     assert!(
         public.ok(200)["notices"]

@@ -31,7 +31,7 @@ async fn public_notices(server: &TestServer) -> usize {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|n| n["enterprise"] == "福鼎市海晟紫菜加工厂")
+        .filter(|n| n["enterprise"] == "海安市海晟紫菜加工厂")
         .count()
 }
 
@@ -545,11 +545,11 @@ async fn a_commitment_shows_who_signed_and_a_public_notice_of_major_risk_is_read
         .as_array()
         .unwrap()
         .iter()
-        .filter(|n| n["enterprise"] == "福鼎市海晟紫菜加工厂")
+        .filter(|n| n["enterprise"] == "海安市海晟紫菜加工厂")
         .cloned()
         .collect();
     assert_eq!(notices.len(), 1, "{notices:?}");
-    assert_eq!(notices[0]["enterprise"], "福鼎市海晟紫菜加工厂");
+    assert_eq!(notices[0]["enterprise"], "海安市海晟紫菜加工厂");
     assert_eq!(notices[0]["risks"], json!(["燃气储罐"]));
     assert_eq!(notices[0]["version"], 1);
 

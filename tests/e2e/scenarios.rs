@@ -140,8 +140,12 @@ async fn an_inspectors_day_offline_is_synced_at_night() {
         .filter(|h| h["body"]["inspection_id"] == inspection.as_str())
         .collect();
     assert_eq!(linked.len(), 3);
-    // The office lists it beside the demo town's own grid patrol.
-    let inspections = office(&server, "/v1/office/inspections").await;
+    // The office lists it beside the demo town's own grid patrol of the plant.
+    let inspections = office(
+        &server,
+        &format!("/v1/office/inspections?enterprise={seaweed}"),
+    )
+    .await;
     assert_eq!(inspections.len(), 2);
     assert_eq!(
         inspections
@@ -268,7 +272,7 @@ async fn two_inspectors_on_one_hazard_offline_conflict_and_nothing_is_lost() {
         .create_user(
             &admin,
             json!({"username": "wang", "password": USER_PASSWORD, "roles": ["inspector"],
-                "scopes": {"grids": ["shacheng"]}}),
+                "scopes": {"grids": ["laobagang"]}}),
         )
         .await;
     let li = person(&server, &town, "inspector").await;
@@ -336,7 +340,7 @@ async fn a_device_two_days_fast_is_flagged_and_ordering_is_unaffected() {
         .create_user(
             &admin,
             json!({"username": "wang", "password": USER_PASSWORD, "roles": ["inspector"],
-                "scopes": {"grids": ["shacheng"]}}),
+                "scopes": {"grids": ["laobagang"]}}),
         )
         .await;
     let right = TestDevice::enrolled(&server, "wang", USER_PASSWORD).await;

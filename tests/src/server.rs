@@ -108,6 +108,77 @@ fn test_settings(dir: &TempDir) -> Settings {
     settings
 }
 
+/// Makes the admin with [`ADMIN_PASSWORD`] or, for `demo`, seeds the demo town and keeps its
+/// users' passwords there.
+async fn seed(app: &Application, demo: Option<&mut DemoTown>) -> anyhow::Result<()> {
+    let admin = SecretString::from(ADMIN_PASSWORD.to_string());
+    match demo {
+        Some(town) => {
+            let users = app.seed_demo(Some(admin)).await?.unwrap_or_default();
+            for user in users {
+                town.passwords
+                    .insert(user.username, user.password.expose_secret().to_string());
+            }
+        }
+        None => {
+            app.ensure_admin(Some(admin)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The demo town as seeded once for this process: a closed data directory and the passwords.
+struct DemoTemplate {
+    dir: TempDir,
+    passwords: std::collections::BTreeMap<String, String>,
+}
+
+/// Seeds the demo town on first use, on a runtime of its own that is gone (and the store
+/// closed) before anyone copies the directory.
+fn demo_template() -> &'static DemoTemplate {
+    static TEMPLATE: std::sync::OnceLock<DemoTemplate> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        std::thread::spawn(|| {
+            crate::logs::install();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let template = runtime.block_on(async {
+                let dir = tempfile::tempdir().unwrap();
+                let app = Application::build(test_settings(&dir)).await.unwrap();
+                let mut town = DemoTown::default();
+                seed(&app, Some(&mut town)).await.unwrap();
+                app.close().await.unwrap();
+                DemoTemplate {
+                    dir,
+                    passwords: town.passwords,
+                }
+            });
+            drop(runtime);
+            template
+        })
+        .join()
+        .expect("the demo town cannot be seeded")
+    })
+}
+
+/// Copies the directory `from` into `to`, files and subdirectories.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 fn http_client() -> reqwest::Client {
     anjian_server::service::wechat::install_tls_provider();
     reqwest::Client::builder().build().unwrap()
@@ -124,41 +195,31 @@ impl TestServer {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let mut settings = test_settings(&dir);
         configure(&mut settings);
-        TestServer::launch(dir, settings, None).await.unwrap()
+        TestServer::launch(dir, settings).await.unwrap()
     }
 
     /// A server over the demo town (`anjian-server demo`), and its users' passwords; the admin's
     /// is [`ADMIN_PASSWORD`].
+    ///
+    /// The town is seeded once per test process (its weeks of history take a while) into a data
+    /// directory that is closed and then copied, whole, for each server: every test has a town
+    /// of its own, as `anjian-server demo` leaves it.
     pub async fn demo() -> (TestServer, DemoTown) {
+        let template = demo_template();
         let dir = Arc::new(tempfile::tempdir().unwrap());
+        copy_dir(template.dir.path(), dir.path()).unwrap();
         let settings = test_settings(&dir);
-        let mut town = DemoTown::default();
-        let server = TestServer::launch(dir, settings, Some(&mut town))
-            .await
-            .unwrap();
+        let town = DemoTown {
+            passwords: template.passwords.clone(),
+        };
+        let server = TestServer::launch(dir, settings).await.unwrap();
         (server, town)
     }
 
-    async fn launch(
-        dir: Arc<TempDir>,
-        settings: Settings,
-        demo: Option<&mut DemoTown>,
-    ) -> anyhow::Result<TestServer> {
+    async fn launch(dir: Arc<TempDir>, settings: Settings) -> anyhow::Result<TestServer> {
         crate::logs::install();
         let app = Application::build(settings.clone()).await?;
-        let admin = SecretString::from(ADMIN_PASSWORD.to_string());
-        match demo {
-            Some(town) => {
-                let users = app.seed_demo(Some(admin)).await?.unwrap_or_default();
-                for user in users {
-                    town.passwords
-                        .insert(user.username, user.password.expose_secret().to_string());
-                }
-            }
-            None => {
-                app.ensure_admin(Some(admin)).await?;
-            }
-        }
+        seed(&app, None).await?;
         let undeclared = app.undeclared_answers();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -195,7 +256,7 @@ impl TestServer {
     /// Stops the server and starts a new one on the same data directory and settings.
     pub async fn restart(mut self) -> TestServer {
         self.stop().await;
-        TestServer::launch(self.dir.clone(), self.settings.clone(), None)
+        TestServer::launch(self.dir.clone(), self.settings.clone())
             .await
             .unwrap()
     }

@@ -31,7 +31,7 @@ pub struct GridInput {
     /// The code scopes and enterprises use: 1 to 64 of A-Z, a-z, 0-9, `-`, `_`.
     #[oai(validator(max_length = 64))]
     pub code: Text,
-    /// The name people use (村居名称), e.g. 沙埕村.
+    /// The name people use (村居名称), e.g. 老坝港社区.
     #[oai(validator(max_length = 50))]
     pub name: Text,
 }

@@ -153,7 +153,16 @@ pub async fn dashboard(
         months.push(before);
     }
     months.reverse();
-    let all = dashboard::figures(&state.sync, covered.clone(), &months, &today).await?;
+    let one_grid = (!grid.is_empty() && covered.as_ref().is_some_and(|c| c.len() == 1))
+        .then_some(grid.as_str());
+    let all = dashboard::figures(
+        &state.sync,
+        caller,
+        (covered.clone(), one_grid),
+        &months,
+        &today,
+    )
+    .await?;
     let now = all.last().cloned().unwrap_or_default();
     let trend = |value: &dyn Fn(&Figures) -> Option<u64>| {
         all.iter()
@@ -209,7 +218,10 @@ pub async fn dashboard(
             // coverage (全覆盖): enterprises inspected of those registered
             title: "检查覆盖率（全覆盖）",
             value: percent(now.coverage_permille()),
-            detail: format!("{} / {} 家企业本月已检查", now.inspected, now.enterprises),
+            detail: format!(
+                "{} / {} 家企业本月已检查（不含企业自查）",
+                now.inspected, now.enterprises
+            ),
             link: format!("/console/inspections?from={first}&to={last}{grid_query}"),
             trend: trend_svg(&trend(&|f| f.coverage_permille()), true),
         },
@@ -274,10 +286,10 @@ pub async fn dashboard(
             title: "班组安全交接会",
             value: percent(now.meetings_permille()),
             detail: format!(
-                "已开 {} 次 / 应开 {} 次（按班组每日会次，截至今日）",
+                "已开 {} 次 / 应开 {} 次（按工作日历，截至昨日）",
                 now.meetings_held, now.meetings_expected
             ),
-            link: format!("/console/meetings?month={month}"),
+            link: format!("/console/compliance?month={month}{grid_query}"),
             trend: trend_svg(&trend(&|f| f.meetings_permille()), true),
         },
         Card {

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use anjian_sync::access::Role;
 
 use super::accounts::Caller;
+use super::compliance::{Tally, period};
+use super::office::Office;
 use super::sync::{SyncError, SyncService};
 use crate::store::facts::key;
 
@@ -64,10 +66,10 @@ pub struct Figures {
     pub major_open: u64,
     /// Of those, with both reports (双报告).
     pub major_double_reported: u64,
-    /// Shift meetings held in the month.
+    /// Shift meetings held (on time or late) in the month's days up to yesterday, of those the
+    /// teams' working calendars made due ([`Office::compliance`]).
     pub meetings_held: u64,
-    /// Shift meetings the teams' slots expect in the month up to today, each team from the day
-    /// it was registered (every day a working day until teams keep a working calendar).
+    /// Shift meetings the teams' working calendars made due in the month up to yesterday.
     pub meetings_expected: u64,
     /// Records of the month (hazards, inspections, meetings).
     pub records: u64,
@@ -123,30 +125,6 @@ pub fn days_begun(month: &str, today: &str) -> u64 {
     }
 }
 
-/// How many days of `month` (`YYYY-MM`) a team registered on `since` (`YYYY-MM-DD`) has had by
-/// `today`: from the later of the month's first day and `since`, to the earlier of its last day
-/// and `today`, both counted.
-pub fn days_since(month: &str, since: &str, today: &str) -> u64 {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let (Ok(first), Ok(today), Ok(since)) = (
-        time::Date::parse(&format!("{month}-01"), &format),
-        time::Date::parse(today, &format),
-        time::Date::parse(since, &format),
-    ) else {
-        return 0;
-    };
-    let last = first
-        .replace_day(first.month().length(first.year()))
-        .unwrap_or(first)
-        .min(today);
-    let start = first.max(since);
-    if last < start {
-        0
-    } else {
-        u64::try_from((last - start).whole_days()).map_or(0, |days| days + 1)
-    }
-}
-
 /// The month before `month` (`YYYY-MM`).
 pub fn previous_month(month: &str) -> String {
     let year: i32 = month.get(..4).and_then(|y| y.parse().ok()).unwrap_or(1970);
@@ -185,9 +163,11 @@ impl Counters {
             .sum()
     }
 
-    /// How many `inspected|month|grid|enterprise` keys there are over the covered grids.
+    /// How many enterprises the office inspected in `month` over the covered grids: the
+    /// `office_inspected|month|grid|enterprise` keys (an enterprise's own self-check is not the
+    /// office's coverage, 全覆盖).
     fn distinct_inspected(&self, month: &str) -> u64 {
-        let prefix = format!("inspected|{month}|");
+        let prefix = format!("office_inspected|{month}|");
         let count = self
             .rows
             .range(prefix.clone()..)
@@ -202,11 +182,13 @@ impl Counters {
     }
 }
 
-/// The dashboard's figures for `months` (each `YYYY-MM`), over `grids` (`None`: the town),
-/// as of `today`.
+/// The dashboard's figures for `months` (each `YYYY-MM`), over `grids` (`None`: the town), as
+/// of `today`, as `caller` reads them; the shift meetings are the compliance of the month
+/// ([`Office::compliance`]), of `grid` when one grid is asked for.
 pub async fn figures(
     sync: &SyncService,
-    grids: Option<Vec<String>>,
+    caller: &Caller,
+    (grids, grid): (Option<Vec<String>>, Option<&str>),
     months: &[String],
     today: &str,
 ) -> Result<Vec<Figures>, SyncError> {
@@ -215,7 +197,6 @@ pub async fn figures(
         "hazards_open|-|",
         "major_open|-|",
         "major_open_double_reported|-|",
-        "meeting_slots|",
         "open_by_deadline|",
         "sync_issues_open|-|",
     ]
@@ -234,7 +215,7 @@ pub async fn figures(
         ] {
             prefixes.push(key(metric, month, ""));
         }
-        prefixes.push(format!("inspected|{month}|"));
+        prefixes.push(format!("office_inspected|{month}|"));
         for kind in KINDS {
             prefixes.push(key(&format!("inspections:{kind}"), month, ""));
         }
@@ -255,26 +236,26 @@ pub async fn figures(
         })
         .map(|(_, v)| *v)
         .sum();
-    // Each team's slots count from the day it was registered (`meeting_slots|day|grid`).
-    let slots: Vec<(&str, u64)> = counters
-        .rows
-        .range("meeting_slots|".to_string()..)
-        .take_while(|(k, _)| k.starts_with("meeting_slots|"))
-        .filter_map(|(k, v)| {
-            let mut parts = k.splitn(3, '|').skip(1);
-            let (day, grid) = (parts.next()?, parts.next()?);
-            counters.covers(grid).then_some((day, *v))
-        })
-        .collect();
-    let expected = |month: &str| -> u64 {
-        slots
-            .iter()
-            .map(|(since, n)| n.saturating_mul(days_since(month, since, today)))
-            .sum()
-    };
+    let mut meetings = Vec::with_capacity(months.len());
+    for month in months {
+        let first = format!("{month}-01");
+        let Ok((from, _)) = period(&first, &first) else {
+            meetings.push(Tally::default());
+            continue;
+        };
+        let to = from
+            .replace_day(from.month().length(from.year()))
+            .unwrap_or(from);
+        meetings.push(
+            Office::compliance(sync, caller, (from, to), grid, None)
+                .await?
+                .town,
+        );
+    }
     Ok(months
         .iter()
-        .map(|month| Figures {
+        .zip(meetings)
+        .map(|(month, meetings)| Figures {
             month: month.clone(),
             enterprises: counters.sum("enterprises", "-"),
             inspected: counters.distinct_inspected(month),
@@ -293,8 +274,8 @@ pub async fn figures(
             overdue_now,
             major_open: counters.sum("major_open", "-"),
             major_double_reported: counters.sum("major_open_double_reported", "-"),
-            meetings_held: counters.sum("meetings", month),
-            meetings_expected: expected(month),
+            meetings_held: meetings.on_time + meetings.late,
+            meetings_expected: meetings.due,
             records: counters.sum("records", month),
             records_complete: counters.sum("records_complete", month),
             sync_issues_open: counters.sum("sync_issues_open", "-"),
@@ -322,12 +303,6 @@ mod tests {
         assert_eq!(days_begun("2027-01", "2026-12-01"), 0);
         assert_eq!(days_begun("2024-02", "2026-12-01"), 29);
         assert_eq!(previous_month("2026-01"), "2025-12");
-        // A team registered mid-month counts from that day; one registered later, not at all.
-        assert_eq!(days_since("2026-11", "2026-11-20", "2026-12-01"), 11);
-        assert_eq!(days_since("2026-11", "2026-01-05", "2026-12-01"), 30);
-        assert_eq!(days_since("2026-12", "2026-11-20", "2026-12-01"), 1);
-        assert_eq!(days_since("2026-12", "2026-12-02", "2026-12-01"), 0);
-        assert_eq!(days_since("2026-10", "2026-11-20", "2026-12-01"), 0);
         assert_eq!(previous_month("2026-12"), "2026-11");
     }
 

@@ -367,7 +367,6 @@ pub fn counts(entity_type: EntityType, fact: &Fact) -> Vec<String> {
         EntityType::Inspection => {
             keys.push(key("inspections", month, grid));
             keys.push(key(&format!("inspections:{}", fact.state), month, grid));
-            keys.push(format!("inspected|{month}|{grid}|{}", fact.enterprise));
             if fact.state == "self_check" {
                 keys.push(duty_self_check_key(
                     &fact.day,
