@@ -25,7 +25,7 @@ async function admin(method, path, body, token) {
 test('the first WeChat sign-in takes the invitation code; later ones WeChat alone', async () => {
   const { token } = await admin('POST', '/v1/auth/login', { username: 'admin', password: server.passwords.admin });
   const user = await admin('POST', '/v1/admin/users', {
-    username: 'zhao', display_name: '网格员 赵', roles: ['inspector'], scopes: { grids: ['aoyao'] },
+    username: 'zhao', display_name: '网格员 赵', roles: ['inspector'], scopes: { grids: ['dongzao'] },
   }, token);
   const { code } = await admin('POST', '/v1/admin/invitations', { user_id: user.id }, token);
 

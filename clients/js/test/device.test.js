@@ -179,7 +179,7 @@ test('a scope change resets the pull but never the outbox', async () => {
   const admin = await device('admin');
   const { users } = await admin.transport.json('GET', '/v1/admin/users');
   const me = users.find((u) => u.username === 'inspector');
-  await admin.transport.json('PATCH', `/v1/admin/users/${me.id}`, { json: { scopes: { grids: ['hougang'] } } });
+  await admin.transport.json('PATCH', `/v1/admin/users/${me.id}`, { json: { scopes: { grids: ['jiaoxie'] } } });
 
   // The token of the old scope may end with the change: log in again if so.
   try {
@@ -191,7 +191,7 @@ test('a scope change resets the pull but never the outbox', async () => {
   await inspector.pull(report);
   assert.ok(report.reset, 'the pull started again');
   assert.equal((await inspector.status()).pending, 1, 'the outbox is kept');
-  assert.deepEqual(inspector.user.scopes.grids, ['hougang']);
+  assert.deepEqual(inspector.user.scopes.grids, ['jiaoxie']);
   assert.ok((await inspector.view('enterprise')).length !== before || before === 0);
   const sent = await inspector.sync();
   assert.equal(sent.pushed, 1, 'and is sent at the next sync');
