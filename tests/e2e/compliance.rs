@@ -390,6 +390,15 @@ async fn the_demo_shows_an_enterprises_duties_compliance_risk_lists_cards_and_pl
         rate(laggard) + 10 < town("on_time") * 100 / town("due"),
         "an enterprise that keeps its duties badly shows it: {laggard} in {town_report}"
     );
+    // The year's commitments: the three that have not signed, and the seaweed plant that has
+    // entered nothing yet (unless the period ended last year: the demo signs this year's).
+    if china_day(1)[..4] == china_day(0)[..4] {
+        let commitments = &town_report["commitments"];
+        assert_eq!(commitments["signed"], 26, "{commitments}");
+        let unsigned = commitments["unsigned"].as_array().unwrap();
+        assert_eq!(unsigned.len(), 4, "{commitments}");
+        assert!(unsigned.contains(&feature("海安市锦纶渔网厂")["id"]));
+    }
     // The colours follow the risk points (a fishing-net maker's raw-material store is 较大), but
     // for the office's own colour with its reason.
     let colour = |name: &str| feature(name)["properties"]["risk_colour"].clone();
@@ -422,7 +431,21 @@ async fn the_demo_shows_an_enterprises_duties_compliance_risk_lists_cards_and_pl
         .get(&format!("/console/enterprises/{cold_store}/plan"))
         .await;
     assert_eq!(plan.body.matches("<circle").count(), 3, "{}", plan.body);
-    // The enterprises that have not signed the year's commitment are listed.
+    // The enterprises that have not signed the year's commitment are listed, in compliance too.
+    let page = browser.get("/console/compliance").await;
+    let said = page
+        .body
+        .split("id=\"compliance-commitments\">")
+        .nth(1)
+        .unwrap()
+        .split("</p>")
+        .next()
+        .unwrap()
+        .to_string();
+    if china_day(1)[..4] == china_day(0)[..4] {
+        assert!(said.contains("已签署 26 家，未签署 4 家"), "{said}");
+        assert!(said.contains("海安市锦纶渔网厂"), "{said}");
+    }
     let missing = browser.get("/console/commitments?show=missing").await;
     for name in ["东灶紫菜", "华鼎紫菜", "锦纶渔网", "海晟紫菜"] {
         assert!(missing.body.contains(name), "{name}: {}", missing.body);

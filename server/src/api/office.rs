@@ -264,6 +264,20 @@ pub struct ComplianceReport {
     pub missed: Vec<MissedDuty>,
     /// Whether more were missed than listed.
     pub missed_cut: bool,
+    /// The year's commitments (安全承诺) of the enterprises counted.
+    pub commitments: CommitmentSummary,
+}
+
+/// The principals' commitments (主体责任告知承诺, 安全承诺) of a year: how many enterprises signed,
+/// and which have not.
+#[derive(Debug, Object)]
+pub struct CommitmentSummary {
+    /// The year the period ends in, `YYYY`.
+    pub year: String,
+    /// Enterprises that have signed it.
+    pub signed: u64,
+    /// Enterprises (ids) that have not (未签署).
+    pub unsigned: Vec<String>,
 }
 
 /// One thing due for the signed-in person (待办).
@@ -642,6 +656,11 @@ impl OfficeApi {
                 })
                 .collect(),
             missed_cut: found.missed_cut,
+            commitments: CommitmentSummary {
+                year: found.commitments.year,
+                signed: found.commitments.signed,
+                unsigned: found.commitments.unsigned,
+            },
             from: found.from,
             to: found.to,
         }))

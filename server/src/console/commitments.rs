@@ -1,10 +1,7 @@
 //! The yearly safety commitments (主体责任告知承诺): for a year, every enterprise the signed-in
 //! person reads, with its principal's signed commitment or marked missing (未签署).
 
-use std::collections::HashMap;
-
 use anjian_sync::entity::EntityType;
-use anjian_sync::kinds::commitment::Commitment;
 use askama::Template;
 use poem::http::StatusCode;
 use poem::web::Data;
@@ -79,19 +76,13 @@ pub async fn list(req: &Request, Data(state): Data<&State>) -> Response {
         Ok(names) => names,
         Err(err) => return failed(&err),
     };
-    let (enterprises, commitments) = match (
+    let (enterprises, signed) = match (
         Office::visible(&state.sync, &caller, EntityType::Enterprise).await,
-        Office::visible(&state.sync, &caller, EntityType::Commitment).await,
+        Office::commitments(&state.sync, &caller, &year).await,
     ) {
         (Ok(e), Ok(c)) => (e, c),
         (Err(err), _) | (_, Err(err)) => return failed(&err),
     };
-    let signed: HashMap<String, Commitment> = commitments
-        .into_iter()
-        .filter_map(|p| serde_json::from_value::<Commitment>(p.entity.body).ok())
-        .filter(|c| c.content.year == year)
-        .map(|c| (c.content.enterprise_id.clone(), c))
-        .collect();
     let mut lines: Vec<Line> = enterprises
         .into_iter()
         .map(|p| {

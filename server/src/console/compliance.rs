@@ -50,6 +50,9 @@ struct CompliancePage {
     by_team: Vec<Line>,
     missed: Vec<(String, String, String, &'static str)>,
     missed_cut: bool,
+    commitment_year: String,
+    commitments_signed: u64,
+    unsigned: Vec<String>,
 }
 
 /// The compliance page (履职情况).
@@ -132,6 +135,14 @@ pub async fn page(req: &Request, Data(state): Data<&State>) -> Response {
             })
             .collect(),
         missed_cut: found.missed_cut,
+        commitment_year: found.commitments.year.clone(),
+        commitments_signed: found.commitments.signed,
+        unsigned: found
+            .commitments
+            .unsigned
+            .iter()
+            .map(|e| names.enterprise(e))
+            .collect(),
         month,
     };
     html(StatusCode::OK, page.render())

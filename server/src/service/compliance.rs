@@ -116,6 +116,19 @@ pub struct Compliance {
     pub missed: Vec<Missed>,
     /// Whether more were missed than listed.
     pub missed_cut: bool,
+    /// The principals' commitments (安全承诺) of the year the period ends in.
+    pub commitments: Commitments,
+}
+
+/// The year's commitments (主体责任告知承诺) of the enterprises counted.
+#[derive(Clone, Debug, Default)]
+pub struct Commitments {
+    /// The year, `YYYY`.
+    pub year: String,
+    /// How many of the enterprises have signed it.
+    pub signed: u64,
+    /// The enterprises that have not, by id.
+    pub unsigned: Vec<String>,
 }
 
 /// Why a period cannot be counted.
@@ -211,7 +224,26 @@ impl Office {
         }
         let count = |key: &str| done.get(key).copied().unwrap_or(0);
 
+        // The year's commitments of the enterprises in the area asked for.
+        let year = to.year().to_string();
+        let signed = Office::commitments(sync, caller, &year).await?;
+        let mut commitments = Commitments {
+            year,
+            ..Commitments::default()
+        };
+        for (id, mine) in &grids {
+            if enterprise.is_some_and(|e| e != id) || grid.is_some_and(|g| g != mine) {
+                continue;
+            }
+            if signed.contains_key(id) {
+                commitments.signed += 1;
+            } else {
+                commitments.unsigned.push(id.clone());
+            }
+        }
+        commitments.unsigned.sort();
         let mut result = Compliance {
+            commitments,
             from: from.to_string(),
             to: to.to_string(),
             teams: Vec::new(),

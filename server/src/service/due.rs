@@ -242,13 +242,9 @@ impl Office {
                 }
             }
             let year = day.get(..4).unwrap_or_default();
-            let signed = Office::visible(sync, caller, EntityType::Commitment)
+            let signed = Office::commitments(sync, caller, year)
                 .await?
-                .into_iter()
-                .any(|p| {
-                    p.entity.body["enterprise_id"] == enterprise.as_str()
-                        && p.entity.body["year"] == year
-                });
+                .contains_key(enterprise.as_str());
             if !signed {
                 items.push(DueItem {
                     kind: "commitment",

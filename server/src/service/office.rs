@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 
 use anjian_sync::entity::EntityType;
+use anjian_sync::kinds::commitment::Commitment;
 use anjian_sync::protocol::{JudgedEvent, Projection};
 
 use super::accounts::Caller;
@@ -166,6 +167,22 @@ impl Office {
         Ok(all
             .into_iter()
             .filter(|p| !p.entity.deleted && p.buckets.iter().any(|b| mine.contains(b)))
+            .collect())
+    }
+
+    /// The principals' commitments (安全承诺, `commitment.sign`) of `year` the caller reads, by
+    /// enterprise id.
+    pub(crate) async fn commitments(
+        sync: &SyncService,
+        caller: &Caller,
+        year: &str,
+    ) -> Result<std::collections::HashMap<String, Commitment>, SyncError> {
+        Ok(Office::visible(sync, caller, EntityType::Commitment)
+            .await?
+            .into_iter()
+            .filter_map(|p| serde_json::from_value::<Commitment>(p.entity.body).ok())
+            .filter(|c| c.content.year == year)
+            .map(|c| (c.content.enterprise_id.clone(), c))
             .collect())
     }
 
