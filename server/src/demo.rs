@@ -216,8 +216,6 @@ pub async fn seed(
 
     // The rest of the town at work, each enterprise by its industry.
     let placed = state.sync.entities_of_type(EntityType::Enterprise).await?;
-    let mut industries: Vec<&str> = Vec::new();
-    let mut photos = town::Photos::default();
     for (n, projection) in placed.iter().enumerate() {
         let body = &projection.entity.body;
         let text = |field: &str| body[field].as_str().unwrap_or_default();
@@ -228,13 +226,6 @@ pub async fn seed(
         let plan = town
             .industry(industry)
             .ok_or_else(|| anyhow!("town.json has no industry {industry} for {name}"))?;
-        let industry_index = match industries.iter().position(|i| *i == industry) {
-            Some(i) => i,
-            None => {
-                industries.push(industry);
-                industries.len() - 1
-            }
-        };
         let enterprise = town::Enterprise {
             id: &projection.entity.id,
             name,
@@ -242,17 +233,9 @@ pub async fn seed(
             phone: body["contacts"][0]["phone"].as_str().unwrap_or("119"),
             number: n + 1,
         };
-        town::populate(
-            state,
-            &admin,
-            &town,
-            plan,
-            u32::try_from(industry_index).unwrap_or(0),
-            &enterprise,
-            &mut photos,
-        )
-        .await
-        .with_context(|| format!("the demo cannot put {name} to work"))?;
+        town::populate(state, &admin, &town, plan, &enterprise)
+            .await
+            .with_context(|| format!("the demo cannot put {name} to work"))?;
     }
 
     let people: [(&str, &str, &str, Role, Scopes); 7] = [

@@ -267,35 +267,16 @@ pub struct Captured {
     pub at_ms: i64,
 }
 
-/// The demo's photos, each made once: the same photo stands for every floor plan (or signed
-/// page, or meeting scene) of an industry.
-#[derive(Default)]
-pub struct Photos(HashMap<u32, (Vec<u8>, String)>);
-
-impl Photos {
-    /// Stores photo `seed` as `caller` uploaded it, and gives its sha256.
-    pub async fn store(
-        &mut self,
-        state: &AppState,
-        caller: &Caller,
-        seed: u32,
-    ) -> anyhow::Result<String> {
-        let (photo, sha) = match self.0.get(&seed) {
-            Some(made) => made.clone(),
-            None => {
-                let photo = super::demo_photo(seed)?;
-                let sha = hex::encode(Sha256::digest(&photo));
-                self.0.insert(seed, (photo.clone(), sha.clone()));
-                (photo, sha)
-            }
-        };
-        state
-            .blobs
-            .put_whole(caller, &sha, Cursor::new(photo))
-            .await
-            .map_err(|err| anyhow!("cannot store a demo photo: {err}"))?;
-        Ok(sha)
-    }
+/// Stores demo photo `seed` as `caller` uploaded it, and gives its sha256.
+async fn store_photo(state: &AppState, caller: &Caller, seed: u32) -> anyhow::Result<String> {
+    let photo = super::demo_photo(seed)?;
+    let sha = hex::encode(Sha256::digest(&photo));
+    state
+        .blobs
+        .put_whole(caller, &sha, Cursor::new(photo))
+        .await
+        .map_err(|err| anyhow!("cannot store a demo photo: {err}"))?;
+    Ok(sha)
 }
 
 fn change(kind: &'static str, entity_id: Uuid, payload: Value, blobs: Vec<String>) -> OfficeChange {
@@ -314,16 +295,13 @@ fn derived(id: String) -> anyhow::Result<Uuid> {
 
 /// Puts `enterprise` to work as `plan` says: its safety manager (a WeChat user of the
 /// mini-program), teams, workers, calendars, risk points, floor plan, cards, commitment, notice
-/// and weeks of recorded duties. `industry_index` picks the photos standing for its floor plan
-/// and signed pages, made once in `photos`.
+/// and weeks of recorded duties.
 pub async fn populate(
     state: &AppState,
     admin: &Caller,
     town: &Town,
     plan: &Industry,
-    industry_index: u32,
     enterprise: &Enterprise<'_>,
-    photos: &mut Photos,
 ) -> anyhow::Result<()> {
     let now = crate::store::model::UnixMillis::now().0;
     let today = time::OffsetDateTime::from_unix_timestamp(now / 1000)
@@ -434,9 +412,12 @@ pub async fn populate(
 
     // What the safety manager keeps: risk points on the floor plan, the posts' cards, the
     // year's commitment, a notice of a major risk.
-    let plan_sha = photos.store(state, &manager, 100 + industry_index).await?;
-    let signed_sha = photos.store(state, &manager, 120 + industry_index).await?;
-    let scene_sha = photos.store(state, &manager, 140 + industry_index).await?;
+    // Its own photos: a photo is the evidence of whoever uploaded it, so no two enterprises'
+    // managers cite the same one.
+    let photo_seed = 1000 + 3 * u32::try_from(enterprise.number).unwrap_or(0);
+    let plan_sha = store_photo(state, &manager, photo_seed).await?;
+    let signed_sha = store_photo(state, &manager, photo_seed + 1).await?;
+    let scene_sha = store_photo(state, &manager, photo_seed + 2).await?;
     let mut kept = Vec::new();
     let mut points: Vec<(Uuid, &RiskPlan)> = Vec::new();
     for risk in &plan.risk_points {
