@@ -7,7 +7,7 @@
 //! six villages as grids; the town's enterprise list loaded by the CSV import (small seaweed
 //! processors (规模以下紫菜加工), fishing-net makers, magnetic-materials and food factories, two
 //! cold stores refrigerated with ammonia, fisheries, an LPG station); and, from `town.json`, each
-//! enterprise at work by its industry ([`town`]): its teams and calendars, graded risk points on
+//! enterprise at work by its industry (the `town` module): its teams and calendars, graded risk points on
 //! its floor plan, its posts' cards, the year's commitment, and three weeks of shift meetings,
 //! briefings and self-checks recorded by its safety manager's phone — mostly kept, some missed,
 //! late or short — so that compliance (履职情况) has figures.
