@@ -41,6 +41,8 @@ pub struct Settings {
     pub blobs: BlobSettings,
     /// The database.
     pub storage: StorageSettings,
+    /// Scheduled backups.
+    pub backup: BackupSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -145,6 +147,25 @@ impl Default for BlobSettings {
     }
 }
 
+/// Backups the server makes by itself (备份): into `dir`, every `every_hours`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupSettings {
+    /// Where (an absolute path); empty: no scheduled backups.
+    pub dir: PathBuf,
+    /// How often, in hours; the first an interval after start.
+    pub every_hours: u64,
+}
+
+impl Default for BackupSettings {
+    fn default() -> Self {
+        BackupSettings {
+            dir: PathBuf::new(),
+            every_hours: 24,
+        }
+    }
+}
+
 /// The database.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -191,6 +212,7 @@ impl Default for Settings {
             wechat: WeChatSettings::default(),
             blobs: BlobSettings::default(),
             storage: StorageSettings::default(),
+            backup: BackupSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -308,6 +330,19 @@ impl Settings {
             if value == 0 || value > 3600 {
                 bail!("{name} must be between 1 second and one hour, not {value}");
             }
+        }
+        let backup = &self.backup;
+        if !backup.dir.as_os_str().is_empty() && !backup.dir.is_absolute() {
+            bail!(
+                "backup.dir must be an absolute path, not {}",
+                backup.dir.display()
+            );
+        }
+        if backup.every_hours == 0 || backup.every_hours > 24 * 366 {
+            bail!(
+                "backup.every_hours must be between 1 and 8784, not {}",
+                backup.every_hours
+            );
         }
         let auth = &self.auth;
         for (name, value) in [

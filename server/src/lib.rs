@@ -10,6 +10,7 @@
 //! connection; [`config`] holds the typed settings.
 
 pub mod api;
+pub mod backup;
 pub mod config;
 pub mod connections;
 pub mod console;

@@ -38,6 +38,37 @@ enum Command {
     /// Set a user's password while the server is stopped (from ANJIAN_ADMIN_PASSWORD, or a new
     /// random one that is printed), and end their sessions.
     ResetPassword(ResetArgs),
+    /// Back up the store, its photos and the office key into a directory, with a manifest: the
+    /// running server on this data directory makes it (over its control socket), or, when none
+    /// runs, this command. Into a directory that holds an earlier backup, only new photos are
+    /// copied.
+    Backup(BackupArgs),
+    /// Check a backup against its manifest: every file's sha256, and what its store holds.
+    VerifyBackup {
+        /// The backup's directory.
+        dir: PathBuf,
+    },
+    /// Restore a backup into an empty data directory (verified first), then start the server on
+    /// it; devices send again what the backup lacks.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+struct BackupArgs {
+    #[command(flatten)]
+    location: Location,
+    /// The directory to back up into (created if missing).
+    #[arg(long)]
+    to: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct RestoreArgs {
+    #[command(flatten)]
+    location: Location,
+    /// The backup's directory.
+    #[arg(long)]
+    from: PathBuf,
 }
 
 /// Where the settings and the data are.
@@ -93,6 +124,17 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some(Command::ResetPassword(args)) => reset_password(args),
+        Some(Command::Backup(args)) => backup(args),
+        Some(Command::VerifyBackup { dir }) => anjian_server::backup::verify(&dir)
+            .map(|manifest| {
+                println!(
+                    "The backup at {} is whole: {}.",
+                    dir.display(),
+                    manifest.summary()
+                )
+            })
+            .map_err(anyhow::Error::from),
+        Some(Command::Restore(args)) => restore(args),
         Some(Command::Serve(args)) => serve(args, false),
         Some(Command::Demo(args)) => serve(args, true),
         None => serve(cli.serve, false),
@@ -187,6 +229,51 @@ fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
         }
         app.run_until(listener, shutdown_signal()).await
     })
+}
+
+fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    let settings = settings(args.location)?;
+    settings.validate()?;
+    let to = std::path::absolute(&args.to)
+        .with_context(|| format!("cannot make {} absolute", args.to.display()))?;
+    runtime()?.block_on(async {
+        #[cfg(unix)]
+        if let Some(answer) = anjian_server::backup::ask_server(&settings.data_dir, &to).await? {
+            if answer.ok {
+                println!("{}", answer.message);
+                return Ok(());
+            }
+            anyhow::bail!("{}", answer.message);
+        }
+        // No server runs on the data directory: back it up here.
+        if !settings.database_path().is_file() {
+            anyhow::bail!("{} holds no store to back up", settings.data_dir.display());
+        }
+        let store = std::sync::Arc::new(
+            anjian_server::store::RedbStore::open(&settings.database_path())
+                .map_err(|err| anyhow::anyhow!("{err}"))?,
+        );
+        let answer = anjian_server::backup::run_backup(store, settings, to).await;
+        if answer.ok {
+            println!("{}", answer.message);
+            Ok(())
+        } else {
+            anyhow::bail!("{}", answer.message)
+        }
+    })
+}
+
+fn restore(args: RestoreArgs) -> anyhow::Result<()> {
+    let settings = settings(args.location)?;
+    settings.validate()?;
+    let manifest = anjian_server::backup::restore(&args.from, &settings)?;
+    println!(
+        "Restored {} into {}: {}. Start the server on it; devices send again what the backup lacks.",
+        args.from.display(),
+        settings.data_dir.display(),
+        manifest.summary()
+    );
+    Ok(())
 }
 
 fn reset_password(args: ResetArgs) -> anyhow::Result<()> {

@@ -168,6 +168,14 @@ impl Application {
             concurrent_uploads: settings.http.max_concurrent_uploads,
         };
         let sweeper = tokio::spawn(sweep_uploads(state.clone()));
+        // The control socket (`anjian-server backup`) and the scheduled backups hold the store
+        // until they are stopped, before it is closed.
+        #[cfg(unix)]
+        let control = tokio::spawn(crate::backup::serve_control(
+            store.clone(),
+            settings.clone(),
+        ));
+        let scheduled = tokio::spawn(scheduled_backups(store.clone(), settings.clone()));
         let routes = api::routes(state, limits);
         let http = &settings.http;
         let connections = ConnectionLimits {
@@ -183,7 +191,31 @@ impl Application {
             .context("the HTTP server failed")?;
         sweeper.abort();
         let _ = sweeper.await;
+        #[cfg(unix)]
+        {
+            control.abort();
+            let _ = control.await;
+        }
+        scheduled.abort();
+        let _ = scheduled.await;
         close_store(store).await
+    }
+}
+
+/// Backs up into `backup.dir` every `backup.every_hours`, when a directory is set.
+async fn scheduled_backups(store: Arc<RedbStore>, settings: Settings) {
+    if settings.backup.dir.as_os_str().is_empty() {
+        return;
+    }
+    let period = Duration::from_secs(settings.backup.every_hours.saturating_mul(3600));
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        every.tick().await;
+        let to = settings.backup.dir.clone();
+        let answer = crate::backup::run_backup(store.clone(), settings.clone(), to).await;
+        if !answer.ok {
+            tracing::error!(message = %answer.message, "the scheduled backup failed");
+        }
     }
 }
 

@@ -255,6 +255,74 @@ async fn reset_password_works_offline_and_refuses_while_serving() {
 }
 
 #[tokio::test]
+async fn backup_asks_the_running_server_verify_checks_it_and_restore_fills_an_empty_directory() {
+    anjian_server::service::wechat::install_tls_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let backups = tempfile::tempdir().unwrap();
+    let to = backups.path().join("b");
+    let stdout =
+        |output: &std::process::Output| String::from_utf8_lossy(&output.stdout).to_string();
+    let stderr =
+        |output: &std::process::Output| String::from_utf8_lossy(&output.stderr).to_string();
+    let running = start(dir.path()).await;
+    // The running server makes it, over its control socket.
+    let made = finish(command(dir.path()).arg("backup").arg("--to").arg(&to)).await;
+    assert!(made.status.success(), "{}", stderr(&made));
+    assert!(
+        stdout(&made).contains("backed up into"),
+        "{}",
+        stdout(&made)
+    );
+    let (status, _, server_log) = terminate(running).await;
+    assert!(status.success());
+    assert!(server_log.contains("backup made"), "{server_log}");
+
+    let checked = finish(command(dir.path()).arg("verify-backup").arg(&to)).await;
+    assert!(checked.status.success(), "{}", stderr(&checked));
+    assert!(stdout(&checked).contains("is whole"));
+
+    // Into a directory that holds a store: refused. Into an empty one: restored, and served.
+    let refused = finish(command(dir.path()).arg("restore").arg("--from").arg(&to)).await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("already holds a store"),
+        "{}",
+        stderr(&refused)
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let restored = finish(command(empty.path()).arg("restore").arg("--from").arg(&to)).await;
+    assert!(restored.status.success(), "{}", stderr(&restored));
+    // With no server running, the command makes the backup itself.
+    let offline = backups.path().join("offline");
+    let made = finish(
+        command(empty.path())
+            .arg("backup")
+            .arg("--to")
+            .arg(&offline),
+    )
+    .await;
+    assert!(made.status.success(), "{}", stderr(&made));
+    let running = start(empty.path()).await;
+    let (status, _, _) = terminate(running).await;
+    assert!(status.success());
+
+    // A changed byte is found.
+    let manifest = anjian_server::backup::manifest(&offline).unwrap();
+    let store = offline.join(&manifest.store.path);
+    let mut bytes = std::fs::read(&store).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&store, bytes).unwrap();
+    let checked = finish(command(dir.path()).arg("verify-backup").arg(&offline)).await;
+    assert!(!checked.status.success());
+    assert!(
+        stderr(&checked).contains("anjian.redb"),
+        "{}",
+        stderr(&checked)
+    );
+}
+
+#[tokio::test]
 async fn demo_seeds_an_empty_store_once_and_prints_every_users_password() {
     anjian_server::service::wechat::install_tls_provider();
     let dir = tempfile::tempdir().unwrap();

@@ -212,6 +212,11 @@ pub struct PullResponse<E = Projection> {
     pub checkpoint: Option<Vec<BucketState>>,
     /// Receipts of the named device after `receipts_after`.
     pub receipts: Vec<Receipt>,
+    /// The last `seq` of the named device's chain the server holds. A device whose acknowledged
+    /// events go further (the server was restored from an older backup) pushes them again from
+    /// the one after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_seq: Option<u64>,
 }
 
 /// A [`JudgedEvent`] to be written, borrowing its parts: it serializes exactly as the owned

@@ -9,6 +9,7 @@
 mod admin;
 mod articles;
 mod auth;
+mod backup;
 mod blobs;
 mod compliance;
 mod console;

@@ -261,6 +261,11 @@ impl TestServer {
             .unwrap()
     }
 
+    /// The settings it runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &std::path::Path {
         self.dir.path()

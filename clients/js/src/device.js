@@ -249,6 +249,38 @@ class Device {
         report.errors.push(err);
       }
     }
+    if (report.errors.length === 0 && report.serverBehind) {
+      // The server was restored from an older backup: the pull set the acknowledged seq back to
+      // where the server's chain of this device ends; push the rest again, and pull once more.
+      try {
+        await this.push(report);
+        await this.pull(report);
+      } catch (err) {
+        report.errors.push(err);
+      }
+    }
+    if (report.errors.length === 0 && report.lacking && report.lacking.size > 0) {
+      // Photos this device sent that the server no longer holds: queued and sent again.
+      let again = 0;
+      await this.exclusive(async () => {
+        const photos = await this.store.readJson('photos.json', []);
+        for (const photo of photos) {
+          if (photo.state === 'sent' && report.lacking.has(photo.sha256)) {
+            photo.state = 'queued';
+            photo.location = null;
+            again += 1;
+          }
+        }
+        if (again > 0) await this.store.writeJson('photos.json', photos);
+      });
+      if (again > 0) {
+        try {
+          await this.uploadPhotos(report);
+        } catch (err) {
+          report.errors.push(err);
+        }
+      }
+    }
     if (report.errors.length > 0) {
       const [first] = report.errors;
       first.report = report;
@@ -420,7 +452,7 @@ class Device {
   /** Pulls to a checkpoint: pages are staged, then applied together and their digests checked. */
   async pull(report) {
     // Events acknowledged before this pull began are in what it brings, once it completes.
-    const acknowledged = this.state.acked_seq;
+    let acknowledged = this.state.acked_seq;
     let replica = await this.store.readJson('replica.json', { cursor: null, entities: {} });
     let staged = await this.store.readJson('staged.json', null)
       || { cursor: replica.cursor, entities: {}, reset: false };
@@ -434,7 +466,24 @@ class Device {
         report.reset = true;
         await this.refreshUser();
       }
-      for (const p of answer.entities) staged.entities[p.id] = p;
+      for (const p of answer.entities) {
+        staged.entities[p.id] = p;
+        for (const sha of p.missing_blobs || []) {
+          if (!report.lacking) report.lacking = new Set();
+          report.lacking.add(sha);
+        }
+      }
+      if (answer.device_seq != null && answer.device_seq < this.state.acked_seq && !report.serverBehind) {
+        // The server holds fewer of this device's events than it acknowledged: it was restored
+        // from an older backup. Those after device_seq go again at the next push.
+        await this.exclusive(async () => {
+          this.state.acked_seq = answer.device_seq;
+          this.state.pulled_seq = Math.min(this.state.pulled_seq || 0, answer.device_seq);
+          await this.save();
+        });
+        acknowledged = Math.min(acknowledged, answer.device_seq);
+        report.serverBehind = true;
+      }
       staged.cursor = answer.next_cursor;
       report.pulled += answer.entities.length;
       await this.keepReceipts(answer.receipts || []);

@@ -327,3 +327,56 @@ test('what cannot be sent exactly as signed is refused before it is logged', asy
   );
   assert.equal((await inspector.status()).pending, 0);
 });
+
+test('a server restored from an older backup gets again the events and photos it lacks', async () => {
+  let restored = null;
+  const sent = [];
+  const inspector = await device('inspector', {
+    async intercept(request, send) {
+      sent.push(`${request.method} ${new URL(request.url).pathname}`);
+      const answer = await send(request);
+      if (restored && request.url.includes('/v1/sync/pull')) {
+        const body = JSON.parse(answer.text);
+        restored(body);
+        return { ...answer, text: JSON.stringify(body) };
+      }
+      return answer;
+    },
+  });
+  await inspector.sync();
+  const [enterprise] = await inspector.view('enterprise');
+  const sha = await inspector.addPhoto(PHOTO);
+  const id = await inspector.newId();
+  await inspector.capture('hazard.report', id, {
+    enterprise_id: enterprise.id, level: 'general', description: '恢复之后',
+  }, { blobRefs: [sha] });
+  await inspector.capture('hazard.deadline', id, { deadline: '2026-12-30', note: '恢复之前已确认' });
+  await inspector.sync();
+  const acked = inspector.state.acked_seq;
+  assert.ok(acked >= 2);
+
+  // The server answers as one restored from a backup taken before those two events and the
+  // photo: the first pull starts again, its chain of this device ends two events earlier, and
+  // the record says the photo is missing.
+  let first = true;
+  restored = (body) => {
+    if (first) {
+      first = false;
+      Object.assign(body, { reset: true, entities: [], next_cursor: '', complete: false, device_seq: acked - 2 });
+      return;
+    }
+    for (const p of body.entities) if (p.id === id) p.missing_blobs = [sha];
+  };
+  const mark = sent.length;
+  const report = await inspector.sync();
+  assert.ok(report.serverBehind, 'the device saw the server behind');
+  assert.equal(inspector.state.acked_seq, acked, 'and has its acknowledgements again');
+  const after = sent.slice(mark);
+  assert.ok(after.filter((r) => r === 'POST /v1/sync/push').length >= 1, `pushed again: ${after}`);
+  assert.ok(after.includes(`HEAD /v1/blobs/${sha}`), `asked for the photo again: ${after}`);
+  restored = null;
+  await inspector.sync();
+  const hazard = (await inspector.view('hazard')).find((h) => h.id === id);
+  assert.equal(hazard.body.deadline, '2026-12-30');
+  assert.equal(hazard.body.history.filter((s) => (s.note || '').includes('恢复之前已确认')).length, 1, 'applied once');
+});

@@ -393,6 +393,11 @@ pub struct PullResponse {
     pub checkpoint: Option<Vec<BucketState>>,
     /// The named device's receipts after `receipts_after`.
     pub receipts: Vec<Receipt>,
+    /// With `device_id`: the last `seq` of that device's chain the server holds. A device whose
+    /// acknowledged events go further (the server was restored from an older backup, 备份恢复)
+    /// pushes them again from the one after it.
+    #[oai(skip_serializing_if_is_none)]
+    pub device_seq: Option<u64>,
 }
 
 #[cfg(test)]

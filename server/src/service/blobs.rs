@@ -734,7 +734,8 @@ fn blob_meta(sha256: &str, size: u64, inspected: &Inspected, uploader: Uuid) -> 
     }
 }
 
-fn extension(media_type: &str) -> &'static str {
+/// The file extension a blob of `media_type` is stored with.
+pub(crate) fn extension(media_type: &str) -> &'static str {
     match media_type {
         "image/png" => "png",
         "image/webp" => "webp",

@@ -629,13 +629,17 @@ impl SyncService {
                 (rev, cursor_print != print)
             }
         };
-        let receipts = match device_id {
+        let (receipts, device_seq) = match device_id {
             Some(id) => {
                 let device = self.own_device(caller, id).await?;
                 let store = self.store.clone();
-                blocking(move || store.receipts(device.id, receipts_after, MAX_PULL_LIMIT)).await?
+                let seq = device.last_seq;
+                let receipts =
+                    blocking(move || store.receipts(device.id, receipts_after, MAX_PULL_LIMIT))
+                        .await?;
+                (receipts, Some(seq))
             }
-            None => Vec::new(),
+            None => (Vec::new(), None),
         };
         let store = self.store.clone();
         let query = buckets.clone();
@@ -652,6 +656,7 @@ impl SyncService {
                 complete: false,
                 checkpoint: None,
                 receipts,
+                device_seq,
             });
         }
         let next = if page.complete {
@@ -672,6 +677,7 @@ impl SyncService {
             complete: page.complete,
             checkpoint,
             receipts,
+            device_seq,
         })
     }
 }

@@ -15,6 +15,7 @@ pub mod facts;
 pub mod model;
 mod redb_store;
 mod redb_sync;
+pub mod snapshot;
 pub mod tables;
 
 pub use redb_store::{DEFAULT_CACHE_BYTES, RedbStore};

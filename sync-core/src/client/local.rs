@@ -342,11 +342,13 @@ impl Local {
     }
 
     /// Stages a pull page; at a checkpoint, applies the staged pages, checks the digests and
-    /// rebases. Returns the buckets whose digests disagree.
+    /// rebases. Returns the buckets whose digests disagree; adds to `lacking` the photos the
+    /// page's records cite that the server does not hold.
     pub(super) fn stage(
         &self,
         page: super::transport::PullPage,
         actor: &Actor,
+        lacking: &mut std::collections::BTreeSet<String>,
     ) -> Result<Vec<String>, ClientError> {
         // A page before the checkpoint need not reach the disk on its own: lost in a crash with
         // the cursor stored beside it, it is asked for again. The checkpoint's commit is durable,
@@ -373,6 +375,7 @@ impl Local {
                 for projection in &page.entities {
                     let text = projection.get();
                     let head: Head = serde_json::from_str(text).map_err(local_err)?;
+                    lacking.extend(head.missing_blobs.iter().cloned());
                     // A later copy of an entity replaces the earlier one, in the digests too.
                     put_counted(&mut staged, &mut changes, &head, text.as_bytes())?;
                 }
@@ -657,6 +660,9 @@ struct Head {
     id: String,
     rev: u64,
     buckets: Vec<String>,
+    /// Photos the record cites that the server does not hold.
+    #[serde(default)]
+    missing_blobs: Vec<String>,
 }
 
 /// The local view anew: every unacknowledged event judged again, in order, on top of the
@@ -710,6 +716,7 @@ mod tests {
             entities,
             next_cursor: "next".into(),
             complete: checkpoint.is_some(),
+            device_seq: None,
             checkpoint: checkpoint.map(|held| {
                 let mut digest = BucketDigest::default();
                 for (id, rev) in held {
@@ -737,18 +744,31 @@ mod tests {
         };
         // A first pull: x changes between the two pages, so the second brings it again.
         let first = page(vec![projection("x", 1), projection("y", 2)], None);
-        assert!(local.stage(first, &actor).unwrap().is_empty());
+        assert!(
+            local
+                .stage(first, &actor, &mut Default::default())
+                .unwrap()
+                .is_empty()
+        );
         let second = page(vec![projection("x", 3)], Some(&[("x", 3), ("y", 2)]));
-        assert_eq!(local.stage(second, &actor).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            local
+                .stage(second, &actor, &mut Default::default())
+                .unwrap(),
+            Vec::<String>::new()
+        );
         assert_eq!(local.server_entity_count().unwrap(), 2);
 
         // The next pull changes y, and the kept digests follow it.
         let third = page(vec![projection("y", 4)], Some(&[("x", 3), ("y", 4)]));
-        assert_eq!(local.stage(third, &actor).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            local.stage(third, &actor, &mut Default::default()).unwrap(),
+            Vec::<String>::new()
+        );
         // A checkpoint the replica does not hold is named.
         let wrong = page(vec![], Some(&[("x", 3)]));
         assert_eq!(
-            local.stage(wrong, &actor).unwrap(),
+            local.stage(wrong, &actor, &mut Default::default()).unwrap(),
             vec!["town".to_string()]
         );
     }

@@ -132,6 +132,12 @@ pub struct SyncReport {
     pub repulled: bool,
     /// The photo uploads before the push.
     pub photos: UploadReport,
+    /// Photos this device had sent that the server said it lacks (a store restored from an
+    /// older backup), sent again after the pull.
+    pub photos_again: UploadReport,
+    /// The server held fewer of this device's events than it had acknowledged (it was restored
+    /// from an older backup): the rest were pushed again.
+    pub server_behind: bool,
 }
 
 /// A point in a sync, reported to a hook (for tests that stop a process between steps, and for
@@ -588,7 +594,17 @@ impl Device {
             ..SyncReport::default()
         };
         self.push_all(&mut report).await?;
-        self.pull_all(&mut report).await?;
+        let mut lacking = self.pull_all(&mut report).await?;
+        if report.server_behind {
+            // The pull rewound the acknowledged `seq` to where the server's chain ends.
+            self.push_all(&mut report).await?;
+            lacking.extend(self.pull_all(&mut report).await?);
+        }
+        // The server lacks photos this device sent (it was restored from an older backup):
+        // send them again, now, rather than leave the records without their evidence.
+        if self.requeue_photos(&lacking)? > 0 {
+            report.photos_again = self.upload_photos().await?;
+        }
         self.local.set_setting("last_sync_ms", &(self.clock)())?;
         Ok(report)
     }
@@ -668,8 +684,15 @@ impl Device {
         Ok(())
     }
 
-    async fn pull_all(&self, report: &mut SyncReport) -> Result<(), ClientError> {
-        let (_, mut actor) = self.actor()?;
+    /// Pulls to a checkpoint; returns the photos the pulled projections say the server lacks.
+    async fn pull_all(
+        &self,
+        report: &mut SyncReport,
+    ) -> Result<std::collections::BTreeSet<String>, ClientError> {
+        let mut lacking = std::collections::BTreeSet::new();
+        let (identity, mut actor) = self.actor()?;
+        let acked = self.local.acked_seq()?;
+        let device = identity.device_id.as_deref().map(|id| (id, acked));
         for attempt in 0..2 {
             let limit = self.batching.pull_page;
             let mut fetched = None;
@@ -679,12 +702,20 @@ impl Device {
                     Some(page) => page,
                     None => {
                         let cursor = self.local.pull_cursor()?;
-                        self.transport.pull(cursor, limit).await?
+                        self.transport.pull(cursor, limit, device).await?
                     }
                 };
                 self.step(Step::PageReceived);
                 report.pages += 1;
                 report.pulled += page.entities.len();
+                if let Some(seq) = page.device_seq.filter(|seq| *seq < acked) {
+                    // The server lacks events it once acknowledged: send them again.
+                    if !report.server_behind {
+                        self.local.rewind_ack(seq)?;
+                        report.server_behind = true;
+                    }
+                }
+
                 if page.reset {
                     // The caller's buckets changed: its roles or scopes did. Judge with the new.
                     report.repulled = true;
@@ -694,18 +725,20 @@ impl Device {
                     // The next page is asked for first, so the server reads it while this one
                     // is written here. Staging persists the same cursor, so a failure of either
                     // leaves the replica where the next pull resumes.
-                    let next = self.transport.pull(Some(page.next_cursor.clone()), limit);
+                    let next = self
+                        .transport
+                        .pull(Some(page.next_cursor.clone()), limit, device);
                     let (next, staged) =
-                        tokio::join!(next, async { self.local.stage(page, &actor) });
+                        tokio::join!(next, async { self.local.stage(page, &actor, &mut lacking) });
                     staged?;
                     self.step(Step::Staged);
                     fetched = Some(next?);
                     continue;
                 }
-                let mismatched = self.local.stage(page, &actor)?;
+                let mismatched = self.local.stage(page, &actor, &mut lacking)?;
                 self.step(Step::Applied);
                 if mismatched.is_empty() {
-                    return Ok(());
+                    return Ok(lacking);
                 }
                 break;
             }

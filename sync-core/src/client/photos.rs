@@ -80,6 +80,27 @@ pub struct UploadReport {
 pub(super) type ProgressHook = Arc<dyn Fn(Progress) + Send + Sync>;
 
 impl Device {
+    /// Queues again the photos of `lacking` this device sent and the server no longer holds;
+    /// returns how many.
+    pub(super) fn requeue_photos(
+        &self,
+        lacking: &std::collections::BTreeSet<String>,
+    ) -> Result<usize, ClientError> {
+        let mut queued = 0;
+        for sha256 in lacking {
+            if let Some(mut photo) = self.local.photo(sha256)? {
+                if photo.state == PhotoState::Uploaded {
+                    photo.state = PhotoState::Queued;
+                    photo.upload = None;
+                    photo.offset = 0;
+                    self.local.put_photo(&photo)?;
+                    queued += 1;
+                }
+            }
+        }
+        Ok(queued)
+    }
+
     /// Copies the photo at `path` into the device and queues it; returns its sha256, to cite in
     /// `blob_refs`. Adding the same photo twice queues it once.
     pub fn add_photo(&self, path: &Path) -> Result<String, ClientError> {

@@ -75,6 +75,9 @@ pub(super) struct PullPage {
     pub complete: bool,
     /// As in [`crate::protocol::PullResponse`].
     pub checkpoint: Option<Vec<crate::protocol::BucketState>>,
+    /// As in [`crate::protocol::PullResponse`].
+    #[serde(default)]
+    pub device_seq: Option<u64>,
 }
 
 /// A successful answer.
@@ -293,17 +296,25 @@ impl Transport {
         self.post_json("/v1/sync/push", request).await
     }
 
+    /// A pull page; with `device` (its id and acknowledged `seq`), the server also says where
+    /// that device's chain ends there.
     pub(super) async fn pull(
         &self,
         cursor: Option<String>,
         limit: usize,
+        device: Option<(&str, u64)>,
     ) -> Result<PullPage, TransportError> {
         let url = format!("{}/v1/sync/pull", self.base);
         let limit = limit.to_string();
+        let acked = device.map(|(_, seq)| seq.to_string());
         self.send(|http, token| {
             let mut query: Vec<(&str, &str)> = vec![("limit", limit.as_str())];
             if let Some(cursor) = &cursor {
                 query.push(("cursor", cursor));
+            }
+            if let (Some((id, _)), Some(acked)) = (device, &acked) {
+                query.push(("device_id", id));
+                query.push(("receipts_after", acked));
             }
             let request = http.get(&url).query(&query);
             match token {
