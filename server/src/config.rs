@@ -172,12 +172,16 @@ impl Default for BackupSettings {
 pub struct StorageSettings {
     /// The database's page cache, in MiB: memory it may keep for pages read or written.
     pub cache_mb: usize,
+    /// Free space kept on the data directory's filesystem, in MiB: below it writes are refused
+    /// with `507 storage-full` until space returns.
+    pub reserve_mb: u64,
 }
 
 impl Default for StorageSettings {
     fn default() -> Self {
         StorageSettings {
             cache_mb: crate::store::DEFAULT_CACHE_BYTES / (1024 * 1024),
+            reserve_mb: 256,
         }
     }
 }

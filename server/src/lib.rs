@@ -16,6 +16,7 @@ pub mod connections;
 pub mod console;
 pub mod demo;
 pub mod service;
+pub mod space;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

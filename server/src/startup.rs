@@ -86,6 +86,10 @@ impl Application {
             blobs,
             trust_forwarded_for: settings.http.trust_forwarded_for,
             undeclared: Arc::default(),
+            space: Arc::new(crate::space::Space::new(
+                &settings.data_dir,
+                settings.storage.reserve_mb,
+            )),
         });
         Ok(Application {
             state,
@@ -186,9 +190,26 @@ impl Application {
             shutdown_grace: grace,
         };
         tracing::info!(%local_addr, data_dir = %settings.data_dir.display(), "serving; API docs at /docs");
-        connections::serve(listener, routes, connections, shutdown)
+        // A disk that failed a write leaves the store refusing every later one: stop, so that
+        // the supervisor starts the server again (the store is repaired on opening), rather
+        // than answer while nothing can be recorded.
+        let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<String>();
+        let watchdog = tokio::spawn(watch_the_disk(store.clone(), failed_tx));
+        let failure = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+        let noted = failure.clone();
+        let stop = async move {
+            tokio::select! {
+                () = shutdown => {}
+                Ok(why) = failed_rx => {
+                    *noted.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why);
+                }
+            }
+        };
+        connections::serve(listener, routes, connections, stop)
             .await
             .context("the HTTP server failed")?;
+        watchdog.abort();
+        let _ = watchdog.await;
         sweeper.abort();
         let _ = sweeper.await;
         #[cfg(unix)]
@@ -198,7 +219,38 @@ impl Application {
         }
         scheduled.abort();
         let _ = scheduled.await;
+        let failed = failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(why) = failed {
+            drop(store);
+            anyhow::bail!(
+                "the store cannot write to the disk ({why}); stopped so that the supervisor restarts the server"
+            );
+        }
         close_store(store).await
+    }
+}
+
+/// Writes a heartbeat to the store every few seconds; sends why on `failed` once the disk fails
+/// a write.
+async fn watch_the_disk(store: Arc<RedbStore>, failed: tokio::sync::oneshot::Sender<String>) {
+    use crate::store::BlobStore as _;
+    let mut every = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        every.tick().await;
+        let beating = store.clone();
+        let now = u64::try_from(crate::store::model::UnixMillis::now().0).unwrap_or(0);
+        match tokio::task::spawn_blocking(move || beating.heartbeat(now)).await {
+            Ok(Err(crate::store::StoreError::Io(why))) => {
+                tracing::error!(error = %why, "the store cannot write to the disk; stopping");
+                let _ = failed.send(why);
+                return;
+            }
+            Ok(Err(err)) => tracing::warn!(error = %err, "the heartbeat write failed"),
+            Ok(Ok(())) | Err(_) => {}
+        }
     }
 }
 

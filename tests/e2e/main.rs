@@ -14,6 +14,7 @@ mod blobs;
 mod compliance;
 mod console;
 mod console_browser;
+mod disk;
 mod enterprises;
 mod errors;
 mod forgery;

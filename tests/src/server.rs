@@ -261,6 +261,18 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Waits, at most `timeout`, for the server to stop by itself, and gives how it ended.
+    pub async fn ended_by_itself(
+        &mut self,
+        timeout: std::time::Duration,
+    ) -> Option<anyhow::Result<()>> {
+        let task = self.task.as_mut()?;
+        let joined = tokio::time::timeout(timeout, task).await.ok()?;
+        self.task = None;
+        self.shutdown = None;
+        Some(joined.unwrap())
+    }
+
     /// The settings it runs with.
     pub fn settings(&self) -> &Settings {
         &self.settings

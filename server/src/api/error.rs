@@ -92,6 +92,10 @@ pub enum ApiError {
     /// WeChat answered something unexpected (`wechat-error`).
     #[oai(status = 502)]
     BadGateway(Json<ErrorBody>),
+    /// The disk is nearly full (`storage-full`): nothing was written; retry after the header's
+    /// seconds.
+    #[oai(status = 507)]
+    InsufficientStorage(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// Temporarily unavailable (`server-busy`, `upload-capacity`, `wechat-busy`,
     /// `wechat-unreachable`, `wechat-disabled`); retryable when `Retry-After` is present.
     #[oai(status = 503)]
@@ -122,6 +126,7 @@ impl ApiError {
             StatusCode::TOO_MANY_REQUESTS => ApiError::TooManyRequests(body, 1),
             StatusCode::BAD_GATEWAY => ApiError::BadGateway(body),
             StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(body, None),
+            StatusCode::INSUFFICIENT_STORAGE => ApiError::InsufficientStorage(body, 60),
             _ => ApiError::Internal(body),
         }
     }
@@ -143,6 +148,7 @@ impl ApiError {
             | ApiError::Unprocessable(body)
             | ApiError::ChecksumMismatch(body)
             | ApiError::TooManyRequests(body, _)
+            | ApiError::InsufficientStorage(body, _)
             | ApiError::Internal(body)
             | ApiError::BadGateway(body)
             | ApiError::Unavailable(body, _) => &body.0,
@@ -434,6 +440,12 @@ pub fn into_error_response(err: poem::Error) -> poem::Response {
             StatusCode::REQUEST_TIMEOUT,
             "body-stalled",
             stalled.to_string(),
+        )
+    } else if let Some(full) = err.downcast_ref::<crate::space::StorageFull>() {
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "storage-full",
+            full.to_string(),
         )
     } else if err.is::<ServerBusy>() {
         ApiError::new(

@@ -345,6 +345,12 @@ pub const CODES: &[Code] = &[
     ),
     // 502
     code("wechat-error", 502, "WeChat answered something unexpected"),
+    // 507
+    code(
+        "storage-full",
+        507,
+        "the server's disk is nearly full (磁盘空间不足): nothing was written; reads still work; retry after `Retry-After` seconds, or tell the office",
+    ),
     // 503
     code(
         "server-busy",
@@ -371,6 +377,11 @@ pub const CODES: &[Code] = &[
         503,
         "WeChat login is not configured on this server",
     ),
+    code(
+        "not-ready",
+        503,
+        "a readiness check failed (the store takes no write, the disk is under its reserve, or the blob directory takes no file); the message names it",
+    ),
 ];
 
 /// What any request may be answered.
@@ -389,6 +400,12 @@ const WITH_BODY: &[&str] = &[
     "payload-too-large",
     "body-stalled",
 ];
+/// What a write may be answered (any `POST`, `PUT`, `PATCH` or `DELETE` but signing in and
+/// out, which the disk's reserve is kept for).
+const WRITE: &[&str] = &["storage-full"];
+/// Writes that are not refused when the disk is nearly full.
+pub const UNGUARDED_WRITES: &[&str] = &["login", "wechat_login", "logout"];
+
 /// What a request with parameters may be answered.
 const WITH_PARAMETERS: &[&str] = &["invalid-parameter"];
 
@@ -437,6 +454,7 @@ const CHUNK: &[&str] = &[
 /// Each operation, by id, and the codes it answers beyond those its shape implies.
 pub const OPERATIONS: &[(&str, &[&[&str]])] = &[
     ("healthz", &[]),
+    ("readyz", &[&["not-ready"]]),
     (
         "login",
         &[&["invalid-credentials", "account-disabled", "login-throttled"]],
@@ -587,10 +605,13 @@ fn registered(name: &str) -> Option<&'static Code> {
 
 /// The codes `operation` (from the spec) may be answered: those its shape implies and its own.
 /// `None` for an operation [`OPERATIONS`] does not name.
-fn codes_of(operation: &Value) -> Option<BTreeSet<&'static str>> {
+fn codes_of(method: &str, operation: &Value) -> Option<BTreeSet<&'static str>> {
     let id = operation["operationId"].as_str()?;
     let (_, own) = OPERATIONS.iter().find(|(op, _)| *op == id)?;
     let mut codes: BTreeSet<&'static str> = ANY.iter().copied().collect();
+    if is_write(method) && !UNGUARDED_WRITES.contains(&id) {
+        codes.extend(WRITE);
+    }
     if operation.get("security").is_some() {
         codes.extend(SIGNED_IN);
     }
@@ -607,6 +628,13 @@ fn codes_of(operation: &Value) -> Option<BTreeSet<&'static str>> {
     Some(codes)
 }
 
+/// Whether `method` (any case) writes.
+pub fn is_write(method: &str) -> bool {
+    ["post", "put", "patch", "delete"]
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(method))
+}
+
 /// The spec with each operation's error responses made from what it may answer: one response
 /// per status, its description listing the codes, its body's `code` limited to them.
 pub fn document(spec: &str) -> Value {
@@ -618,8 +646,8 @@ pub fn document(spec: &str) -> Value {
         let Some(operations) = operations.as_object_mut() else {
             continue;
         };
-        for operation in operations.values_mut() {
-            let codes = codes_of(operation).unwrap_or_default();
+        for (method, operation) in operations.iter_mut() {
+            let codes = codes_of(method, operation).unwrap_or_default();
             let Some(responses) = operation["responses"].as_object_mut() else {
                 continue;
             };
@@ -785,7 +813,7 @@ impl SpecRoutes {
 /// One operation of the spec, under `method`.
 fn operation(method: &str, op: &Value) -> Operation {
     let id = op["operationId"].as_str().unwrap_or_default().to_string();
-    let answers = codes_of(op)
+    let answers = codes_of(method, op)
         .unwrap_or_default()
         .iter()
         .filter_map(|c| registered(c))
@@ -835,9 +863,12 @@ mod tests {
         let spec = spec();
         let mut ids = BTreeSet::new();
         for operations in spec["paths"].as_object().unwrap().values() {
-            for operation in operations.as_object().unwrap().values() {
+            for (method, operation) in operations.as_object().unwrap() {
                 let id = operation["operationId"].as_str().unwrap();
-                assert!(codes_of(operation).is_some(), "{id} is not in OPERATIONS");
+                assert!(
+                    codes_of(method, operation).is_some(),
+                    "{id} is not in OPERATIONS"
+                );
                 ids.insert(id);
             }
         }

@@ -52,6 +52,8 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     /// Error answers the spec does not list for their operation.
     pub undeclared: Arc<failures::Undeclared>,
+    /// The disk's reserve.
+    pub space: Arc<crate::space::Space>,
 }
 
 impl AppState {
@@ -242,6 +244,7 @@ pub fn routes(state: Arc<AppState>, limits: BodyLimits) -> impl Endpoint {
     let docs = docs_page(&api, &generated, &json);
     let answers = Arc::new(failures::SpecRoutes::from_spec(&spec));
     let undeclared = state.undeclared.clone();
+    let space = state.space.clone();
     Route::new()
         .at(
             "/docs",
@@ -253,6 +256,7 @@ pub fn routes(state: Arc<AppState>, limits: BodyLimits) -> impl Endpoint {
         .nest("/", api)
         .around(move |ep, req| take_turns(ep, req, syncs.clone()))
         .around(move |ep, req| limit_body(ep, req, limits, uploads.clone()))
+        .around(move |ep, req| keep_reserve(ep, req, space.clone()))
         .data(state)
         .with(Tracing)
         .catch_all_error(|err| async move { error::into_error_response(err) })
@@ -266,6 +270,33 @@ fn spec_file(text: String, content_type: &'static str) -> impl Endpoint {
             .content_type(content_type)
             .body(text.clone())
     })
+}
+
+/// Paths whose writes go on when the disk is nearly full: signing in and out.
+const UNGUARDED_PATHS: &[&str] = &[
+    "/v1/auth/login",
+    "/v1/auth/wechat",
+    "/v1/auth/logout",
+    "/console/login",
+    "/console/logout",
+];
+
+/// Refuses a write with `507 storage-full` while the disk's free space is under the reserve,
+/// before its body is read; reads go on.
+async fn keep_reserve<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    space: Arc<crate::space::Space>,
+) -> poem::Result<poem::Response> {
+    if failures::is_write(req.method().as_str()) && !UNGUARDED_PATHS.contains(&req.uri().path()) {
+        if let Err(full) = space.check() {
+            return Err(poem::Error::new(
+                full,
+                poem::http::StatusCode::INSUFFICIENT_STORAGE,
+            ));
+        }
+    }
+    Ok(poem::IntoResponse::into_response(ep.call(req).await?))
 }
 
 /// Holds every error answer to the spec: adds `Allow` to a `405` (RFC 9110), and notes (and

@@ -44,7 +44,11 @@ pub enum StoreError {
         /// The database file.
         path: String,
     },
-    /// Anything else: I/O, corruption. Logged, never shown to clients.
+    /// The disk failed a write or a read (full, or failing): the store writes nothing more
+    /// until it is opened again. Logged, never shown to clients.
+    #[error("the disk failed: {0}")]
+    Io(String),
+    /// Anything else: corruption, a broken invariant. Logged, never shown to clients.
     #[error("storage error: {0}")]
     Other(String),
 }
@@ -220,6 +224,10 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// The entities citing a blob, each with whether its citation is held.
     fn citing(&self, sha256: &str) -> Result<Vec<Citation>, StoreError>;
+
+    /// Writes and commits durably a record of `now` (a readiness check: does the store take
+    /// a write?).
+    fn heartbeat(&self, now: u64) -> Result<(), StoreError>;
 
     /// Stores an upload (new or changed).
     fn put_upload(&self, upload: &Upload) -> Result<(), StoreError>;

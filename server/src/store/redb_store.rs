@@ -30,21 +30,47 @@ pub struct RedbStore {
     repaired: bool,
 }
 
-macro_rules! from_redb {
-    ($($ty:ty),*) => {$(
-        impl From<$ty> for StoreError {
-            fn from(err: $ty) -> StoreError {
-                StoreError::other(err)
-            }
-        }
-    )*};
+/// An I/O failure of the disk (once one happened, redb refuses every later write with
+/// `PreviousIo`), or another storage error.
+fn storage(err: &redb::StorageError, text: String) -> StoreError {
+    match err {
+        redb::StorageError::Io(_) | redb::StorageError::PreviousIo => StoreError::Io(text),
+        _ => StoreError::Other(text),
+    }
 }
-from_redb!(
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+
+impl From<redb::StorageError> for StoreError {
+    fn from(err: redb::StorageError) -> StoreError {
+        storage(&err, err.to_string())
+    }
+}
+
+impl From<redb::TransactionError> for StoreError {
+    fn from(err: redb::TransactionError) -> StoreError {
+        match &err {
+            redb::TransactionError::Storage(inner) => storage(inner, err.to_string()),
+            _ => StoreError::other(err),
+        }
+    }
+}
+
+impl From<redb::TableError> for StoreError {
+    fn from(err: redb::TableError) -> StoreError {
+        match &err {
+            redb::TableError::Storage(inner) => storage(inner, err.to_string()),
+            _ => StoreError::other(err),
+        }
+    }
+}
+
+impl From<redb::CommitError> for StoreError {
+    fn from(err: redb::CommitError) -> StoreError {
+        match &err {
+            redb::CommitError::Storage(inner) => storage(inner, err.to_string()),
+            _ => StoreError::other(err),
+        }
+    }
+}
 
 /// The page cache a store opens with unless told otherwise: 32 MiB.
 pub const DEFAULT_CACHE_BYTES: usize = 32 * 1024 * 1024;
@@ -97,6 +123,7 @@ impl RedbStore {
         txn.open_table(OFFICE_FACTS)?;
         txn.open_table(OFFICE_COUNTS)?;
         txn.open_table(UPLOADS)?;
+        txn.open_table(super::tables::HEALTH)?;
         txn.commit()?;
         let store = RedbStore {
             db,

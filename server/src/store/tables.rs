@@ -6,6 +6,9 @@
 
 use redb::{MultimapTableDefinition, TableDefinition};
 
+/// Readiness checks' writes (`/readyz`): the last one's time, by key `last`.
+pub const HEALTH: TableDefinition<&str, u64> = TableDefinition::new("health-0");
+
 /// Users by id (UUID as `u128`) → [`super::model::User`].
 pub const USERS: TableDefinition<u128, &[u8]> = TableDefinition::new("users-0");
 /// Usernames → user id. Usernames are unique.
