@@ -43,6 +43,8 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// Scheduled backups.
     pub backup: BackupSettings,
+    /// Prometheus metrics.
+    pub metrics: MetricsSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -147,6 +149,16 @@ impl Default for BlobSettings {
     }
 }
 
+/// Prometheus metrics at `/metrics`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Whether `/metrics` answers at all (404 when not).
+    pub enabled: bool,
+    /// A bearer token the scraper sends; empty: only clients on this machine (loopback) read it.
+    pub token: SecretString,
+}
+
 /// Backups the server makes by itself (备份): into `dir`, every `every_hours`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -217,6 +229,7 @@ impl Default for Settings {
             blobs: BlobSettings::default(),
             storage: StorageSettings::default(),
             backup: BackupSettings::default(),
+            metrics: MetricsSettings::default(),
             log: LogSettings::default(),
         }
     }

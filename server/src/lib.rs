@@ -15,6 +15,7 @@ pub mod config;
 pub mod connections;
 pub mod console;
 pub mod demo;
+pub mod metrics;
 pub mod service;
 pub mod space;
 pub mod startup;

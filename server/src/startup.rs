@@ -90,6 +90,8 @@ impl Application {
                 &settings.data_dir,
                 settings.storage.reserve_mb,
             )),
+            metrics: Arc::new(crate::metrics::Metrics::new(&settings.data_dir)),
+            metrics_access: settings.metrics.clone(),
         });
         Ok(Application {
             state,

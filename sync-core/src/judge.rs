@@ -47,6 +47,17 @@ pub enum Verdict {
     Quarantined,
 }
 
+impl Verdict {
+    /// Its name in the protocol: `applied`, `conflict` or `quarantined`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Applied => "applied",
+            Verdict::Conflict => "conflict",
+            Verdict::Quarantined => "quarantined",
+        }
+    }
+}
+
 /// Why an event was not applied: a stable code and a sentence for a person.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {

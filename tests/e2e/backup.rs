@@ -174,13 +174,7 @@ async fn a_backup_that_does_not_match_its_manifest_is_refused_and_not_restored()
     let server = TestServer::start().await;
     let device = {
         let admin = server.admin().await;
-        server
-            .create_user(
-                &admin,
-                json!({"username": "lili", "password": USER_PASSWORD, "roles": ["inspector"],
-                    "scopes": {"grids": ["g1"]}}),
-            )
-            .await;
+        server.add_inspector(&admin, "lili").await;
         TestDevice::enrolled(&server, "lili", USER_PASSWORD).await
     };
     report(&device, 7);

@@ -22,6 +22,7 @@ mod hostile;
 mod inspections;
 mod leaks;
 mod lifecycle;
+mod metrics;
 mod office;
 mod properties;
 mod risks;

@@ -765,6 +765,21 @@ impl SpecRoutes {
             .max_by_key(|p| p.literal())
     }
 
+    /// The operation (`operationId`) answering `method` on `path`, if the spec has one (`HEAD`
+    /// as `GET`).
+    pub fn operation_id(&self, method: &str, path: &str) -> Option<&str> {
+        let method = if method.eq_ignore_ascii_case("HEAD") {
+            "GET"
+        } else {
+            method
+        };
+        self.path(path)?
+            .operations
+            .iter()
+            .find(|o| o.method.eq_ignore_ascii_case(method))
+            .map(|o| o.id.as_str())
+    }
+
     /// The methods `path` takes, if the spec has it, for an `Allow` header; `HEAD` with `GET`.
     pub fn allow(&self, path: &str) -> Option<String> {
         let mut methods: Vec<String> = self

@@ -54,6 +54,10 @@ pub struct AppState {
     pub undeclared: Arc<failures::Undeclared>,
     /// The disk's reserve.
     pub space: Arc<crate::space::Space>,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Who may read them.
+    pub metrics_access: crate::config::MetricsSettings,
 }
 
 impl AppState {
@@ -245,6 +249,10 @@ pub fn routes(state: Arc<AppState>, limits: BodyLimits) -> impl Endpoint {
     let answers = Arc::new(failures::SpecRoutes::from_spec(&spec));
     let undeclared = state.undeclared.clone();
     let space = state.space.clone();
+    let metrics = state.metrics.clone();
+    let operations = answers.clone();
+    let waiting = state.metrics.clone();
+    let receiving = state.metrics.clone();
     Route::new()
         .at(
             "/docs",
@@ -252,15 +260,66 @@ pub fn routes(state: Arc<AppState>, limits: BodyLimits) -> impl Endpoint {
         )
         .at("/openapi.json", spec_file(json, "application/json"))
         .at("/openapi.yaml", spec_file(yaml, "application/x-yaml"))
+        .at("/metrics", poem::get(metrics_page))
         .nest_no_strip("/console", crate::console::routes())
         .nest("/", api)
-        .around(move |ep, req| take_turns(ep, req, syncs.clone()))
-        .around(move |ep, req| limit_body(ep, req, limits, uploads.clone()))
+        .around(move |ep, req| take_turns(ep, req, syncs.clone(), waiting.clone()))
+        .around(move |ep, req| limit_body(ep, req, limits, uploads.clone(), receiving.clone()))
         .around(move |ep, req| keep_reserve(ep, req, space.clone()))
         .data(state)
         .with(Tracing)
         .catch_all_error(|err| async move { error::into_error_response(err) })
         .around(move |ep, req| held_to_spec(ep, req, answers.clone(), undeclared.clone()))
+        .around(move |ep, req| measure(ep, req, operations.clone(), metrics.clone()))
+}
+
+/// Counts every answer by its operation and status, and times it.
+async fn measure<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    operations: Arc<failures::SpecRoutes>,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> poem::Result<poem::Response> {
+    let started = std::time::Instant::now();
+    let path = req.uri().path();
+    let operation = match operations.operation_id(req.method().as_str(), path) {
+        Some(id) => id.to_string(),
+        None if path.starts_with("/console") => "console".to_string(),
+        None => "other".to_string(),
+    };
+    let response = poem::IntoResponse::into_response(ep.call(req).await?);
+    metrics.answered(&operation, response.status().as_u16(), started.elapsed());
+    Ok(response)
+}
+
+/// `GET /metrics`: the Prometheus text, when `metrics.enabled`, to a scraper with the token (or,
+/// without one configured, on this machine); `404` otherwise, so a closed page says nothing.
+#[poem::handler]
+fn metrics_page(req: &Request, state: poem::web::Data<&Arc<AppState>>) -> poem::Response {
+    use secrecy::ExposeSecret as _;
+    use subtle::ConstantTimeEq as _;
+    let access = &state.metrics_access;
+    let token = access.token.expose_secret();
+    let allowed = access.enabled
+        && if token.is_empty() {
+            req.remote_addr()
+                .as_socket_addr()
+                .is_some_and(|addr| addr.ip().is_loopback())
+        } else {
+            req.headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .is_some_and(|sent| bool::from(sent.as_bytes().ct_eq(token.as_bytes())))
+        };
+    if !allowed {
+        return poem::Response::builder()
+            .status(poem::http::StatusCode::NOT_FOUND)
+            .finish();
+    }
+    poem::Response::builder()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
 }
 
 /// An endpoint answering with the spec as `content_type`.
@@ -350,12 +409,16 @@ async fn take_turns<E: Endpoint>(
     ep: Arc<E>,
     req: Request,
     gate: Arc<tokio::sync::Semaphore>,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> poem::Result<poem::Response> {
     let sync = matches!(req.uri().path(), "/v1/sync/push" | "/v1/sync/pull");
     if !sync {
         return ep.call(req).await.map(poem::IntoResponse::into_response);
     }
-    let permit = gate.acquire_owned().await.map_err(|_| {
+    metrics.waiting_syncs.inc();
+    let permit = gate.acquire_owned().await;
+    metrics.waiting_syncs.dec();
+    let permit = permit.map_err(|_| {
         poem::Error::from_string(
             "the server is stopping",
             poem::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -414,6 +477,7 @@ async fn limit_body<E: Endpoint>(
     mut req: Request,
     limits: BodyLimits,
     uploads: Arc<tokio::sync::Semaphore>,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> poem::Result<poem::Response> {
     let file = carries_file(&req);
     let pace = Pace {
@@ -429,7 +493,8 @@ async fn limit_body<E: Endpoint>(
         return Err(BodyTooLarge { limit: pace.limit }.into());
     }
     let _permit = if file {
-        Some(uploads.try_acquire_owned().map_err(|_| ServerBusy)?)
+        let permit = uploads.try_acquire_owned().map_err(|_| ServerBusy)?;
+        Some(Receiving::new(permit, metrics))
     } else {
         None
     };
@@ -446,6 +511,31 @@ async fn limit_body<E: Endpoint>(
     // The operation saw only an error from its body; say why the body was cut off.
     cut.check(pace)?;
     answer.map(poem::IntoResponse::into_response)
+}
+
+/// An upload being received: holds its place, and counts in the metrics until dropped.
+struct Receiving {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    metrics: Arc<crate::metrics::Metrics>,
+}
+
+impl Receiving {
+    fn new(
+        permit: tokio::sync::OwnedSemaphorePermit,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Self {
+        metrics.uploads.inc();
+        Receiving {
+            _permit: permit,
+            metrics,
+        }
+    }
+}
+
+impl Drop for Receiving {
+    fn drop(&mut self) {
+        self.metrics.uploads.dec();
+    }
 }
 
 /// How a body may arrive: at most `limit` bytes, never silent for `stall`, and, once it has

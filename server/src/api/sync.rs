@@ -126,6 +126,9 @@ impl SyncApi {
         body: TypedJson<PushRequest, anjian_sync::protocol::PushRequest>,
     ) -> Result<TypedJson<PushResponse, anjian_sync::protocol::PushResponse>, ApiError> {
         let response = state.sync.push(&auth.0, body.0).await?;
+        for receipt in &response.receipts {
+            state.metrics.pushed(receipt.verdict.name());
+        }
         Ok(TypedJson::new(response))
     }
 
@@ -165,6 +168,7 @@ impl SyncApi {
                 receipts_after.0,
             )
             .await?;
+        state.metrics.pull_pages.inc();
         Ok(TypedJson::new(response))
     }
 }
