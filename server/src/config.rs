@@ -216,6 +216,8 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+    /// For journald (under systemd): lines without a time (the journal stamps each) or colours.
+    Journald,
 }
 
 impl Default for Settings {

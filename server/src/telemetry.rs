@@ -38,6 +38,7 @@ pub fn init(settings: &LogSettings) -> anyhow::Result<()> {
     let result = match settings.format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
+        LogFormat::Journald => builder.with_ansi(false).without_time().try_init(),
     };
     // A second init (in tests) keeps the first subscriber.
     drop(result);

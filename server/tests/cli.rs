@@ -10,6 +10,8 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use redb::ReadableDatabase as _;
+
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
@@ -319,6 +321,111 @@ async fn backup_asks_the_running_server_verify_checks_it_and_restore_fills_an_em
         stderr(&checked).contains("anjian.redb"),
         "{}",
         stderr(&checked)
+    );
+}
+
+#[tokio::test]
+async fn a_store_of_a_newer_format_is_refused_at_start_and_left_as_it_is() {
+    anjian_server::service::wechat::install_tls_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path()).await;
+    let (status, _, _) = terminate(running).await;
+    assert!(status.success());
+    let path = dir.path().join("anjian.redb");
+    let meta = redb::TableDefinition::<&str, u64>::new("meta");
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_read().unwrap();
+        let format = txn
+            .open_table(meta)
+            .unwrap()
+            .get("format")
+            .unwrap()
+            .unwrap()
+            .value();
+        assert_eq!(format, anjian_server::store::tables::FORMAT);
+        drop(txn);
+        let txn = db.begin_write().unwrap();
+        txn.open_table(meta).unwrap().insert("format", 99).unwrap();
+        txn.commit().unwrap();
+    }
+    let refused = finish(&mut command(dir.path())).await;
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("format 99") && said.contains("newer anjian-server"),
+        "{said}"
+    );
+    let db = redb::Database::open(&path).unwrap();
+    let txn = db.begin_read().unwrap();
+    assert_eq!(
+        txn.open_table(meta)
+            .unwrap()
+            .get("format")
+            .unwrap()
+            .unwrap()
+            .value(),
+        99
+    );
+}
+
+#[tokio::test]
+async fn the_shipped_service_unit_and_config_start_the_server_logging_for_journald() {
+    anjian_server::service::wechat::install_tls_provider();
+    let unit = include_str!("../../deploy/anjian.service");
+    for line in [
+        "User=anjian",
+        "StateDirectory=anjian",
+        "Restart=on-failure",
+        "Environment=MIMALLOC_ALLOW_THP=0",
+        "KillSignal=SIGTERM",
+    ] {
+        assert!(unit.lines().any(|l| l.trim() == line), "{line} missing");
+    }
+    let config = include_str!("../../deploy/anjian.toml");
+    let settings = anjian_server::config::Settings::parse(config).unwrap();
+    settings.validate().unwrap();
+    assert_eq!(
+        settings.log.format,
+        anjian_server::config::LogFormat::Journald
+    );
+
+    // ExecStart as written, with the config and the data directory put in temporary places.
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap();
+    let mut words = exec.split_whitespace();
+    assert_eq!(words.next(), Some("/usr/local/bin/anjian-server"));
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("anjian.toml");
+    std::fs::write(
+        &config_path,
+        config.replace(
+            "/var/backups/anjian",
+            &dir.path().join("backups").display().to_string(),
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let args: Vec<String> = words
+        .map(|w| match w {
+            "/etc/anjian/anjian.toml" => config_path.display().to_string(),
+            "/var/lib/anjian" => data.display().to_string(),
+            other => other.to_string(),
+        })
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let running = start_with(&data, &args).await;
+    let (status, _, log) = terminate(running).await;
+    assert!(status.success(), "{log}");
+    // journald stamps each line itself: the lines start with their level, not a time.
+    let first = log.lines().next().unwrap();
+    assert!(
+        ["INFO", "WARN", "ERROR"]
+            .iter()
+            .any(|l| first.trim_start().starts_with(l)),
+        "{first}"
     );
 }
 

@@ -101,6 +101,24 @@ impl RedbStore {
                 )),
             })?;
         let txn = db.begin_write()?;
+        // The store's format first: a store a newer server wrote is left untouched.
+        {
+            let mut meta = txn.open_table(super::tables::META)?;
+            let found = meta.get("format")?.map(|v| v.value());
+            match found {
+                Some(format) if format > super::tables::FORMAT => {
+                    return Err(StoreError::other(format!(
+                        "the store {} is of format {format}, written by a newer anjian-server; this one reads format {} and older: run the newer server, or restore a backup of this format",
+                        path.display(),
+                        super::tables::FORMAT
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    meta.insert("format", super::tables::FORMAT)?;
+                }
+            }
+        }
         txn.open_table(USERS)?;
         txn.open_table(USERNAMES)?;
         txn.open_table(WECHAT_OPENIDS)?;

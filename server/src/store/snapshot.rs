@@ -19,7 +19,7 @@ use super::model::BlobMeta;
 use super::redb_store::RedbStore;
 use super::tables::{
     BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES,
-    ENTITY_EVENTS, EVENTS, FORKS, HEALTH, INVITATIONS, OFFICE_COUNTS, OFFICE_FACTS,
+    ENTITY_EVENTS, EVENTS, FORKS, HEALTH, INVITATIONS, META, OFFICE_COUNTS, OFFICE_FACTS,
     OLD_OFFICE_FACTS, OLDEST_OFFICE_FACTS, SESSIONS, TYPE_INDEX, UPLOADS, USER_INVITATIONS,
     USER_SESSIONS, USERNAMES, USERS, WECHAT_OPENIDS,
 };
@@ -112,6 +112,7 @@ fn copy_all(
     copy(from, to, OLDEST_OFFICE_FACTS, &mut counts)?;
     copy(from, to, UPLOADS, &mut counts)?;
     copy(from, to, HEALTH, &mut counts)?;
+    copy(from, to, META, &mut counts)?;
     // Tables that only ever held counters of an older layout are rebuilt at start; any other
     // table would be lost by a restore, so the copy refuses to leave one out.
     let left_out: Vec<String> = from

@@ -6,6 +6,13 @@
 
 use redb::{MultimapTableDefinition, TableDefinition};
 
+/// What the store is: `format`, the layout version of its tables ([`FORMAT`]).
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// The layout version of the tables this server writes. A store of a later version is refused
+/// at start (a newer server wrote it); an earlier one is migrated.
+pub const FORMAT: u64 = 0;
+
 /// Readiness checks' writes (`/readyz`): the last one's time, by key `last`.
 pub const HEALTH: TableDefinition<&str, u64> = TableDefinition::new("health-0");
 
