@@ -9,6 +9,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anjian_tests::console::Browser;
 use anjian_tests::{ADMIN_PASSWORD, TestServer};
 use serde_json::json;
 
@@ -114,6 +115,20 @@ async fn under_the_reserve_writes_get_507_reads_go_on_and_writes_come_back_when_
     let grids = server.get("/v1/admin/grids", Some(&admin)).await;
     assert_eq!(grids.ok(200)["items"].as_array().unwrap().len(), 1);
     server.login("admin", ADMIN_PASSWORD).await.ok(200);
+    // At the console, a change is refused with a page that says why.
+    let mut browser = Browser::signed_in(&server, "admin", ADMIN_PASSWORD).await;
+    let csrf = browser.get("/console/users").await.csrf();
+    let page = browser
+        .post("/console/users", &[("csrf", &csrf), ("username", "zhao")])
+        .await;
+    assert_eq!(page.status, 507);
+    assert!(
+        page.content_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with("text/html")),
+        "{page:?}"
+    );
+    assert!(page.body.contains("磁盘空间不足"), "{}", page.body);
     let unready = server.get("/readyz", None).await;
     unready.assert_error(503, "not-ready");
     assert!(

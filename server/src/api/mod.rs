@@ -349,6 +349,10 @@ async fn keep_reserve<E: Endpoint>(
 ) -> poem::Result<poem::Response> {
     if failures::is_write(req.method().as_str()) && !UNGUARDED_PATHS.contains(&req.uri().path()) {
         if let Err(full) = space.check() {
+            if req.uri().path().starts_with("/console") {
+                // A person at the console gets a page, not the API's JSON.
+                return Ok(crate::console::storage_full_page(&full.to_string()));
+            }
             return Err(poem::Error::new(
                 full,
                 poem::http::StatusCode::INSUFFICIENT_STORAGE,

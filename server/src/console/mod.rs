@@ -24,6 +24,7 @@ mod map;
 mod meetings;
 mod names;
 mod pages;
+pub use pages::storage_full_page;
 mod people;
 mod risks;
 pub mod session;

@@ -124,6 +124,16 @@ pub(super) fn message(status: StatusCode, title: &str, text: &str) -> Response {
     html(status, MessagePage { title, text }.render())
 }
 
+/// A change refused because the disk is nearly full: a `507` page, retried after a minute.
+pub fn storage_full_page(text: &str) -> Response {
+    let mut page = message(StatusCode::INSUFFICIENT_STORAGE, "磁盘空间不足", text);
+    page.headers_mut().insert(
+        poem::http::header::RETRY_AFTER,
+        poem::http::HeaderValue::from_static("60"),
+    );
+    page
+}
+
 /// An unknown console address: a 404 page.
 pub fn not_found_page() -> Response {
     message(
