@@ -39,6 +39,8 @@ pub struct Settings {
     pub wechat: WeChatSettings,
     /// Photos and other blobs: uploads and the image pipeline.
     pub blobs: BlobSettings,
+    /// HTTPS served directly.
+    pub tls: TlsSettings,
     /// The database.
     pub storage: StorageSettings,
     /// Scheduled backups.
@@ -55,9 +57,9 @@ pub struct Settings {
 pub struct HttpSettings {
     /// Largest JSON request body accepted, in bytes; larger bodies get 413.
     pub max_json_body_bytes: usize,
-    /// Whether to take the client address from the last `X-Forwarded-For` entry (set this only
-    /// behind a reverse proxy that sets that header).
-    pub trust_forwarded_for: bool,
+    /// Reverse proxies in front of the server: from these peers only, the client's address is
+    /// taken from `X-Forwarded-For` and HTTPS from `X-Forwarded-Proto`.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Seconds that in-flight requests get to finish after SIGINT or SIGTERM.
     pub shutdown_grace_secs: u64,
     /// Push and pull requests handled at once; more wait their turn.
@@ -149,6 +151,23 @@ impl Default for BlobSettings {
     }
 }
 
+/// HTTPS served directly (rustls), from PEM files reloaded on SIGHUP.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSettings {
+    /// The certificate chain, leaf first; empty: plain HTTP.
+    pub cert_file: PathBuf,
+    /// The certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
+
+impl TlsSettings {
+    /// Whether HTTPS is on.
+    pub fn enabled(&self) -> bool {
+        !self.cert_file.as_os_str().is_empty()
+    }
+}
+
 /// Prometheus metrics at `/metrics`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -229,6 +248,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             wechat: WeChatSettings::default(),
             blobs: BlobSettings::default(),
+            tls: TlsSettings::default(),
             storage: StorageSettings::default(),
             backup: BackupSettings::default(),
             metrics: MetricsSettings::default(),
@@ -241,7 +261,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             max_json_body_bytes: 1024 * 1024,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
             shutdown_grace_secs: 30,
             max_concurrent_syncs: 4,
             max_connections: 1024,
@@ -349,6 +369,12 @@ impl Settings {
             if value == 0 || value > 3600 {
                 bail!("{name} must be between 1 second and one hour, not {value}");
             }
+        }
+        let tls = &self.tls;
+        if tls.cert_file.as_os_str().is_empty() != tls.key_file.as_os_str().is_empty() {
+            bail!(
+                "tls.cert_file and tls.key_file must be set together (both, or neither for plain HTTP)"
+            );
         }
         let backup = &self.backup;
         if !backup.dir.as_os_str().is_empty() && !backup.dir.is_absolute() {

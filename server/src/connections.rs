@@ -6,7 +6,8 @@
 //! - an HTTP/1 client must send a request's whole head within `http.header_read_timeout_secs`;
 //! - an HTTP/2 client may have at most `http.max_http2_streams` requests open at once;
 //! - any connection is closed once it has been **idle** for `http.idle_timeout_secs`: no request
-//!   being handled and no part of an answer taken. A request whose handler is still working
+//!   being handled and no part of an answer taken.
+//! - over HTTPS (`tls`), the TLS handshake must finish within `http.header_read_timeout_secs`. A request whose handler is still working
 //!   (waiting its sync turn, decoding a photo) keeps its connection open; a client that stops
 //!   reading an answer, or trickles a request head without finishing it, does not.
 //!
@@ -25,10 +26,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use http::uri::Scheme;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Addr, Endpoint, EndpointExt};
 use tokio::io::AsyncWriteExt as _;
@@ -58,9 +60,11 @@ const REFUSALS_AT_ONCE: usize = 64;
 /// How long a refused connection is given to take its 503.
 const REFUSAL_WRITE: Duration = Duration::from_secs(2);
 
-/// Serves `endpoint` on `listener` until `shutdown` resolves, within `limits`.
+/// Serves `endpoint` on `listener`, over TLS when `tls` is given, until `shutdown` resolves,
+/// within `limits`.
 pub async fn serve<E>(
     listener: TcpListener,
+    tls: Option<&crate::tls::Tls>,
     endpoint: E,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
@@ -112,18 +116,29 @@ where
                     continue;
                 };
                 let _ = socket.set_nodelay(true);
-                let activity = Arc::new(Activity::new());
-                let service = service(endpoint.clone(), local.clone(), remote, activity.clone());
-                let connection = builder
-                    .serve_connection(TokioIo::new(socket), service)
-                    .into_owned();
-                let connection = graceful.watch(connection);
-                let idle = limits.idle_timeout;
+                let accepted = Accepted {
+                    builder: builder.clone(),
+                    endpoint: endpoint.clone(),
+                    local: local.clone(),
+                    remote,
+                    watcher: graceful.watcher(),
+                    idle: limits.idle_timeout,
+                };
+                let tls = tls.map(crate::tls::Tls::acceptor);
+                let handshake = limits.header_read_timeout;
                 connections.spawn(async move {
-                    tokio::select! {
-                        _ = connection => {}
-                        () = activity.idle(idle) => {
-                            tracing::debug!(%remote, "closing an idle connection");
+                    match tls {
+                        None => accepted.serve(socket, Scheme::HTTP).await,
+                        // The handshake is bounded like a request head: a client that opens a
+                        // connection and says nothing does not hold its place.
+                        Some(acceptor) => {
+                            match tokio::time::timeout(handshake, acceptor.accept(socket)).await {
+                                Ok(Ok(stream)) => accepted.serve(stream, Scheme::HTTPS).await,
+                                Ok(Err(err)) => {
+                                    tracing::debug!(%remote, error = %err, "TLS handshake failed");
+                                }
+                                Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
+                            }
                         }
                     }
                     drop(slot);
@@ -140,6 +155,46 @@ where
     }
     connections.shutdown().await;
     Ok(())
+}
+
+/// An accepted connection, with what serving it takes.
+struct Accepted {
+    builder: auto::Builder<TokioExecutor>,
+    endpoint: Arc<dyn poem::endpoint::DynEndpoint<Output = poem::Response>>,
+    local: LocalAddr,
+    remote: SocketAddr,
+    watcher: Watcher,
+    idle: Duration,
+}
+
+impl Accepted {
+    /// Serves requests on `io` (plain TCP, or TLS over it) until the client closes it, the
+    /// server shuts down, or it has been idle too long.
+    async fn serve<I>(self, io: I, scheme: Scheme)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let activity = Arc::new(Activity::new());
+        let service = service(
+            self.endpoint,
+            self.local,
+            self.remote,
+            scheme,
+            activity.clone(),
+        );
+        let connection = self
+            .builder
+            .serve_connection(TokioIo::new(io), service)
+            .into_owned();
+        let connection = self.watcher.watch(connection);
+        let remote = self.remote;
+        tokio::select! {
+            _ = connection => {}
+            () = activity.idle(self.idle) => {
+                tracing::debug!(%remote, "closing an idle connection");
+            }
+        }
+    }
 }
 
 /// Answers a connection over the limit with a 503 and closes it.
@@ -163,6 +218,7 @@ fn service(
     endpoint: Arc<dyn poem::endpoint::DynEndpoint<Output = poem::Response>>,
     local: LocalAddr,
     remote: SocketAddr,
+    scheme: Scheme,
     activity: Arc<Activity>,
 ) -> impl hyper::service::Service<
     http::Request<Incoming>,
@@ -174,14 +230,11 @@ fn service(
         let endpoint = endpoint.clone();
         let local = local.clone();
         let activity = activity.clone();
+        let scheme = scheme.clone();
         async move {
             let handling = Handling::start(activity.clone());
-            let request = poem::Request::from((
-                request,
-                local,
-                RemoteAddr(Addr::SocketAddr(remote)),
-                http::uri::Scheme::HTTP,
-            ));
+            let request =
+                poem::Request::from((request, local, RemoteAddr(Addr::SocketAddr(remote)), scheme));
             let response: http::Response<_> = endpoint.get_response(request).await.into();
             drop(handling);
             Ok(response.map(|body| Watched { body, activity }))

@@ -16,11 +16,13 @@ pub mod connections;
 pub mod console;
 pub mod demo;
 pub mod metrics;
+pub mod proxy;
 pub mod service;
 pub mod space;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 
 #[cfg(test)]
 #[allow(

@@ -182,6 +182,7 @@ fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     telemetry::init(&settings.log)?;
     runtime()?.block_on(async {
         let listen = settings.listen;
+        let scheme = if settings.tls.enabled() { "https" } else { "http" };
         // The data directory first, so a second server on it is refused for that, whatever its
         // address; then the address; only then the first admin, so its password is never made
         // by a start that cannot serve.
@@ -209,7 +210,7 @@ fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
                          sign in with WeChat (the admin invites them)."
                     );
                     println!(
-                        "Try it: anjian login --server http://{listen} --user inspector \
+                        "Try it: anjian login --server {scheme}://{listen} --user inspector \
                          (see README.md, \"Five minutes with the demo town\")."
                     );
                 }
@@ -221,7 +222,7 @@ fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
         } else if let Some(password) = app.ensure_admin(admin_password()).await? {
             println!(
                 "Created the first user `admin` with the password: {}\n\
-                 It is shown only this once. Log in at http://{listen}/docs (POST /v1/auth/login); \
+                 It is shown only this once. Log in at {scheme}://{listen}/docs (POST /v1/auth/login); \
                  change it with PATCH /v1/admin/users/{{id}}, or `anjian-server reset-password` \
                  while the server is stopped.",
                 password.expose_secret(),

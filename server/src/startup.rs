@@ -29,12 +29,19 @@ pub struct Application {
     state: Arc<AppState>,
     store: Arc<RedbStore>,
     settings: Settings,
+    tls: Option<Arc<crate::tls::Tls>>,
 }
 
 impl Application {
     /// Builds the server over its data directory, which it holds from now on.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.validate()?;
+        // The certificate first: a start that cannot serve HTTPS should not touch the store.
+        let tls = if settings.tls.enabled() {
+            Some(Arc::new(crate::tls::Tls::load(&settings.tls)?))
+        } else {
+            None
+        };
         for dir in [&settings.data_dir, &settings.blob_dir()] {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the directory {}", dir.display()))?;
@@ -84,7 +91,7 @@ impl Application {
             accounts,
             sync,
             blobs,
-            trust_forwarded_for: settings.http.trust_forwarded_for,
+            proxies: crate::proxy::TrustedProxies::new(&settings.http.trusted_proxies),
             undeclared: Arc::default(),
             space: Arc::new(crate::space::Space::new(
                 &settings.data_dir,
@@ -97,6 +104,7 @@ impl Application {
             state,
             store,
             settings,
+            tls,
         })
     }
 
@@ -159,7 +167,7 @@ impl Application {
             state,
             store,
             settings,
-            ..
+            tls,
         } = self;
         let local_addr = listener.local_addr()?;
         let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
@@ -191,7 +199,10 @@ impl Application {
             max_http2_streams: http.max_http2_streams,
             shutdown_grace: grace,
         };
-        tracing::info!(%local_addr, data_dir = %settings.data_dir.display(), "serving; API docs at /docs");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(%local_addr, scheme, data_dir = %settings.data_dir.display(), "serving; API docs at /docs");
+        #[cfg(unix)]
+        let reloader = tls.clone().map(|tls| tokio::spawn(tls.reload_on_hangup()));
         // A disk that failed a write leaves the store refusing every later one: stop, so that
         // the supervisor starts the server again (the store is repaired on opening), rather
         // than answer while nothing can be recorded.
@@ -207,9 +218,13 @@ impl Application {
                 }
             }
         };
-        connections::serve(listener, routes, connections, stop)
+        connections::serve(listener, tls.as_deref(), routes, connections, stop)
             .await
             .context("the HTTP server failed")?;
+        #[cfg(unix)]
+        if let Some(reloader) = reloader {
+            reloader.abort();
+        }
         watchdog.abort();
         let _ = watchdog.await;
         sweeper.abort();

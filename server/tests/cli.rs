@@ -12,6 +12,10 @@ use std::time::Duration;
 
 use redb::ReadableDatabase as _;
 
+#[path = "../../tests/src/tls.rs"]
+mod tls;
+use tls::{TestCa, presented};
+
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
@@ -379,6 +383,7 @@ async fn the_shipped_service_unit_and_config_start_the_server_logging_for_journa
         "Restart=on-failure",
         "Environment=MIMALLOC_ALLOW_THP=0",
         "KillSignal=SIGTERM",
+        "ExecReload=/bin/kill -HUP $MAINPID",
     ] {
         assert!(unit.lines().any(|l| l.trim() == line), "{line} missing");
     }
@@ -508,4 +513,90 @@ async fn demo_seeds_an_empty_store_once_and_prints_every_users_password() {
 /// Sends `request` and reads its answer as JSON.
 async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
     request.send().await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test]
+async fn https_from_the_configured_files_and_sighup_takes_a_renewed_certificate_but_not_a_bad_one()
+{
+    anjian_server::service::wechat::install_tls_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new();
+    let first = ca.server();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, &first.cert_pem).unwrap();
+    std::fs::write(&key_file, &first.key_pem).unwrap();
+    let config = dir.path().join("anjian.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+            cert_file.display().to_string(),
+            key_file.display().to_string()
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let config_arg = config.display().to_string();
+    let running = start_with(&data, &["--config", &config_arg]).await;
+    let url = format!("https://{}/healthz", running.addr);
+    let client = ca.client();
+    assert_eq!(presented(&client, &url).await, first.der);
+    // Plain HTTP is not served on the HTTPS port.
+    let plain = reqwest::Client::new()
+        .get(format!("http://{}/healthz", running.addr))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await;
+    assert!(plain.is_err(), "{plain:?}");
+
+    // Renewed files, then SIGHUP: new connections get the new certificate.
+    let second = ca.server();
+    std::fs::write(&cert_file, &second.cert_pem).unwrap();
+    std::fs::write(&key_file, &second.key_pem).unwrap();
+    let hangup = |pid: u32| async move {
+        let sent = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .await
+            .unwrap();
+        assert!(sent.success());
+    };
+    let pid = running.child.id().unwrap();
+    hangup(pid).await;
+    let mut renewed = false;
+    for _ in 0..100 {
+        if presented(&client, &url).await == second.der {
+            renewed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(renewed, "{}", running.stderr.lock().unwrap());
+
+    // A key that does not go with the certificate: refused, and the pair in use is kept.
+    std::fs::write(&key_file, &first.key_pem).unwrap();
+    hangup(pid).await;
+    let mut logged = false;
+    for _ in 0..100 {
+        if running.stderr.lock().unwrap().contains("were not reloaded") {
+            logged = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(logged, "{}", running.stderr.lock().unwrap());
+    assert_eq!(presented(&client, &url).await, second.der);
+    let (status, _, log) = terminate(running).await;
+    assert!(status.success(), "{log}");
+    assert!(log.contains("does not go with"), "{log}");
+
+    // At start, such a pair is refused before the store is touched, with the files named.
+    let refused = finish(command(&dir.path().join("other")).args(["--config", &config_arg])).await;
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("does not go with") && said.contains("key.pem"),
+        "{said}"
+    );
+    assert!(!dir.path().join("other").exists());
 }

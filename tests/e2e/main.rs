@@ -25,6 +25,7 @@ mod lifecycle;
 mod metrics;
 mod office;
 mod properties;
+mod proxy;
 mod risks;
 mod scenarios;
 mod sync;

@@ -19,6 +19,7 @@ pub mod logs;
 pub mod photos;
 pub mod raw;
 pub mod server;
+pub mod tls;
 pub mod wechat;
 
 pub use devices::TestDevice;

@@ -48,8 +48,8 @@ pub struct AppState {
     pub sync: SyncService,
     /// Photos and other blobs.
     pub blobs: Blobs,
-    /// Whether the client address comes from `X-Forwarded-For`.
-    pub trust_forwarded_for: bool,
+    /// The reverse proxies whose forwarding headers are believed.
+    pub proxies: crate::proxy::TrustedProxies,
     /// Error answers the spec does not list for their operation.
     pub undeclared: Arc<failures::Undeclared>,
     /// The disk's reserve.
@@ -61,25 +61,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The address a request came from, for login throttling.
+    /// The address a request came from, for login throttling: the peer, or the client a
+    /// trusted proxy names.
     pub fn client_ip(&self, req: &Request) -> IpAddr {
-        let forwarded = self
-            .trust_forwarded_for
-            .then(|| {
-                req.headers()
-                    .get("x-forwarded-for")?
-                    .to_str()
-                    .ok()?
-                    .rsplit(',')
-                    .next()?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .flatten();
-        forwarded
-            .or_else(|| req.remote_addr().as_socket_addr().map(|addr| addr.ip()))
-            .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+        self.proxies.origin(req).client
     }
 }
 
@@ -302,9 +287,7 @@ fn metrics_page(req: &Request, state: poem::web::Data<&Arc<AppState>>) -> poem::
     let token = access.token.expose_secret();
     let allowed = access.enabled
         && if token.is_empty() {
-            req.remote_addr()
-                .as_socket_addr()
-                .is_some_and(|addr| addr.ip().is_loopback())
+            state.proxies.origin(req).local()
         } else {
             req.headers()
                 .get(header::AUTHORIZATION)

@@ -23,12 +23,7 @@ pub fn token(req: &Request) -> Option<String> {
 
 /// Whether the request came over TLS (directly, or through a proxy the server trusts).
 fn secure(state: &super::State, req: &Request) -> bool {
-    let forwarded = state.trust_forwarded_for
-        && req
-            .headers()
-            .get("x-forwarded-proto")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
-    forwarded || req.uri().scheme_str() == Some("https")
+    state.proxies.origin(req).https
 }
 
 /// The `Set-Cookie` value that opens a session with `token` until `expires_at`.
