@@ -19,6 +19,10 @@
 //! - **conflict**: pairs of devices of a grid move the same hazard offline, then sync; every
 //!   change ends applied or kept as a conflict for a person.
 //!
+//! With `--restart`, between the push and the pull the server is killed with SIGKILL and started
+//! again (timed: the store is repaired on opening), then stopped cleanly and started again
+//! (timed); the pulls after it then check that every record survived.
+//!
 //! Then the ceiling: the same events and projections written in-process straight into redb,
 //! 200 per durable commit, and read back by the same bucket pages.
 //!
@@ -73,6 +77,10 @@ struct Args {
     /// Skip the incremental and conflict phases (for scaling runs).
     #[arg(long)]
     push_and_pull_only: bool,
+    /// After the push, kill the server with SIGKILL and time its restart (the store repaired),
+    /// then stop it cleanly and time that restart too; the phases after run on it.
+    #[arg(long)]
+    restart: bool,
     /// Every record that cites a photo also reports a hazard (隐患) with it (needs
     /// `--photo-kb`): a tenth of the records, for the office's ledgers.
     #[arg(long)]
@@ -103,7 +111,7 @@ async fn main() {
         .clone()
         .unwrap_or_else(|| scratch.path().to_path_buf());
     std::fs::create_dir_all(&work).unwrap();
-    let (base, admin_password, server) = match &args.server {
+    let (base, admin_password, mut server) = match &args.server {
         Some(url) => (
             url.trim_end_matches('/').to_string(),
             std::env::var("ANJIAN_ADMIN_PASSWORD").expect("ANJIAN_ADMIN_PASSWORD for --server"),
@@ -209,6 +217,27 @@ async fn main() {
     let acknowledged: usize = synced.iter().map(|(r, _)| *r.as_ref().unwrap_or(&0)).sum();
     assert_eq!(acknowledged, total + hazards, "every event acknowledged");
     push.print("push", "events", &mut figures);
+
+    if args.restart {
+        let child = server
+            .take()
+            .expect("--restart restarts the child server: leave out --server");
+        let store = std::fs::metadata(child.data_dir.join(anjian_server::config::DATABASE_FILE))
+            .unwrap()
+            .len() as f64
+            / 1e6;
+        let (child, killed) = child.restart(false).await;
+        let (child, clean) = child.restart(true).await;
+        println!(
+            "  restart: {:.1} s after SIGKILL (the store repaired), {:.1} s after a clean stop, store {store:.0} MB with {total} records",
+            killed.as_secs_f64(),
+            clean.as_secs_f64()
+        );
+        figures["restart_after_kill_s"] = json!(killed.as_secs_f64());
+        figures["restart_after_clean_stop_s"] = json!(clean.as_secs_f64());
+        figures["store_mb_at_restart"] = json!(store);
+        server = Some(child);
+    }
 
     // Pull: a fresh town-wide device.
     let fresh = fresh_device(&work.join("fresh-device"), &base, "town").await;
