@@ -14,7 +14,7 @@
 //! it into an empty data directory. Devices fill in what an older backup lacks: their next push
 //! meets `gap` and sends their events again, and photos the store lacks are asked for again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -135,26 +135,41 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
     }
 }
 
-/// The sha256 and length of the file at `path`, read in pieces.
-fn sum_of(path: &Path) -> Result<(String, u64), BackupError> {
-    let mut file = std::fs::File::open(path).map_err(io(path))?;
+/// The sha256 and length of what `read` yields, read in pieces; each piece also goes to `copy`.
+fn sum_of_reader(
+    path: &Path,
+    mut read: impl Read,
+    mut copy: impl FnMut(&[u8]) -> Result<(), BackupError>,
+) -> Result<(String, u64), BackupError> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 16];
     let mut bytes = 0u64;
     loop {
-        let n = file.read(&mut buffer).map_err(io(path))?;
+        let n = read.read(&mut buffer).map_err(io(path))?;
         if n == 0 {
             break;
         }
         hasher.update(&buffer[..n]);
+        copy(&buffer[..n])?;
         bytes += n as u64;
     }
     Ok((hex::encode(hasher.finalize()), bytes))
 }
 
+/// The sha256 and length of the file at `path`.
+fn sum_of(path: &Path) -> Result<(String, u64), BackupError> {
+    let file = std::fs::File::open(path).map_err(io(path))?;
+    sum_of_reader(path, file, |_| Ok(()))
+}
+
 /// Copies `from` to `to` whole or not at all (a temporary name, synced, renamed), keeping its
-/// permissions.
-fn copy_file(from: &Path, to: &Path) -> Result<(), BackupError> {
+/// permissions, and returns the sha256 and length of what was copied, read once. The directory
+/// `to` is in is noted in `dirs`, to be synced once at the end ([`sync_dirs`]).
+fn copy_file(
+    from: &Path,
+    to: &Path,
+    dirs: &mut BTreeSet<PathBuf>,
+) -> Result<(String, u64), BackupError> {
     let parent = to
         .parent()
         .ok_or_else(|| BackupError::Refused(format!("{} has no directory", to.display())))?;
@@ -163,12 +178,23 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), BackupError> {
         ".{}.part",
         to.file_name().and_then(|n| n.to_str()).unwrap_or("file")
     ));
-    std::fs::copy(from, &tmp).map_err(io(from))?;
-    std::fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(io(&tmp))?;
+    let source = std::fs::File::open(from).map_err(io(from))?;
+    let permissions = source.metadata().map_err(io(from))?.permissions();
+    let mut target = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    let sum = sum_of_reader(from, source, |piece| {
+        target.write_all(piece).map_err(io(&tmp))
+    })?;
+    target.set_permissions(permissions).map_err(io(&tmp))?;
+    target.sync_all().map_err(io(&tmp))?;
+    drop(target);
     std::fs::rename(&tmp, to).map_err(io(to))?;
-    sync_dir(parent)
+    dirs.insert(parent.to_path_buf());
+    Ok(sum)
+}
+
+/// Syncs each directory in `dirs`, so the files renamed into them stay after a power cut.
+fn sync_dirs(dirs: &BTreeSet<PathBuf>) -> Result<(), BackupError> {
+    dirs.iter().try_for_each(|dir| sync_dir(dir))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), BackupError> {
@@ -210,6 +236,17 @@ pub fn backup(store: &RedbStore, settings: &Settings, to: &Path) -> Result<Manif
         // It holds password hashes and the office key, as the data directory does.
         std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).map_err(io(to))?;
     }
+    // The files an earlier backup here holds, by path: blob files are named by their content,
+    // so one of the length that backup recorded is kept without being read again.
+    let earlier: HashMap<String, FileSum> = manifest(to)
+        .map(|m| {
+            m.blobs
+                .into_iter()
+                .flat_map(|b| b.files)
+                .map(|f| (f.path.clone(), f))
+                .collect()
+        })
+        .unwrap_or_default();
     // The manifest goes first, so an interrupted backup is never taken for a whole one.
     let manifest_path = to.join(MANIFEST);
     match std::fs::remove_file(&manifest_path) {
@@ -232,6 +269,7 @@ pub fn backup(store: &RedbStore, settings: &Settings, to: &Path) -> Result<Manif
 
     // The blobs the snapshot knows: their files are written before the store records them.
     let blob_dir = settings.blob_dir();
+    let mut dirs = BTreeSet::new();
     let mut blobs = Vec::with_capacity(contents.blobs.len());
     for meta in &contents.blobs {
         let mut files = Vec::new();
@@ -240,15 +278,18 @@ pub fn backup(store: &RedbStore, settings: &Settings, to: &Path) -> Result<Manif
             &meta.sha256,
             crate::service::blobs::extension(&meta.media_type),
         )? {
-            let source = blob_dir.join(&relative);
+            let path = format!("blobs/{relative}");
             let target = to.join("blobs").join(&relative);
-            let (sha256, bytes) = sum_of(&source)?;
-            let held = target.is_file() && sum_of(&target)? == (sha256.clone(), bytes);
-            if !held {
-                copy_file(&source, &target)?;
+            let held = earlier.get(&path).filter(|held| {
+                std::fs::metadata(&target).is_ok_and(|m| m.is_file() && m.len() == held.bytes)
+            });
+            if let Some(held) = held {
+                files.push(held.clone());
+                continue;
             }
+            let (sha256, bytes) = copy_file(&blob_dir.join(&relative), &target, &mut dirs)?;
             files.push(FileSum {
-                path: format!("blobs/{relative}"),
+                path,
                 bytes,
                 sha256,
             });
@@ -260,8 +301,7 @@ pub fn backup(store: &RedbStore, settings: &Settings, to: &Path) -> Result<Manif
     }
     let key = settings.data_dir.join(OFFICE_KEY);
     let office_key = if key.is_file() {
-        copy_file(&key, &to.join(OFFICE_KEY))?;
-        let (sha256, bytes) = sum_of(&key)?;
+        let (sha256, bytes) = copy_file(&key, &to.join(OFFICE_KEY), &mut dirs)?;
         Some(FileSum {
             path: OFFICE_KEY.to_string(),
             bytes,
@@ -271,7 +311,8 @@ pub fn backup(store: &RedbStore, settings: &Settings, to: &Path) -> Result<Manif
         None
     };
     std::fs::rename(&part, to.join(STORE)).map_err(io(to))?;
-    sync_dir(to)?;
+    dirs.insert(to.to_path_buf());
+    sync_dirs(&dirs)?;
     let (sha256, bytes) = sum_of(&to.join(STORE))?;
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
@@ -421,20 +462,23 @@ pub fn restore(from: &Path, settings: &Settings) -> Result<Manifest, BackupError
             .map_err(io(&settings.data_dir))?;
     }
     let blob_dir = settings.blob_dir();
+    let mut dirs = BTreeSet::new();
     for blob in &manifest.blobs {
         for file in &blob.files {
             let relative = file.path.strip_prefix("blobs/").unwrap_or(&file.path);
             let source = inside(from, &file.path).map_err(BackupError::Refused)?;
             let target = inside(&blob_dir, relative).map_err(BackupError::Refused)?;
-            copy_file(&source, &target)?;
+            copy_file(&source, &target, &mut dirs)?;
         }
     }
     if let Some(key) = &manifest.office_key {
         let source = inside(from, &key.path).map_err(BackupError::Refused)?;
-        copy_file(&source, &settings.data_dir.join(OFFICE_KEY))?;
+        copy_file(&source, &settings.data_dir.join(OFFICE_KEY), &mut dirs)?;
     }
+    sync_dirs(&dirs)?;
     // The store last: until it is there, the directory is not a server's.
-    copy_file(&from.join(STORE), &target)?;
+    copy_file(&from.join(STORE), &target, &mut dirs)?;
+    sync_dirs(&dirs)?;
     Ok(manifest)
 }
 

@@ -91,6 +91,7 @@ impl Application {
             accounts,
             sync,
             blobs,
+            health: store.clone() as Arc<dyn crate::store::HealthStore>,
             proxies: crate::proxy::TrustedProxies::new(&settings.http.trusted_proxies),
             undeclared: Arc::default(),
             space: Arc::new(crate::space::Space::new(
@@ -253,7 +254,7 @@ impl Application {
 /// Writes a heartbeat to the store every few seconds; sends why on `failed` once the disk fails
 /// a write.
 async fn watch_the_disk(store: Arc<RedbStore>, failed: tokio::sync::oneshot::Sender<String>) {
-    use crate::store::BlobStore as _;
+    use crate::store::HealthStore as _;
     let mut every = tokio::time::interval(Duration::from_secs(5));
     loop {
         every.tick().await;

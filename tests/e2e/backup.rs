@@ -167,6 +167,31 @@ async fn a_backup_made_while_devices_push_restores_and_the_devices_fill_the_hole
         .unwrap();
     assert!(answer.ok, "{}", answer.message);
     backup::verify(&again_to).unwrap();
+
+    // Backing up into the earlier backup's directory copies only the photos it lacks: the files
+    // it held are left as they were (the same inode), the new ones join them, and it verifies.
+    use std::os::unix::fs::MetadataExt as _;
+    let inode = |path: &str| std::fs::metadata(to.join(path)).unwrap().ino();
+    let held: Vec<(String, u64)> = manifest
+        .blobs
+        .iter()
+        .flat_map(|b| &b.files)
+        .map(|f| (f.path.clone(), inode(&f.path)))
+        .collect();
+    let answer = backup::ask_server(server.data_dir(), &to)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(answer.ok, "{}", answer.message);
+    let later = backup::verify(&to).unwrap();
+    assert!(
+        later.blobs.len() > manifest.blobs.len(),
+        "{}",
+        later.summary()
+    );
+    for (path, before) in held {
+        assert_eq!(inode(&path), before, "{path} was copied again");
+    }
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@
 //! list for its operation is logged as an error and remembered ([`Undeclared`]), and the test
 //! server fails any test during which one was given.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use serde_json::{Value, json};
@@ -732,35 +732,50 @@ impl Path {
     }
 }
 
-/// The spec's paths and what each operation may answer, for the `Allow` header and the check of
-/// error answers.
+/// The spec's paths and what each operation may answer, for the `Allow` header, the check of
+/// error answers and the metrics' labels (asked on every request). Paths are kept by their
+/// [`shape`], so a request is matched against the few of its shape, not every path.
 #[derive(Debug)]
-pub struct SpecRoutes(Vec<Path>);
+pub struct SpecRoutes(HashMap<(usize, String), Vec<Path>>);
+
+/// The shape of a path's segments: how many, and the third (`office` in `/v1/office/hazards`)
+/// when it is literal, else empty.
+fn shape(segments: &[&str]) -> (usize, String) {
+    let third = segments
+        .get(2)
+        .filter(|s| !s.starts_with('{'))
+        .map_or_else(String::new, |s| (*s).to_string());
+    (segments.len(), third)
+}
 
 impl SpecRoutes {
     /// From a spec made by [`document`].
     pub fn from_spec(spec: &Value) -> SpecRoutes {
         let paths = spec["paths"].as_object().cloned().unwrap_or_default();
-        let paths = paths
-            .iter()
-            .map(|(path, operations)| {
-                let operations = operations
-                    .as_object()
-                    .map(|o| o.iter().map(|(m, op)| operation(m, op)).collect())
-                    .unwrap_or_default();
-                Path {
-                    segments: path.split('/').map(str::to_string).collect(),
-                    operations,
-                }
-            })
-            .collect();
-        SpecRoutes(paths)
+        let mut shapes: HashMap<(usize, String), Vec<Path>> = HashMap::new();
+        for (path, operations) in &paths {
+            let operations = operations
+                .as_object()
+                .map(|o| o.iter().map(|(m, op)| operation(m, op)).collect())
+                .unwrap_or_default();
+            let segments: Vec<&str> = path.split('/').collect();
+            shapes.entry(shape(&segments)).or_default().push(Path {
+                segments: segments.iter().map(|s| (*s).to_string()).collect(),
+                operations,
+            });
+        }
+        SpecRoutes(shapes)
     }
 
     fn path(&self, path: &str) -> Option<&Path> {
         let segments: Vec<&str> = path.split('/').collect();
-        self.0
-            .iter()
+        let (count, third) = shape(&segments);
+        let literal = self.0.get(&(count, third));
+        let template = self.0.get(&(count, String::new()));
+        literal
+            .into_iter()
+            .chain(template)
+            .flatten()
             .filter(|p| p.matches(&segments))
             .max_by_key(|p| p.literal())
     }

@@ -52,6 +52,8 @@ pub struct AppState {
     pub proxies: crate::proxy::TrustedProxies,
     /// Error answers the spec does not list for their operation.
     pub undeclared: Arc<failures::Undeclared>,
+    /// The store's health: whether it takes a durable write.
+    pub health: Arc<dyn crate::store::HealthStore>,
     /// The disk's reserve.
     pub space: Arc<crate::space::Space>,
     /// Prometheus metrics.

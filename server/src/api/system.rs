@@ -51,7 +51,13 @@ impl SystemApi {
     /// until it is ready again.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self, state: Data<&Arc<AppState>>) -> Result<Json<Readiness>, ApiError> {
-        let (store, blobs) = state.blobs.ready().await;
+        let health = state.health.clone();
+        let now = u64::try_from(crate::store::model::UnixMillis::now().0).unwrap_or(0);
+        let store = match tokio::task::spawn_blocking(move || health.heartbeat(now)).await {
+            Ok(wrote) => wrote.map_err(|err| err.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        let blobs = state.blobs.ready().await;
         let reserve = state.space.check().map_err(|full| full.to_string());
         let checks = [("store", store), ("reserve", reserve), ("blobs", blobs)];
         let failed: Vec<String> = checks

@@ -507,6 +507,8 @@ pub async fn populate(
         .filter(|c| c.card == CardKind::RiskNotice)
         .map(|c| c.post.as_str())
         .collect();
+    let checklist: anjian_sync::kinds::inspection::Template =
+        serde_json::from_str(crate::service::sync::SHIPPED_TEMPLATE)?;
     let mut events = Vec::new();
     for team in &plan.teams {
         let roster = members
@@ -521,6 +523,7 @@ pub async fn populate(
             card_posts: &card_posts,
             scene: &scene_sha,
             signature: &signed_sha,
+            checklist: &checklist,
             now,
         };
         let mut day = first;
@@ -545,6 +548,8 @@ struct History<'a> {
     card_posts: &'a [&'a str],
     scene: &'a str,
     signature: &'a str,
+    /// The shipped checklist, which the self-checks use.
+    checklist: &'a anjian_sync::kinds::inspection::Template,
     now: i64,
 }
 
@@ -730,8 +735,7 @@ impl History<'_> {
         begins: i64,
         ends: i64,
     ) -> anyhow::Result<(Value, String)> {
-        let checklist: anjian_sync::kinds::inspection::Template =
-            serde_json::from_str(crate::service::sync::SHIPPED_TEMPLATE)?;
+        let checklist = self.checklist;
         if checklist.code != template {
             return Err(anyhow!(
                 "the demo's self-checks use the shipped checklist only"

@@ -646,37 +646,25 @@ impl Blobs {
         .await
     }
 
-    /// Readiness (`/readyz`): whether the store takes a durable write, and whether the blob
-    /// directory takes a file (written, synced and removed); each `Err` says why not.
-    pub async fn ready(&self) -> (Result<(), String>, Result<(), String>) {
-        let store = self.store.clone();
-        let now = u64::try_from(UnixMillis::now().0).unwrap_or(0);
-        let wrote = self
-            .blocking(move || {
-                store
-                    .heartbeat(now)
-                    .map_err(|err| BlobError::Storage(err.to_string()))
-            })
-            .await
-            .map_err(|err| err.to_string());
+    /// Readiness (`/readyz`): whether the blob directory takes a file (written, synced and
+    /// removed); `Err` says why not.
+    pub async fn ready(&self) -> Result<(), String> {
         let probe = self
             .paths
             .dir
             .join("tmp")
             .join(format!("ready-{}", Uuid::now_v7()));
-        let filed = self
-            .blocking(move || {
-                let written = std::fs::File::create(&probe)
-                    .and_then(|mut file| {
-                        file.write_all(b"ready")?;
-                        file.sync_all()
-                    })
-                    .and_then(|()| std::fs::remove_file(&probe));
-                written.map_err(|err| BlobError::Storage(format!("{}: {err}", probe.display())))
-            })
-            .await
-            .map_err(|err| err.to_string());
-        (wrote, filed)
+        self.blocking(move || {
+            let written = std::fs::File::create(&probe)
+                .and_then(|mut file| {
+                    file.write_all(b"ready")?;
+                    file.sync_all()
+                })
+                .and_then(|()| std::fs::remove_file(&probe));
+            written.map_err(|err| BlobError::Storage(format!("{}: {err}", probe.display())))
+        })
+        .await
+        .map_err(|err| err.to_string())
     }
 
     /// Drops expired uploads and their bytes, and files left in `tmp/` by an interrupted write;

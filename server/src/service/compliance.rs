@@ -156,21 +156,44 @@ pub fn period(from: &str, to: &str) -> Result<(Date, Date), PeriodError> {
     Ok((from, to))
 }
 
+/// The teams whose duties a compliance count covers, and the enterprises of the area, loaded
+/// once for any number of periods.
+#[derive(Debug)]
+pub struct Area {
+    /// Each enterprise the caller reads, with its grid.
+    grids: HashMap<String, String>,
+    /// The schedules of the teams of the area.
+    schedules: Vec<Schedule>,
+    grid: Option<String>,
+    enterprise: Option<String>,
+}
+
 impl Office {
     /// Compliance from `from` to `to` (`YYYY-MM-DD`; days after yesterday are left out) of the
-    /// teams with a schedule the caller reads, in `grid` and `enterprise` when given.
+    /// teams with a schedule the caller reads, in `grid` and `enterprise` when given, with the
+    /// year's commitments of the area's enterprises.
     pub async fn compliance(
         sync: &SyncService,
         caller: &Caller,
-        (from, to): (Date, Date),
+        period: (Date, Date),
         grid: Option<&str>,
         enterprise: Option<&str>,
     ) -> Result<Compliance, SyncError> {
-        let today = parse(&anjian_sync::clock::china_date(
-            crate::store::model::UnixMillis::now().0,
-        ))
-        .unwrap_or(to);
-        let to = to.min(today.previous_day().unwrap_or(today));
+        let area = Office::compliance_area(sync, caller, grid, enterprise).await?;
+        let mut result = area.count(sync, period).await?;
+        let year = parse(&result.to).map_or(period.1.year(), |to| to.year());
+        result.commitments = area.commitments(sync, caller, &year.to_string()).await?;
+        Ok(result)
+    }
+
+    /// The area a compliance count covers: the teams with a schedule the caller reads, in
+    /// `grid` and `enterprise` when given.
+    pub async fn compliance_area(
+        sync: &SyncService,
+        caller: &Caller,
+        grid: Option<&str>,
+        enterprise: Option<&str>,
+    ) -> Result<Area, SyncError> {
         let grids: HashMap<String, String> = Office::visible(sync, caller, EntityType::Enterprise)
             .await?
             .into_iter()
@@ -193,7 +216,57 @@ impl Office {
             .collect();
         schedules
             .sort_by(|a, b| (&a.enterprise_id, &a.team_id).cmp(&(&b.enterprise_id, &b.team_id)));
+        Ok(Area {
+            grids,
+            schedules,
+            grid: grid.map(str::to_string),
+            enterprise: enterprise.map(str::to_string),
+        })
+    }
+}
 
+impl Area {
+    /// The year's commitments of the area's enterprises.
+    async fn commitments(
+        &self,
+        sync: &SyncService,
+        caller: &Caller,
+        year: &str,
+    ) -> Result<Commitments, SyncError> {
+        let signed = Office::commitments(sync, caller, year).await?;
+        let mut commitments = Commitments {
+            year: year.to_string(),
+            ..Commitments::default()
+        };
+        for (id, mine) in &self.grids {
+            if self.enterprise.as_deref().is_some_and(|e| e != id)
+                || self.grid.as_deref().is_some_and(|g| g != mine)
+            {
+                continue;
+            }
+            if signed.contains_key(id) {
+                commitments.signed += 1;
+            } else {
+                commitments.unsigned.push(id.clone());
+            }
+        }
+        commitments.unsigned.sort();
+        Ok(commitments)
+    }
+
+    /// The area's compliance from `from` to `to` (days after yesterday are left out), without
+    /// the commitments.
+    pub async fn count(
+        &self,
+        sync: &SyncService,
+        (from, to): (Date, Date),
+    ) -> Result<Compliance, SyncError> {
+        let today = parse(&anjian_sync::clock::china_date(
+            crate::store::model::UnixMillis::now().0,
+        ))
+        .unwrap_or(to);
+        let to = to.min(today.previous_day().unwrap_or(today));
+        let (grids, schedules) = (&self.grids, &self.schedules);
         // What was done, a month of counters at a time.
         let mut done: HashMap<String, u64> = HashMap::new();
         if from <= to {
@@ -224,26 +297,8 @@ impl Office {
         }
         let count = |key: &str| done.get(key).copied().unwrap_or(0);
 
-        // The year's commitments of the enterprises in the area asked for.
-        let year = to.year().to_string();
-        let signed = Office::commitments(sync, caller, &year).await?;
-        let mut commitments = Commitments {
-            year,
-            ..Commitments::default()
-        };
-        for (id, mine) in &grids {
-            if enterprise.is_some_and(|e| e != id) || grid.is_some_and(|g| g != mine) {
-                continue;
-            }
-            if signed.contains_key(id) {
-                commitments.signed += 1;
-            } else {
-                commitments.unsigned.push(id.clone());
-            }
-        }
-        commitments.unsigned.sort();
         let mut result = Compliance {
-            commitments,
+            commitments: Commitments::default(),
             from: from.to_string(),
             to: to.to_string(),
             teams: Vec::new(),
@@ -253,7 +308,7 @@ impl Office {
             missed: Vec::new(),
             missed_cut: false,
         };
-        for schedule in &schedules {
+        for schedule in schedules {
             let (e, t) = (schedule.enterprise_id.as_str(), schedule.team_id.as_str());
             let mut tally = Tally::default();
             let mut day = from;

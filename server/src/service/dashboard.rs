@@ -236,6 +236,7 @@ pub async fn figures(
         })
         .map(|(_, v)| *v)
         .sum();
+    let area = Office::compliance_area(sync, caller, grid, None).await?;
     let mut meetings = Vec::with_capacity(months.len());
     for month in months {
         let first = format!("{month}-01");
@@ -246,11 +247,7 @@ pub async fn figures(
         let to = from
             .replace_day(from.month().length(from.year()))
             .unwrap_or(from);
-        meetings.push(
-            Office::compliance(sync, caller, (from, to), grid, None)
-                .await?
-                .town,
-        );
+        meetings.push(area.count(sync, (from, to)).await?.town);
     }
     Ok(months
         .iter()

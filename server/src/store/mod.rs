@@ -209,6 +209,13 @@ pub trait SyncStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Vec<Receipt>, StoreError>;
 }
 
+/// The store's own health: whether its disk still takes a durable write.
+pub trait HealthStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Writes and commits durably a record of `now`, which nothing reads: the readiness check
+    /// and the watch on the disk.
+    fn heartbeat(&self, now: u64) -> Result<(), StoreError>;
+}
+
 /// Blobs (photos) and unfinished uploads. The files live in the blob directory; the store keeps
 /// what is known about them and which entities cite them.
 pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
@@ -224,10 +231,6 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// The entities citing a blob, each with whether its citation is held.
     fn citing(&self, sha256: &str) -> Result<Vec<Citation>, StoreError>;
-
-    /// Writes and commits durably a record of `now` (a readiness check: does the store take
-    /// a write?).
-    fn heartbeat(&self, now: u64) -> Result<(), StoreError>;
 
     /// Stores an upload (new or changed).
     fn put_upload(&self, upload: &Upload) -> Result<(), StoreError>;

@@ -210,6 +210,15 @@ fn end_sessions(
     Ok(())
 }
 
+impl super::HealthStore for RedbStore {
+    fn heartbeat(&self, now: u64) -> Result<(), StoreError> {
+        let txn = self.db().begin_write()?;
+        txn.open_table(super::tables::HEALTH)?.insert("last", now)?;
+        txn.commit()?;
+        Ok(())
+    }
+}
+
 impl AccountStore for RedbStore {
     fn has_users(&self) -> Result<bool, StoreError> {
         let txn = self.db.begin_read()?;

@@ -867,13 +867,6 @@ impl BlobStore for RedbStore {
         Ok(projections)
     }
 
-    fn heartbeat(&self, now: u64) -> Result<(), StoreError> {
-        let txn = self.db().begin_write()?;
-        txn.open_table(super::tables::HEALTH)?.insert("last", now)?;
-        txn.commit()?;
-        Ok(())
-    }
-
     fn put_upload(&self, upload: &Upload) -> Result<(), StoreError> {
         let txn = self.db().begin_write()?;
         txn.open_table(UPLOADS)?
