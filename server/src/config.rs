@@ -60,6 +60,9 @@ pub struct HttpSettings {
     /// Reverse proxies in front of the server: from these peers only, the client's address is
     /// taken from `X-Forwarded-For` and HTTPS from `X-Forwarded-Proto`.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The setting `trusted_proxies` replaced, which believed `X-Forwarded-For` from anyone:
+    /// refused at start with a message naming its replacement, not silently ignored.
+    pub trust_forwarded_for: Option<bool>,
     /// Seconds that in-flight requests get to finish after SIGINT or SIGTERM.
     pub shutdown_grace_secs: u64,
     /// Push and pull requests handled at once; more wait their turn.
@@ -262,6 +265,7 @@ impl Default for HttpSettings {
         HttpSettings {
             max_json_body_bytes: 1024 * 1024,
             trusted_proxies: Vec::new(),
+            trust_forwarded_for: None,
             shutdown_grace_secs: 30,
             max_concurrent_syncs: 4,
             max_connections: 1024,
@@ -369,6 +373,13 @@ impl Settings {
             if value == 0 || value > 3600 {
                 bail!("{name} must be between 1 second and one hour, not {value}");
             }
+        }
+        if http.trust_forwarded_for.is_some() {
+            bail!(
+                "http.trust_forwarded_for is replaced by http.trusted_proxies, the addresses of the \
+                 reverse proxies whose X-Forwarded-For is believed: for a proxy on this machine, \
+                 trusted_proxies = [\"127.0.0.1\"] (and remove trust_forwarded_for)"
+            );
         }
         let tls = &self.tls;
         if tls.cert_file.as_os_str().is_empty() != tls.key_file.as_os_str().is_empty() {
@@ -503,6 +514,10 @@ mod tests {
         assert!(format!("{err:#}").contains("lisen"), "{err:#}");
         let big = Settings::parse("[http]\nmax_json_body_bytes = 5000000").unwrap();
         assert!(big.validate().is_err());
+        // The old proxy setting is named with its replacement, not ignored.
+        let old = Settings::parse("[http]\ntrust_forwarded_for = true").unwrap();
+        let err = format!("{:#}", old.validate().unwrap_err());
+        assert!(err.contains("trusted_proxies = [\"127.0.0.1\"]"), "{err}");
     }
 
     #[test]

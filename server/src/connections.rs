@@ -1,8 +1,8 @@
 //! Connections: the accept loop, and the bounds every connection is held to.
 //!
 //! The server holds at most `http.max_connections` connections at once; one more is answered
-//! `503 Service Unavailable` with `Retry-After` and closed, so a flood of connections costs a
-//! bounded amount of memory. Each connection speaks HTTP/1.1 or HTTP/2 through hyper:
+//! `503 Service Unavailable` with `Retry-After` and closed (over HTTPS, closed), so a flood of
+//! connections costs a bounded amount of memory. Each connection speaks HTTP/1.1 or HTTP/2 through hyper:
 //! - an HTTP/1 client must send a request's whole head within `http.header_read_timeout_secs`;
 //! - an HTTP/2 client may have at most `http.max_http2_streams` requests open at once;
 //! - any connection is closed once it has been **idle** for `http.idle_timeout_secs`: no request
@@ -107,6 +107,12 @@ where
                     }
                 };
                 let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    // Over HTTPS a plain-text 503 would only be a handshake error to the
+                    // client: the connection is closed, and the client tries again.
+                    if tls.is_some() {
+                        drop(socket);
+                        continue;
+                    }
                     if let Ok(refusal) = refusals.clone().try_acquire_owned() {
                         connections.spawn(async move {
                             refuse(socket).await;

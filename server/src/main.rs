@@ -186,7 +186,13 @@ fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
         // The data directory first, so a second server on it is refused for that, whatever its
         // address; then the address; only then the first admin, so its password is never made
         // by a start that cannot serve.
+        // SIGHUP (systemctl reload) is answered from now on, not left to end the process.
+        #[cfg(unix)]
+        let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot listen for SIGHUP")?;
         let app = Application::build(settings).await?;
+        #[cfg(unix)]
+        let app = app.reload_on(hangups);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;

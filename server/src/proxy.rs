@@ -7,7 +7,8 @@
 //!   (a chain of trusted proxies each append the address they saw); an entry that is not an
 //!   address stops the walk, and the address before it is used;
 //! - a request from a trusted proxy without `X-Forwarded-For` came from the proxy's machine
-//!   itself, not through it (the sample in `deploy/nginx.conf` always sets the header).
+//!   itself, not through it (the sample in `deploy/nginx.conf` always sets the header); one with
+//!   the header, even unreadable, came through it, and is never taken for a local one.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -74,7 +75,8 @@ impl TrustedProxies {
             .flat_map(|value| value.split(','))
             .map(str::trim)
             .collect();
-        if entries.is_empty() {
+        // A header that is there but unreadable still says the request came through the proxy.
+        if !headers.contains_key("x-forwarded-for") {
             return Origin {
                 client: peer,
                 forwarded: false,
@@ -182,6 +184,14 @@ mod tests {
             !through.local(),
             "a request through the proxy is never local"
         );
+        // An unreadable header still marks the request as forwarded, its client unknown.
+        let mut unreadable = HeaderMap::new();
+        unreadable.append(
+            "x-forwarded-for",
+            poem::http::HeaderValue::from_bytes(b"\xff").unwrap(),
+        );
+        let garbled = proxies.origin_of(ip("127.0.0.1"), false, &unreadable);
+        assert!(garbled.forwarded && !garbled.local(), "{garbled:?}");
         // IPv4 seen as IPv6 on a dual-stack socket is the same peer.
         let mapped = origin(
             &proxies,

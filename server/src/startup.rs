@@ -30,6 +30,8 @@ pub struct Application {
     store: Arc<RedbStore>,
     settings: Settings,
     tls: Option<Arc<crate::tls::Tls>>,
+    #[cfg(unix)]
+    hangups: Option<tokio::signal::unix::Signal>,
 }
 
 impl Application {
@@ -106,7 +108,18 @@ impl Application {
             store,
             settings,
             tls,
+            #[cfg(unix)]
+            hangups: None,
         })
+    }
+
+    /// Answers SIGHUP from `hangups` (listened for from the start of the process, so that one
+    /// arriving while the store is opened does not end it) once serving: the certificate is
+    /// reloaded.
+    #[cfg(unix)]
+    pub fn reload_on(mut self, hangups: tokio::signal::unix::Signal) -> Application {
+        self.hangups = Some(hangups);
+        self
     }
 
     /// Where the server notes error answers the spec does not list for their operation.
@@ -169,6 +182,8 @@ impl Application {
             store,
             settings,
             tls,
+            #[cfg(unix)]
+            hangups,
         } = self;
         let local_addr = listener.local_addr()?;
         let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
@@ -203,7 +218,8 @@ impl Application {
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(%local_addr, scheme, data_dir = %settings.data_dir.display(), "serving; API docs at /docs");
         #[cfg(unix)]
-        let reloader = tls.clone().map(|tls| tokio::spawn(tls.reload_on_hangup()));
+        let reloader =
+            hangups.map(|hangups| tokio::spawn(crate::tls::reload_on(hangups, tls.clone())));
         // A disk that failed a write leaves the store refusing every later one: stop, so that
         // the supervisor starts the server again (the store is repaired on opening), rather
         // than answer while nothing can be recorded.

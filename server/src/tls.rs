@@ -52,29 +52,29 @@ impl Tls {
                 .clone(),
         )
     }
+}
 
-    /// Reloads on every SIGHUP, until dropped.
-    #[cfg(unix)]
-    pub async fn reload_on_hangup(self: Arc<Self>) {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hangups = match signal(SignalKind::hangup()) {
-            Ok(hangups) => hangups,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGHUP: the certificate will not be reloaded");
-                return;
-            }
+/// Answers every SIGHUP in `hangups` until dropped: reloads `tls`, or, with HTTPS not served
+/// here, says there is nothing to reload. (SIGHUP must never end the server, as its default
+/// action would: `systemctl reload` sends it whatever the configuration.)
+#[cfg(unix)]
+pub async fn reload_on(mut hangups: tokio::signal::unix::Signal, tls: Option<Arc<Tls>>) {
+    while hangups.recv().await.is_some() {
+        let Some(tls) = &tls else {
+            tracing::info!(
+                "SIGHUP: nothing to reload, HTTPS is not served here ([tls] is not set)"
+            );
+            continue;
         };
-        while hangups.recv().await.is_some() {
-            match self.reload() {
-                Ok(()) => tracing::info!(
-                    cert_file = %self.settings.cert_file.display(),
-                    "SIGHUP: the certificate and key are reloaded"
-                ),
-                Err(err) => tracing::error!(
-                    error = format!("{err:#}"),
-                    "SIGHUP: the certificate and key were not reloaded; the ones in use are kept"
-                ),
-            }
+        match tls.reload() {
+            Ok(()) => tracing::info!(
+                cert_file = %tls.settings.cert_file.display(),
+                "SIGHUP: the certificate and key are reloaded"
+            ),
+            Err(err) => tracing::error!(
+                error = format!("{err:#}"),
+                "SIGHUP: the certificate and key were not reloaded; the ones in use are kept"
+            ),
         }
     }
 }

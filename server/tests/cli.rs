@@ -97,14 +97,38 @@ async fn start_with(data_dir: &std::path::Path, args: &[&str]) -> Running {
     panic!("the server did not start: {}", stderr.lock().unwrap());
 }
 
-async fn terminate(mut running: Running) -> (std::process::ExitStatus, String, String) {
+/// Sends the server a signal (`-HUP`, `-TERM`).
+async fn signal(running: &Running, which: &str) {
     let pid = running.child.id().unwrap().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
+    let sent = Command::new("kill")
+        .args([which, &pid])
         .status()
         .await
         .unwrap();
-    assert!(killed.success());
+    assert!(sent.success());
+}
+
+/// Sends SIGHUP to the server.
+async fn hangup(running: &Running) {
+    signal(running, "-HUP").await;
+}
+
+/// Waits (bounded) until the server has logged `text`.
+async fn logs(running: &Running, text: &str) {
+    for _ in 0..100 {
+        if running.stderr.lock().unwrap().contains(text) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the server did not log {text:?}: {}",
+        running.stderr.lock().unwrap()
+    );
+}
+
+async fn terminate(mut running: Running) -> (std::process::ExitStatus, String, String) {
+    signal(&running, "-TERM").await;
     let status = tokio::time::timeout(Duration::from_secs(20), running.child.wait())
         .await
         .expect("the server stops within the grace period")
@@ -422,6 +446,13 @@ async fn the_shipped_service_unit_and_config_start_the_server_logging_for_journa
         .collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let running = start_with(&data, &args).await;
+    // `systemctl reload` (the unit's ExecReload) on a server without HTTPS: it carries on.
+    hangup(&running).await;
+    logs(&running, "nothing to reload").await;
+    let health = reqwest::get(format!("http://{}/healthz", running.addr))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
     let (status, _, log) = terminate(running).await;
     assert!(status.success(), "{log}");
     // journald stamps each line itself: the lines start with their level, not a time.
@@ -515,6 +546,26 @@ async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
     request.send().await.unwrap().json().await.unwrap()
 }
 
+/// Writes `anjian.toml` in `dir`: `before`, then `[tls]` with the two files; returns its path.
+fn https_config(
+    dir: &std::path::Path,
+    before: &str,
+    cert_file: &std::path::Path,
+    key_file: &std::path::Path,
+) -> String {
+    let config = dir.join("anjian.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{before}\n[tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+            cert_file.display().to_string(),
+            key_file.display().to_string()
+        ),
+    )
+    .unwrap();
+    config.display().to_string()
+}
+
 #[tokio::test]
 async fn https_from_the_configured_files_and_sighup_takes_a_renewed_certificate_but_not_a_bad_one()
 {
@@ -522,21 +573,9 @@ async fn https_from_the_configured_files_and_sighup_takes_a_renewed_certificate_
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new();
     let first = ca.server();
-    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_file, &first.cert_pem).unwrap();
-    std::fs::write(&key_file, &first.key_pem).unwrap();
-    let config = dir.path().join("anjian.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[tls]\ncert_file = {:?}\nkey_file = {:?}\n",
-            cert_file.display().to_string(),
-            key_file.display().to_string()
-        ),
-    )
-    .unwrap();
+    let (cert_file, key_file) = first.write_to(dir.path());
+    let config_arg = https_config(dir.path(), "", &cert_file, &key_file);
     let data = dir.path().join("data");
-    let config_arg = config.display().to_string();
     let running = start_with(&data, &["--config", &config_arg]).await;
     let url = format!("https://{}/healthz", running.addr);
     let client = ca.client();
@@ -553,16 +592,7 @@ async fn https_from_the_configured_files_and_sighup_takes_a_renewed_certificate_
     let second = ca.server();
     std::fs::write(&cert_file, &second.cert_pem).unwrap();
     std::fs::write(&key_file, &second.key_pem).unwrap();
-    let hangup = |pid: u32| async move {
-        let sent = Command::new("kill")
-            .args(["-HUP", &pid.to_string()])
-            .status()
-            .await
-            .unwrap();
-        assert!(sent.success());
-    };
-    let pid = running.child.id().unwrap();
-    hangup(pid).await;
+    hangup(&running).await;
     let mut renewed = false;
     for _ in 0..100 {
         if presented(&client, &url).await == second.der {
@@ -575,16 +605,8 @@ async fn https_from_the_configured_files_and_sighup_takes_a_renewed_certificate_
 
     // A key that does not go with the certificate: refused, and the pair in use is kept.
     std::fs::write(&key_file, &first.key_pem).unwrap();
-    hangup(pid).await;
-    let mut logged = false;
-    for _ in 0..100 {
-        if running.stderr.lock().unwrap().contains("were not reloaded") {
-            logged = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(logged, "{}", running.stderr.lock().unwrap());
+    hangup(&running).await;
+    logs(&running, "were not reloaded").await;
     assert_eq!(presented(&client, &url).await, second.der);
     let (status, _, log) = terminate(running).await;
     assert!(status.success(), "{log}");
@@ -599,4 +621,49 @@ async fn https_from_the_configured_files_and_sighup_takes_a_renewed_certificate_
         "{said}"
     );
     assert!(!dir.path().join("other").exists());
+}
+
+#[tokio::test]
+async fn a_tls_handshake_that_never_comes_is_cut_off_and_its_connection_place_given_back() {
+    anjian_server::service::wechat::install_tls_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new();
+    let cert = ca.server();
+    let (cert_file, key_file) = cert.write_to(dir.path());
+    let config_arg = https_config(
+        dir.path(),
+        "[http]\nheader_read_timeout_secs = 1\nmax_connections = 1\n",
+        &cert_file,
+        &key_file,
+    );
+    let running = start_with(&dir.path().join("data"), &["--config", &config_arg]).await;
+    let url = format!("https://{}/healthz", running.addr);
+    let client = ca.client();
+
+    // A client that connects and says nothing holds the one place...
+    let mut silent = tokio::net::TcpStream::connect(&running.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = client.get(&url).send().await;
+    assert!(refused.is_err(), "the only place is taken: {refused:?}");
+    // ...until its handshake's second is up: the server closes it.
+    let mut byte = [0u8; 1];
+    let closed = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut silent, &mut byte),
+    )
+    .await
+    .expect("the silent connection is closed within the handshake deadline");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    // Its place is given back (a moment after the close, hence a few tries).
+    let mut served = None;
+    for _ in 0..50 {
+        if let Ok(answer) = client.get(&url).send().await {
+            served = Some(answer.status());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(served, Some(reqwest::StatusCode::OK));
+    let (status, _, log) = terminate(running).await;
+    assert!(status.success(), "{log}");
 }

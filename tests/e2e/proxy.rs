@@ -150,9 +150,7 @@ async fn the_nginx_sample_serves_https_and_names_the_client_which_only_the_proxy
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new();
     let cert = ca.server();
-    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_file, &cert.cert_pem).unwrap();
-    std::fs::write(&key_file, &cert.key_pem).unwrap();
+    let (cert_file, key_file) = cert.write_to(dir.path());
     let nginx = Nginx::start(dir.path(), &server.addr.to_string(), &cert_file, &key_file).await;
 
     // HTTPS at the proxy, with its certificate, over HTTP/2.
@@ -181,6 +179,15 @@ async fn the_nginx_sample_serves_https_and_names_the_client_which_only_the_proxy
     assert_eq!(metrics.status(), 200);
     let through = anyone.get(nginx.url("/metrics")).send().await.unwrap();
     assert_eq!(through.status(), 404);
+    // And the server itself never takes a forwarded request for a local one, whatever path the
+    // proxy lets through.
+    let forwarded = direct
+        .get(server.url("/metrics"))
+        .header("x-forwarded-for", "198.51.100.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forwarded.status(), 404);
 
     // Clients behind the proxy are told apart: three failures from 127.0.0.2 lock it out, not
     // 127.0.0.3, though both reach the server from nginx's address.
@@ -250,11 +257,16 @@ async fn the_nginx_sample_serves_https_and_names_the_client_which_only_the_proxy
         "{}",
         cookie_of(&secure)
     );
+    // Straight to the server over plain HTTP, from a peer that is not the proxy: a claimed
+    // X-Forwarded-Proto is not believed.
     let insecure = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .local_address(ip("127.0.0.7"))
         .build()
         .unwrap()
         .post(server.url("/console/login"))
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-for", "127.0.0.8")
         .header("content-type", "application/x-www-form-urlencoded")
         .body(form)
         .send()

@@ -22,6 +22,16 @@ pub struct ServerCert {
     pub der: Vec<u8>,
 }
 
+impl ServerCert {
+    /// Writes the certificate and key as `cert.pem` and `key.pem` in `dir`; returns their paths.
+    pub fn write_to(&self, dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, &self.cert_pem).unwrap();
+        std::fs::write(&key, &self.key_pem).unwrap();
+        (cert, key)
+    }
+}
+
 impl TestCa {
     /// A new authority with a fresh key.
     pub fn new() -> TestCa {

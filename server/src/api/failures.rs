@@ -734,7 +734,7 @@ impl Path {
 
 /// The spec's paths and what each operation may answer, for the `Allow` header, the check of
 /// error answers and the metrics' labels (asked on every request). Paths are kept by their
-/// [`shape`], so a request is matched against the few of its shape, not every path.
+/// shape (`shape()`), so a request is matched against the few of its shape, not every path.
 #[derive(Debug)]
 pub struct SpecRoutes(HashMap<(usize, String), Vec<Path>>);
 
