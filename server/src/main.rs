@@ -51,6 +51,12 @@ enum Command {
     /// Restore a backup into an empty data directory (verified first), then start the server on
     /// it; devices send again what the backup lacks.
     Restore(RestoreArgs),
+    /// Print what each table of the store takes on disk (rows; bytes of keys and values, of
+    /// bookkeeping and left unused), with the server stopped.
+    StoreStats {
+        #[command(flatten)]
+        location: Location,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +141,7 @@ fn main() -> ExitCode {
             })
             .map_err(anyhow::Error::from),
         Some(Command::Restore(args)) => restore(args),
+        Some(Command::StoreStats { location }) => store_stats(location),
         Some(Command::Serve(args)) => serve(args, false),
         Some(Command::Demo(args)) => serve(args, true),
         None => serve(cli.serve, false),
@@ -279,6 +286,41 @@ fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         args.from.display(),
         settings.data_dir.display(),
         manifest.summary()
+    );
+    Ok(())
+}
+
+fn store_stats(location: Location) -> anyhow::Result<()> {
+    let settings = settings(location)?;
+    let path = settings.database_path();
+    let sizes = anjian_server::store::snapshot::table_sizes(&path)?;
+    let file = std::fs::metadata(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    let mb = |bytes: u64| bytes as f64 / 1e6;
+    println!(
+        "{:<24} {:>10} {:>11} {:>11} {:>11} {:>11}",
+        "table", "rows", "stored MB", "B-tree MB", "unused MB", "bytes/row"
+    );
+    let mut in_tables = 0;
+    for table in &sizes {
+        in_tables += table.total_bytes();
+        println!(
+            "{:<24} {:>10} {:>11.1} {:>11.1} {:>11.1} {:>11.0}",
+            table.name,
+            table.rows,
+            mb(table.stored_bytes),
+            mb(table.metadata_bytes),
+            mb(table.fragmented_bytes),
+            table.total_bytes() as f64 / table.rows.max(1) as f64
+        );
+    }
+    println!(
+        "{}: {:.1} MB; the tables take {:.1} MB, the rest ({:.1} MB) is free pages and redb's own.",
+        path.display(),
+        mb(file),
+        mb(in_tables),
+        mb(file.saturating_sub(in_tables))
     );
     Ok(())
 }

@@ -282,6 +282,19 @@ async fn reset_password_works_offline_and_refuses_while_serving() {
     assert_eq!(login.status(), 200);
     let (status, _, _) = terminate(running).await;
     assert!(status.success());
+
+    // With the server stopped, what each table takes: the one admin among the users.
+    let stats = finish(command(dir.path()).arg("store-stats")).await;
+    let text = String::from_utf8_lossy(&stats.stdout);
+    assert!(stats.status.success(), "{text}");
+    let users: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("users-0 "))
+        .unwrap_or_else(|| panic!("{text}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(users[1], "1", "{text}");
+    assert!(text.contains("the tables take"), "{text}");
 }
 
 #[tokio::test]

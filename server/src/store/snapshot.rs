@@ -186,3 +186,63 @@ pub fn contents(path: &Path) -> Result<Contents, StoreError> {
     }
     contents_of(&txn, tables)
 }
+
+/// One table's share of a store file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableSize {
+    /// Its name (with its layout version).
+    pub name: String,
+    /// Rows (for a multimap table, its key–value pairs).
+    pub rows: u64,
+    /// Bytes of keys and values.
+    pub stored_bytes: u64,
+    /// Bytes of the B-tree's own bookkeeping (branch pages, offsets).
+    pub metadata_bytes: u64,
+    /// Bytes of its pages left unused.
+    pub fragmented_bytes: u64,
+}
+
+impl TableSize {
+    /// Everything the table takes in the file.
+    pub fn total_bytes(&self) -> u64 {
+        self.stored_bytes + self.metadata_bytes + self.fragmented_bytes
+    }
+}
+
+/// What each table of the store file at `path` takes, largest first, opened read-only on its
+/// own (no server may hold it).
+pub fn table_sizes(path: &Path) -> Result<Vec<TableSize>, StoreError> {
+    let db = redb::ReadOnlyDatabase::open(path)
+        .map_err(|err| StoreError::other(format!("cannot open {}: {err}", path.display())))?;
+    let txn = db.begin_read()?;
+    let size = |name: &str, rows: u64, stats: redb::TableStats| TableSize {
+        name: name.to_string(),
+        rows,
+        stored_bytes: stats.stored_bytes(),
+        metadata_bytes: stats.metadata_bytes(),
+        fragmented_bytes: stats.fragmented_bytes(),
+    };
+    let mut sizes = Vec::new();
+    for table in txn.list_tables()? {
+        let untyped = txn.open_untyped_table(table.clone())?;
+        let (rows, stats) = (
+            redb::ReadableTableMetadata::len(&untyped)?,
+            redb::ReadableTableMetadata::stats(&untyped)?,
+        );
+        sizes.push(size(table.name(), rows, stats));
+    }
+    for table in txn.list_multimap_tables()? {
+        let untyped = txn.open_untyped_multimap_table(table.clone())?;
+        let (rows, stats) = (
+            redb::ReadableTableMetadata::len(&untyped)?,
+            redb::ReadableTableMetadata::stats(&untyped)?,
+        );
+        sizes.push(size(table.name(), rows, stats));
+    }
+    sizes.sort_by(|a, b| {
+        b.total_bytes()
+            .cmp(&a.total_bytes())
+            .then(a.name.cmp(&b.name))
+    });
+    Ok(sizes)
+}
