@@ -4,7 +4,8 @@
 //! Only JPEG, PNG and WebP are accepted. [`inspect`] reads the container's header and EXIF —
 //! never the pixels — so a file that declares more pixels than the limits allow (a decompression
 //! bomb: a few hundred bytes claiming 100000×100000) is refused before any large allocation.
-//! [`render`] then decodes the whole image (a truncated file fails here), and makes the derived
+//! [`render`] then decodes the whole image (a truncated file fails here; a large JPEG is decoded
+//! scaled down in its DCT to what the renditions need), and makes the derived
 //! images: thumbnails and the public rendition, each turned upright by the EXIF orientation,
 //! flattened onto white and written as JPEG without any metadata — so what the public sees
 //! carries no capture time, place or camera. The original is kept, byte for byte, as evidence.
@@ -150,7 +151,8 @@ pub fn render(
     renditions: &[Rendition],
     limits: ImageLimits,
 ) -> Result<Vec<Vec<u8>>, ImageError> {
-    let image = decode(bytes, inspected, limits)?;
+    let largest = renditions.iter().map(|r| r.max_side).max().unwrap_or(0);
+    let image = decode(bytes, inspected, limits, largest)?;
     let orientation =
         Orientation::from_exif(inspected.orientation).unwrap_or(Orientation::NoTransforms);
     renditions
@@ -168,11 +170,23 @@ pub fn render(
         .collect()
 }
 
+/// Decodes the whole image; a JPEG whose longer side is at least twice `side` is decoded at the
+/// smallest DCT scale (1/2, 1/4 or 1/8) that still covers `side`, all the renditions need.
 fn decode(
     bytes: &[u8],
     inspected: &Inspected,
     limits: ImageLimits,
+    side: u32,
 ) -> Result<DynamicImage, ImageError> {
+    if inspected.format == ImageFormat::Jpeg && inspected.width.max(inspected.height) / 2 >= side {
+        check_size(inspected.width, inspected.height, limits)?;
+        if !jpeg_is_whole(bytes) {
+            return Err(ImageError::Damaged("the JPEG has no end marker".into()));
+        }
+        if let Some(image) = decode_jpeg_scaled(bytes, limits, side)? {
+            return Ok(image);
+        }
+    }
     let decoder = reader(bytes, inspected.format, limits)?
         .into_decoder()
         .map_err(|err| damaged_or_large(err, limits))?;
@@ -189,6 +203,43 @@ fn decode(
         return Err(ImageError::Damaged("the JPEG has no end marker".into()));
     }
     DynamicImage::from_decoder(decoder).map_err(|err| damaged_or_large(err, limits))
+}
+
+/// Decodes a JPEG scaled in its DCT to the smallest of 1/8, 1/4 and 1/2 whose longer side is
+/// still at least `side`: a 12-megapixel photo whose largest rendition is 1280 pixels is decoded
+/// at 2000×1500, a quarter of the pixels, in a quarter of the memory and of the inverse DCT's
+/// work. `None` for what this decoder does not scale (CMYK, 16-bit), which is decoded whole.
+fn decode_jpeg_scaled(
+    bytes: &[u8],
+    limits: ImageLimits,
+    side: u32,
+) -> Result<Option<DynamicImage>, ImageError> {
+    let damaged = |err: jpeg_decoder::Error| ImageError::Damaged(err.to_string());
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.set_max_decoding_buffer_size(usize::try_from(max_alloc(limits)).unwrap_or(usize::MAX));
+    decoder.read_info().map_err(damaged)?;
+    let Some(info) = decoder.info() else {
+        return Ok(None);
+    };
+    if !matches!(
+        info.pixel_format,
+        jpeg_decoder::PixelFormat::L8 | jpeg_decoder::PixelFormat::RGB24
+    ) {
+        return Ok(None);
+    }
+    let side = u16::try_from(side).unwrap_or(u16::MAX);
+    let (width, height) = decoder.scale(side, side).map_err(damaged)?;
+    let pixels = decoder.decode().map_err(damaged)?;
+    let (width, height) = (u32::from(width), u32::from(height));
+    let image = match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 => {
+            image::GrayImage::from_raw(width, height, pixels).map(DynamicImage::ImageLuma8)
+        }
+        _ => RgbImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8),
+    };
+    image.map(Some).ok_or_else(|| {
+        ImageError::Damaged("the JPEG decoded to fewer pixels than it declares".into())
+    })
 }
 
 fn reader(
@@ -407,6 +458,54 @@ mod tests {
             small.pixels().all(|p| p.0.iter().all(|c| *c > 240)),
             "white, not black"
         );
+    }
+
+    /// A 3000×2000 JPEG: left half red, right half blue, a grey band across the middle.
+    fn halves_jpeg() -> Vec<u8> {
+        let image = RgbImage::from_fn(3000, 2000, |x, y| {
+            if (900..1100).contains(&y) {
+                image::Rgb([128, 128, 128])
+            } else if x < 1500 {
+                image::Rgb([220, 20, 20])
+            } else {
+                image::Rgb([20, 20, 220])
+            }
+        });
+        encode_jpeg(&image, 90).unwrap()
+    }
+
+    #[test]
+    fn a_large_jpeg_is_decoded_scaled_down_to_what_the_renditions_need() {
+        let bytes = halves_jpeg();
+        let inspected = inspect(&bytes, LIMITS).unwrap();
+        // A 320-pixel thumbnail needs only an eighth of each side; 1280 pixels, a half.
+        let eighth = decode(&bytes, &inspected, LIMITS, 320).unwrap();
+        assert_eq!((eighth.width(), eighth.height()), (375, 250));
+        let half = decode(&bytes, &inspected, LIMITS, 1280).unwrap();
+        assert_eq!((half.width(), half.height()), (1500, 1000));
+        let whole = decode(&bytes, &inspected, LIMITS, 2048).unwrap();
+        assert_eq!((whole.width(), whole.height()), (3000, 2000));
+        // The thumbnail made from the scaled decode is the one made from the whole image.
+        let from = |image: &DynamicImage| image.thumbnail(320, 320).to_rgb8();
+        let (scaled, full) = (from(&eighth), from(&whole));
+        assert_eq!(scaled.dimensions(), full.dimensions());
+        let difference: u64 = scaled
+            .as_raw()
+            .iter()
+            .zip(full.as_raw())
+            .map(|(a, b)| u64::from(a.abs_diff(*b)))
+            .sum();
+        let mean = difference as f64 / scaled.as_raw().len() as f64;
+        assert!(
+            mean < 4.0,
+            "the scaled thumbnail differs by {mean} a channel"
+        );
+        // A cut-off JPEG is refused on the scaled path as on the other.
+        let cut = &bytes[..bytes.len() - 100];
+        assert!(matches!(
+            decode(cut, &inspected, LIMITS, 320),
+            Err(ImageError::Damaged(_))
+        ));
     }
 
     #[test]
