@@ -8,7 +8,9 @@
 //! ([`crate::canonical`]) without the `hash` and `sig` members; the *signature* is Ed25519 by
 //! the device's key over the 32 hash bytes. Hashes, keys and signatures travel as lower-case hex.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+/// A device's public key, which its events' signatures verify with.
+pub use ed25519_dalek::VerifyingKey;
+use ed25519_dalek::{Signature, Signer, SigningKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
