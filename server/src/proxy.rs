@@ -61,22 +61,8 @@ impl TrustedProxies {
     /// Where a request from `peer`, over TLS or not, with `headers`, came from.
     pub fn origin_of(&self, peer: IpAddr, tls: bool, headers: &HeaderMap) -> Origin {
         let peer = peer.to_canonical();
-        if !self.trusts(peer) {
-            return Origin {
-                client: peer,
-                forwarded: false,
-                https: tls,
-            };
-        }
-        let entries: Vec<&str> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
-            .collect();
         // A header that is there but unreadable still says the request came through the proxy.
-        if !headers.contains_key("x-forwarded-for") {
+        if !self.trusts(peer) || !headers.contains_key("x-forwarded-for") {
             return Origin {
                 client: peer,
                 forwarded: false,
@@ -84,7 +70,7 @@ impl TrustedProxies {
             };
         }
         let mut client = peer;
-        for entry in entries.iter().rev() {
+        for entry in listed(headers, "x-forwarded-for").rev() {
             let Ok(ip) = entry.parse::<IpAddr>() else {
                 break;
             };
@@ -93,19 +79,24 @@ impl TrustedProxies {
                 break;
             }
         }
-        let proto = headers
-            .get_all("x-forwarded-proto")
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .next_back()
-            .map(str::trim);
+        let proto = listed(headers, "x-forwarded-proto").next_back();
         Origin {
             client,
             forwarded: true,
             https: tls || proto.is_some_and(|p| p.eq_ignore_ascii_case("https")),
         }
     }
+}
+
+/// The comma-separated entries of every `name` header, in order, trimmed; unreadable values
+/// are skipped.
+fn listed<'a>(headers: &'a HeaderMap, name: &str) -> impl DoubleEndedIterator<Item = &'a str> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
 }
 
 #[cfg(test)]

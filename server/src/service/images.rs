@@ -178,11 +178,12 @@ fn decode(
     limits: ImageLimits,
     side: u32,
 ) -> Result<DynamicImage, ImageError> {
-    if inspected.format == ImageFormat::Jpeg && inspected.width.max(inspected.height) / 2 >= side {
+    let jpeg = inspected.format == ImageFormat::Jpeg;
+    if jpeg && !jpeg_is_whole(bytes) {
+        return Err(ImageError::Damaged("the JPEG has no end marker".into()));
+    }
+    if jpeg && inspected.width.max(inspected.height) / 2 >= side {
         check_size(inspected.width, inspected.height, limits)?;
-        if !jpeg_is_whole(bytes) {
-            return Err(ImageError::Damaged("the JPEG has no end marker".into()));
-        }
         if let Some(image) = decode_jpeg_scaled(bytes, limits, side)? {
             return Ok(image);
         }
@@ -198,9 +199,6 @@ fn decode(
         return Err(ImageError::TooMuchMemory {
             max_pixels: limits.max_pixels,
         });
-    }
-    if inspected.format == ImageFormat::Jpeg && !jpeg_is_whole(bytes) {
-        return Err(ImageError::Damaged("the JPEG has no end marker".into()));
     }
     DynamicImage::from_decoder(decoder).map_err(|err| damaged_or_large(err, limits))
 }
