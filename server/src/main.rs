@@ -57,6 +57,17 @@ enum Command {
         #[command(flatten)]
         location: Location,
     },
+    /// For developers: train the record dictionaries on this store's records and write them
+    /// into a directory (`server/src/store/dictionaries`), with the server stopped. A dictionary
+    /// is part of the store's format: one in use is never replaced, only added to.
+    #[command(hide = true)]
+    TrainDictionaries {
+        #[command(flatten)]
+        location: Location,
+        /// The directory to write them into.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +153,7 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::from),
         Some(Command::Restore(args)) => restore(args),
         Some(Command::StoreStats { location }) => store_stats(location),
+        Some(Command::TrainDictionaries { location, out }) => train_dictionaries(location, &out),
         Some(Command::Serve(args)) => serve(args, false),
         Some(Command::Demo(args)) => serve(args, true),
         None => serve(cli.serve, false),
@@ -287,6 +299,32 @@ fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         settings.data_dir.display(),
         manifest.summary()
     );
+    Ok(())
+}
+
+fn train_dictionaries(location: Location, out: &std::path::Path) -> anyhow::Result<()> {
+    use anjian_server::store::codec::Dictionary;
+    /// zstd's advice: a dictionary of about 100 KB; records of a few KB gain little beyond.
+    const SIZE: usize = 64 * 1024;
+    let settings = settings(location)?;
+    let store = anjian_server::store::RedbStore::open(&settings.database_path())?;
+    let samples = store.dictionary_samples()?;
+    for (dictionary, samples) in [
+        (Dictionary::Events, samples.events),
+        (Dictionary::Projections, samples.projections),
+    ] {
+        let bytes = zstd::dict::from_samples(&samples, SIZE)
+            .with_context(|| format!("cannot train {dictionary:?} on {} samples", samples.len()))?;
+        let path = out.join(dictionary.file_name());
+        std::fs::write(&path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!(
+            "{}: {} bytes from {} samples",
+            path.display(),
+            bytes.len(),
+            samples.len()
+        );
+    }
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use anjian_server::backup;
 use anjian_sync::client::{Device, PhotoState};
 use anjian_sync::judge::Verdict;
 use anjian_tests::{TestDevice, TestServer, USER_PASSWORD};
+use redb::TableHandle as _;
 use serde_json::json;
 
 /// Reports a hazard in e1/g1 with a photo of its own (`seed`); returns its id.
@@ -92,7 +93,15 @@ async fn a_backup_made_while_devices_push_restores_and_the_devices_fill_the_hole
         .expect("the running server answers on its control socket");
     assert!(answer.ok, "{}", answer.message);
     let manifest = backup::verify(&to).unwrap();
-    let in_backup = manifest.tables["entities-0"];
+    let in_backup = manifest.tables[anjian_server::store::tables::ENTITIES.name()];
+    assert!(
+        in_backup > 0
+            && manifest
+                .summary()
+                .starts_with(&format!("{in_backup} records, ")),
+        "{}",
+        manifest.summary()
+    );
     assert!(manifest.blobs.len() >= 12, "{}", manifest.summary());
 
     // More after the backup: each device, each with new photos.

@@ -782,9 +782,9 @@ fn take_events(
             break;
         }
         if seq < expected {
-            match tx.event(device_id, seq)? {
-                Some(stored) if stored.event.hash == event.hash => {
-                    receipts.push(stored.receipt);
+            match tx.receipt(device_id, seq)? {
+                Some(stored) if stored.hash == event.hash => {
+                    receipts.push(stored);
                     continue;
                 }
                 _ => {

@@ -12,13 +12,17 @@
 
 pub mod codec;
 pub mod facts;
+mod migrate;
 pub mod model;
+mod records;
 mod redb_store;
 mod redb_sync;
+mod runs;
 pub mod snapshot;
 pub mod tables;
 
 pub use redb_store::{DEFAULT_CACHE_BYTES, RedbStore};
+pub use redb_sync::DictionarySamples;
 
 use anjian_sync::entity::{BucketDigest, Entity};
 use anjian_sync::protocol::{JudgedEvent, JudgedEventRef, Projection, Receipt};
@@ -251,8 +255,8 @@ pub trait SyncWrite {
     fn device(&mut self, id: Uuid) -> Result<Option<Device>, StoreError>;
     /// Stores a device's new state.
     fn put_device(&mut self, device: &Device) -> Result<(), StoreError>;
-    /// A device's event at `seq`.
-    fn event(&mut self, device: Uuid, seq: u64) -> Result<Option<JudgedEvent>, StoreError>;
+    /// The receipt of a device's event at `seq`.
+    fn receipt(&mut self, device: Uuid, seq: u64) -> Result<Option<Receipt>, StoreError>;
     /// Stores a judged event.
     fn put_event(&mut self, device: Uuid, event: &JudgedEventRef<'_>) -> Result<(), StoreError>;
     /// Records a refused fork for audit: a verified event of the device that reused a taken
@@ -348,3 +352,5 @@ pub struct PullPage {
 
 #[cfg(test)]
 pub(crate) mod conformance;
+#[cfg(test)]
+mod persisted;

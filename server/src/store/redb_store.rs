@@ -45,6 +45,15 @@ impl From<redb::StorageError> for StoreError {
     }
 }
 
+impl From<redb::CursorError> for StoreError {
+    fn from(err: redb::CursorError) -> StoreError {
+        match &err {
+            redb::CursorError::Storage(inner) => storage(inner, err.to_string()),
+            _ => StoreError::other(err),
+        }
+    }
+}
+
 impl From<redb::TransactionError> for StoreError {
     fn from(err: redb::TransactionError) -> StoreError {
         match &err {
@@ -87,7 +96,7 @@ impl RedbStore {
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<RedbStore, StoreError> {
         let repaired = Arc::new(AtomicBool::new(false));
         let flag = repaired.clone();
-        let db = Database::builder()
+        let mut db = Database::builder()
             .set_cache_size(cache_bytes)
             .set_repair_callback(move |_| flag.store(true, Ordering::Relaxed))
             .create(path)
@@ -100,25 +109,22 @@ impl RedbStore {
                     path.display()
                 )),
             })?;
+        // The store's format first: a store a newer server wrote is left untouched, an older
+        // one is migrated.
         let txn = db.begin_write()?;
-        // The store's format first: a store a newer server wrote is left untouched.
-        {
-            let mut meta = txn.open_table(super::tables::META)?;
-            let found = meta.get("format")?.map(|v| v.value());
-            match found {
-                Some(format) if format > super::tables::FORMAT => {
-                    return Err(StoreError::other(format!(
-                        "the store {} is of format {format}, written by a newer anjian-server; this one reads format {} and older: run the newer server, or restore a backup of this format",
-                        path.display(),
-                        super::tables::FORMAT
-                    )));
-                }
-                Some(_) => {}
-                None => {
-                    meta.insert("format", super::tables::FORMAT)?;
-                }
-            }
+        let format = super::migrate::format_of(&txn)?;
+        if format > super::tables::FORMAT {
+            return Err(StoreError::other(format!(
+                "the store {} is of format {format}, written by a newer anjian-server; this one reads format {} and older: run the newer server, or restore a backup of this format",
+                path.display(),
+                super::tables::FORMAT
+            )));
         }
+        txn.abort()?;
+        super::migrate::migrate(&mut db, format)?;
+        let txn = db.begin_write()?;
+        txn.open_table(super::tables::META)?
+            .insert("format", super::tables::FORMAT)?;
         txn.open_table(USERS)?;
         txn.open_table(USERNAMES)?;
         txn.open_table(WECHAT_OPENIDS)?;
@@ -128,9 +134,11 @@ impl RedbStore {
         txn.open_multimap_table(USER_INVITATIONS)?;
         txn.open_table(DEVICES)?;
         txn.open_table(EVENTS)?;
+        txn.open_table(super::tables::RECEIPTS)?;
         txn.open_table(FORKS)?;
         txn.open_table(ENTITIES)?;
         txn.open_table(BUCKET_INDEX)?;
+        txn.open_table(super::tables::BUCKETS)?;
         txn.open_table(BUCKET_DIGESTS)?;
         txn.open_table(COUNTERS)?;
         txn.open_table(TYPE_INDEX)?;

@@ -1,7 +1,7 @@
 //! The sync store on redb: devices, the event log, projections, the bucket index and digests.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
 use uuid::Uuid;
@@ -10,13 +10,15 @@ use anjian_sync::entity::{BucketDigest, Entity, EntityType};
 use anjian_sync::event::SignedEvent;
 use anjian_sync::protocol::{JudgedEvent, JudgedEventRef, Projection, Receipt};
 
-use super::codec::{decode, decode_borrowed, encode, encode_json};
+use super::codec::{Dictionary, decode, decode_borrowed, encode, encode_json, encode_packed};
 use super::facts::{self, Fact, FactView};
 use super::model::{BlobMeta, Device, ForkRecord, UnixMillis, Upload};
+use super::records;
+use super::runs::insert_sorted;
 use super::tables::{
-    BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES,
-    ENTITY_EVENTS, EVENTS, FORKS, OFFICE_COUNTS, OFFICE_FACTS, OLD_OFFICE_FACTS, OLD_OFFICE_TABLES,
-    OLDEST_OFFICE_FACTS, TYPE_INDEX, UPLOADS,
+    BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, BUCKETS, COUNTERS, DEVICES,
+    ENTITIES, ENTITY_EVENTS, EVENTS, FORKS, OFFICE_COUNTS, OFFICE_FACTS, OLD_OFFICE_FACTS,
+    OLD_OFFICE_TABLES, OLDEST_OFFICE_FACTS, RECEIPTS, TYPE_INDEX, UPLOADS,
 };
 use super::{
     BlobStore, Citation, Citer, PullPage, RedbStore, StoreError, StoredProjection, SyncStore,
@@ -24,21 +26,36 @@ use super::{
 };
 
 const LAST_REV: &str = "last_rev";
+const LAST_BUCKET: &str = "last_bucket";
+
+/// An event to write: its key, its record and its receipt's.
+type PendingEvent = ((u128, u64), Vec<u8>, Vec<u8>);
+
+/// What the record dictionaries are trained on: events' signed bytes, projections' JSON.
+#[derive(Debug)]
+pub struct DictionarySamples {
+    /// Every event's canonical encoding.
+    pub events: Vec<Vec<u8>>,
+    /// Every projection's JSON.
+    pub projections: Vec<Vec<u8>>,
+}
 
 /// The tables of one write transaction, opened once.
 struct Write<'txn> {
     devices: Table<'txn, u128, &'static [u8]>,
     events: Table<'txn, (u128, u64), &'static [u8]>,
+    receipts: Table<'txn, (u128, u64), &'static [u8]>,
     forks: Table<'txn, (u128, u64, &'static str), &'static [u8]>,
     entities: Table<'txn, &'static str, &'static [u8]>,
-    index: Table<'txn, (&'static str, u64), &'static str>,
+    index: Table<'txn, (u32, u64), u128>,
+    buckets: Table<'txn, &'static str, u32>,
     digests: Table<'txn, &'static str, &'static [u8]>,
     counters: Table<'txn, &'static str, u64>,
-    types: Table<'txn, (&'static str, &'static str), u64>,
+    types: Table<'txn, (&'static str, u128), u64>,
     blobs: Table<'txn, &'static str, &'static [u8]>,
     citations: Table<'txn, (&'static str, &'static str), ()>,
     citers: Table<'txn, (&'static str, &'static str), (u128, bool)>,
-    entity_events: Table<'txn, (&'static str, u64), (u128, u64)>,
+    entity_events: Table<'txn, (u128, u64), (u128, u64)>,
     facts: Table<'txn, (&'static str, &'static str), &'static [u8]>,
     counts: Table<'txn, &'static str, u64>,
     /// Bucket digests as this transaction changes them, written once by [`Write::finish`]: a
@@ -46,6 +63,17 @@ struct Write<'txn> {
     pending_digests: HashMap<String, BucketDigest>,
     /// The last revision given out, likewise.
     last_rev: Option<u64>,
+    /// Keys that arrive in ascending runs, written sorted by [`Write::finish`] so that their
+    /// pages are full ([`super::runs`]): events and receipts by (device, seq)…
+    pending_events: Vec<PendingEvent>,
+    /// … the bucket index's new entries ((bucket number, revision) → entity)…
+    pending_index: BTreeMap<(u32, u64), u128>,
+    /// … and each entity's new revisions ((entity, revision) → (device, seq)).
+    pending_entity_events: BTreeMap<(u128, u64), (u128, u64)>,
+    /// Bucket numbers read or given out in this transaction.
+    bucket_numbers: HashMap<String, u32>,
+    /// The last bucket number given out, once one is.
+    last_bucket: Option<u32>,
 }
 
 impl<'txn> Write<'txn> {
@@ -53,9 +81,11 @@ impl<'txn> Write<'txn> {
         Ok(Write {
             devices: txn.open_table(DEVICES)?,
             events: txn.open_table(EVENTS)?,
+            receipts: txn.open_table(RECEIPTS)?,
             forks: txn.open_table(FORKS)?,
             entities: txn.open_table(ENTITIES)?,
             index: txn.open_table(BUCKET_INDEX)?,
+            buckets: txn.open_table(BUCKETS)?,
             digests: txn.open_table(BUCKET_DIGESTS)?,
             counters: txn.open_table(COUNTERS)?,
             types: txn.open_table(TYPE_INDEX)?,
@@ -67,6 +97,11 @@ impl<'txn> Write<'txn> {
             counts: txn.open_table(OFFICE_COUNTS)?,
             pending_digests: HashMap::new(),
             last_rev: None,
+            pending_events: Vec::new(),
+            pending_index: BTreeMap::new(),
+            pending_entity_events: BTreeMap::new(),
+            bucket_numbers: HashMap::new(),
+            last_bucket: None,
         })
     }
 
@@ -79,7 +114,52 @@ impl<'txn> Write<'txn> {
         if let Some(rev) = self.last_rev {
             self.counters.insert(LAST_REV, rev)?;
         }
+        if let Some(number) = self.last_bucket {
+            self.counters.insert(LAST_BUCKET, u64::from(number))?;
+        }
+        let mut events = std::mem::take(&mut self.pending_events);
+        events.sort_unstable_by_key(|(key, _, _)| *key);
+        events.dedup_by_key(|(key, _, _)| *key);
+        let rows: Vec<_> = events.iter().map(|(k, e, _)| (*k, e.as_slice())).collect();
+        insert_sorted(&mut self.events, &rows)?;
+        let rows: Vec<_> = events.iter().map(|(k, _, r)| (*k, r.as_slice())).collect();
+        insert_sorted(&mut self.receipts, &rows)?;
+        let index = std::mem::take(&mut self.pending_index);
+        let rows: Vec<_> = index.into_iter().collect();
+        insert_sorted(&mut self.index, &rows)?;
+        let entity_events = std::mem::take(&mut self.pending_entity_events);
+        let rows: Vec<_> = entity_events.into_iter().collect();
+        insert_sorted(&mut self.entity_events, &rows)?;
         Ok(())
+    }
+
+    /// A bucket's number in the bucket index, given out if it has none yet.
+    fn bucket_number(&mut self, bucket: &str) -> Result<u32, StoreError> {
+        if let Some(number) = self.bucket_numbers.get(bucket) {
+            return Ok(*number);
+        }
+        let held = self.buckets.get(bucket)?.map(|n| n.value());
+        let number = match held {
+            Some(number) => number,
+            None => {
+                let last = match self.last_bucket {
+                    Some(last) => last,
+                    None => match self.counters.get(LAST_BUCKET)? {
+                        Some(last) => u32::try_from(last.value())
+                            .map_err(|_| StoreError::other("the bucket numbers ran out"))?,
+                        None => 0,
+                    },
+                };
+                let number = last
+                    .checked_add(1)
+                    .ok_or_else(|| StoreError::other("the bucket numbers ran out"))?;
+                self.buckets.insert(bucket, number)?;
+                self.last_bucket = Some(number);
+                number
+            }
+        };
+        self.bucket_numbers.insert(bucket.to_string(), number);
+        Ok(number)
     }
 
     /// Stores a projection at the next revision, moving it in the bucket index and digests from
@@ -96,24 +176,28 @@ impl<'txn> Write<'txn> {
         self.last_rev = Some(rev);
         if let Some(old) = old {
             for bucket in &old.buckets {
-                self.index.remove((bucket.as_str(), old.rev))?;
+                // Written earlier in this transaction, or before it.
+                let key = (self.bucket_number(bucket)?, old.rev);
+                if self.pending_index.remove(&key).is_none() {
+                    self.index.remove(key)?;
+                }
                 self.digest(bucket)?.remove(&old.entity.id, old.rev);
             }
         }
-        let entity = &projection.entity;
+        let id = records::id_key(&projection.entity.id)?;
         self.types
-            .insert((entity.entity_type.name(), entity.id.as_str()), rev)?;
-        let buckets = entity.scope.buckets();
+            .insert((projection.entity.entity_type.name(), id), rev)?;
+        let buckets = projection.entity.scope.buckets();
         for bucket in &buckets {
-            self.index
-                .insert((bucket.as_str(), rev), entity.id.as_str())?;
-            self.digest(bucket)?.add(&entity.id, rev);
+            let number = self.bucket_number(bucket)?;
+            self.pending_index.insert((number, rev), id);
+            self.digest(bucket)?.add(&projection.entity.id, rev);
         }
         projection.rev = rev;
         projection.buckets = buckets;
         self.entities.insert(
             projection.entity.id.as_str(),
-            encode_json(&projection)?.as_slice(),
+            encode_packed(Dictionary::Projections, &projection)?.as_slice(),
         )?;
         self.keep_facts(&projection)?;
         Ok(projection)
@@ -271,16 +355,24 @@ impl SyncWrite for Write<'_> {
         Ok(())
     }
 
-    fn event(&mut self, device: Uuid, seq: u64) -> Result<Option<JudgedEvent>, StoreError> {
-        match self.events.get((device.as_u128(), seq))? {
-            Some(bytes) => Ok(Some(decode("event", bytes.value())?)),
+    fn receipt(&mut self, device: Uuid, seq: u64) -> Result<Option<Receipt>, StoreError> {
+        let key = (device.as_u128(), seq);
+        if let Some((_, _, receipt)) = self.pending_events.iter().rev().find(|e| e.0 == key) {
+            return Ok(Some(records::decode_receipt(seq, receipt)?));
+        }
+        match self.receipts.get(key)? {
+            Some(bytes) => Ok(Some(records::decode_receipt(seq, bytes.value())?)),
             None => Ok(None),
         }
     }
 
     fn put_event(&mut self, device: Uuid, event: &JudgedEventRef<'_>) -> Result<(), StoreError> {
         let key = (device.as_u128(), event.receipt.seq);
-        self.events.insert(key, encode_json(event)?.as_slice())?;
+        self.pending_events.push((
+            key,
+            records::encode_event(event, None)?,
+            records::encode_receipt(event.receipt)?,
+        ));
         Ok(())
     }
 
@@ -368,10 +460,10 @@ impl SyncWrite for Write<'_> {
         };
         let (device, seq) = meta.event_key;
         let stored = self.store_projection(projection, old.as_ref())?;
-        self.entity_events.insert(
-            (stored.entity.id.as_str(), stored.rev),
+        self.pending_entity_events.insert(
+            (records::id_key(&stored.entity.id)?, stored.rev),
             (device.as_u128(), seq),
-        )?;
+        );
         Ok(stored)
     }
 }
@@ -494,11 +586,11 @@ impl RedbStore {
                 let name = entity_type.name();
                 let ids: Vec<String> = tables
                     .types
-                    .range((name, "")..)?
+                    .range((name, 0)..)?
                     .map_while(|entry| {
                         let (key, _) = entry.ok()?;
                         let (kind, id) = key.value();
-                        (kind == name).then(|| id.to_string())
+                        (kind == name).then(|| Uuid::from_u128(id).to_string())
                     })
                     .collect();
                 for id in ids {
@@ -601,11 +693,19 @@ impl SyncStore for RedbStore {
         let txn = self.db().begin_read()?;
         let index = txn.open_table(ENTITY_EVENTS)?;
         let events = txn.open_table(EVENTS)?;
+        let receipts = txn.open_table(RECEIPTS)?;
         let mut found = Vec::new();
+        // Every entity's id is a UUID; any other text names none.
+        let Ok(id) = Uuid::try_parse(id).map(|id| id.as_u128()) else {
+            return Ok(found);
+        };
         for entry in index.range((id, 0)..=(id, u64::MAX))? {
             let (device, seq) = entry?.1.value();
-            if let Some(bytes) = events.get((device, seq))? {
-                found.push(decode("event", bytes.value())?);
+            if let (Some(event), Some(receipt)) =
+                (events.get((device, seq))?, receipts.get((device, seq))?)
+            {
+                let receipt = records::decode_receipt(seq, receipt.value())?;
+                found.push(records::decode_event(event.value(), receipt)?);
             }
         }
         Ok(found)
@@ -691,15 +791,19 @@ impl SyncStore for RedbStore {
             .map(|v| v.value())
             .unwrap_or(0);
         let index = txn.open_table(BUCKET_INDEX)?;
+        let numbers = txn.open_table(BUCKETS)?;
         // Each bucket's changes after the cursor, merged by revision. An entity in several of
         // the caller's buckets has the same revision in each, so equal pairs are one change.
-        let mut changes: Vec<(u64, String)> = Vec::new();
+        let mut changes: Vec<(u64, u128)> = Vec::new();
         for bucket in buckets {
-            let range = index
-                .range((bucket.as_str(), after.saturating_add(1))..=(bucket.as_str(), u64::MAX))?;
+            // A bucket without a number has never held anything.
+            let Some(number) = numbers.get(bucket.as_str())?.map(|n| n.value()) else {
+                continue;
+            };
+            let range = index.range((number, after.saturating_add(1))..=(number, u64::MAX))?;
             for entry in range.take(limit.saturating_add(1)) {
                 let (key, id) = entry?;
-                changes.push((key.value().1, id.value().to_string()));
+                changes.push((key.value().1, id.value()));
             }
         }
         changes.sort();
@@ -709,7 +813,7 @@ impl SyncStore for RedbStore {
         let entities = txn.open_table(ENTITIES)?;
         let mut projections = Vec::with_capacity(changes.len());
         for (rev, id) in &changes {
-            if let Some(bytes) = entities.get(id.as_str())? {
+            if let Some(bytes) = entities.get(Uuid::from_u128(*id).to_string().as_str())? {
                 projections.push(StoredProjection {
                     rev: *rev,
                     // Decoded as raw JSON: checked and passed on, never parsed into a tree.
@@ -753,13 +857,13 @@ impl SyncStore for RedbStore {
         let entities = txn.open_table(ENTITIES)?;
         let name = entity_type.name();
         let mut projections = Vec::new();
-        for entry in types.range((name, "")..)? {
+        for entry in types.range((name, 0)..)? {
             let (key, _) = entry?;
             let (kind, id) = key.value();
             if kind != name {
                 break;
             }
-            if let Some(bytes) = entities.get(id)? {
+            if let Some(bytes) = entities.get(Uuid::from_u128(id).to_string().as_str())? {
                 projections.push(decode("entity", bytes.value())?);
             }
         }
@@ -773,17 +877,37 @@ impl SyncStore for RedbStore {
         limit: usize,
     ) -> Result<Vec<Receipt>, StoreError> {
         let txn = self.db().begin_read()?;
-        let events = txn.open_table(EVENTS)?;
+        let table = txn.open_table(RECEIPTS)?;
         let id = device.as_u128();
         let mut receipts = Vec::new();
-        for entry in events
+        for entry in table
             .range((id, after_seq.saturating_add(1))..=(id, u64::MAX))?
             .take(limit)
         {
-            let event: JudgedEvent = decode("event", entry?.1.value())?;
-            receipts.push(event.receipt);
+            let (key, bytes) = entry?;
+            receipts.push(records::decode_receipt(key.value().1, bytes.value())?);
         }
         Ok(receipts)
+    }
+}
+
+impl RedbStore {
+    /// What the record dictionaries are trained on ([`super::codec::Dictionary`]): every
+    /// event's signed bytes, and every projection's JSON.
+    pub fn dictionary_samples(&self) -> Result<DictionarySamples, StoreError> {
+        let txn = self.db().begin_read()?;
+        let mut events = Vec::new();
+        for entry in txn.open_table(EVENTS)?.iter()? {
+            events.push(records::signed_bytes(entry?.1.value())?);
+        }
+        let mut projections = Vec::new();
+        for entry in txn.open_table(ENTITIES)?.iter()? {
+            projections.push(super::codec::unpack("entity", entry?.1.value())?);
+        }
+        Ok(DictionarySamples {
+            events,
+            projections,
+        })
     }
 }
 
@@ -907,6 +1031,13 @@ mod tests {
     use anjian_sync::entity::{EntityScope, EntityType};
 
     use super::*;
+
+    /// Entity ids, UUIDs as every entity's is.
+    const H1: &str = "0192f3a0-0000-7000-8000-0000000000a1";
+    const H2: &str = "0192f3a0-0000-7000-8000-0000000000a2";
+    const H3: &str = "0192f3a0-0000-7000-8000-0000000000a3";
+    const H4: &str = "0192f3a0-0000-7000-8000-0000000000a4";
+    const H5: &str = "0192f3a0-0000-7000-8000-0000000000a5";
     use crate::store::ProjectionMeta;
 
     fn meta() -> ProjectionMeta {
@@ -935,7 +1066,7 @@ mod tests {
 
     fn citing(blobs: &[&str]) -> Entity {
         Entity {
-            id: "h1".into(),
+            id: H1.into(),
             entity_type: EntityType::Hazard,
             scope: EntityScope {
                 grid: Some("g1".into()),
@@ -1015,7 +1146,7 @@ mod tests {
             store.citing(&b).unwrap().is_empty(),
             "a blob no longer cited has no citer"
         );
-        assert_eq!(store.citing(&a).unwrap()[0].projection.entity.id, "h1");
+        assert_eq!(store.citing(&a).unwrap()[0].projection.entity.id, H1);
         assert!(store.citing(&"c".repeat(64)).unwrap().is_empty());
     }
 
@@ -1050,23 +1181,19 @@ mod tests {
         // The uploader's citation is held; a stranger's, naming the same hash, is not, and
         // their entity counts the photo as missing.
         assert!(
-            put_by(&store, with_id("h1", "g1"), meta_by(owner, &[]))
+            put_by(&store, with_id(H1, "g1"), meta_by(owner, &[]))
                 .missing_blobs
                 .is_empty()
         );
-        let theirs = put_by(&store, with_id("h2", "g2"), meta_by(stranger, &["grid:g2"]));
+        let theirs = put_by(&store, with_id(H2, "g2"), meta_by(stranger, &["grid:g2"]));
         assert_eq!(theirs.missing_blobs, vec![photo.clone()]);
-        assert!(held("h1") && !held("h2"));
+        assert!(held(H1) && !held(H2));
         // Someone who can already read it (through h1, in grid g1) may cite it.
-        let shared = put_by(
-            &store,
-            with_id("h3", "g3"),
-            meta_by(colleague, &["grid:g1"]),
-        );
-        assert!(shared.missing_blobs.is_empty() && held("h3"));
+        let shared = put_by(&store, with_id(H3, "g3"), meta_by(colleague, &["grid:g1"]));
+        assert!(shared.missing_blobs.is_empty() && held(H3));
         // Another event on h2 changes nothing about who brought the photo there.
-        put_by(&store, with_id("h2", "g2"), meta_by(owner, &[]));
-        assert!(!held("h2"));
+        put_by(&store, with_id(H2, "g2"), meta_by(owner, &[]));
+        assert!(!held(H2));
 
         // A photo cited before it arrives is held once its citer uploads it, and only then.
         let later = "b".repeat(64);
@@ -1074,8 +1201,8 @@ mod tests {
             id: id.into(),
             ..citing(&[&later])
         };
-        put_by(&store, early("h4"), meta_by(owner, &[]));
-        put_by(&store, early("h5"), meta_by(stranger, &[]));
+        put_by(&store, early(H4), meta_by(owner, &[]));
+        put_by(&store, early(H5), meta_by(stranger, &[]));
         let completed = store
             .add_blob(&BlobMeta {
                 uploaded_by: owner,
@@ -1083,13 +1210,13 @@ mod tests {
             })
             .unwrap();
         let ids: Vec<&str> = completed.iter().map(|p| p.entity.id.as_str()).collect();
-        assert_eq!(ids, vec!["h4"]);
+        assert_eq!(ids, vec![H4]);
         let citing = store.citing(&later).unwrap();
         let held: Vec<(&str, bool)> = citing
             .iter()
             .map(|c| (c.projection.entity.id.as_str(), c.held))
             .collect();
-        assert_eq!(held, vec![("h4", true), ("h5", false)]);
+        assert_eq!(held, vec![(H4, true), (H5, false)]);
     }
 
     #[test]

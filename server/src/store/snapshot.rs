@@ -20,8 +20,8 @@ use super::redb_store::RedbStore;
 use super::tables::{
     BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES,
     ENTITY_EVENTS, EVENTS, FORKS, HEALTH, INVITATIONS, META, OFFICE_COUNTS, OFFICE_FACTS,
-    OLD_OFFICE_FACTS, OLDEST_OFFICE_FACTS, SESSIONS, TYPE_INDEX, UPLOADS, USER_INVITATIONS,
-    USER_SESSIONS, USERNAMES, USERS, WECHAT_OPENIDS,
+    OLD_OFFICE_FACTS, OLDEST_OFFICE_FACTS, RECEIPTS, SESSIONS, TYPE_INDEX, UPLOADS,
+    USER_INVITATIONS, USER_SESSIONS, USERNAMES, USERS, WECHAT_OPENIDS,
 };
 
 /// What a snapshot holds.
@@ -96,9 +96,11 @@ fn copy_all(
     copy_multimap(from, to, USER_INVITATIONS, &mut counts)?;
     copy(from, to, DEVICES, &mut counts)?;
     copy(from, to, EVENTS, &mut counts)?;
+    copy(from, to, RECEIPTS, &mut counts)?;
     copy(from, to, FORKS, &mut counts)?;
     copy(from, to, ENTITIES, &mut counts)?;
     copy(from, to, BUCKET_INDEX, &mut counts)?;
+    copy(from, to, super::tables::BUCKETS, &mut counts)?;
     copy(from, to, BUCKET_DIGESTS, &mut counts)?;
     copy(from, to, COUNTERS, &mut counts)?;
     copy(from, to, TYPE_INDEX, &mut counts)?;

@@ -10,8 +10,13 @@ use redb::{MultimapTableDefinition, TableDefinition};
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// The layout version of the tables this server writes. A store of a later version is refused
-/// at start (a newer server wrote it); an earlier one is migrated.
-pub const FORMAT: u64 = 0;
+/// at start (a newer server wrote it); an earlier one is migrated (`store::migrate`).
+///
+/// - 0: events and projections as JSON, the event with its receipt.
+/// - 1: events as their signed bytes, packed, with receipts in a table of their own
+///   (`store::records`); projections packed ([`super::codec::Dictionary`]); entity ids in
+///   index keys and values as `u128`, bucket names as numbers ([`BUCKETS`]).
+pub const FORMAT: u64 = 1;
 
 /// Readiness checks' writes (`/readyz`): the last one's time, by key `last`.
 pub const HEALTH: TableDefinition<&str, u64> = TableDefinition::new("health-0");
@@ -35,25 +40,47 @@ pub const USER_INVITATIONS: MultimapTableDefinition<u128, &[u8; 32]> =
 
 /// Devices by id → [`super::model::Device`].
 pub const DEVICES: TableDefinition<u128, &[u8]> = TableDefinition::new("devices-0");
-/// Events by (device id, seq) → [`anjian_sync::protocol::JudgedEvent`] (JSON).
-pub const EVENTS: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("events-0");
+/// Events by (device id, seq) → the event as signed (`store::records`).
+pub const EVENTS: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("events-1");
+/// Receipts by (device id, seq) → what the server made of the event (`store::records`).
+pub const RECEIPTS: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("receipts-1");
+/// Format 0's events with their receipts, by (device id, seq) →
+/// [`anjian_sync::protocol::JudgedEvent`] (JSON): read once, by the migration to format 1.
+pub const EVENTS_0: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("events-0");
 /// Refused forks by (device id, seq, hash) → the refused event and when (JSON), for audit.
 pub const FORKS: TableDefinition<(u128, u64, &str), &[u8]> = TableDefinition::new("forks-0");
-/// Entities by id → [`anjian_sync::protocol::Projection`] (JSON).
-pub const ENTITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entities-0");
-/// The per-bucket change index: (bucket, revision) → entity id. An entity has one entry per
-/// bucket, at its latest revision, so a pull reads only its buckets' changes.
-pub const BUCKET_INDEX: TableDefinition<(&str, u64), &str> = TableDefinition::new("bucket-index-0");
+/// Entities by id → [`anjian_sync::protocol::Projection`] (JSON, packed with
+/// [`super::codec::Dictionary::Projections`]).
+pub const ENTITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entities-1");
+/// Format 0's entities, by id → [`anjian_sync::protocol::Projection`] (JSON): read once, by the
+/// migration to format 1.
+pub const ENTITIES_0: TableDefinition<&str, &[u8]> = TableDefinition::new("entities-0");
+/// The per-bucket change index: (bucket number, revision) → entity id (UUID as `u128`). An
+/// entity has one entry per bucket, at its latest revision, so a pull reads only its buckets'
+/// changes.
+pub const BUCKET_INDEX: TableDefinition<(u32, u64), u128> = TableDefinition::new("bucket-index-1");
+/// Bucket names → their numbers in the bucket index, given out from 1 as buckets first appear
+/// (counter `last_bucket`).
+pub const BUCKETS: TableDefinition<&str, u32> = TableDefinition::new("buckets-1");
+/// Format 0's bucket index: (bucket, revision) → entity id.
+pub const BUCKET_INDEX_0: TableDefinition<(&str, u64), &str> =
+    TableDefinition::new("bucket-index-0");
 /// Bucket → its [`anjian_sync::entity::BucketDigest`], kept up to date with every change.
 pub const BUCKET_DIGESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("bucket-digests-0");
-/// Counters: `last_rev`, the highest revision given out.
+/// Counters: `last_rev`, the highest revision given out; `last_bucket`, the highest bucket
+/// number.
 pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters-0");
-/// Entities by type: (type name, entity id) → revision, for the office's lists.
-pub const TYPE_INDEX: TableDefinition<(&str, &str), u64> = TableDefinition::new("type-index-0");
-/// Each entity's changes by events: (entity id, revision) → (device id, seq) of the event that
+/// Entities by type: (type name, entity id as `u128`) → revision, for the office's lists.
+pub const TYPE_INDEX: TableDefinition<(&str, u128), u64> = TableDefinition::new("type-index-1");
+/// Format 0's type index: (type name, entity id) → revision.
+pub const TYPE_INDEX_0: TableDefinition<(&str, &str), u64> = TableDefinition::new("type-index-0");
+/// Each entity's changes by events: (entity id as `u128`, revision) → (device id, seq) of the event that
 /// made that revision, so a record's history (its timeline) reads its events without a scan.
 /// Revisions made before this table existed have no entry.
-pub const ENTITY_EVENTS: TableDefinition<(&str, u64), (u128, u64)> =
+pub const ENTITY_EVENTS: TableDefinition<(u128, u64), (u128, u64)> =
+    TableDefinition::new("entity-events-1");
+/// Format 0's entity events, the entity id as text.
+pub const ENTITY_EVENTS_0: TableDefinition<(&str, u64), (u128, u64)> =
     TableDefinition::new("entity-events-0");
 /// The office's facts (台账要素) per record: (type name, entity id) →
 /// [`super::facts::Fact`], kept with each change of a counted type. Derived data: a store whose
