@@ -58,7 +58,7 @@ enum Command {
         location: Location,
     },
     /// For developers: train the record dictionaries on this store's records and write them
-    /// into a directory (`server/src/store/dictionaries`), with the server stopped. A dictionary
+    /// into a directory (`sync-core/src/dictionaries`), with the server stopped. A dictionary
     /// is part of the store's format: one in use is never replaced, only added to.
     #[command(hide = true)]
     TrainDictionaries {

@@ -155,8 +155,8 @@ fn packages_depend_one_way() {
     let server = local_dependencies("server/Cargo.toml");
     assert_eq!(
         server,
-        vec![("anjian-sync".to_string(), vec![])],
-        "the server uses sync-core's shared part only, without the `client` feature"
+        vec![("anjian-sync".to_string(), vec!["pack".to_string()])],
+        "the server uses sync-core's shared part and its packed records, without the `client` feature"
     );
     let tests: Vec<String> = local_dependencies("tests/Cargo.toml")
         .into_iter()

@@ -35,6 +35,8 @@ pub mod event;
 pub mod judge;
 #[warn(clippy::arithmetic_side_effects)]
 pub mod kinds;
+#[cfg(feature = "pack")]
+pub mod pack;
 #[warn(clippy::arithmetic_side_effects)]
 pub mod protocol;
 pub mod reasons;

@@ -19,7 +19,8 @@ fn used_codes() -> std::io::Result<BTreeSet<String>> {
             }
             continue;
         }
-        if path.ends_with("tests.rs") || path.ends_with("reasons.rs") {
+        let source_file = path.extension().is_some_and(|e| e == "rs");
+        if !source_file || path.ends_with("tests.rs") || path.ends_with("reasons.rs") {
             continue;
         }
         let source = std::fs::read_to_string(&path)?;

@@ -1003,7 +1003,7 @@ async fn a_replica_of_the_earlier_layout_gets_its_local_view_back_from_its_log()
     // The replica as an earlier release left it: the copy of the local view and the table of
     // modified entities, and no overlay.
     let li = edit_replica(li, &|txn| {
-        let overlay: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("overlay-0");
+        let overlay: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("overlay-1");
         txn.delete_table(overlay).unwrap();
         for name in ["local-0", "modified-0"] {
             txn.open_table(redb::TableDefinition::<&str, &[u8]>::new(name))
@@ -1033,12 +1033,19 @@ async fn a_replica_whose_digests_disagree_pulls_again_and_one_without_them_count
     let (first, _) = li.report_hazard("general");
     li.sync().await.unwrap();
 
-    let digests: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("digests-0");
+    let digests: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("digests-1");
 
     // Digests that disagree with the server's: the next checkpoint pulls everything again.
     let li = edit_replica(li, &|txn| {
         let mut table = txn.open_table(digests).unwrap();
-        let wrong = serde_json::to_vec(&json!({"count": 99, "digest": vec![0u8; 32]})).unwrap();
+        let json = serde_json::to_vec(&json!({"count": 99, "digest": vec![0u8; 32]})).unwrap();
+        let mut wrong = Vec::new();
+        anjian_sync::pack::pack(
+            anjian_sync::pack::Dictionary::Projections,
+            &json,
+            &mut wrong,
+        )
+        .unwrap();
         let buckets: Vec<String> = table
             .iter()
             .unwrap()

@@ -16,35 +16,97 @@ use super::{ClientError, Identity};
 use crate::entity::{BucketDigest, Entity, EntityType};
 use crate::event::{GENESIS_HASH, SignedEvent};
 use crate::judge::{Actor, Entities, Judgement, Verdict, judge_in};
+use crate::pack::{Dictionary, pack, unpack};
 use crate::protocol::{Projection, Receipt};
 
 /// Settings and counters, JSON values: `secret`, `token`, `identity`, `last_seq`, `last_hash`,
 /// `acked_seq`, `cursor`, `staged_cursor`, `staged_reset`, `staged_counted` (the staged
 /// digests cover every staged page), `digests_kept` (`DIGESTS` is kept up to date),
-/// `rebase_due` (an upgrade left the overlay to be made).
+/// `rebase_due` (an upgrade left the overlay to be made), `format` ([`FORMAT`]).
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta-0");
+/// The layout of the replica's tables. Every other table's values are packed records
+/// ([`crate::pack`]): JSON compressed with the events' or the projections' dictionary.
+///
+/// - 0 (no `format` key): the same tables, named `…-0`, holding JSON.
+/// - 1: values packed.
+const FORMAT: u64 = 1;
 /// Every signed event by seq.
-const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log-0");
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log-1");
 /// Receipts by seq.
-const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts-0");
+const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts-1");
 /// Server projections as of the last checkpoint.
-const SERVER: TableDefinition<&str, &[u8]> = TableDefinition::new("server-0");
+const SERVER: TableDefinition<&str, &[u8]> = TableDefinition::new("server-1");
 /// Projections of a checkpoint in progress.
-const STAGED: TableDefinition<&str, &[u8]> = TableDefinition::new("staged-0");
+const STAGED: TableDefinition<&str, &[u8]> = TableDefinition::new("staged-1");
 /// What unacknowledged events changed: each entity as they left it, judged on top of the
 /// server projections. The local view is this table over `SERVER` (tombstones and sync issues
 /// of the server not shown), so a checkpoint never copies the server's projections again.
-const OVERLAY: TableDefinition<&str, &[u8]> = TableDefinition::new("overlay-0");
+const OVERLAY: TableDefinition<&str, &[u8]> = TableDefinition::new("overlay-1");
 /// Tables of earlier releases, which kept a whole copy of the local view; dropped at opening.
 const RETIRED: [&str; 2] = ["local-0", "modified-0"];
 /// Each bucket's count and digest over the server projections, kept as projections change, so
 /// a checkpoint's check costs what it changed rather than the whole replica.
-const DIGESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("digests-0");
+const DIGESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("digests-1");
 /// The digests of the staged projections, counted as pages arrive: when the staged pages become
 /// the whole server view, these become its digests, with nothing read again.
-const STAGED_DIGESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("staged-digests-0");
+const STAGED_DIGESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("staged-digests-1");
 /// Photos the device holds, by sha256 → [`super::photos::Photo`].
-const PHOTOS: TableDefinition<&str, &[u8]> = TableDefinition::new("photos-0");
+const PHOTOS: TableDefinition<&str, &[u8]> = TableDefinition::new("photos-1");
+
+/// A table of format 0: its name, the table it becomes and the dictionary its values are
+/// packed with.
+struct Format0<K: redb::Key + 'static> {
+    name: &'static str,
+    table: TableDefinition<'static, K, &'static [u8]>,
+    dictionary: Dictionary,
+}
+
+/// Format 0's tables keyed by seq.
+const FORMAT_0_BY_SEQ: [Format0<u64>; 2] = [
+    Format0 {
+        name: "log-0",
+        table: LOG,
+        dictionary: Dictionary::Events,
+    },
+    Format0 {
+        name: "receipts-0",
+        table: RECEIPTS,
+        dictionary: Dictionary::Events,
+    },
+];
+/// Format 0's tables keyed by name.
+const FORMAT_0_BY_NAME: [Format0<&str>; 6] = [
+    Format0 {
+        name: "server-0",
+        table: SERVER,
+        dictionary: Dictionary::Projections,
+    },
+    Format0 {
+        name: "staged-0",
+        table: STAGED,
+        dictionary: Dictionary::Projections,
+    },
+    Format0 {
+        name: "overlay-0",
+        table: OVERLAY,
+        dictionary: Dictionary::Projections,
+    },
+    Format0 {
+        name: "digests-0",
+        table: DIGESTS,
+        dictionary: Dictionary::Projections,
+    },
+    Format0 {
+        name: "staged-digests-0",
+        table: STAGED_DIGESTS,
+        dictionary: Dictionary::Projections,
+    },
+    Format0 {
+        name: "photos-0",
+        table: PHOTOS,
+        dictionary: Dictionary::Projections,
+    },
+];
 
 /// The replica's page cache. redb's default (1 GiB) suits a server, not a phone; a device reads
 /// its own grid's records, and an app embedding several replicas keeps each this small.
@@ -54,12 +116,85 @@ fn local_err(err: impl std::fmt::Display) -> ClientError {
     ClientError::Local(err.to_string())
 }
 
+/// A setting as `META` keeps it: JSON.
 fn to_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, ClientError> {
     serde_json::to_vec(value).map_err(local_err)
 }
 
 fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ClientError> {
     serde_json::from_slice(bytes).map_err(local_err)
+}
+
+/// JSON packed with `dictionary`: a record of every table but `META`.
+fn packed(dictionary: Dictionary, json: &[u8]) -> Result<Vec<u8>, ClientError> {
+    let mut bytes = Vec::with_capacity(json.len() / 4 + 16);
+    pack(dictionary, json, &mut bytes).map_err(local_err)?;
+    Ok(bytes)
+}
+
+/// A value as a packed record.
+fn to_record<T: Serialize>(dictionary: Dictionary, value: &T) -> Result<Vec<u8>, ClientError> {
+    packed(dictionary, &to_bytes(value)?)
+}
+
+/// A packed record's value.
+fn from_record<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ClientError> {
+    from_bytes(&unpack("replica", bytes).map_err(local_err)?)
+}
+
+/// A packed record by key.
+fn get_record<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<T>, ClientError> {
+    match table.get(key).map_err(local_err)? {
+        Some(bytes) => Ok(Some(from_record(bytes.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// Brings a replica of format 0 to [`FORMAT`] in the opening transaction: each table's JSON
+/// values packed into the table of the new name, the old table dropped. A replica holds one
+/// person's grid, so one transaction suffices; a crash undoes it whole.
+fn migrate(txn: &WriteTransaction) -> Result<(), ClientError> {
+    let names: Vec<String> = txn
+        .list_tables()
+        .map_err(local_err)?
+        .map(|t| redb::TableHandle::name(&t).to_string())
+        .collect();
+    for old in &FORMAT_0_BY_SEQ {
+        repack(txn, &names, old)?;
+    }
+    for old in &FORMAT_0_BY_NAME {
+        repack(txn, &names, old)?;
+    }
+    set_meta(txn, "format", &FORMAT)
+}
+
+/// One table of format 0, if the replica has it, packed into its new table and dropped.
+fn repack<K: redb::Key + 'static>(
+    txn: &WriteTransaction,
+    names: &[String],
+    old: &Format0<K>,
+) -> Result<(), ClientError> {
+    if !names.iter().any(|n| n == old.name) {
+        return Ok(());
+    }
+    let definition = TableDefinition::<K, &[u8]>::new(old.name);
+    {
+        let from = txn.open_table(definition).map_err(local_err)?;
+        let mut to = txn.open_table(old.table).map_err(local_err)?;
+        for entry in from.iter().map_err(local_err)? {
+            let (key, value) = entry.map_err(local_err)?;
+            to.insert(
+                key.value(),
+                packed(old.dictionary, value.value())?.as_slice(),
+            )
+            .map_err(local_err)?;
+        }
+    }
+    txn.delete_table(definition).map_err(local_err)?;
+    Ok(())
 }
 
 /// The replica.
@@ -108,6 +243,16 @@ impl Local {
             .create(path)
             .map_err(local_err)?;
         let txn = db.begin_write().map_err(local_err)?;
+        match meta_in::<u64>(&txn, "format")? {
+            Some(format) if format > FORMAT => {
+                return Err(ClientError::Local(format!(
+                    "the replica {} is of format {format}, written by a newer release; this one reads format {FORMAT} and older",
+                    path.display()
+                )));
+            }
+            Some(FORMAT) => {}
+            _ => migrate(&txn)?,
+        }
         for table in [
             META,
             SERVER,
@@ -182,14 +327,17 @@ impl Local {
 
     pub(super) fn photo(&self, sha256: &str) -> Result<Option<super::photos::Photo>, ClientError> {
         let txn = self.db.begin_read().map_err(local_err)?;
-        get_meta(&txn.open_table(PHOTOS).map_err(local_err)?, sha256)
+        get_record(&txn.open_table(PHOTOS).map_err(local_err)?, sha256)
     }
 
     pub(super) fn put_photo(&self, photo: &super::photos::Photo) -> Result<(), ClientError> {
         self.write(|txn| {
             txn.open_table(PHOTOS)
                 .map_err(local_err)?
-                .insert(photo.sha256.as_str(), to_bytes(photo)?.as_slice())
+                .insert(
+                    photo.sha256.as_str(),
+                    to_record(Dictionary::Projections, photo)?.as_slice(),
+                )
                 .map_err(local_err)?;
             Ok(())
         })
@@ -201,7 +349,7 @@ impl Local {
         let mut photos = Vec::new();
         for entry in table.iter().map_err(local_err)? {
             let (_, bytes) = entry.map_err(local_err)?;
-            photos.push(from_bytes(bytes.value())?);
+            photos.push(from_record(bytes.value())?);
         }
         Ok(photos)
     }
@@ -264,13 +412,19 @@ impl Local {
             let (event, judgement) = make(last_seq, &last_hash, &mut view)?;
             if let (Verdict::Applied, Some(entity)) = (judgement.verdict, &judgement.entity) {
                 overlay
-                    .insert(entity.id.as_str(), to_bytes(entity)?.as_slice())
+                    .insert(
+                        entity.id.as_str(),
+                        to_record(Dictionary::Projections, entity)?.as_slice(),
+                    )
                     .map_err(local_err)?;
             }
             drop((overlay, server));
             txn.open_table(LOG)
                 .map_err(local_err)?
-                .insert(event.body.seq, to_bytes(&event)?.as_slice())
+                .insert(
+                    event.body.seq,
+                    to_record(Dictionary::Events, &event)?.as_slice(),
+                )
                 .map_err(local_err)?;
             set_meta(txn, "last_seq", &event.body.seq)?;
             set_meta(txn, "last_hash", &event.hash)?;
@@ -290,7 +444,7 @@ impl Local {
         let log = txn.open_table(LOG).map_err(local_err)?;
         let mut events = Vec::new();
         for entry in log.range(acked + 1..).map_err(local_err)?.take(limit) {
-            events.push(from_bytes(entry.map_err(local_err)?.1.value())?);
+            events.push(from_record(entry.map_err(local_err)?.1.value())?);
         }
         Ok(events)
     }
@@ -300,7 +454,7 @@ impl Local {
         let log = txn.open_table(LOG).map_err(local_err)?;
         let mut events = Vec::new();
         for entry in log.iter().map_err(local_err)? {
-            events.push(from_bytes(entry.map_err(local_err)?.1.value())?);
+            events.push(from_record(entry.map_err(local_err)?.1.value())?);
         }
         Ok(events)
     }
@@ -310,7 +464,7 @@ impl Local {
         let table = txn.open_table(RECEIPTS).map_err(local_err)?;
         let mut receipts = Vec::new();
         for entry in table.iter().map_err(local_err)? {
-            receipts.push(from_bytes(entry.map_err(local_err)?.1.value())?);
+            receipts.push(from_record(entry.map_err(local_err)?.1.value())?);
         }
         Ok(receipts)
     }
@@ -321,7 +475,10 @@ impl Local {
             let mut table = txn.open_table(RECEIPTS).map_err(local_err)?;
             for receipt in receipts {
                 table
-                    .insert(receipt.seq, to_bytes(receipt)?.as_slice())
+                    .insert(
+                        receipt.seq,
+                        to_record(Dictionary::Events, receipt)?.as_slice(),
+                    )
                     .map_err(local_err)?;
                 acked = acked.max(receipt.seq);
             }
@@ -377,7 +534,8 @@ impl Local {
                     let head: Head = serde_json::from_str(text).map_err(local_err)?;
                     lacking.extend(head.missing_blobs.iter().cloned());
                     // A later copy of an entity replaces the earlier one, in the digests too.
-                    put_counted(&mut staged, &mut changes, &head, text.as_bytes())?;
+                    let record = packed(Dictionary::Projections, text.as_bytes())?;
+                    put_counted(&mut staged, &mut changes, &head, &record)?;
                 }
                 changes.write()?;
             }
@@ -405,7 +563,7 @@ impl Local {
                 let mut changes = DigestChanges::new(&mut digests);
                 for entry in staged.iter().map_err(local_err)? {
                     let (_, bytes) = entry.map_err(local_err)?;
-                    let head: Head = from_bytes(bytes.value())?;
+                    let head: Head = from_record(bytes.value())?;
                     put_counted(&mut server, &mut changes, &head, bytes.value())?;
                 }
                 if kept {
@@ -489,13 +647,13 @@ impl Local {
             if overlay.get(id.value()).map_err(local_err)?.is_some() {
                 continue;
             }
-            let entity: Entity = from_bytes(bytes.value())?;
+            let entity: Entity = from_record(bytes.value())?;
             if shown(&entity) && wanted(&entity) {
                 entities.push(entity);
             }
         }
         for entry in overlay.iter().map_err(local_err)? {
-            let entity: Entity = from_bytes(entry.map_err(local_err)?.1.value())?;
+            let entity: Entity = from_record(entry.map_err(local_err)?.1.value())?;
             if wanted(&entity) {
                 entities.push(entity);
             }
@@ -512,7 +670,7 @@ impl Local {
             .get(id)
             .map_err(local_err)?
         {
-            Some(bytes) => Ok(Some(from_bytes(bytes.value())?)),
+            Some(bytes) => Ok(Some(from_record(bytes.value())?)),
             None => Ok(None),
         }
     }
@@ -528,7 +686,7 @@ impl Local {
     pub(super) fn server_entities(&self) -> Result<Vec<Projection>, ClientError> {
         self.entities_of(SERVER)?
             .iter()
-            .map(|b| from_bytes(b))
+            .map(|b| from_record(b))
             .collect()
     }
 }
@@ -555,11 +713,11 @@ fn view_entity(
     id: &str,
 ) -> Result<Option<Entity>, ClientError> {
     if let Some(bytes) = overlay.get(id).map_err(local_err)? {
-        return Ok(Some(from_bytes(bytes.value())?));
+        return Ok(Some(from_record(bytes.value())?));
     }
     match server.get(id).map_err(local_err)? {
         Some(bytes) => {
-            let entity: Entity = from_bytes(bytes.value())?;
+            let entity: Entity = from_record(bytes.value())?;
             // Asked for by id, a sync issue is there (the office marks one handled); only the
             // lists leave issues out.
             Ok((!entity.deleted).then_some(entity))
@@ -581,7 +739,7 @@ fn check_digests(
     let digests = txn.open_table(DIGESTS).map_err(local_err)?;
     let mut mismatched = Vec::new();
     for state in checkpoint {
-        let mine: BucketDigest = get_meta(&digests, &state.bucket)?.unwrap_or_default();
+        let mine: BucketDigest = get_record(&digests, &state.bucket)?.unwrap_or_default();
         if mine.count != state.count || mine.digest_hex() != state.digest {
             mismatched.push(state.bucket.clone());
         }
@@ -597,7 +755,7 @@ fn put_counted(
     bytes: &[u8],
 ) -> Result<(), ClientError> {
     if let Some(old) = table.insert(head.id.as_str(), bytes).map_err(local_err)? {
-        let old: Head = from_bytes(old.value())?;
+        let old: Head = from_record(old.value())?;
         for bucket in &old.buckets {
             changes.digest(bucket)?.remove(&old.id, old.rev);
         }
@@ -615,7 +773,7 @@ fn count_digests(txn: &WriteTransaction) -> Result<(), ClientError> {
     let mut digests = txn.open_table(DIGESTS).map_err(local_err)?;
     let mut changes = DigestChanges::new(&mut digests);
     for entry in server.iter().map_err(local_err)? {
-        let head: Head = from_bytes(entry.map_err(local_err)?.1.value())?;
+        let head: Head = from_record(entry.map_err(local_err)?.1.value())?;
         for bucket in &head.buckets {
             changes.digest(bucket)?.add(&head.id, head.rev);
         }
@@ -640,14 +798,19 @@ impl<'a, 't> DigestChanges<'a, 't> {
     fn digest(&mut self, bucket: &str) -> Result<&mut BucketDigest, ClientError> {
         Ok(match self.changed.entry(bucket.to_string()) {
             Entry::Occupied(held) => held.into_mut(),
-            Entry::Vacant(slot) => slot.insert(get_meta(&*self.table, bucket)?.unwrap_or_default()),
+            Entry::Vacant(slot) => {
+                slot.insert(get_record(&*self.table, bucket)?.unwrap_or_default())
+            }
         })
     }
 
     fn write(self) -> Result<(), ClientError> {
         for (bucket, digest) in &self.changed {
             self.table
-                .insert(bucket.as_str(), to_bytes(digest)?.as_slice())
+                .insert(
+                    bucket.as_str(),
+                    to_record(Dictionary::Projections, digest)?.as_slice(),
+                )
                 .map_err(local_err)?;
         }
         Ok(())
@@ -675,7 +838,7 @@ fn rebase(txn: &WriteTransaction, actor: &Actor) -> Result<(), ClientError> {
     let mut overlay = txn.open_table(OVERLAY).map_err(local_err)?;
     let log = txn.open_table(LOG).map_err(local_err)?;
     for entry in log.range(acked + 1..).map_err(local_err)? {
-        let event: SignedEvent = from_bytes(entry.map_err(local_err)?.1.value())?;
+        let event: SignedEvent = from_record(entry.map_err(local_err)?.1.value())?;
         let mut view = LocalEntities {
             overlay: &mut overlay,
             server: &server,
@@ -683,7 +846,10 @@ fn rebase(txn: &WriteTransaction, actor: &Actor) -> Result<(), ClientError> {
         let judgement = judge_in(&event.body, actor, &mut view)?;
         if let (Verdict::Applied, Some(entity)) = (judgement.verdict, judgement.entity) {
             overlay
-                .insert(entity.id.as_str(), to_bytes(&entity)?.as_slice())
+                .insert(
+                    entity.id.as_str(),
+                    to_record(Dictionary::Projections, &entity)?.as_slice(),
+                )
                 .map_err(local_err)?;
         }
     }
@@ -771,5 +937,81 @@ mod tests {
             local.stage(wrong, &actor, &mut Default::default()).unwrap(),
             vec!["town".to_string()]
         );
+    }
+}
+
+#[cfg(test)]
+mod migration_tests {
+    use super::*;
+
+    /// A replica written by format 0 (the JSON replica): a device of
+    /// `anjian-load --devices 2 --records-per-device 10 --photo-kb 3 --hazards` after its run:
+    /// inspections and hazards with photos, amendments, a conflict, its grid's projections.
+    const FORMAT_0_REPLICA: &[u8] = include_bytes!("../../tests/fixtures/replica-v0.redb.zst");
+
+    fn json_rows<K: redb::Key + 'static>(db: &Database, name: &str) -> Vec<serde_json::Value> {
+        let txn = db.begin_read().unwrap();
+        let table = txn
+            .open_table(TableDefinition::<K, &[u8]>::new(name))
+            .unwrap();
+        table
+            .iter()
+            .unwrap()
+            .map(|e| serde_json::from_slice(e.unwrap().1.value()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_format_0_replica_is_migrated_with_every_record_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("device.redb");
+        std::fs::write(&path, zstd::stream::decode_all(FORMAT_0_REPLICA).unwrap()).unwrap();
+        let (log, receipts, server, photos) = {
+            let db = Database::open(&path).unwrap();
+            (
+                json_rows::<u64>(&db, "log-0"),
+                json_rows::<u64>(&db, "receipts-0"),
+                json_rows::<&str>(&db, "server-0"),
+                json_rows::<&str>(&db, "photos-0"),
+            )
+        };
+        assert!(log.len() >= 10 && receipts.len() == log.len() && server.len() >= 10);
+        assert!(!photos.is_empty(), "the fixture holds photos");
+
+        let local = Local::open(&path).unwrap();
+        fn as_json<T: Serialize>(v: Vec<T>) -> Vec<serde_json::Value> {
+            v.into_iter()
+                .map(|x| serde_json::to_value(x).unwrap())
+                .collect()
+        }
+        assert_eq!(as_json(local.log().unwrap()), log);
+        assert_eq!(as_json(local.receipts().unwrap()), receipts);
+        assert_eq!(as_json(local.server_entities().unwrap()), server);
+        assert_eq!(as_json(local.photos().unwrap()), photos);
+        assert_eq!(local.meta::<u64>("format").unwrap(), Some(FORMAT));
+        // The settings stay as they were: the device is still enrolled and knows its place.
+        assert_eq!(
+            local.acked_seq().unwrap(),
+            receipts.last().unwrap()["seq"].as_u64().unwrap()
+        );
+        assert!(local.identity().unwrap().is_some() && local.secret().unwrap().is_some());
+        drop(local);
+
+        let db = Database::open(&path).unwrap();
+        let txn = db.begin_read().unwrap();
+        let names: Vec<String> = txn
+            .list_tables()
+            .unwrap()
+            .map(|t| redb::TableHandle::name(&t).to_string())
+            .collect();
+        assert!(
+            names.iter().all(|n| n == "meta-0" || n.ends_with("-1")),
+            "{names:?}"
+        );
+        // Opened again, it is not migrated again.
+        drop(txn);
+        drop(db);
+        let local = Local::open(&path).unwrap();
+        assert_eq!(as_json(local.log().unwrap()), log);
     }
 }
