@@ -272,11 +272,20 @@ impl SignedEvent {
     /// Checks the event's own form, that `hash` is the hash of its content, and that `sig`
     /// verifies with `key`. The chain (`seq`, `prev_hash`) is the caller's to check.
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), EventError> {
-        self.signed()?.verify(key)
+        self.verify_canonical(key).map(drop)
     }
 
-    /// Checks everything but the signature, and returns what the signature is checked against.
-    fn signed(&self) -> Result<Signed, EventError> {
+    /// As [`SignedEvent::verify`], returning the canonical encoding of the body that was
+    /// hashed: what a store keeps, without encoding it again.
+    pub fn verify_canonical(&self, key: &VerifyingKey) -> Result<Vec<u8>, EventError> {
+        let (signed, canonical) = self.signed()?;
+        signed.verify(key)?;
+        Ok(canonical)
+    }
+
+    /// Checks everything but the signature, and returns what the signature is checked against
+    /// and the canonical encoding hashed.
+    fn signed(&self) -> Result<(Signed, Vec<u8>), EventError> {
         let body = &self.body;
         let malformed = |what: &str| Err(EventError::Malformed(what.to_string()));
         if body.v != EVENT_VERSION {
@@ -301,7 +310,8 @@ impl SignedEvent {
         if body.blob_refs.len() > MAX_BLOB_REFS || !body.blob_refs.iter().all(|r| is_hex(r, 64)) {
             return malformed("`blob_refs` holds at most 32 sha256 hashes as lower-case hex");
         }
-        let computed = hash_body(body)?;
+        let canonical = canonical_bytes(body)?;
+        let computed = hex::encode(Sha256::digest(&canonical));
         if computed != self.hash {
             return Err(EventError::HashMismatch { computed });
         }
@@ -310,10 +320,13 @@ impl SignedEvent {
             .map_err(|err| EventError::Malformed(err.to_string()))?;
         let mut sig = [0u8; 64];
         hex::decode_to_slice(&self.sig, &mut sig).map_err(|_| EventError::BadSignature)?;
-        Ok(Signed {
-            hash: raw,
-            sig: Signature::from_bytes(&sig),
-        })
+        Ok((
+            Signed {
+                hash: raw,
+                sig: Signature::from_bytes(&sig),
+            },
+            canonical,
+        ))
     }
 }
 
@@ -334,9 +347,12 @@ impl Signed {
     }
 }
 
-/// Checks many events of one device, each as [`SignedEvent::verify`] checks one.
-pub fn verify_all(events: &[SignedEvent], key: &VerifyingKey) -> Vec<Result<(), EventError>> {
-    events.iter().map(|event| event.verify(key)).collect()
+/// Checks many events of one device, each as [`SignedEvent::verify_canonical`] checks one.
+pub fn verify_all(events: &[SignedEvent], key: &VerifyingKey) -> Vec<Result<Vec<u8>, EventError>> {
+    events
+        .iter()
+        .map(|event| event.verify_canonical(key))
+        .collect()
 }
 
 #[cfg(test)]

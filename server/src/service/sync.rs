@@ -345,7 +345,7 @@ impl SyncService {
                         device_clock_ms: now.0,
                         events: vec![event],
                     };
-                    let checked = [request.events[0].verify(&office.verifying)];
+                    let checked = [request.events[0].verify_canonical(&office.verifying)];
                     take_events(tx, office.id, &checked, &sender, &request, now)?;
                     let projection = tx
                         .entity(&change.entity_id.to_string())?
@@ -579,7 +579,7 @@ impl SyncService {
         let response = blocking(move || {
             // Hashes and signatures need nothing stored: they are checked before the write
             // transaction, so pushes check theirs side by side while one of them writes.
-            let checked: Vec<Result<(), EventError>> = verify_all(&request.events, &key);
+            let checked: Vec<Result<Vec<u8>, EventError>> = verify_all(&request.events, &key);
             let now = UnixMillis::now();
             let mut response = PushResponse {
                 receipts: Vec::new(),
@@ -748,7 +748,7 @@ impl Sender {
 fn take_events(
     tx: &mut dyn SyncWrite,
     device_id: Uuid,
-    checked: &[Result<(), EventError>],
+    checked: &[Result<Vec<u8>, EventError>],
     sender: &Sender,
     request: &PushRequest,
     now: UnixMillis,
@@ -772,15 +772,18 @@ fn take_events(
         }
         // Verified first: nothing about an event is believed, or recorded, before its form,
         // hash and signature hold.
-        if let Err(err) = check {
-            let code = match err {
-                EventError::BadSignature => "bad-signature",
-                EventError::HashMismatch { .. } => "hash-mismatch",
-                _ => "malformed-event",
-            };
-            refused = refuse(seq, code, err.to_string(), expected);
-            break;
-        }
+        let canonical = match check {
+            Ok(canonical) => canonical,
+            Err(err) => {
+                let code = match err {
+                    EventError::BadSignature => "bad-signature",
+                    EventError::HashMismatch { .. } => "hash-mismatch",
+                    _ => "malformed-event",
+                };
+                refused = refuse(seq, code, err.to_string(), expected);
+                break;
+            }
+        };
         if seq < expected {
             match tx.receipt(device_id, seq)? {
                 Some(stored) if stored.hash == event.hash => {
@@ -822,7 +825,7 @@ fn take_events(
             &mut templates,
             device_id,
             sender,
-            event,
+            (event, canonical),
             request.device_clock_ms,
             now,
         )?);
@@ -843,7 +846,7 @@ fn judge_and_store(
     templates: &mut Templates,
     device_id: Uuid,
     sender: &Sender,
-    event: &SignedEvent,
+    (event, canonical): (&SignedEvent, &[u8]),
     device_clock_ms: i64,
     now: UnixMillis,
 ) -> Result<Receipt, StoreError> {
@@ -894,6 +897,7 @@ fn judge_and_store(
             time,
             user_id: &actor.user_id,
         },
+        canonical,
     )?;
     Ok(receipt)
 }

@@ -257,8 +257,13 @@ pub trait SyncWrite {
     fn put_device(&mut self, device: &Device) -> Result<(), StoreError>;
     /// The receipt of a device's event at `seq`.
     fn receipt(&mut self, device: Uuid, seq: u64) -> Result<Option<Receipt>, StoreError>;
-    /// Stores a judged event.
-    fn put_event(&mut self, device: Uuid, event: &JudgedEventRef<'_>) -> Result<(), StoreError>;
+    /// Stores a judged event; `canonical` is its body's canonical encoding, as verified.
+    fn put_event(
+        &mut self,
+        device: Uuid,
+        event: &JudgedEventRef<'_>,
+        canonical: &[u8],
+    ) -> Result<(), StoreError>;
     /// Records a refused fork for audit: a verified event of the device that reused a taken
     /// `seq` with other content. At most `cap` are kept per device (the first ones).
     fn record_fork(

@@ -366,11 +366,16 @@ impl SyncWrite for Write<'_> {
         }
     }
 
-    fn put_event(&mut self, device: Uuid, event: &JudgedEventRef<'_>) -> Result<(), StoreError> {
+    fn put_event(
+        &mut self,
+        device: Uuid,
+        event: &JudgedEventRef<'_>,
+        canonical: &[u8],
+    ) -> Result<(), StoreError> {
         let key = (device.as_u128(), event.receipt.seq);
         self.pending_events.push((
             key,
-            records::encode_event(event, None)?,
+            records::encode_event(event, Some(canonical))?,
             records::encode_receipt(event.receipt)?,
         ));
         Ok(())

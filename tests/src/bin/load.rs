@@ -769,12 +769,17 @@ fn ceiling(events: &[SignedEvent], projections: &[Projection], user_id: &str) ->
         user: uuid::Uuid::parse_str(user_id).unwrap_or_default(),
         buckets: vec!["town".to_string()],
     });
+    // Each event's canonical encoding, as the push's verification leaves it (timed there).
+    let canonical: Vec<Vec<u8>> = pairs
+        .iter()
+        .map(|(event, _)| anjian_sync::event::canonical_bytes(&event.body).unwrap())
+        .collect();
     let started = Instant::now();
-    for batch in pairs.chunks(200) {
+    for (batch, canonical) in pairs.chunks(200).zip(canonical.chunks(200)) {
         store
             .write(&mut |tx| {
                 let now = UnixMillis::now();
-                for (event, projection) in batch {
+                for ((event, projection), canonical) in batch.iter().zip(canonical) {
                     // Each event under its own device, as the events table keys it.
                     let device = uuid::Uuid::parse_str(&event.body.device_id).unwrap();
                     let time = estimate(event.body.captured.wall_ms, now.0, now.0);
@@ -801,7 +806,7 @@ fn ceiling(events: &[SignedEvent], projections: &[Projection], user_id: &str) ->
                         time,
                         user_id,
                     };
-                    tx.put_event(device, &judged)?;
+                    tx.put_event(device, &judged, canonical)?;
                 }
                 Ok(())
             })
