@@ -2,7 +2,9 @@
 'use strict';
 // Calls to the server: at most 10 at once (the mini-program's limit), each with a deadline;
 // transient failures (no connection, timeouts, 429, 5xx) retried with exponential backoff,
-// jitter and the server's Retry-After, a bounded number of times.
+// jitter and the server's Retry-After, a bounded number of times. A server that answers busy
+// (503 `server-busy`: its queue of syncs is full) is waited out for up to `busyForMs` without
+// those answers counting as tries.
 
 const MAX_CONCURRENT = 10;
 
@@ -26,6 +28,12 @@ class NetworkError extends Error {
   }
 }
 
+/** The server's queue is full: come back after Retry-After. Not a failure. */
+function busy(err) {
+  return err instanceof HttpError && err.status === 503 && err.code === 'server-busy'
+    && err.headers['retry-after'] !== undefined;
+}
+
 function transient(err) {
   return err instanceof NetworkError
     || (err instanceof HttpError && (err.status === 429 || err.status === 408 || err.status >= 500));
@@ -34,12 +42,12 @@ function transient(err) {
 class Transport {
   /**
    * `platform`: `request`, `sleep`, `randomBytes`; `origin`: the server, e.g.
-   * `https://anjian.example.cn`; `retry`: {attempts, baseMs, maxMs}.
+   * `https://anjian.example.cn`; `retry`: {attempts, baseMs, maxMs, busyForMs}.
    */
   constructor(platform, origin, retry = {}) {
     this.platform = platform;
     this.origin = origin.replace(/\/$/, '');
-    this.retry = { attempts: 5, baseMs: 500, maxMs: 30000, ...retry };
+    this.retry = { attempts: 5, baseMs: 500, maxMs: 30000, busyForMs: 300000, ...retry };
     this.active = 0;
     this.waiting = [];
     this.token = null;
@@ -96,10 +104,21 @@ class Transport {
   /** A request retried while its failure is transient. */
   async call(method, path, options) {
     let attempt = 0;
+    let busyMs = 0;
     for (;;) {
       try {
         return await this.once(method, path, options);
       } catch (err) {
+        if (busy(err) && busyMs < this.retry.busyForMs) {
+          // Its wait, then up to as long again at random, so that devices turned away together
+          // come back apart. Bounded: each wait adds to `busyMs`.
+          const wait = Math.max(await this.backoff(1, err), 1);
+          const [r] = await this.platform.randomBytes(1);
+          const ms = wait + Math.floor((wait * r) / 256);
+          busyMs += ms;
+          await this.platform.sleep(ms);
+          continue;
+        }
         attempt += 1;
         if (!transient(err) || attempt >= this.retry.attempts) throw err;
         await this.platform.sleep(await this.backoff(attempt, err));

@@ -67,6 +67,9 @@ pub struct HttpSettings {
     pub shutdown_grace_secs: u64,
     /// Push and pull requests handled at once; more wait their turn.
     pub max_concurrent_syncs: usize,
+    /// Push and pull requests that may wait for a turn; one more is answered 503 with
+    /// `Retry-After`, its body unread.
+    pub max_waiting_syncs: usize,
     /// Connections open at once; a connection past this is answered 503 with `Retry-After`
     /// and closed.
     pub max_connections: usize,
@@ -268,6 +271,7 @@ impl Default for HttpSettings {
             trust_forwarded_for: None,
             shutdown_grace_secs: 30,
             max_concurrent_syncs: 4,
+            max_waiting_syncs: 60,
             max_connections: 1024,
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,
@@ -349,6 +353,9 @@ impl Settings {
         }
         if http.max_concurrent_syncs == 0 || http.max_concurrent_syncs > 1024 {
             bail!("http.max_concurrent_syncs must be between 1 and 1024");
+        }
+        if http.max_waiting_syncs > 100_000 {
+            bail!("http.max_waiting_syncs must be between 0 and 100000");
         }
         if http.max_connections == 0 || http.max_connections > 1_000_000 {
             bail!("http.max_connections must be between 1 and 1000000");

@@ -189,6 +189,7 @@ impl Application {
         let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
         let limits = api::BodyLimits {
             concurrent_syncs: settings.http.max_concurrent_syncs,
+            waiting_syncs: settings.http.max_waiting_syncs,
             json: settings.http.max_json_body_bytes,
             blob: usize::try_from(settings.blobs.max_bytes)
                 .unwrap_or(usize::MAX)

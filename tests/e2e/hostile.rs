@@ -215,6 +215,50 @@ async fn a_slow_push_body_holds_no_sync_turn() {
         .unwrap();
 }
 
+#[tokio::test]
+async fn a_sync_past_the_queue_is_answered_busy_unread_and_the_device_comes_back() {
+    let server = TestServer::start_with(|s| {
+        s.http.max_concurrent_syncs = 1;
+        s.http.max_waiting_syncs = 0;
+        s.http.body_read_timeout_secs = 2;
+    })
+    .await;
+    let admin = server.admin().await;
+    server.add_inspector(&admin, "li.g1").await;
+    let li =
+        anjian_tests::TestDevice::enrolled(&server, "li.g1", anjian_tests::USER_PASSWORD).await;
+    li.report_hazard("general");
+    // The only place, held by a push whose body is still arriving.
+    let slow = stalled_request(&server, "POST /v1/sync/push HTTP/1.1", 1000, 10).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // One more is answered at once, its body never asked for.
+    let mut next = stalled_request(&server, "POST /v1/sync/push HTTP/1.1", 100_000, 0).await;
+    let answer = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut next))
+        .await
+        .expect("a sync past the queue waited");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("server-busy"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+
+    // A device turned away keeps coming back, more times than its tries (3), without giving
+    // up; once the stalled body is cut off (2 s) and its place freed, its sync goes through.
+    let started = std::time::Instant::now();
+    let report = tokio::time::timeout(Duration::from_secs(20), li.sync())
+        .await
+        .expect("the device gave up waiting")
+        .unwrap();
+    assert!(
+        started.elapsed() > Duration::from_millis(1000),
+        "{report:?}"
+    );
+    assert!(li.outbox().unwrap().is_empty(), "{report:?}");
+    drop(slow);
+}
+
 /// Reads what the server sends until it closes the connection or stops sending for a second,
 /// for ten seconds at most.
 async fn read_answer(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {

@@ -44,6 +44,7 @@ pub fn quick_retries() -> RetryPolicy {
         base: std::time::Duration::from_millis(20),
         max: std::time::Duration::from_millis(100),
         timeout: std::time::Duration::from_secs(10),
+        busy_for: std::time::Duration::from_secs(20),
     }
 }
 

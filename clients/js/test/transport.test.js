@@ -51,6 +51,21 @@ test('a 429 or 503 is retried after its Retry-After', async () => {
   assert.deepEqual(s.slept, [7000]);
 });
 
+test('a busy server is waited out without its answers counting as tries, for so long', async () => {
+  const busy = { status: 503, headers: { 'retry-after': '1' }, text: '{"code":"server-busy","message":"busy"}' };
+  const s = scripted([busy, busy, busy, busy, busy, busy, ok]);
+  const t = new Transport(s.platform, 'http://127.0.0.1:9', { attempts: 2 });
+  assert.deepEqual(await t.json('POST', '/v1/sync/push', { json: {} }), { fine: true });
+  // Six busy answers with two tries: each waited 1 s and then up to 1 s more at random.
+  assert.deepEqual(s.slept, Array(6).fill(1996));
+
+  // Past `busyForMs`, busy answers count as tries again, and the call gives up.
+  const still = scripted([busy]);
+  const brief = new Transport(still.platform, 'http://127.0.0.1:9', { attempts: 2, busyForMs: 3000 });
+  await assert.rejects(brief.json('POST', '/v1/sync/push', { json: {} }), HttpError);
+  assert.equal(still.seen.length, 4);
+});
+
 test('transient failures back off exponentially, with jitter, a bounded number of times', async () => {
   const s = scripted([new Error('no network')]);
   const t = new Transport(s.platform, 'http://127.0.0.1:9', { attempts: 4, baseMs: 100, maxMs: 250 });

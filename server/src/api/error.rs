@@ -205,9 +205,30 @@ impl ResponseError for BodyStalled {
 }
 
 /// The server has as many requests of this kind in hand as it takes at once.
-#[derive(Debug, thiserror::Error)]
-#[error("the server is handling as many uploads as it takes at once; try again in a few seconds")]
-pub struct ServerBusy;
+#[derive(Clone, Copy, Debug, thiserror::Error)]
+pub enum ServerBusy {
+    /// Requests carrying files.
+    #[error(
+        "the server is handling as many uploads as it takes at once; try again in a few seconds (服务器繁忙)"
+    )]
+    Uploads,
+    /// Pushes and pulls, handled and waiting.
+    #[error(
+        "the server has as many syncs in hand as it takes at once; try again in a few seconds (服务器繁忙)"
+    )]
+    Syncs,
+}
+
+impl ServerBusy {
+    /// Seconds to say in `Retry-After`: a sync's turn comes in well under a second; an
+    /// upload takes seconds.
+    fn retry_after(self) -> u64 {
+        match self {
+            ServerBusy::Uploads => 5,
+            ServerBusy::Syncs => 1,
+        }
+    }
+}
 
 impl ResponseError for ServerBusy {
     fn status(&self) -> StatusCode {
@@ -447,13 +468,13 @@ pub fn into_error_response(err: poem::Error) -> poem::Response {
             "storage-full",
             full.to_string(),
         )
-    } else if err.is::<ServerBusy>() {
+    } else if let Some(busy) = err.downcast_ref::<ServerBusy>() {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "server-busy",
-            ServerBusy.to_string(),
+            busy.to_string(),
         )
-        .retry_after(5)
+        .retry_after(busy.retry_after())
     } else if let Some(too_large) = err.downcast_ref::<BodyTooLarge>() {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

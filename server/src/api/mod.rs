@@ -208,6 +208,10 @@ pub struct BodyLimits {
     /// bounds the memory many devices syncing together take; it costs no throughput, since the
     /// writes take turns anyway.
     pub concurrent_syncs: usize,
+    /// Push and pull requests that may wait for a turn beyond those handled. One more is
+    /// answered `503` with `Retry-After` before its body is read, so the bodies the server holds
+    /// are at most (`concurrent_syncs` + this) × `json`, however many devices sync at once.
+    pub waiting_syncs: usize,
     /// Any request but an upload.
     pub json: usize,
     /// A request carrying a file (`/v1/uploads/…`, `POST /v1/blobs`): the largest file and room
@@ -225,6 +229,12 @@ pub struct BodyLimits {
 pub fn routes(state: Arc<AppState>, limits: BodyLimits) -> impl Endpoint {
     let api = service();
     let syncs = Arc::new(tokio::sync::Semaphore::new(limits.concurrent_syncs.max(1)));
+    let places = Arc::new(tokio::sync::Semaphore::new(
+        limits
+            .concurrent_syncs
+            .max(1)
+            .saturating_add(limits.waiting_syncs),
+    ));
     let uploads = Arc::new(tokio::sync::Semaphore::new(
         limits.concurrent_uploads.max(1),
     ));
@@ -252,6 +262,7 @@ pub fn routes(state: Arc<AppState>, limits: BodyLimits) -> impl Endpoint {
         .nest("/", api)
         .around(move |ep, req| take_turns(ep, req, syncs.clone(), waiting.clone()))
         .around(move |ep, req| limit_body(ep, req, limits, uploads.clone(), receiving.clone()))
+        .around(move |ep, req| hold_place(ep, req, places.clone()))
         .around(move |ep, req| keep_reserve(ep, req, space.clone()))
         .data(state)
         .with(Tracing)
@@ -390,6 +401,28 @@ async fn held_to_spec<E: Endpoint>(
 /// others.
 const TURN_WHILE_SENDING: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Whether a request is a push or a pull, which take turns.
+fn is_sync(req: &Request) -> bool {
+    matches!(req.uri().path(), "/v1/sync/push" | "/v1/sync/pull")
+}
+
+/// Gives a push or pull one of `places` before its body is read, and holds it until its answer
+/// is made; without a free one it is answered `503` `server-busy` with `Retry-After`, its body
+/// unread. A place is a turn ([`take_turns`]) or a wait for one, so memory for bodies is bounded
+/// by the places, not by how many devices sync at once.
+async fn hold_place<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    places: Arc<tokio::sync::Semaphore>,
+) -> poem::Result<poem::Response> {
+    let _place = if is_sync(&req) {
+        Some(places.try_acquire_owned().map_err(|_| ServerBusy::Syncs)?)
+    } else {
+        None
+    };
+    ep.call(req).await.map(poem::IntoResponse::into_response)
+}
+
 /// Lets at most the gate's permits of push and pull requests in at once; the rest wait. A
 /// request's body has been read by then ([`limit_body`]), so a slow sender holds no turn. A
 /// turn lasts while the answer is sent (up to [`TURN_WHILE_SENDING`]), so
@@ -400,8 +433,7 @@ async fn take_turns<E: Endpoint>(
     gate: Arc<tokio::sync::Semaphore>,
     metrics: Arc<crate::metrics::Metrics>,
 ) -> poem::Result<poem::Response> {
-    let sync = matches!(req.uri().path(), "/v1/sync/push" | "/v1/sync/pull");
-    if !sync {
+    if !is_sync(&req) {
         return ep.call(req).await.map(poem::IntoResponse::into_response);
     }
     metrics.waiting_syncs.inc();
@@ -482,7 +514,9 @@ async fn limit_body<E: Endpoint>(
         return Err(BodyTooLarge { limit: pace.limit }.into());
     }
     let _permit = if file {
-        let permit = uploads.try_acquire_owned().map_err(|_| ServerBusy)?;
+        let permit = uploads
+            .try_acquire_owned()
+            .map_err(|_| ServerBusy::Uploads)?;
         Some(Receiving::new(permit, metrics))
     } else {
         None

@@ -22,6 +22,11 @@ pub struct RetryPolicy {
     pub max: Duration,
     /// The longest a single request may take.
     pub timeout: Duration,
+    /// How long a server that answers busy (`503` with `Retry-After`: its queue is full) is
+    /// waited out without those answers counting as tries. Each wait is what it asks, up to
+    /// `max`, and then up to as long again at random, so devices turned away together come
+    /// back apart.
+    pub busy_for: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -31,6 +36,7 @@ impl Default for RetryPolicy {
             base: Duration::from_millis(200),
             max: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
+            busy_for: Duration::from_secs(300),
         }
     }
 }
@@ -188,8 +194,13 @@ impl Transport {
     ) -> Result<Answer, TransportError> {
         let token = self.token();
         let mut last = String::new();
-        for attempt in 0..self.retry.attempts.max(1) {
-            if attempt > 0 {
+        let mut busy_since: Option<std::time::Instant> = None;
+        let mut attempt = 0;
+        // Each pass is a try, or a busy answer waited out within `busy_for`: bounded either way.
+        while attempt < self.retry.attempts.max(1) {
+            let retried = attempt > 0;
+            attempt += 1;
+            if retried {
                 let backoff = self
                     .retry
                     .base
@@ -222,14 +233,24 @@ impl Transport {
             let status = response.status();
             let response_headers = response.headers().clone();
             if status.as_u16() == 429 || status.is_server_error() {
-                if let Some(wait) = response
+                last = format!("HTTP {status}");
+                let Some(wait) = response
                     .headers()
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-                {
-                    tokio::time::sleep(Duration::from_secs(wait).min(self.retry.max)).await;
+                    .map(|secs| Duration::from_secs(secs).min(self.retry.max))
+                else {
+                    continue;
+                };
+                let since = *busy_since.get_or_insert_with(std::time::Instant::now);
+                if status.as_u16() == 503 && since.elapsed() < self.retry.busy_for {
+                    // Busy: not a try. The wait is taken here, not the backoff.
+                    attempt -= 1;
+                    tokio::time::sleep(wait + jitter(wait)).await;
+                    last = format!("HTTP {status} (busy)");
+                    continue;
                 }
-                last = format!("HTTP {status}");
+                tokio::time::sleep(wait).await;
                 continue;
             }
             let bytes = match response.bytes().await {

@@ -375,6 +375,9 @@ fn retry() -> RetryPolicy {
         base: Duration::from_millis(100),
         max: Duration::from_secs(2),
         timeout: Duration::from_secs(120),
+        // A thousand devices at once are turned away often; none gives up while the server
+        // works through the others.
+        busy_for: Duration::from_secs(1800),
     }
 }
 
