@@ -56,6 +56,8 @@ pub struct ConnectionLimits {
 /// Connections refused at once with a 503; past this, a connection over the limit is dropped
 /// without an answer.
 const REFUSALS_AT_ONCE: usize = 64;
+/// The most an HTTP/1 connection buffers of what it reads (hyper's least is 8 KiB).
+const HTTP1_BUFFER: usize = 64 * 1024;
 
 /// How long a refused connection is given to take its 503.
 const REFUSAL_WRITE: Duration = Duration::from_secs(2);
@@ -75,11 +77,15 @@ where
     let endpoint: Arc<dyn poem::endpoint::DynEndpoint<Output = poem::Response>> =
         Arc::new(poem::endpoint::ToDynEndpoint(endpoint.map_to_response()));
     let local = LocalAddr(Addr::SocketAddr(listener.local_addr()?));
+    // A connection's read buffer ([`HTTP1_BUFFER`]): hyper lets it grow to ~400 KB, which a
+    // thousand phones sending pushes at once would make 400 MB. Bodies stream through it, so a
+    // smaller one limits no request's size.
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(HTTP1_BUFFER);
     builder
         .http2()
         .timer(TokioTimer::new())
