@@ -9,10 +9,11 @@
 /// The leading byte of a packed record.
 pub const FORMAT_PACKED: u8 = 3;
 
-/// The most bytes a packed record may unpack to: more than any event
-/// ([`crate::event::MAX_EVENT_BYTES`]) or projection the server makes, so a corrupt or hostile
-/// frame cannot make a read allocate without bound.
-pub const MAX_UNPACKED_BYTES: usize = 4 * 1024 * 1024;
+/// The most bytes a record may hold packed: far more than an event
+/// ([`crate::event::MAX_EVENT_BYTES`]) or the largest projection the kinds make (a card or a
+/// schedule with its whole history is a few MB). [`pack`] refuses more, so nothing is stored
+/// that could not be read, and [`unpack`] refuses a frame that claims more before it allocates.
+pub const MAX_UNPACKED_BYTES: usize = 64 * 1024 * 1024;
 
 /// zstd's level for records: the default. Higher levels gain little on records of a few KB
 /// once the dictionary has their common text.
@@ -24,6 +25,9 @@ pub enum PackError {
     /// zstd failed to compress.
     #[error("zstd: {0}")]
     Zstd(std::io::Error),
+    /// The record is larger than a packed record may be ([`MAX_UNPACKED_BYTES`]).
+    #[error("a record of {0} bytes is larger than {MAX_UNPACKED_BYTES}, the most one may hold")]
+    TooLarge(usize),
     /// The record is not a packed record this release reads.
     #[error("corrupt {what} record: {why}")]
     Corrupt {
@@ -108,6 +112,9 @@ thread_local! {
 /// Compresses `bytes` with `dictionary` onto `out`, after the format byte and the dictionary's
 /// byte: the packed form [`unpack`] reads.
 pub fn pack(dictionary: Dictionary, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), PackError> {
+    if bytes.len() > MAX_UNPACKED_BYTES {
+        return Err(PackError::TooLarge(bytes.len()));
+    }
     out.push(FORMAT_PACKED);
     out.push(dictionary as u8);
     COMPRESSORS.with_borrow_mut(|compressors| {
@@ -232,10 +239,17 @@ mod tests {
         let mut packed = Vec::new();
         pack(Dictionary::Events, b"{\"a\":1}", &mut packed).unwrap();
         assert_eq!(unpack("test", &packed).unwrap(), b"{\"a\":1}");
-        // A frame that claims more than the bound: refused before anything is allocated.
+        // More than the bound is not packed, so nothing unreadable is stored; and a frame that
+        // claims more is refused before anything is allocated.
         let big = vec![b' '; MAX_UNPACKED_BYTES + 1];
-        let mut too_big = Vec::new();
-        pack(Dictionary::Events, &big, &mut too_big).unwrap();
+        let mut refused = Vec::new();
+        assert!(matches!(
+            pack(Dictionary::Events, &big, &mut refused),
+            Err(PackError::TooLarge(_))
+        ));
+        assert!(refused.is_empty());
+        let mut too_big = vec![FORMAT_PACKED, Dictionary::Events as u8];
+        too_big.extend(zstd::bulk::compress(&big, 1).unwrap());
         let err = unpack("test", &too_big).unwrap_err().to_string();
         assert!(err.contains("unpacks to"), "{err}");
         // A frame without its size (streamed): refused.

@@ -228,12 +228,36 @@ async fn a_sync_past_the_queue_is_answered_busy_unread_and_the_device_comes_back
     let li =
         anjian_tests::TestDevice::enrolled(&server, "li.g1", anjian_tests::USER_PASSWORD).await;
     li.report_hazard("general");
-    // The only place, held by a push whose body is still arriving.
-    let slow = stalled_request(&server, "POST /v1/sync/push HTTP/1.1", 1000, 10).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let push = "POST /v1/sync/push HTTP/1.1";
+    let with_session = format!("{push}\r\nAuthorization: Bearer {admin}");
+    // A place is for a session: a body without one, however slow, takes none, and a refused
+    // token is answered at once, its body unread.
+    let _anonymous = stalled_request(&server, push, 1000, 10).await;
+    let mut refused = stalled_request(
+        &server,
+        &format!("{push}\r\nAuthorization: Bearer not-a-token"),
+        100_000,
+        0,
+    )
+    .await;
+    let answer = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut refused))
+        .await
+        .expect("a refused token waited for its body");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+
+    // The only place, taken by a push with a session whose body is still arriving: nothing is
+    // answered it while its body may still come.
+    let mut slow = stalled_request(&server, &with_session, 1000, 10).await;
+    let mut byte = [0u8; 1];
+    let early = tokio::time::timeout(
+        Duration::from_millis(500),
+        tokio::io::AsyncReadExt::read(&mut slow, &mut byte),
+    )
+    .await;
+    assert!(early.is_err(), "the place was not free: {early:?}");
 
     // One more is answered at once, its body never asked for.
-    let mut next = stalled_request(&server, "POST /v1/sync/push HTTP/1.1", 100_000, 0).await;
+    let mut next = stalled_request(&server, &with_session, 100_000, 0).await;
     let answer = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut next))
         .await
         .expect("a sync past the queue waited");

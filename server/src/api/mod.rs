@@ -410,17 +410,35 @@ fn is_sync(req: &Request) -> bool {
 /// is made; without a free one it is answered `503` `server-busy` with `Retry-After`, its body
 /// unread. A place is a turn ([`take_turns`]) or a wait for one, so memory for bodies is bounded
 /// by the places, not by how many devices sync at once.
+///
+/// A place is for a session: the bearer token is checked first, and a request whose token is
+/// refused is answered as the operation would answer it (`401`, `403`), its body unread; one
+/// without a token takes no place and is refused by the operation. So connections without a
+/// session, however slowly they send, cannot fill the queue.
 async fn hold_place<E: Endpoint>(
     ep: Arc<E>,
     req: Request,
     places: Arc<tokio::sync::Semaphore>,
 ) -> poem::Result<poem::Response> {
-    let _place = if is_sync(&req) {
-        Some(places.try_acquire_owned().map_err(|_| ServerBusy::Syncs)?)
-    } else {
-        None
+    let _place = match (is_sync(&req), bearer(&req), req.data::<Arc<AppState>>()) {
+        (true, Some(token), Some(state)) => {
+            state
+                .accounts
+                .authenticate(token)
+                .await
+                .map_err(error::ApiError::from)?;
+            Some(places.try_acquire_owned().map_err(|_| ServerBusy::Syncs)?)
+        }
+        _ => None,
     };
     ep.call(req).await.map(poem::IntoResponse::into_response)
+}
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// Lets at most the gate's permits of push and pull requests in at once; the rest wait. A

@@ -242,8 +242,18 @@ impl Transport {
                 else {
                     continue;
                 };
+                // Busy is the server's queue full (`server-busy`), not any other 503.
+                let busy = status.as_u16() == 503
+                    && response.bytes().await.is_ok_and(|body| {
+                        serde_json::from_slice::<serde_json::Value>(&body)
+                            .is_ok_and(|v| v["code"] == "server-busy")
+                    });
+                if !busy {
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
                 let since = *busy_since.get_or_insert_with(std::time::Instant::now);
-                if status.as_u16() == 503 && since.elapsed() < self.retry.busy_for {
+                if since.elapsed() < self.retry.busy_for {
                     // Busy: not a try. The wait is taken here, not the backoff.
                     attempt -= 1;
                     tokio::time::sleep(wait + jitter(wait)).await;
