@@ -109,6 +109,21 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// The context of `dictionary` among a thread's `slots`, made by `make` on first use.
+fn context<T>(
+    slots: &mut Vec<Option<T>>,
+    dictionary: Dictionary,
+    make: impl FnOnce() -> std::io::Result<T>,
+) -> Result<&mut T, PackError> {
+    if slots.is_empty() {
+        slots.resize_with(Dictionary::ALL.len(), || None);
+    }
+    match &mut slots[dictionary.index()] {
+        Some(context) => Ok(context),
+        slot @ None => Ok(slot.insert(make().map_err(zstd_error)?)),
+    }
+}
+
 /// Compresses `bytes` with `dictionary` onto `out`, after the format byte and the dictionary's
 /// byte: the packed form [`unpack`] reads.
 pub fn pack(dictionary: Dictionary, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), PackError> {
@@ -118,18 +133,9 @@ pub fn pack(dictionary: Dictionary, bytes: &[u8], out: &mut Vec<u8>) -> Result<(
     out.push(FORMAT_PACKED);
     out.push(dictionary as u8);
     COMPRESSORS.with_borrow_mut(|compressors| {
-        if compressors.is_empty() {
-            compressors.resize_with(Dictionary::ALL.len(), || None);
-        }
-        let compressor = match &mut compressors[dictionary.index()] {
-            Some(compressor) => compressor,
-            slot @ None => slot.insert(
-                zstd::bulk::Compressor::with_prepared_dictionary(
-                    &PREPARED.encoders[dictionary.index()],
-                )
-                .map_err(zstd_error)?,
-            ),
-        };
+        let compressor = context(compressors, dictionary, || {
+            zstd::bulk::Compressor::with_prepared_dictionary(&PREPARED.encoders[dictionary.index()])
+        })?;
         // Into the slice after what `out` holds (a `Vec` given to zstd is written from its
         // start), then cut to what the frame took.
         let start = out.len();
@@ -184,18 +190,11 @@ pub fn unpack_frame(what: &str, rest: &[u8]) -> Result<Vec<u8>, PackError> {
         Ok(None) | Err(_) => return Err(corrupt(&"no content size")),
     };
     DECOMPRESSORS.with_borrow_mut(|decompressors| {
-        if decompressors.is_empty() {
-            decompressors.resize_with(Dictionary::ALL.len(), || None);
-        }
-        let decompressor = match &mut decompressors[dictionary.index()] {
-            Some(decompressor) => decompressor,
-            slot @ None => slot.insert(
-                zstd::bulk::Decompressor::with_prepared_dictionary(
-                    &PREPARED.decoders[dictionary.index()],
-                )
-                .map_err(zstd_error)?,
-            ),
-        };
+        let decompressor = context(decompressors, dictionary, || {
+            zstd::bulk::Decompressor::with_prepared_dictionary(
+                &PREPARED.decoders[dictionary.index()],
+            )
+        })?;
         let mut out = Vec::with_capacity(size);
         decompressor
             .decompress_to_buffer(frame, &mut out)
