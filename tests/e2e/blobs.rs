@@ -394,9 +394,21 @@ async fn evidence_is_complete_when_the_photo_lands_and_only_the_scope_may_read_i
         .await;
     assert_eq!(part.status(), 206);
     assert_eq!(part.bytes().await.unwrap().as_ref(), &photo[..10]);
+    // Arriving made the list thumbnail only; the phone view is made when first asked for, and
+    // not for one who may not see the photo.
+    let renditions = || {
+        let mut names: Vec<String> = walk(&server.data_dir().join("blobs/renditions"))
+            .iter()
+            .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(renditions(), [format!("{sha}-small.jpg")]);
     for path in [
         format!("/v1/blobs/{sha}"),
         format!("/v1/blobs/{sha}/thumbnail"),
+        format!("/v1/blobs/{sha}/thumbnail?size=large"),
         format!("/v1/blobs/{sha}/info"),
         format!("/v1/public/blobs/{sha}"),
     ] {
@@ -414,6 +426,10 @@ async fn evidence_is_complete_when_the_photo_lands_and_only_the_scope_may_read_i
         )
         .await;
     assert_eq!(thumbnail.headers()["content-type"], "image/jpeg");
+    assert_eq!(
+        renditions(),
+        [format!("{sha}-large.jpg"), format!("{sha}-small.jpg")]
+    );
     let upright = image::load_from_memory(&thumbnail.bytes().await.unwrap())
         .unwrap()
         .to_rgb8();

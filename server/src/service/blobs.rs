@@ -13,8 +13,10 @@
 //! An upload is created with the file's length and sha256 and filled by appends at the offset
 //! the server holds (a tus 1.0 subset: creation, checksum, expiration), or sent whole as one
 //! multipart form. When the last byte is in, the whole file's sha256 is checked, the image is
-//! inspected (format, size, EXIF) and decoded under limits, its renditions are made, and only then
-//! does the blob exist; any failure stores nothing. A file whose blob already exists is not
+//! inspected (format, size, EXIF) and decoded under limits, its list thumbnail is made, and only
+//! then does the blob exist; any failure stores nothing. The larger views (the phone view, the
+//! public rendition) are made from the original when first asked for, under the same bound on
+//! decodes at once, and kept. A file whose blob already exists is not
 //! stored again.
 //!
 //! # Reading
@@ -60,6 +62,8 @@ const SMALL: Rendition = Rendition {
     max_side: 320,
     quality: 80,
 };
+/// The file name of the list thumbnail, the one rendition made when a photo arrives.
+const SMALL_NAME: &str = "small";
 const LARGE: Rendition = Rendition {
     max_side: 1280,
     quality: 85,
@@ -511,7 +515,7 @@ impl Blobs {
     }
 
     /// Makes a blob of the complete file at `path`: checks its hash, inspects and decodes it,
-    /// writes the original and its renditions, and records it. On failure nothing is stored
+    /// writes the original and its list thumbnail, and records it. On failure nothing is stored
     /// (the caller removes `path`).
     async fn ingest(
         &self,
@@ -535,10 +539,10 @@ impl Blobs {
                 return Ok(blob);
             }
             let inspected = images::inspect(&bytes, limits)?;
-            let renditions = images::render(&bytes, &inspected, &[SMALL, LARGE], limits)?;
-            for (name, data) in ["small", "large"].iter().zip(&renditions) {
-                paths.put(&paths.rendition(&sha256, name), data)?;
-            }
+            // The whole file is decoded here (a damaged one fails), but only at the scale the
+            // list thumbnail needs; the larger views are made when first asked for.
+            let small = images::render(&bytes, &inspected, &[SMALL], limits)?;
+            paths.put(&paths.rendition(&sha256, SMALL_NAME), &small[0])?;
             paths.put(&paths.object(&sha256, inspected.extension()), &bytes)?;
             let meta = blob_meta(&sha256, bytes.len() as u64, &inspected, uploader);
             let completed = store.add_blob(&meta)?;
@@ -607,22 +611,23 @@ impl Blobs {
             media_type: "image/jpeg".into(),
             public,
         };
-        match (variant, access) {
-            (Variant::Original, Access::Whole) => Ok(Served {
-                path: paths.object(sha256, extension(&meta.media_type)),
-                media_type: meta.media_type,
-                public: false,
-            }),
-            (Variant::Original, Access::Public) => {
-                let served = rendition("public");
-                if !served.path.exists() {
-                    self.make_public_rendition(&meta).await?;
-                }
-                Ok(served)
+        let (made, name) = match (variant, access) {
+            (Variant::Original, Access::Whole) => {
+                return Ok(Served {
+                    path: paths.object(sha256, extension(&meta.media_type)),
+                    media_type: meta.media_type,
+                    public: false,
+                });
             }
-            (Variant::Small, _) => Ok(rendition("small")),
-            (Variant::Large, _) => Ok(rendition("large")),
+            (Variant::Original, Access::Public) => (PUBLIC_RENDITION, "public"),
+            (Variant::Small, _) => (SMALL, SMALL_NAME),
+            (Variant::Large, _) => (LARGE, "large"),
+        };
+        let served = rendition(name);
+        if !served.path.exists() {
+            self.make_rendition(&meta, made, name).await?;
         }
+        Ok(served)
     }
 
     /// What is known about a blob, to one who can see an entity citing it.
@@ -633,15 +638,22 @@ impl Blobs {
         }
     }
 
-    async fn make_public_rendition(&self, meta: &BlobMeta) -> Result<(), BlobError> {
+    /// Makes the rendition `name` of a stored photo from its original, under the decode bound.
+    /// Two callers asking at once both make it; the second rename puts the same bytes in place.
+    async fn make_rendition(
+        &self,
+        meta: &BlobMeta,
+        made: Rendition,
+        name: &'static str,
+    ) -> Result<(), BlobError> {
         let paths = self.paths.clone();
         let limits = self.limits();
         let meta = meta.clone();
         self.decoding(move || {
             let bytes = std::fs::read(paths.object(&meta.sha256, extension(&meta.media_type)))?;
             let inspected = images::inspect(&bytes, limits)?;
-            let rendition = images::render(&bytes, &inspected, &[PUBLIC_RENDITION], limits)?;
-            paths.put(&paths.rendition(&meta.sha256, "public"), &rendition[0])
+            let rendition = images::render(&bytes, &inspected, &[made], limits)?;
+            paths.put(&paths.rendition(&meta.sha256, name), &rendition[0])
         })
         .await
     }

@@ -204,9 +204,9 @@ fn decode(
 }
 
 /// Decodes a JPEG scaled in its DCT to the smallest of 1/8, 1/4 and 1/2 whose longer side is
-/// still at least `side`: a 12-megapixel photo whose largest rendition is 1280 pixels is decoded
-/// at 2000×1500, a quarter of the pixels, in a quarter of the memory and of the inverse DCT's
-/// work. `None` for what this decoder does not scale (CMYK, 16-bit), which is decoded whole.
+/// still at least `side`: a 12-megapixel photo is decoded at 500×375 for a 320-pixel thumbnail
+/// (a sixty-fourth of the pixels) and at 2000×1500 for a 1280-pixel view (a quarter), in that
+/// share of the memory and of the inverse DCT's work. `None` for what this decoder does not scale (CMYK, 16-bit), which is decoded whole.
 fn decode_jpeg_scaled(
     bytes: &[u8],
     limits: ImageLimits,

@@ -9,10 +9,14 @@
 //! - transfer: every byte but the last of every photo, `concurrency` uploads at once: MB/s of
 //!   bytes received, checksummed and synced to disk;
 //! - ingest: the last byte of every photo, which makes the server hash the whole file, inspect
-//!   and decode it, and write its two thumbnails: photos/s.
+//!   and decode it, and write its list thumbnail: photos/s;
 //!
-//! Then the server's peak resident memory (VmHWM) is read from /proc. Everything runs on
-//! 127.0.0.1.
+//! then, after reading the server's peak resident memory (VmHWM) from /proc,
+//! - first views: each photo's 1280-pixel phone view asked for once, `concurrency` at once,
+//!   which the server makes from the original on that first request: photos/s, and the peak
+//!   memory over the whole run.
+//!
+//! Everything runs on 127.0.0.1.
 
 #![allow(
     clippy::unwrap_used,
@@ -143,6 +147,30 @@ async fn main() {
     }
     let ingest = started.elapsed().as_secs_f64();
     let peak = server.peak_rss_kb();
+
+    // First views: the phone view of each, made from the original when first asked for.
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for photo in &photos {
+        let (url, token, http, gate) = (
+            format!("{base}/v1/blobs/{}/thumbnail?size=large", sha256_hex(photo)),
+            token.clone(),
+            http.clone(),
+            gate.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.unwrap();
+            let answer = http.get(&url).bearer_auth(&token).send().await.unwrap();
+            assert_eq!(answer.status(), 200);
+            let view = image::load_from_memory(&answer.bytes().await.unwrap()).unwrap();
+            assert_eq!((view.width(), view.height()), (1280, 960));
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let views = started.elapsed().as_secs_f64();
+    let views_peak = server.peak_rss_kb();
     server.stop().await;
 
     let mb = bytes as f64 / 1e6;
@@ -151,13 +179,19 @@ async fn main() {
         mb / transfer
     );
     println!(
-        "  ingest (hash, decode, 2 thumbnails): {:.2} photos/s ({count} in {ingest:.2} s)",
+        "  ingest (hash, decode, list thumbnail): {:.2} photos/s ({count} in {ingest:.2} s)",
         count as f64 / ingest
     );
     println!(
         "  server peak RSS: {:.0} MB (idle before uploads: {:.0} MB)",
         peak as f64 / 1024.0,
         idle_rss as f64 / 1024.0
+    );
+    println!(
+        "  first views (1280 px, made on request): {:.2} photos/s ({count} in {views:.2} s), \
+         server peak RSS {:.0} MB",
+        count as f64 / views,
+        views_peak as f64 / 1024.0
     );
     println!(
         "{}",
@@ -169,6 +203,8 @@ async fn main() {
             "upload_mb_per_s": mb / transfer,
             "thumbnail_photos_per_s": count as f64 / ingest,
             "server_peak_rss_mb": peak as f64 / 1024.0,
+            "first_view_photos_per_s": count as f64 / views,
+            "server_peak_rss_mb_with_views": views_peak as f64 / 1024.0,
         })
     );
 }
