@@ -20,7 +20,7 @@ use anjian_sync::event::{
     Captured, DeviceKey, EVENT_VERSION, EventBody, EventError, GENESIS_HASH, SignedEvent,
     parse_public_key, verify_all,
 };
-use anjian_sync::judge::{Actor, Entities, Reason, Verdict, issue_entity, judge_in};
+use anjian_sync::judge::{Actor, Entities, Judgement, Reason, Verdict, issue_entity, judge_in};
 use anjian_sync::protocol::{
     BucketState, JudgedEvent, JudgedEventRef, MAX_PULL_LIMIT, MAX_PUSH_EVENTS, Projection,
     PullResponse, PushRequest, PushResponse, Receipt, Refusal,
@@ -318,7 +318,7 @@ impl SyncService {
                         },
                     )?;
                     if let (Verdict::Conflict | Verdict::Quarantined, Some(reason)) =
-                        (judgement.verdict, judgement.reason)
+                        (judgement.verdict, judgement.reason.clone())
                     {
                         // An office request that does not fit changes nothing: abandon the
                         // transaction (the error only rolls it back; the outcome says why).
@@ -340,15 +340,26 @@ impl SyncService {
                             continue;
                         }
                     }
-                    let request = PushRequest {
-                        device_id: office.id.to_string(),
-                        device_clock_ms: now.0,
-                        events: vec![event],
-                    };
-                    let checked = [request.events[0].verify_canonical(&office.verifying)];
-                    take_events(tx, office.id, &checked, &sender, &request, now)?;
-                    let projection = tx
-                        .entity(&change.entity_id.to_string())?
+                    // Judged once: the judgement above is the one stored. The office's own
+                    // event is still verified before it is recorded.
+                    let canonical = event
+                        .verify_canonical(&office.verifying)
+                        .map_err(|err| StoreError::other(err.to_string()))?;
+                    let (_, stored) = store_judged(
+                        tx,
+                        office.id,
+                        &sender,
+                        (&event, &canonical),
+                        judgement,
+                        now.0,
+                        now,
+                    )?;
+                    let mut device = device;
+                    device.last_seq = event.body.seq;
+                    device.last_hash = event.hash.clone();
+                    device.last_push_at = Some(now);
+                    tx.put_device(&device)?;
+                    let projection = stored
                         .ok_or_else(|| StoreError::other("an office event left no projection"))?;
                     projections.push(projection);
                 }
@@ -850,16 +861,40 @@ fn judge_and_store(
     device_clock_ms: i64,
     now: UnixMillis,
 ) -> Result<Receipt, StoreError> {
-    let actor = &sender.actor;
-    let time = estimate(event.body.captured.wall_ms, device_clock_ms, now.0);
-    let mut judgement = judge_in(
+    let judgement = judge_in(
         &event.body,
-        actor,
+        &sender.actor,
         &mut TxEntities {
             tx: &mut *tx,
             templates,
         },
     )?;
+    let (receipt, _) = store_judged(
+        tx,
+        device_id,
+        sender,
+        (event, canonical),
+        judgement,
+        device_clock_ms,
+        now,
+    )?;
+    Ok(receipt)
+}
+
+/// Stores an event as it was judged: the entity it made (or the sync issue of a refusal), the
+/// event and its receipt. Returns the receipt and, when the event applied, the stored
+/// projection of its entity.
+fn store_judged(
+    tx: &mut dyn SyncWrite,
+    device_id: Uuid,
+    sender: &Sender,
+    (event, canonical): (&SignedEvent, &[u8]),
+    mut judgement: Judgement,
+    device_clock_ms: i64,
+    now: UnixMillis,
+) -> Result<(Receipt, Option<Projection>), StoreError> {
+    let actor = &sender.actor;
+    let time = estimate(event.body.captured.wall_ms, device_clock_ms, now.0);
     let meta = ProjectionMeta {
         event_id: event.body.id.clone(),
         event_key: (device_id, event.body.seq),
@@ -870,8 +905,8 @@ fn judge_and_store(
         Verdict::Applied => judgement.entity.take(),
         _ => None,
     };
-    let (rev, issue_id) = match applied {
-        Some(entity) => (Some(tx.put_entity(entity, meta)?.rev), None),
+    let (stored, issue_id) = match applied {
+        Some(entity) => (Some(tx.put_entity(entity, meta)?), None),
         None => {
             let issue = issue_entity(event, &judgement, &actor.user_id);
             let id = issue.id.clone();
@@ -879,6 +914,7 @@ fn judge_and_store(
             (None, Some(id))
         }
     };
+    let rev = stored.as_ref().map(|p| p.rev);
     let receipt = Receipt {
         seq: event.body.seq,
         event_id: event.body.id.clone(),
@@ -899,7 +935,7 @@ fn judge_and_store(
         },
         canonical,
     )?;
-    Ok(receipt)
+    Ok((receipt, stored))
 }
 
 #[cfg(test)]

@@ -74,6 +74,10 @@ struct Write<'txn> {
     bucket_numbers: HashMap<String, u32>,
     /// The last bucket number given out, once one is.
     last_bucket: Option<u32>,
+    /// Projections read in this transaction and not written since, so that an event's judgement
+    /// and the write that follows it decode its entity once: `entity` keeps a copy,
+    /// `put_entity` takes it back. Bounded by what one transaction reads.
+    read: HashMap<String, Projection>,
 }
 
 impl<'txn> Write<'txn> {
@@ -102,6 +106,7 @@ impl<'txn> Write<'txn> {
             pending_entity_events: BTreeMap::new(),
             bucket_numbers: HashMap::new(),
             last_bucket: None,
+            read: HashMap::new(),
         })
     }
 
@@ -195,6 +200,8 @@ impl<'txn> Write<'txn> {
         }
         projection.rev = rev;
         projection.buckets = buckets;
+        // What this transaction read of the entity is no longer what is stored.
+        self.read.remove(&projection.entity.id);
         self.entities.insert(
             projection.entity.id.as_str(),
             encode_packed(Dictionary::Projections, &projection)?.as_slice(),
@@ -329,6 +336,14 @@ impl<'txn> Write<'txn> {
         Ok(false)
     }
 
+    /// A projection as stored, decoded.
+    fn stored_entity(&self, id: &str) -> Result<Option<Projection>, StoreError> {
+        match self.entities.get(id)? {
+            Some(bytes) => Ok(Some(decode("entity", bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
     /// A bucket's digest as this transaction has it so far.
     fn digest(&mut self, bucket: &str) -> Result<&mut BucketDigest, StoreError> {
         Ok(match self.pending_digests.entry(bucket.to_string()) {
@@ -405,10 +420,14 @@ impl SyncWrite for Write<'_> {
     }
 
     fn entity(&mut self, id: &str) -> Result<Option<Projection>, StoreError> {
-        match self.entities.get(id)? {
-            Some(bytes) => Ok(Some(decode("entity", bytes.value())?)),
-            None => Ok(None),
+        if let Some(read) = self.read.get(id) {
+            return Ok(Some(read.clone()));
         }
+        let Some(projection) = self.stored_entity(id)? else {
+            return Ok(None);
+        };
+        self.read.insert(id.to_string(), projection.clone());
+        Ok(Some(projection))
     }
 
     fn put_entity(
@@ -416,7 +435,10 @@ impl SyncWrite for Write<'_> {
         entity: Entity,
         meta: super::ProjectionMeta,
     ) -> Result<Projection, StoreError> {
-        let old = self.entity(&entity.id)?;
+        let old = match self.read.remove(&entity.id) {
+            Some(read) => Some(read),
+            None => self.stored_entity(&entity.id)?,
+        };
         let before = old
             .as_ref()
             .map(|o| o.entity.blobs.as_slice())
@@ -955,7 +977,7 @@ impl BlobStore for RedbStore {
                     }
                     tables.citers.insert((sha, id.as_str()), (user, true))?;
                 }
-                let Some(old) = tables.entity(&id)? else {
+                let Some(old) = tables.stored_entity(&id)? else {
                     continue;
                 };
                 if !old.missing_blobs.contains(&meta.sha256) {
@@ -1153,6 +1175,47 @@ mod tests {
         );
         assert_eq!(store.citing(&a).unwrap()[0].projection.entity.id, H1);
         assert!(store.citing(&"c".repeat(64)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_transaction_reads_back_what_it_wrote_though_it_keeps_what_it_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("test.redb")).unwrap();
+        let with_body = |n: u64| Entity {
+            body: serde_json::json!({ "n": n }),
+            ..citing(&[])
+        };
+        let mut seen = Vec::new();
+        store
+            .write(&mut |tx| {
+                seen.clear();
+                for n in 1..=3 {
+                    let put = tx.put_entity(with_body(n), meta())?;
+                    // Read twice: the second read is the transaction's own copy.
+                    for _ in 0..2 {
+                        let read = tx.entity(H1)?.unwrap();
+                        assert_eq!(read, put);
+                        seen.push((read.rev, read.entity.body["n"].as_u64()));
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        let revs: Vec<u64> = seen.iter().map(|(rev, _)| *rev).collect();
+        assert!(revs.windows(2).all(|w| w[0] <= w[1]) && revs[0] < revs[5]);
+        assert_eq!(seen[5].1, Some(3));
+        // Each write replaced the revision before it: the bucket holds the last one only.
+        let page = store.pull(&["grid:g1".to_string()], 0, 10).unwrap();
+        let pulled: Vec<Projection> = page
+            .projections
+            .iter()
+            .map(|p| p.decode().unwrap())
+            .collect();
+        assert_eq!(pulled.len(), 1);
+        assert_eq!(
+            (pulled[0].rev, pulled[0].entity.body["n"].as_u64()),
+            seen[5]
+        );
     }
 
     #[test]
