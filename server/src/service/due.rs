@@ -193,7 +193,7 @@ impl Office {
             let wanted = enterprise.clone();
             let today_s = day.clone();
             let hazards = sync
-                .facts_where(EntityType::Hazard, None, 500, move |f| {
+                .facts_where(EntityType::Hazard, None, 500, None, move |f| {
                     f.enterprise == wanted
                         && !f.deleted
                         && matches!(f.state, "reported" | "plan_pending" | "rectifying")
@@ -263,7 +263,7 @@ impl Office {
             let grids: BTreeSet<String> = scopes.grids.iter().cloned().collect();
             let mine = grids.clone();
             let waiting = sync
-                .facts_where(EntityType::Hazard, None, 500, move |f| {
+                .facts_where(EntityType::Hazard, None, 500, None, move |f| {
                     f.state == "pending_acceptance" && !f.deleted && (town || mine.contains(f.grid))
                 })
                 .await?;

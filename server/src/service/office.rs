@@ -198,9 +198,13 @@ impl Office {
         take: impl Fn(&FactView<'_>) -> bool + Send + 'static,
     ) -> Result<Vec<String>, SyncError> {
         let mine = caller.user.grant.buckets(&caller.user.id.to_string());
-        sync.facts_where(entity_type, after.map(str::to_string), limit, move |fact| {
-            readable(fact.deleted, fact.buckets.iter().copied(), &mine) && take(fact)
-        })
+        sync.facts_where(
+            entity_type,
+            after.map(str::to_string),
+            limit,
+            Some(mine),
+            move |fact| !fact.deleted && take(fact),
+        )
         .await
     }
 

@@ -409,18 +409,21 @@ impl SyncService {
     }
 
     /// The ids, in order after `after`, of up to `limit` records of `entity_type` whose facts
-    /// `take` accepts, read without decoding a projection.
+    /// `take` accepts, read without decoding a projection: of those one of `readers` (bucket
+    /// names) reads, or of all when `None`.
     pub async fn facts_where(
         &self,
         entity_type: EntityType,
         after: Option<String>,
         limit: usize,
+        readers: Option<Vec<String>>,
         take: impl Fn(&crate::store::facts::FactView<'_>) -> bool + Send + 'static,
     ) -> Result<Vec<String>, SyncError> {
         let store = self.store.clone();
         Ok(blocking(move || {
             let mut ids = Vec::new();
-            store.scan_facts(entity_type, after.as_deref(), &mut |id, fact| {
+            let readers = readers.as_deref();
+            store.scan_facts(entity_type, after.as_deref(), readers, &mut |id, fact| {
                 if take(fact) {
                     ids.push(id.to_string());
                 }

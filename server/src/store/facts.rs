@@ -15,9 +15,11 @@ use anjian_sync::entity::EntityType;
 use anjian_sync::protocol::Projection;
 use serde::{Deserialize, Serialize};
 
-/// What the office counts and filters on, for one record.
+/// What the office counts and filters on, for one record. Its buckets are named (`B` is
+/// `String`) where the office reads it, and numbered (`u32`, the bucket index's numbers) where
+/// the store keeps it: a record's buckets are most of its fact's bytes when named.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fact {
+pub struct Fact<B = String> {
     /// The grid (网格) the record lies in (`""` when none).
     pub grid: String,
     /// Its enterprise (`""` when none).
@@ -25,7 +27,7 @@ pub struct Fact {
     /// Its team, for meetings and teams.
     pub team: String,
     /// The buckets that read it.
-    pub buckets: Vec<String>,
+    pub buckets: Vec<B>,
     /// Whether the record is deleted.
     pub deleted: bool,
     /// A hazard's state, an inspection's kind, an enterprise's risk colour, a sync issue's
@@ -60,16 +62,42 @@ pub struct Fact {
     pub label: String,
 }
 
-/// A [`Fact`] as a scan reads it: the same fields in the same order, its text borrowed from the
-/// stored bytes, so that filtering a list allocates nothing per record but the bucket list.
+impl<B> Fact<B> {
+    /// The same fact with its buckets named or numbered by `f`.
+    pub fn map_buckets<C, E>(self, f: impl FnMut(B) -> Result<C, E>) -> Result<Fact<C>, E> {
+        Ok(Fact {
+            buckets: self.buckets.into_iter().map(f).collect::<Result<_, _>>()?,
+            grid: self.grid,
+            enterprise: self.enterprise,
+            team: self.team,
+            deleted: self.deleted,
+            state: self.state,
+            level: self.level,
+            at_ms: self.at_ms,
+            day: self.day,
+            closed_day: self.closed_day,
+            deadline: self.deadline,
+            double_reported: self.double_reported,
+            evidence_complete: self.evidence_complete,
+            slots: self.slots,
+            parent: self.parent,
+            code: self.code,
+            label: self.label,
+        })
+    }
+}
+
+/// A stored [`Fact`] as a scan reads it: the same fields in the same order, its text borrowed
+/// from the stored bytes and its buckets numbered, so that filtering a list allocates nothing
+/// per record but the bucket list.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[allow(missing_docs, reason = "the fields are those of `Fact`")]
 pub struct FactView<'a> {
+    #[serde(borrow)]
     pub grid: &'a str,
     pub enterprise: &'a str,
     pub team: &'a str,
-    #[serde(borrow)]
-    pub buckets: Vec<&'a str>,
+    pub buckets: Vec<u32>,
     pub deleted: bool,
     pub state: &'a str,
     pub level: &'a str,
@@ -88,12 +116,12 @@ pub struct FactView<'a> {
 #[cfg(test)]
 impl FactView<'_> {
     /// The fact itself (a test holds the view's fields to the fact's, in order).
-    pub fn owned(&self) -> Fact {
+    pub fn owned(&self) -> Fact<u32> {
         Fact {
             grid: self.grid.into(),
             enterprise: self.enterprise.into(),
             team: self.team.into(),
-            buckets: self.buckets.iter().map(|b| (*b).to_string()).collect(),
+            buckets: self.buckets.clone(),
             deleted: self.deleted,
             state: self.state.into(),
             level: self.level.into(),
@@ -158,9 +186,9 @@ fn cut(text: &str) -> String {
 
 /// The fact of `projection`, given its previous fact (`old`) and the grid of its enterprise
 /// (for records whose scope does not name one); `None` for types the office does not count.
-pub fn derive(
+pub fn derive<B>(
     projection: &Projection,
-    old: Option<&Fact>,
+    old: Option<&Fact<B>>,
     enterprise_grid: impl FnOnce(&str) -> Option<String>,
     highest_risk: impl FnOnce(&str) -> Option<&'static str>,
 ) -> Option<Fact> {
@@ -316,7 +344,7 @@ pub fn duty_team_key(metric: &str, day: &str, enterprise: &str, team: &str) -> S
 /// Whether a duty was recorded after its day (补录): first captured after noon of the next day,
 /// China time, so that a night shift's meetings after midnight are on time. Twelve hours
 /// earlier than the capture falls on a day after the duty's exactly then.
-fn late(fact: &Fact) -> bool {
+fn late<B>(fact: &Fact<B>) -> bool {
     const TWELVE_HOURS_MS: i64 = 12 * 3_600_000;
     anjian_sync::clock::china_date(fact.at_ms.saturating_sub(TWELVE_HOURS_MS)).as_str()
         > fact.day.as_str()
@@ -329,7 +357,7 @@ pub fn key(metric: &str, period: &str, grid: &str) -> String {
 
 /// The counters a record of `entity_type` with this fact adds one to: none for a deleted
 /// record or a void hazard (作废).
-pub fn counts(entity_type: EntityType, fact: &Fact) -> Vec<String> {
+pub fn counts<B>(entity_type: EntityType, fact: &Fact<B>) -> Vec<String> {
     if fact.deleted || (entity_type == EntityType::Hazard && fact.state == "void") {
         return Vec::new();
     }
@@ -480,7 +508,7 @@ mod tests {
             json!({"state": "reported", "level": "major", "deadline": "2025-12-10"}),
             DEC_1,
         );
-        let first = derive(&reported, None, |_| None, |_| None).unwrap();
+        let first = derive(&reported, None::<&Fact>, |_| None, |_| None).unwrap();
         assert_eq!(first.day, "2025-12-01");
         assert_eq!(
             counts(EntityType::Hazard, &first),
@@ -532,7 +560,7 @@ mod tests {
         meeting.missing_blobs = vec!["a".repeat(64)];
         let fact = derive(
             &meeting,
-            None,
+            None::<&Fact>,
             |e| (e == "e9").then(|| "g7".to_string()),
             |_| None,
         )
@@ -558,7 +586,7 @@ mod tests {
             DEC_1 + 4 * 3_600_000 + 1_000,
         );
         meeting.entity.entity_type = EntityType::Meeting;
-        let fact = derive(&meeting, None, |_| None, |_| None).unwrap();
+        let fact = derive(&meeting, None::<&Fact>, |_| None, |_| None).unwrap();
         assert_eq!(
             counts(EntityType::Meeting, &fact),
             [
@@ -573,7 +601,7 @@ mod tests {
         // A night shift's meeting of 30 November captured at 11:59 the next morning is on time.
         let mut night = meeting.clone();
         night.captured_at_ms = DEC_1 + 4 * 3_600_000 - 60_000;
-        let fact = derive(&night, None, |_| None, |_| None).unwrap();
+        let fact = derive(&night, None::<&Fact>, |_| None, |_| None).unwrap();
         assert!(
             !counts(EntityType::Meeting, &fact)
                 .iter()
@@ -586,7 +614,7 @@ mod tests {
             DEC_1,
         );
         briefing.entity.entity_type = EntityType::Briefing;
-        let fact = derive(&briefing, None, |_| None, |_| None).unwrap();
+        let fact = derive(&briefing, None::<&Fact>, |_| None, |_| None).unwrap();
         assert_eq!(
             counts(EntityType::Briefing, &fact),
             ["duty_briefing|2025-12-01|e1/t1"]
@@ -599,7 +627,7 @@ mod tests {
             grid: "g1".into(),
             enterprise: "e1".into(),
             team: "t1".into(),
-            buckets: vec!["town".into(), "grid:g1".into()],
+            buckets: vec![7, 70_000],
             deleted: true,
             state: "rectifying".into(),
             level: "major".into(),
@@ -627,7 +655,7 @@ mod tests {
             DEC_1,
         );
         issue.entity.entity_type = EntityType::SyncIssue;
-        let open = derive(&issue, None, |_| None, |_| None).unwrap();
+        let open = derive(&issue, None::<&Fact>, |_| None, |_| None).unwrap();
         assert_eq!(
             (open.state.as_str(), open.level.as_str(), open.code.as_str()),
             ("open", "conflict", "stale-transition")

@@ -191,11 +191,13 @@ pub trait SyncStore: Send + Sync + std::fmt::Debug + 'static {
         entity_type: anjian_sync::entity::EntityType,
     ) -> Result<Vec<(String, facts::Fact)>, StoreError>;
     /// Visits the office's facts of `entity_type` in id order, from after `after`, until
-    /// `visit` answers `false`.
+    /// `visit` answers `false`: those of records one of `readers` (bucket names) reads, or all
+    /// when `None`.
     fn scan_facts(
         &self,
         entity_type: anjian_sync::entity::EntityType,
         after: Option<&str>,
+        readers: Option<&[String]>,
         visit: &mut dyn FnMut(&str, &facts::FactView<'_>) -> bool,
     ) -> Result<(), StoreError>;
     /// The office's counters whose keys start with `prefix`, in key order.

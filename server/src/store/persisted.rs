@@ -214,10 +214,10 @@ fn every_record() -> Vec<Pinned> {
         created_at: at(0),
         expires_at: at(3_600_000),
     };
-    let fact = Fact {
+    let fact: Fact<u32> = Fact {
         grid: id(0x90).to_string(),
         enterprise: id(0xe0).to_string(),
-        buckets: vec![format!("grid:{}", id(0x90))],
+        buckets: vec![3, 300],
         state: "reported".into(),
         level: "general".into(),
         at_ms: 1_764_000_010_000,

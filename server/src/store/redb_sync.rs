@@ -1,7 +1,7 @@
 //! The sync store on redb: devices, the event log, projections, the bucket index and digests.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
 use uuid::Uuid;
@@ -18,7 +18,7 @@ use super::runs::insert_sorted;
 use super::tables::{
     BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, BUCKETS, COUNTERS, DEVICES,
     ENTITIES, ENTITY_EVENTS, EVENTS, FORKS, OFFICE_COUNTS, OFFICE_FACTS, OLD_OFFICE_FACTS,
-    OLD_OFFICE_TABLES, OLDEST_OFFICE_FACTS, RECEIPTS, TYPE_INDEX, UPLOADS,
+    OLD_OFFICE_TABLES, OLDER_OFFICE_FACTS, OLDEST_OFFICE_FACTS, RECEIPTS, TYPE_INDEX, UPLOADS,
 };
 use super::{
     BlobStore, Citation, Citer, PullPage, RedbStore, StoreError, StoredProjection, SyncStore,
@@ -225,17 +225,25 @@ impl<'txn> Write<'txn> {
     ) -> Result<(), StoreError> {
         let entity_type = projection.entity.entity_type;
         let key = (entity_type.name(), projection.entity.id.as_str());
-        let old: Option<Fact> = match self.facts.get(key)? {
+        let old: Option<Fact<u32>> = match self.facts.get(key)? {
             Some(bytes) => Some(decode("fact", bytes.value())?),
             None => None,
         };
-        let remembered = old.clone().or(prior);
+        // What is remembered of the record: its stored fact, else an earlier version's.
+        let remembered = match (&old, prior) {
+            (Some(old), _) => Some(old.clone().map_buckets(|_| Ok::<_, StoreError>(()))?),
+            (None, prior) => prior
+                .map(|p| p.map_buckets(|_| Ok::<_, StoreError>(())))
+                .transpose()?,
+        };
         let enterprise_grid = |enterprise: &str| -> Option<String> {
             let bytes = self
                 .facts
                 .get((EntityType::Enterprise.name(), enterprise))
                 .ok()??;
-            decode::<Fact>("fact", bytes.value()).ok().map(|f| f.grid)
+            decode_borrowed::<FactView<'_>>("fact", bytes.value())
+                .ok()
+                .map(|f| f.grid.to_string())
         };
         let counts = &self.counts;
         let highest_risk = |enterprise: &str| -> Option<&'static str> {
@@ -255,6 +263,7 @@ impl<'txn> Write<'txn> {
         ) else {
             return Ok(());
         };
+        let new = new.map_buckets(|bucket| self.bucket_number(&bucket))?;
         if old.as_ref() == Some(&new) {
             return Ok(());
         }
@@ -530,22 +539,27 @@ impl RedbStore {
         let txn = self.db().begin_write()?;
         let current: Vec<((String, String), Fact)> = {
             let table = txn.open_table(OFFICE_FACTS)?;
+            let mut names = HashMap::new();
+            for entry in txn.open_table(BUCKETS)?.iter()? {
+                let (name, number) = entry?;
+                names.insert(number.value(), name.value().to_string());
+            }
             let mut all = Vec::new();
             for entry in table.iter()? {
                 let (key, value) = entry?;
                 let (kind, id) = key.value();
-                all.push((
-                    (kind.to_string(), id.to_string()),
-                    decode("fact", value.value())?,
-                ));
+                let fact: Fact<u32> = decode("fact", value.value())?;
+                let fact =
+                    fact.map_buckets(|n| names.get(&n).cloned().ok_or(StoreError::NotFound))?;
+                all.push(((kind.to_string(), id.to_string()), fact));
             }
             all
         };
         {
-            let table = if version == 0 {
-                OLDEST_OFFICE_FACTS
-            } else {
-                OLD_OFFICE_FACTS
+            let table = match version {
+                0 => OLDEST_OFFICE_FACTS,
+                1 => OLDER_OFFICE_FACTS,
+                _ => OLD_OFFICE_FACTS,
             };
             let mut earlier = txn.open_table(table)?;
             for ((kind, id), mut fact) in current {
@@ -590,7 +604,7 @@ impl RedbStore {
             // one before it.
             use redb::TableHandle as _;
             let names: Vec<String> = txn.list_tables()?.map(|t| t.name().to_string()).collect();
-            let earlier = [OLD_OFFICE_FACTS, OLDEST_OFFICE_FACTS]
+            let earlier = [OLD_OFFICE_FACTS, OLDER_OFFICE_FACTS, OLDEST_OFFICE_FACTS]
                 .into_iter()
                 .find(|table| names.iter().any(|n| n == table.name()));
             let earlier = match earlier {
@@ -662,6 +676,12 @@ impl SyncStore for RedbStore {
     fn facts(&self, entity_type: EntityType) -> Result<Vec<(String, Fact)>, StoreError> {
         let txn = self.db().begin_read()?;
         let table = txn.open_table(OFFICE_FACTS)?;
+        // The bucket names by number: a town has a few thousand buckets at most.
+        let mut names = HashMap::new();
+        for entry in txn.open_table(BUCKETS)?.iter()? {
+            let (name, number) = entry?;
+            names.insert(number.value(), name.value().to_string());
+        }
         let name = entity_type.name();
         let mut found = Vec::new();
         for entry in table.range((name, "")..)? {
@@ -670,7 +690,14 @@ impl SyncStore for RedbStore {
             if kind != name {
                 break;
             }
-            found.push((id.to_string(), decode("fact", value.value())?));
+            let fact: Fact<u32> = decode("fact", value.value())?;
+            let fact = fact.map_buckets(|number| {
+                names
+                    .get(&number)
+                    .cloned()
+                    .ok_or_else(|| StoreError::other(format!("fact of {id}: no bucket {number}")))
+            })?;
+            found.push((id.to_string(), fact));
         }
         Ok(found)
     }
@@ -679,10 +706,25 @@ impl SyncStore for RedbStore {
         &self,
         entity_type: EntityType,
         after: Option<&str>,
+        readers: Option<&[String]>,
         visit: &mut dyn FnMut(&str, &FactView<'_>) -> bool,
     ) -> Result<(), StoreError> {
         let txn = self.db().begin_read()?;
         let table = txn.open_table(OFFICE_FACTS)?;
+        // The readers' buckets by number; one without a number has never held a record.
+        let readers: Option<HashSet<u32>> = match readers {
+            Some(buckets) => {
+                let numbers = txn.open_table(BUCKETS)?;
+                let mut found = HashSet::new();
+                for bucket in buckets {
+                    if let Some(number) = numbers.get(bucket.as_str())? {
+                        found.insert(number.value());
+                    }
+                }
+                Some(found)
+            }
+            None => None,
+        };
         let name = entity_type.name();
         let start = (name, after.unwrap_or(""));
         for entry in table.range(start..)? {
@@ -695,7 +737,10 @@ impl SyncStore for RedbStore {
                 continue;
             }
             let fact: FactView<'_> = decode_borrowed("fact", value.value())?;
-            if !visit(id, &fact) {
+            let read = readers
+                .as_ref()
+                .is_none_or(|readers| fact.buckets.iter().any(|b| readers.contains(b)));
+            if read && !visit(id, &fact) {
                 break;
             }
         }

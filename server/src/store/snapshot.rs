@@ -20,8 +20,8 @@ use super::redb_store::RedbStore;
 use super::tables::{
     BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, COUNTERS, DEVICES, ENTITIES,
     ENTITY_EVENTS, EVENTS, FORKS, HEALTH, INVITATIONS, META, OFFICE_COUNTS, OFFICE_FACTS,
-    OLD_OFFICE_FACTS, OLDEST_OFFICE_FACTS, RECEIPTS, SESSIONS, TYPE_INDEX, UPLOADS,
-    USER_INVITATIONS, USER_SESSIONS, USERNAMES, USERS, WECHAT_OPENIDS,
+    OLD_OFFICE_FACTS, OLDER_OFFICE_FACTS, OLDEST_OFFICE_FACTS, RECEIPTS, SESSIONS, TYPE_INDEX,
+    UPLOADS, USER_INVITATIONS, USER_SESSIONS, USERNAMES, USERS, WECHAT_OPENIDS,
 };
 
 /// What a snapshot holds.
@@ -111,6 +111,7 @@ fn copy_all(
     copy(from, to, OFFICE_FACTS, &mut counts)?;
     copy(from, to, OFFICE_COUNTS, &mut counts)?;
     copy(from, to, OLD_OFFICE_FACTS, &mut counts)?;
+    copy(from, to, OLDER_OFFICE_FACTS, &mut counts)?;
     copy(from, to, OLDEST_OFFICE_FACTS, &mut counts)?;
     copy(from, to, UPLOADS, &mut counts)?;
     copy(from, to, HEALTH, &mut counts)?;

@@ -83,26 +83,33 @@ pub const ENTITY_EVENTS: TableDefinition<(u128, u64), (u128, u64)> =
 pub const ENTITY_EVENTS_0: TableDefinition<(&str, u64), (u128, u64)> =
     TableDefinition::new("entity-events-0");
 /// The office's facts (台账要素) per record: (type name, entity id) →
-/// [`super::facts::Fact`], kept with each change of a counted type. Derived data: a store whose
-/// facts table is empty (or has only an older version's) makes them again at start.
+/// [`super::facts::Fact`] with numbered buckets, kept with each change of a counted type.
+/// Derived data: a store whose facts table is empty (or has only an older version's) makes them
+/// again at start.
 pub const OFFICE_FACTS: TableDefinition<(&str, &str), &[u8]> =
-    TableDefinition::new("office-facts-2");
+    TableDefinition::new("office-facts-3");
 /// The office's counters, kept as facts change: `metric|period|grid[|enterprise]` → count
 /// (see [`super::facts::counts`]). A counter that falls to 0 is removed.
-pub const OFFICE_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("office-counts-2");
+pub const OFFICE_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("office-counts-3");
 /// The facts and counters of earlier versions, dropped once the current ones are made
-/// (version 2 counts the duties done: meetings by shift and slot, briefings).
-pub const OLD_OFFICE_TABLES: [&str; 4] = [
+/// (version 2 counts the duties done: meetings by shift and slot, briefings; version 3 numbers
+/// the buckets).
+pub const OLD_OFFICE_TABLES: [&str; 6] = [
     "office-facts-0",
     "office-counts-0",
     "office-facts-1",
     "office-counts-1",
+    "office-facts-2",
+    "office-counts-2",
 ];
-/// The earlier version's facts, read once when the current ones are made: they remember when
-/// a record was first seen, which its projection no longer says.
+/// The earlier version's facts (buckets named), read once when the current ones are made: they
+/// remember when a record was first seen, which its projection no longer says.
 pub const OLD_OFFICE_FACTS: TableDefinition<(&str, &str), &[u8]> =
-    TableDefinition::new("office-facts-1");
+    TableDefinition::new("office-facts-2");
 /// The version before that, read when a store skipped a version and has only it.
+pub const OLDER_OFFICE_FACTS: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("office-facts-1");
+/// The first version, likewise.
 pub const OLDEST_OFFICE_FACTS: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("office-facts-0");
 /// Blobs the store holds: sha256 (hex) → [`super::model::BlobMeta`]. A blob exists once its file
