@@ -534,7 +534,8 @@ impl BlobsApi {
         state: Data<&Arc<AppState>>,
         /// The photo's sha256, lower-case hex.
         sha256: Path<String>,
-        /// `small` (320 px) or `large` (1280 px); `small` when absent.
+        /// `small` (320 px) or `large` (1280 px); `small` when absent. The large one is made
+        /// when first asked for, so that first answer takes a few tenths of a second longer.
         size: Query<Option<ThumbnailSize>>,
         request: StaticFileRequest,
     ) -> poem::Result<StaticFileResponse> {
