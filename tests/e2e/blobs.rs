@@ -416,6 +416,7 @@ async fn evidence_is_complete_when_the_photo_lands_and_only_the_scope_may_read_i
         let refused = server.fetch(&path, token, &[]).await;
         assert_eq!(refused.status(), 404, "{path}");
     }
+    assert_eq!(renditions(), [format!("{sha}-small.jpg")]);
 
     // Thumbnails are upright: EXIF orientation 6 turns the 40×20 picture to 20×40, red on top.
     let thumbnail = server

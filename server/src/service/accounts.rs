@@ -296,11 +296,12 @@ impl Accounts {
             return Err(AccountError::InvalidCredentials);
         }
         let store = self.store.clone();
+        let given = password.clone();
         let (user, matches) = self
             .hashing(move || {
                 let user = store.user_by_username(&username)?;
                 let hash = user.as_ref().and_then(|u| u.password_hash.as_ref());
-                let matches = secrets::verify_password(&password, hash);
+                let matches = secrets::verify_password(&given, hash);
                 Ok((user, matches))
             })
             .await?;
@@ -311,12 +312,36 @@ impl Accounts {
         if user.disabled {
             return Err(AccountError::AccountDisabled);
         }
+        let user = self.rehash_if_old(user, password).await?;
         self.open_session(user, LoginMethod::Password).await
     }
 
+    /// A user whose password hash was made with older settings, hashed again with the current
+    /// ones from the password they just logged in with. Best effort: if the user changed in the
+    /// meantime, the old hash stays until the next login.
+    async fn rehash_if_old(
+        &self,
+        user: User,
+        password: SecretString,
+    ) -> Result<User, AccountError> {
+        if user.password_hash.as_ref().is_none_or(secrets::is_current) {
+            return Ok(user);
+        }
+        let mut next = user.clone();
+        next.password_hash = Some(self.hash_new_password(password).await?);
+        next.rev = user.rev + 1;
+        let store = self.store.clone();
+        let stored = next.clone();
+        match blocking(move || store.replace_user(&stored, user.rev)).await {
+            Ok(()) => Ok(next),
+            Err(StoreError::Conflict(_)) => Ok(user),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// Runs password hashing or checking on the blocking pool, at most as many at once as
-    /// there are cores: each takes 19 MiB and a few tens of milliseconds, and a flood of logins
-    /// must queue rather than exhaust memory.
+    /// there are cores: each takes 7 MiB (19 MiB for a hash made with the older settings) and a
+    /// few tens of milliseconds, and a flood of logins must queue rather than exhaust memory.
     async fn hashing<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
@@ -701,6 +726,61 @@ mod tests {
         for bad in ["ab", "-lead", "有名字", "a b c", &"x".repeat(33)] {
             assert!(check_username(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_password_hashed_with_older_settings_is_hashed_again_at_login() {
+        use argon2::password_hash::{PasswordHasher as _, SaltString, rand_core::OsRng};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(crate::store::RedbStore::open(&dir.path().join("a.redb")).unwrap());
+        let accounts = Accounts::new(store.clone(), AuthSettings::default(), None);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let password = SecretString::from("correct horse battery".to_string());
+        let client = IpAddr::from([127, 0, 0, 1]);
+        runtime.block_on(async {
+            let user = accounts
+                .create(NewUser {
+                    username: "li.ming".into(),
+                    display_name: None,
+                    password: Some(password.clone()),
+                    roles: vec![Role::Inspector],
+                    scopes: Scopes {
+                        town: true,
+                        ..Scopes::default()
+                    },
+                })
+                .await
+                .unwrap();
+            // As an earlier version hashed it: the library's defaults, 19 MiB and two passes.
+            let older = argon2::Argon2::default()
+                .hash_password(
+                    password.expose_secret().as_bytes(),
+                    &SaltString::generate(&mut OsRng),
+                )
+                .unwrap()
+                .to_string();
+            let mut aged = user.clone();
+            aged.password_hash = Some(PasswordHash(older.clone()));
+            aged.rev = user.rev + 1;
+            store.replace_user(&aged, user.rev).unwrap();
+
+            let logged_in = accounts
+                .login("li.ming", password.clone(), client)
+                .await
+                .unwrap();
+            let stored = store.user_by_username("li.ming").unwrap().unwrap();
+            let hash = stored.password_hash.clone().unwrap();
+            assert_ne!(hash.0, older);
+            assert!(secrets::is_current(&hash), "{}", hash.0);
+            assert_eq!(logged_in.user.rev, stored.rev);
+            // The new hash is the same password's.
+            accounts.login("li.ming", password, client).await.unwrap();
+            let wrong = SecretString::from("wrong".to_string());
+            assert!(accounts.login("li.ming", wrong, client).await.is_err());
+        });
     }
 
     #[test]

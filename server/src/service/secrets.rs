@@ -129,6 +129,13 @@ pub fn hash_password(password: &SecretString) -> Result<PasswordHash, String> {
         .map_err(|err| format!("cannot hash a password: {err}"))
 }
 
+/// Whether `hash` was made with the settings new hashes take; one that was not is made again
+/// when its user next logs in.
+pub fn is_current(hash: &PasswordHash) -> bool {
+    let current = format!("$argon2id$v=19$m={ARGON2_MEMORY_KIB},t={ARGON2_PASSES},p=1$");
+    hash.0.starts_with(&current)
+}
+
 /// Whether `password` matches `hash`. With no hash it still does the same work, against a
 /// throw-away hash, so that an unknown username takes as long to refuse as a wrong password.
 pub fn verify_password(password: &SecretString, hash: Option<&PasswordHash>) -> bool {
@@ -232,6 +239,7 @@ mod tests {
             .to_string();
         assert!(older.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         let older = PasswordHash(older);
+        assert!(is_current(&hash) && !is_current(&older));
         assert!(verify_password(&password, Some(&older)));
         assert!(!verify_password(
             &SecretString::from("wrong".to_string()),

@@ -227,6 +227,10 @@ fn every_record() -> Vec<Pinned> {
         label: "配电箱未接地".into(),
         ..Fact::default()
     };
+    let named_fact: Fact = fact
+        .clone()
+        .map_buckets(|n| Ok::<_, std::convert::Infallible>(format!("grid:{n}")))
+        .unwrap();
     let digest = BucketDigest {
         count: 12,
         digest: [0xab; 32],
@@ -258,6 +262,8 @@ fn every_record() -> Vec<Pinned> {
         plain("device", device, false),
         plain("blob", blob, false),
         plain("upload", upload, false),
+        // The previous version's facts (buckets named), still read when facts are made again.
+        plain("fact-named", named_fact, false),
         plain("fact", fact, false),
         plain("bucket-digest", digest, false),
         plain("fork", fork, true),
