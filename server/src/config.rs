@@ -212,6 +212,10 @@ pub struct StorageSettings {
     /// Free space kept on the data directory's filesystem, in MiB: below it writes are refused
     /// with `507 storage-full` until space returns.
     pub reserve_mb: u64,
+    /// Threads that do the store's and the files' blocking work (database reads and writes,
+    /// thumbnails, photo files). Each keeps allocator memory of its own, and writes take turns
+    /// anyway, so more threads cost memory without making syncs faster.
+    pub threads: usize,
 }
 
 impl Default for StorageSettings {
@@ -219,6 +223,7 @@ impl Default for StorageSettings {
         StorageSettings {
             cache_mb: crate::store::DEFAULT_CACHE_BYTES / (1024 * 1024),
             reserve_mb: 256,
+            threads: 8,
         }
     }
 }
@@ -451,6 +456,9 @@ impl Settings {
         if self.storage.cache_mb < 4 || self.storage.cache_mb > 65_536 {
             bail!("storage.cache_mb must be between 4 and 65536");
         }
+        if self.storage.threads == 0 || self.storage.threads > 512 {
+            bail!("storage.threads must be between 1 and 512");
+        }
         if blobs.max_uploads_per_user == 0 {
             bail!("blobs.max_uploads_per_user must be at least 1");
         }
@@ -525,6 +533,11 @@ mod tests {
         let old = Settings::parse("[http]\ntrust_forwarded_for = true").unwrap();
         let err = format!("{:#}", old.validate().unwrap_err());
         assert!(err.contains("trusted_proxies = [\"127.0.0.1\"]"), "{err}");
+        for threads in [0, 513] {
+            let bad = Settings::parse(&format!("[storage]\nthreads = {threads}")).unwrap();
+            let err = format!("{:#}", bad.validate().unwrap_err());
+            assert!(err.contains("storage.threads"), "{err}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anjian_server::config::{DEFAULT_CONFIG, Settings};
-use anjian_server::startup::{Application, shutdown_signal};
+use anjian_server::startup::{self, Application, shutdown_signal};
 use anjian_server::{api, telemetry};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -182,10 +182,6 @@ fn settings(location: Location) -> anyhow::Result<Settings> {
     Ok(settings)
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Runtime::new().context("cannot start the async runtime")
-}
-
 fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     let mut settings = settings(args.location)?;
     if let Some(listen) = args.listen {
@@ -199,7 +195,7 @@ fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     }
     settings.validate()?;
     telemetry::init(&settings.log)?;
-    runtime()?.block_on(async {
+    startup::runtime(&settings)?.block_on(async {
         let listen = settings.listen;
         let scheme = if settings.tls.enabled() { "https" } else { "http" };
         // The data directory first, so a second server on it is refused for that, whatever its
@@ -262,7 +258,7 @@ fn backup(args: BackupArgs) -> anyhow::Result<()> {
     settings.validate()?;
     let to = std::path::absolute(&args.to)
         .with_context(|| format!("cannot make {} absolute", args.to.display()))?;
-    runtime()?.block_on(async {
+    startup::runtime(&settings)?.block_on(async {
         #[cfg(unix)]
         if let Some(answer) = anjian_server::backup::ask_server(&settings.data_dir, &to).await? {
             if answer.ok {
@@ -367,7 +363,7 @@ fn reset_password(args: ResetArgs) -> anyhow::Result<()> {
     let settings = settings(args.location)?;
     settings.validate()?;
     telemetry::init(&settings.log)?;
-    runtime()?.block_on(async {
+    startup::runtime(&settings)?.block_on(async {
         let app = Application::build(settings).await?;
         let given = admin_password();
         let from_env = given.is_some();

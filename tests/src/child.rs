@@ -154,14 +154,21 @@ pub async fn login(http: &reqwest::Client, base: &str, user: &str, password: &st
 
 /// The child's side: serves on the default settings (as `configure` adjusts them) over
 /// `data_dir`, with the admin's password [`ADMIN_PASSWORD`], on a free loopback port written to
-/// `port_file` (or the port in `ANJIAN_CHILD_PORT`). SIGTERM stops it cleanly; never returns.
-pub async fn serve(data_dir: &str, port_file: &str, configure: impl FnOnce(&mut Settings)) {
+/// `port_file` (or the port in `ANJIAN_CHILD_PORT`), on the runtime the server binary builds
+/// from those settings. SIGTERM stops it cleanly; never returns.
+pub fn serve(data_dir: &str, port_file: &str, configure: impl FnOnce(&mut Settings)) -> ! {
     let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();
     let mut settings = Settings {
         data_dir: data_dir.into(),
         ..Default::default()
     };
     configure(&mut settings);
+    let runtime = anjian_server::startup::runtime(&settings).unwrap();
+    runtime.block_on(serve_on(settings, port_file))
+}
+
+/// [`serve`] on its runtime.
+async fn serve_on(settings: Settings, port_file: &str) -> ! {
     let app = anjian_server::startup::Application::build(settings)
         .await
         .unwrap();

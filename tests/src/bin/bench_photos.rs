@@ -37,17 +37,21 @@ const CHUNK: usize = 1024 * 1024;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() {
+fn main() {
     anjian_sync::client::install_tls_provider();
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("serve") {
         let decoders: usize = args[4].parse().expect("a number");
-        return serve(&args[2], &args[3], |settings| {
+        serve(&args[2], &args[3], |settings| {
             settings.blobs.decode_concurrency = decoders;
-        })
-        .await;
+        });
     }
+    bench(&args);
+}
+
+/// The benchmark's side.
+#[tokio::main]
+async fn bench(args: &[String]) {
     let numbers: Vec<usize> = args[1..]
         .iter()
         .map(|a| a.parse().expect("numbers"))

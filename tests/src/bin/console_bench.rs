@@ -48,13 +48,18 @@ fn first_link(page: &str, prefix: &str) -> Option<String> {
     Some(page[start..end].replace("&amp;", "&"))
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     anjian_sync::client::install_tls_provider();
     let raw: Vec<String> = std::env::args().collect();
     if raw.get(1).map(String::as_str) == Some("serve") {
-        return serve(&raw[2], &raw[3], |_| {}).await;
+        serve(&raw[2], &raw[3], |_| {});
     }
+    bench();
+}
+
+/// The benchmark's side.
+#[tokio::main]
+async fn bench() {
     let args = Args::parse();
     let started = Instant::now();
     let server = ChildServer::start(&args.data_dir, &[]).await;

@@ -99,13 +99,18 @@ const PASSWORD: &str = "anjian-load-user-password";
 const CEILING_SAMPLE: usize = 200_000;
 const PER_GRID: usize = 2;
 
-#[tokio::main]
-async fn main() {
+fn main() {
     anjian_sync::client::install_tls_provider();
     let raw: Vec<String> = std::env::args().collect();
     if raw.get(1).map(String::as_str) == Some("serve") {
-        return serve(&raw[2], &raw[3], |_| {}).await;
+        serve(&raw[2], &raw[3], |_| {});
     }
+    load();
+}
+
+/// The benchmark's side.
+#[tokio::main]
+async fn load() {
     let args = Args::parse();
     let scratch = tempfile::tempdir().unwrap();
     let work = args
