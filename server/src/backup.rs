@@ -83,12 +83,12 @@ pub struct Manifest {
 impl Manifest {
     /// One line for people: what the backup holds.
     pub fn summary(&self) -> String {
-        use crate::store::tables::{ENTITIES, ENTITIES_0, EVENTS, EVENTS_0};
+        use crate::store::tables::{ENTITIES, ENTITIES_0, ENTITIES_1, EVENTS, EVENTS_0};
         use redb::TableHandle as _;
         // A backup of an earlier format names its tables as that format did.
-        let rows = |tables: [&str; 2]| tables.iter().find_map(|t| self.tables.get(*t).copied());
-        let records = rows([ENTITIES.name(), ENTITIES_0.name()]).unwrap_or(0);
-        let events = rows([EVENTS.name(), EVENTS_0.name()]).unwrap_or(0);
+        let rows = |tables: &[&str]| tables.iter().find_map(|t| self.tables.get(*t).copied());
+        let records = rows(&[ENTITIES.name(), ENTITIES_1.name(), ENTITIES_0.name()]).unwrap_or(0);
+        let events = rows(&[EVENTS.name(), EVENTS_0.name()]).unwrap_or(0);
         let bytes: u64 = self
             .blobs
             .iter()

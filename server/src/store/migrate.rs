@@ -9,7 +9,7 @@
 
 use std::ops::Bound;
 
-use redb::{Database, Durability, ReadableTable, TableHandle, WriteTransaction};
+use redb::{AccessGuard, Database, Durability, ReadableTable, TableHandle, WriteTransaction};
 use serde_json::value::RawValue;
 
 use anjian_sync::protocol::{JudgedEvent, JudgedEventRef};
@@ -17,9 +17,11 @@ use anjian_sync::protocol::{JudgedEvent, JudgedEventRef};
 use super::StoreError;
 use super::codec::{Dictionary, decode, pack};
 use super::records;
+use super::runs::insert_sorted;
 use super::tables::{
-    BUCKET_INDEX, BUCKET_INDEX_0, BUCKETS, COUNTERS, ENTITIES, ENTITIES_0, ENTITY_EVENTS,
-    ENTITY_EVENTS_0, EVENTS, EVENTS_0, FORMAT, META, RECEIPTS, TYPE_INDEX, TYPE_INDEX_0,
+    BUCKET_INDEX, BUCKET_INDEX_0, BUCKET_INDEX_1, BUCKETS, COUNTERS, ENTITIES, ENTITIES_0,
+    ENTITIES_1, ENTITY_EVENTS, ENTITY_EVENTS_0, ENTITY_EVENTS_1, ENTITY_NUMBERS, EVENTS, EVENTS_0,
+    FORMAT, META, RECEIPTS, TYPE_INDEX, TYPE_INDEX_0,
 };
 
 /// Records copied per transaction: each transaction's pages are held in memory until it
@@ -57,27 +59,43 @@ fn migrate_in_chunks(db: &mut Database, from: u64, chunk: usize) -> Result<bool,
         to = FORMAT,
         "migrating the store to the current format"
     );
-    // What an earlier, unfinished run copied is dropped: it may be part of a chunk.
+    // What an earlier, unfinished run copied is dropped: it may be part of a chunk. Format 0
+    // is first copied into format 1's tables, then format 1's are numbered into format 2's.
     let txn = db.begin_write()?;
-    txn.delete_table(EVENTS)?;
-    txn.delete_table(RECEIPTS)?;
+    if from == 0 {
+        txn.delete_table(EVENTS)?;
+        txn.delete_table(RECEIPTS)?;
+        txn.delete_table(ENTITIES_1)?;
+        txn.delete_table(BUCKET_INDEX_1)?;
+        txn.delete_table(BUCKETS)?;
+        txn.delete_table(TYPE_INDEX)?;
+        txn.delete_table(ENTITY_EVENTS_1)?;
+    }
+    txn.delete_table(ENTITY_NUMBERS)?;
     txn.delete_table(ENTITIES)?;
     txn.delete_table(BUCKET_INDEX)?;
-    txn.delete_table(BUCKETS)?;
-    txn.delete_table(TYPE_INDEX)?;
     txn.delete_table(ENTITY_EVENTS)?;
     txn.commit()?;
-    let events = copy_events(db, chunk)?;
-    let entities = copy_entities(db, chunk)?;
-    copy_bucket_index(db, chunk)?;
-    copy_type_index(db, chunk)?;
-    copy_entity_events(db, chunk)?;
+    let mut events = 0;
+    if from == 0 {
+        events = copy_events(db, chunk)?;
+        copy_entities(db, chunk)?;
+        copy_bucket_index(db, chunk)?;
+        copy_type_index(db, chunk)?;
+        copy_entity_events(db, chunk)?;
+    }
+    let entities = number_entities(db, chunk)?;
+    number_bucket_index(db, chunk)?;
+    number_entity_events(db, chunk)?;
     let txn = db.begin_write()?;
     txn.delete_table(EVENTS_0)?;
     txn.delete_table(ENTITIES_0)?;
     txn.delete_table(BUCKET_INDEX_0)?;
     txn.delete_table(TYPE_INDEX_0)?;
     txn.delete_table(ENTITY_EVENTS_0)?;
+    txn.delete_table(ENTITIES_1)?;
+    txn.delete_table(BUCKET_INDEX_1)?;
+    txn.delete_table(ENTITY_EVENTS_1)?;
     txn.open_table(META)?.insert("format", FORMAT)?;
     txn.commit()?;
     tracing::info!(events, entities, "copied; compacting the file");
@@ -152,12 +170,12 @@ fn copy_events(db: &Database, chunk: usize) -> Result<u64, StoreError> {
     })
 }
 
-/// Format 0's projections (JSON) into the entities table, packed. Their JSON is checked and
-/// kept as it was, byte for byte.
+/// Format 0's projections (JSON) into format 1's entities table, packed. Their JSON is checked
+/// and kept as it was, byte for byte.
 fn copy_entities(db: &Database, chunk: usize) -> Result<u64, StoreError> {
     in_chunks(db, chunk, "projections", |txn, after: Option<String>| {
         let old = txn.open_table(ENTITIES_0)?;
-        let mut entities = txn.open_table(ENTITIES)?;
+        let mut entities = txn.open_table(ENTITIES_1)?;
         let start = after.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
         let (mut taken, mut last) = (0, None);
         let mut packed = Vec::new();
@@ -173,6 +191,96 @@ fn copy_entities(db: &Database, chunk: usize) -> Result<u64, StoreError> {
     })
 }
 
+/// Format 1's projections, by entity id, into format 2's, by number: numbers are given out in
+/// the order of the ids, and the packed bytes kept as they are.
+fn number_entities(db: &Database, chunk: usize) -> Result<u64, StoreError> {
+    let mut numbered = 0u64;
+    in_chunks(db, chunk, "projections", |txn, after: Option<String>| {
+        let old = txn.open_table(ENTITIES_1)?;
+        let mut numbers = txn.open_table(ENTITY_NUMBERS)?;
+        let mut entities = txn.open_table(ENTITIES)?;
+        let start = after.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let (mut taken, mut last) = (0, None);
+        // Numbered in ascending order, so written at the table's end as full pages.
+        let mut rows: Vec<(u64, AccessGuard<'_, &[u8]>)> = Vec::new();
+        for entry in old.range::<&str>((start, Bound::Unbounded))?.take(chunk) {
+            let (key, bytes) = entry?;
+            numbered += 1;
+            numbers.insert(records::id_key(key.value())?, numbered)?;
+            rows.push((numbered, bytes));
+            (taken, last) = (taken + 1, Some(key.value().to_string()));
+        }
+        let rows: Vec<_> = rows.iter().map(|(n, row)| (*n, row.value())).collect();
+        insert_sorted(&mut entities, &rows)?;
+        txn.open_table(COUNTERS)?.insert("last_entity", numbered)?;
+        Ok((taken, last.or(after)))
+    })
+}
+
+/// An entity's number, as [`number_entities`] gave it out. An index entry that names an entity
+/// without a projection names nothing a read would find, and is not copied.
+fn number_of(numbers: &impl ReadableTable<u128, u64>, id: u128) -> Result<Option<u64>, StoreError> {
+    Ok(numbers.get(id)?.map(|n| n.value()))
+}
+
+/// Format 1's bucket index into format 2's, each entity named by its number.
+fn number_bucket_index(db: &Database, chunk: usize) -> Result<u64, StoreError> {
+    in_chunks(
+        db,
+        chunk,
+        "the bucket index",
+        |txn, after: Option<(u32, u64)>| {
+            let old = txn.open_table(BUCKET_INDEX_1)?;
+            let numbers = txn.open_table(ENTITY_NUMBERS)?;
+            let mut index = txn.open_table(BUCKET_INDEX)?;
+            let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let (mut taken, mut last) = (0, after);
+            // Each bucket's entries in revision order: written as runs, in full pages.
+            let mut rows = Vec::new();
+            for entry in old
+                .range::<(u32, u64)>((start, Bound::Unbounded))?
+                .take(chunk)
+            {
+                let (key, id) = entry?;
+                if let Some(number) = number_of(&numbers, id.value())? {
+                    rows.push((key.value(), number));
+                }
+                (taken, last) = (taken + 1, Some(key.value()));
+            }
+            insert_sorted(&mut index, &rows)?;
+            Ok((taken, last))
+        },
+    )
+}
+
+/// Format 1's entity events into format 2's, each entity named by its number.
+fn number_entity_events(db: &Database, chunk: usize) -> Result<u64, StoreError> {
+    in_chunks(
+        db,
+        chunk,
+        "the entity events",
+        |txn, after: Option<(u128, u64)>| {
+            let old = txn.open_table(ENTITY_EVENTS_1)?;
+            let numbers = txn.open_table(ENTITY_NUMBERS)?;
+            let mut events = txn.open_table(ENTITY_EVENTS)?;
+            let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let (mut taken, mut last) = (0, after);
+            for entry in old
+                .range::<(u128, u64)>((start, Bound::Unbounded))?
+                .take(chunk)
+            {
+                let (key, event) = entry?;
+                let (id, rev) = key.value();
+                if let Some(number) = number_of(&numbers, id)? {
+                    events.insert((number, rev), event.value())?;
+                }
+                (taken, last) = (taken + 1, Some((id, rev)));
+            }
+            Ok((taken, last))
+        },
+    )
+}
+
 /// Format 0's bucket index into format 1's, each bucket named by its number (given out in the
 /// order of the names).
 fn copy_bucket_index(db: &Database, chunk: usize) -> Result<u64, StoreError> {
@@ -183,7 +291,7 @@ fn copy_bucket_index(db: &Database, chunk: usize) -> Result<u64, StoreError> {
         "the bucket index",
         |txn, after: Option<(String, u64)>| {
             let old = txn.open_table(BUCKET_INDEX_0)?;
-            let mut index = txn.open_table(BUCKET_INDEX)?;
+            let mut index = txn.open_table(BUCKET_INDEX_1)?;
             let mut buckets = txn.open_table(BUCKETS)?;
             let start = match &after {
                 Some((bucket, rev)) => Bound::Excluded((bucket.as_str(), *rev)),
@@ -252,7 +360,7 @@ fn copy_entity_events(db: &Database, chunk: usize) -> Result<u64, StoreError> {
         "the entity events",
         |txn, after: Option<(String, u64)>| {
             let old = txn.open_table(ENTITY_EVENTS_0)?;
-            let mut events = txn.open_table(ENTITY_EVENTS)?;
+            let mut events = txn.open_table(ENTITY_EVENTS_1)?;
             let start = match &after {
                 Some((id, rev)) => Bound::Excluded((id.as_str(), *rev)),
                 None => Bound::Unbounded,
@@ -277,7 +385,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use anjian_sync::protocol::{Projection, Receipt};
-    use redb::ReadableDatabase;
+    use redb::{ReadableDatabase, ReadableTableMetadata};
     use uuid::Uuid;
 
     use super::*;
@@ -288,8 +396,11 @@ mod tests {
     /// `anjian-load --devices 2 --records-per-device 10 --photo-kb 3 --hazards` against it.
     const FORMAT_0_STORE: &[u8] = include_bytes!("../../tests/fixtures/store-v0.redb.zst");
 
-    /// What format 0's tables hold, read as format 0 wrote them.
-    struct Format0 {
+    /// A store written by the server of format 1, made the same way.
+    const FORMAT_1_STORE: &[u8] = include_bytes!("../../tests/fixtures/store-v1.redb.zst");
+
+    /// What an earlier format's tables hold, read as that format wrote them.
+    struct Before {
         events: BTreeMap<(u128, u64), JudgedEvent>,
         entities: BTreeMap<String, Projection>,
         /// Each bucket's (revision, entity) entries.
@@ -298,7 +409,7 @@ mod tests {
         types: BTreeMap<String, Vec<String>>,
     }
 
-    fn read_format_0(path: &std::path::Path) -> Format0 {
+    fn read_format_0(path: &std::path::Path) -> Before {
         let db = Database::open(path).unwrap();
         let txn = db.begin_read().unwrap();
         let mut events = BTreeMap::new();
@@ -332,7 +443,7 @@ mod tests {
                 .or_default()
                 .push(id.to_string());
         }
-        Format0 {
+        Before {
             events,
             entities,
             index,
@@ -340,15 +451,97 @@ mod tests {
         }
     }
 
-    fn unpacked_fixture(dir: &std::path::Path) -> std::path::PathBuf {
+    fn read_format_1(path: &std::path::Path) -> Before {
+        let db = Database::open(path).unwrap();
+        let txn = db.begin_read().unwrap();
+        let receipts = txn.open_table(RECEIPTS).unwrap();
+        let mut events = BTreeMap::new();
+        for entry in txn.open_table(EVENTS).unwrap().iter().unwrap() {
+            let (key, bytes) = entry.unwrap();
+            let (device, seq) = key.value();
+            let receipt = receipts.get((device, seq)).unwrap().unwrap();
+            let receipt = records::decode_receipt(seq, receipt.value()).unwrap();
+            events.insert(
+                (device, seq),
+                records::decode_event(bytes.value(), receipt).unwrap(),
+            );
+        }
+        let mut entities = BTreeMap::new();
+        for entry in txn.open_table(ENTITIES_1).unwrap().iter().unwrap() {
+            let (key, bytes) = entry.unwrap();
+            entities.insert(
+                key.value().to_string(),
+                decode("entity", bytes.value()).unwrap(),
+            );
+        }
+        let names: BTreeMap<u32, String> = txn
+            .open_table(BUCKETS)
+            .unwrap()
+            .iter()
+            .unwrap()
+            .map(|entry| {
+                let (name, number) = entry.unwrap();
+                (number.value(), name.value().to_string())
+            })
+            .collect();
+        let mut index: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
+        for entry in txn.open_table(BUCKET_INDEX_1).unwrap().iter().unwrap() {
+            let (key, id) = entry.unwrap();
+            let (number, rev) = key.value();
+            index
+                .entry(names[&number].clone())
+                .or_default()
+                .push((rev, Uuid::from_u128(id.value()).to_string()));
+        }
+        let mut types: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for entry in txn.open_table(TYPE_INDEX).unwrap().iter().unwrap() {
+            let (key, _) = entry.unwrap();
+            let (kind, id) = key.value();
+            types
+                .entry(kind.to_string())
+                .or_default()
+                .push(Uuid::from_u128(id).to_string());
+        }
+        Before {
+            events,
+            entities,
+            index,
+            types,
+        }
+    }
+
+    fn unpacked_fixture(dir: &std::path::Path, fixture: &[u8]) -> std::path::PathBuf {
         let path = dir.join("anjian.redb");
-        std::fs::write(&path, zstd::stream::decode_all(FORMAT_0_STORE).unwrap()).unwrap();
+        std::fs::write(&path, zstd::stream::decode_all(fixture).unwrap()).unwrap();
         path
+    }
+
+    /// The earlier formats' stores, each with what it holds and its format.
+    fn fixtures(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Before, u64)> {
+        let mut stores = Vec::new();
+        for (fixture, format) in [(FORMAT_0_STORE, 0), (FORMAT_1_STORE, 1)] {
+            let dir = dir.join(format!("v{format}"));
+            std::fs::create_dir(&dir).unwrap();
+            let path = unpacked_fixture(&dir, fixture);
+            let before = match format {
+                0 => read_format_0(&path),
+                _ => read_format_1(&path),
+            };
+            {
+                let mut db = Database::create(&path).unwrap();
+                let txn = db.begin_write().unwrap();
+                assert_eq!(format_of(&txn).unwrap(), format);
+                txn.abort().unwrap();
+                assert!(db.check_integrity().unwrap());
+            }
+            stores.push((path, before, format));
+        }
+        stores
     }
 
     /// Every event, receipt, projection and timeline of the format 0 store reads the same
     /// through the store after the migration, and the old tables are gone.
-    fn assert_migrated(path: &std::path::Path, before: &Format0, compacted_now: bool) {
+    fn assert_migrated(path: &std::path::Path, before: &Before, compacted_now: bool) {
         let size_before = std::fs::metadata(path).unwrap().len();
         let store = RedbStore::open(path).unwrap();
         let devices: std::collections::BTreeSet<u128> =
@@ -425,10 +618,28 @@ mod tests {
             .collect();
         for replaced in [EVENTS_0.name(), ENTITIES_0.name(), BUCKET_INDEX_0.name()]
             .into_iter()
-            .chain([TYPE_INDEX_0.name(), ENTITY_EVENTS_0.name()])
+            .chain([
+                TYPE_INDEX_0.name(),
+                ENTITY_EVENTS_0.name(),
+                ENTITIES_1.name(),
+            ])
+            .chain([BUCKET_INDEX_1.name(), ENTITY_EVENTS_1.name()])
         {
             assert!(!names.iter().any(|n| n == replaced), "{names:?}");
         }
+        // Every entity has a number, and the next one given out follows them.
+        let count = before.entities.len() as u64;
+        assert_eq!(
+            txn.open_table(ENTITY_NUMBERS).unwrap().len().unwrap(),
+            count
+        );
+        assert_eq!(txn.open_table(ENTITIES).unwrap().len().unwrap(), count);
+        let last = txn
+            .open_table(COUNTERS)
+            .unwrap()
+            .get("last_entity")
+            .unwrap();
+        assert_eq!(last.map(|n| n.value()), Some(count));
         drop(txn);
         drop(db);
         let size_after = std::fs::metadata(path).unwrap().len();
@@ -439,53 +650,92 @@ mod tests {
     }
 
     #[test]
-    fn a_format_0_store_is_migrated_with_every_record_intact() {
+    fn a_store_of_every_earlier_format_is_migrated_with_every_record_intact() {
         let dir = tempfile::tempdir().unwrap();
-        let path = unpacked_fixture(dir.path());
-        let before = read_format_0(&path);
-        assert!(before.events.len() >= 20 && before.entities.len() >= 20);
-        assert!(
-            before.events.values().any(|e| e.receipt.issue_id.is_some()),
-            "the fixture has a conflict kept as an issue"
-        );
-        assert_migrated(&path, &before, true);
+        for (path, before, format) in fixtures(dir.path()) {
+            assert!(
+                before.events.len() >= 20 && before.entities.len() >= 20,
+                "format {format}"
+            );
+            assert!(
+                before.events.values().any(|e| e.receipt.issue_id.is_some()),
+                "the fixture of format {format} has a conflict kept as an issue"
+            );
+            assert_migrated(&path, &before, true);
+        }
     }
 
     #[test]
     fn a_migration_in_many_chunks_copies_every_record_once() {
         let dir = tempfile::tempdir().unwrap();
-        let path = unpacked_fixture(dir.path());
-        let before = read_format_0(&path);
-        let mut db = Database::create(&path).unwrap();
-        assert!(migrate_in_chunks(&mut db, 0, 3).unwrap());
-        assert!(!migrate_in_chunks(&mut db, FORMAT, 3).unwrap());
-        drop(db);
-        assert_migrated(&path, &before, false);
+        for (path, before, format) in fixtures(dir.path()) {
+            let mut db = Database::create(&path).unwrap();
+            assert!(migrate_in_chunks(&mut db, format, 3).unwrap());
+            assert!(!migrate_in_chunks(&mut db, FORMAT, 3).unwrap());
+            drop(db);
+            assert_migrated(&path, &before, false);
+        }
     }
 
     #[test]
     fn a_migration_cut_short_starts_again_from_the_beginning() {
         let dir = tempfile::tempdir().unwrap();
-        let path = unpacked_fixture(dir.path());
-        let before = read_format_0(&path);
-        // What a run cut short leaves: format 1's tables partly written (here, with records
-        // no migration would write), the old tables whole, the format still 0.
-        {
-            let db = Database::create(&path).unwrap();
-            let txn = db.begin_write().unwrap();
-            txn.open_table(EVENTS)
-                .unwrap()
-                .insert((7, 7), b"half".as_slice())
-                .unwrap();
-            txn.open_table(ENTITIES)
-                .unwrap()
-                .insert("half", b"half".as_slice())
-                .unwrap();
-            txn.commit().unwrap();
+        let half = Uuid::from_u128(7);
+        for (path, before, format) in fixtures(dir.path()) {
+            // What a run cut short leaves: the new tables partly written (here, with records
+            // no migration would write), the old tables whole, the format still the old one.
+            {
+                let db = Database::create(&path).unwrap();
+                let txn = db.begin_write().unwrap();
+                if format == 0 {
+                    txn.open_table(EVENTS)
+                        .unwrap()
+                        .insert((7, 7), b"half".as_slice())
+                        .unwrap();
+                }
+                txn.open_table(ENTITY_NUMBERS)
+                    .unwrap()
+                    .insert(half.as_u128(), 1)
+                    .unwrap();
+                txn.open_table(ENTITIES)
+                    .unwrap()
+                    .insert(1, b"half".as_slice())
+                    .unwrap();
+                txn.commit().unwrap();
+            }
+            assert_migrated(&path, &before, true);
+            let store = RedbStore::open(&path).unwrap();
+            assert_eq!(store.entity(&half.to_string()).unwrap(), None);
+            assert_eq!(store.receipts(half, 0, 10).unwrap(), vec![]);
         }
-        assert_migrated(&path, &before, true);
-        let store = RedbStore::open(&path).unwrap();
-        assert_eq!(store.entity("half").unwrap(), None);
-        assert_eq!(store.receipts(Uuid::from_u128(7), 0, 10).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_migrated_store_numbers_new_entities_after_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, before, format) in fixtures(dir.path()) {
+            let store = RedbStore::open(&path).unwrap();
+            let mut entity = crate::store::redb_sync::tests::citing(&[]);
+            entity.id = Uuid::from_u128(0x0192_f3a0_0000_7000_8000_0000_00ff_0001).to_string();
+            let stored = crate::store::redb_sync::tests::put(&store, entity.clone());
+            assert_eq!(store.entity(&entity.id).unwrap(), Some(stored));
+            for (id, projection) in &before.entities {
+                assert_eq!(
+                    store.entity(id).unwrap().as_ref(),
+                    Some(projection),
+                    "format {format}"
+                );
+            }
+            store.close().unwrap();
+            let db = Database::open(&path).unwrap();
+            let txn = db.begin_read().unwrap();
+            let number = txn
+                .open_table(ENTITY_NUMBERS)
+                .unwrap()
+                .get(Uuid::parse_str(&entity.id).unwrap().as_u128())
+                .unwrap()
+                .map(|n| n.value());
+            assert_eq!(number, Some(before.entities.len() as u64 + 1));
+        }
     }
 }

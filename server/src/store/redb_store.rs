@@ -136,6 +136,7 @@ impl RedbStore {
         txn.open_table(EVENTS)?;
         txn.open_table(super::tables::RECEIPTS)?;
         txn.open_table(FORKS)?;
+        txn.open_table(super::tables::ENTITY_NUMBERS)?;
         txn.open_table(ENTITIES)?;
         txn.open_table(BUCKET_INDEX)?;
         txn.open_table(super::tables::BUCKETS)?;

@@ -3,7 +3,9 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
+use redb::{
+    AccessGuard, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, WriteTransaction,
+};
 use uuid::Uuid;
 
 use anjian_sync::entity::{BucketDigest, Entity, EntityType};
@@ -17,8 +19,9 @@ use super::records;
 use super::runs::insert_sorted;
 use super::tables::{
     BLOB_CITATIONS, BLOB_CITERS, BLOBS, BUCKET_DIGESTS, BUCKET_INDEX, BUCKETS, COUNTERS, DEVICES,
-    ENTITIES, ENTITY_EVENTS, EVENTS, FORKS, OFFICE_COUNTS, OFFICE_FACTS, OLD_OFFICE_FACTS,
-    OLD_OFFICE_TABLES, OLDER_OFFICE_FACTS, OLDEST_OFFICE_FACTS, RECEIPTS, TYPE_INDEX, UPLOADS,
+    ENTITIES, ENTITY_EVENTS, ENTITY_NUMBERS, EVENTS, FORKS, OFFICE_COUNTS, OFFICE_FACTS,
+    OLD_OFFICE_FACTS, OLD_OFFICE_TABLES, OLDER_OFFICE_FACTS, OLDEST_OFFICE_FACTS, RECEIPTS,
+    TYPE_INDEX, UPLOADS,
 };
 use super::{
     BlobStore, Citation, Citer, PullPage, RedbStore, StoreError, StoredProjection, SyncStore,
@@ -27,6 +30,32 @@ use super::{
 
 const LAST_REV: &str = "last_rev";
 const LAST_BUCKET: &str = "last_bucket";
+const LAST_ENTITY: &str = "last_entity";
+
+/// An entity's id as the store keys it: a UUID in its one canonical form. Other text names no
+/// entity.
+fn entity_key(id: &str) -> Option<u128> {
+    if !anjian_sync::event::is_uuid(id) {
+        return None;
+    }
+    Uuid::try_parse(id).ok().map(|id| id.as_u128())
+}
+
+/// A projection's row by its entity's id: the entity's number, then the row under it.
+fn projection_row<'e, N, E>(
+    numbers: &N,
+    entities: &'e E,
+    id: u128,
+) -> Result<Option<AccessGuard<'e, &'static [u8]>>, StoreError>
+where
+    N: ReadableTable<u128, u64>,
+    E: ReadableTable<u64, &'static [u8]>,
+{
+    let Some(number) = numbers.get(id)?.map(|n| n.value()) else {
+        return Ok(None);
+    };
+    Ok(entities.get(number)?)
+}
 
 /// An event to write: its key, its record and its receipt's.
 type PendingEvent = ((u128, u64), Vec<u8>, Vec<u8>);
@@ -46,8 +75,9 @@ struct Write<'txn> {
     events: Table<'txn, (u128, u64), &'static [u8]>,
     receipts: Table<'txn, (u128, u64), &'static [u8]>,
     forks: Table<'txn, (u128, u64, &'static str), &'static [u8]>,
-    entities: Table<'txn, &'static str, &'static [u8]>,
-    index: Table<'txn, (u32, u64), u128>,
+    numbers: Table<'txn, u128, u64>,
+    entities: Table<'txn, u64, &'static [u8]>,
+    index: Table<'txn, (u32, u64), u64>,
     buckets: Table<'txn, &'static str, u32>,
     digests: Table<'txn, &'static str, &'static [u8]>,
     counters: Table<'txn, &'static str, u64>,
@@ -55,7 +85,7 @@ struct Write<'txn> {
     blobs: Table<'txn, &'static str, &'static [u8]>,
     citations: Table<'txn, (&'static str, &'static str), ()>,
     citers: Table<'txn, (&'static str, &'static str), (u128, bool)>,
-    entity_events: Table<'txn, (u128, u64), (u128, u64)>,
+    entity_events: Table<'txn, (u64, u64), (u128, u64)>,
     facts: Table<'txn, (&'static str, &'static str), &'static [u8]>,
     counts: Table<'txn, &'static str, u64>,
     /// Bucket digests as this transaction changes them, written once by [`Write::finish`]: a
@@ -66,10 +96,15 @@ struct Write<'txn> {
     /// Keys that arrive in ascending runs, written sorted by [`Write::finish`] so that their
     /// pages are full ([`super::runs`]): events and receipts by (device, seq)…
     pending_events: Vec<PendingEvent>,
-    /// … the bucket index's new entries ((bucket number, revision) → entity)…
-    pending_index: BTreeMap<(u32, u64), u128>,
-    /// … and each entity's new revisions ((entity, revision) → (device, seq)).
-    pending_entity_events: BTreeMap<(u128, u64), (u128, u64)>,
+    /// … the bucket index's new entries ((bucket number, revision) → entity number)…
+    pending_index: BTreeMap<(u32, u64), u64>,
+    /// … each entity's new revisions ((entity number, revision) → (device, seq))…
+    pending_entity_events: BTreeMap<(u64, u64), (u128, u64)>,
+    /// … and the projections written, by entity number: new entities' numbers follow the
+    /// table's last, so they go in as one run at its end.
+    pending_entities: BTreeMap<u64, Vec<u8>>,
+    /// The last entity number given out, once one is.
+    last_entity: Option<u64>,
     /// Bucket numbers read or given out in this transaction.
     bucket_numbers: HashMap<String, u32>,
     /// The last bucket number given out, once one is.
@@ -87,6 +122,7 @@ impl<'txn> Write<'txn> {
             events: txn.open_table(EVENTS)?,
             receipts: txn.open_table(RECEIPTS)?,
             forks: txn.open_table(FORKS)?,
+            numbers: txn.open_table(ENTITY_NUMBERS)?,
             entities: txn.open_table(ENTITIES)?,
             index: txn.open_table(BUCKET_INDEX)?,
             buckets: txn.open_table(BUCKETS)?,
@@ -104,6 +140,8 @@ impl<'txn> Write<'txn> {
             pending_events: Vec::new(),
             pending_index: BTreeMap::new(),
             pending_entity_events: BTreeMap::new(),
+            pending_entities: BTreeMap::new(),
+            last_entity: None,
             bucket_numbers: HashMap::new(),
             last_bucket: None,
             read: HashMap::new(),
@@ -122,6 +160,12 @@ impl<'txn> Write<'txn> {
         if let Some(number) = self.last_bucket {
             self.counters.insert(LAST_BUCKET, u64::from(number))?;
         }
+        if let Some(number) = self.last_entity {
+            self.counters.insert(LAST_ENTITY, number)?;
+        }
+        let entities = std::mem::take(&mut self.pending_entities);
+        let rows: Vec<_> = entities.iter().map(|(n, p)| (*n, p.as_slice())).collect();
+        insert_sorted(&mut self.entities, &rows)?;
         let mut events = std::mem::take(&mut self.pending_events);
         events.sort_unstable_by_key(|(key, _, _)| *key);
         events.dedup_by_key(|(key, _, _)| *key);
@@ -167,6 +211,26 @@ impl<'txn> Write<'txn> {
         Ok(number)
     }
 
+    /// An entity's number, given out if it has none yet.
+    fn entity_number(&mut self, id: u128) -> Result<u64, StoreError> {
+        if let Some(number) = self.numbers.get(id)? {
+            return Ok(number.value());
+        }
+        let last = match self.last_entity {
+            Some(last) => last,
+            None => self
+                .counters
+                .get(LAST_ENTITY)?
+                .map_or(0, |last| last.value()),
+        };
+        let number = last
+            .checked_add(1)
+            .ok_or_else(|| StoreError::other("the entity numbers ran out"))?;
+        self.numbers.insert(id, number)?;
+        self.last_entity = Some(number);
+        Ok(number)
+    }
+
     /// Stores a projection at the next revision, moving it in the bucket index and digests from
     /// where `old` left it.
     fn store_projection(
@@ -190,22 +254,21 @@ impl<'txn> Write<'txn> {
             }
         }
         let id = records::id_key(&projection.entity.id)?;
+        let entity = self.entity_number(id)?;
         self.types
             .insert((projection.entity.entity_type.name(), id), rev)?;
         let buckets = projection.entity.scope.buckets();
         for bucket in &buckets {
             let number = self.bucket_number(bucket)?;
-            self.pending_index.insert((number, rev), id);
+            self.pending_index.insert((number, rev), entity);
             self.digest(bucket)?.add(&projection.entity.id, rev);
         }
         projection.rev = rev;
         projection.buckets = buckets;
         // What this transaction read of the entity is no longer what is stored.
         self.read.remove(&projection.entity.id);
-        self.entities.insert(
-            projection.entity.id.as_str(),
-            encode_packed(Dictionary::Projections, &projection)?.as_slice(),
-        )?;
+        self.pending_entities
+            .insert(entity, encode_packed(Dictionary::Projections, &projection)?);
         self.keep_facts(&projection)?;
         Ok(projection)
     }
@@ -291,10 +354,7 @@ impl<'txn> Write<'txn> {
         self.facts.insert(key, encode(&new)?.as_slice())?;
         // A risk point's colour changed: its enterprise's colour may follow.
         if entity_type == EntityType::RiskPoint && gone != come && !new.enterprise.is_empty() {
-            let enterprise = match self.entities.get(new.enterprise.as_str())? {
-                Some(bytes) => Some(decode::<Projection>("entity", bytes.value())?),
-                None => None,
-            };
+            let enterprise = self.stored_entity(&new.enterprise)?;
             if let Some(enterprise) =
                 enterprise.filter(|p| p.entity.entity_type == EntityType::Enterprise)
             {
@@ -334,10 +394,9 @@ impl<'txn> Write<'txn> {
             if id == except || !self.citation_held(blob, id)? {
                 continue;
             }
-            let Some(bytes) = self.entities.get(id)? else {
+            let Some(projection) = self.stored_entity(id)? else {
                 continue;
             };
-            let projection: Projection = decode("entity", bytes.value())?;
             if super::reads_through(&projection, &citer.buckets) {
                 return Ok(true);
             }
@@ -345,9 +404,18 @@ impl<'txn> Write<'txn> {
         Ok(false)
     }
 
-    /// A projection as stored, decoded.
+    /// A projection as stored (or as written earlier in this transaction), decoded.
     fn stored_entity(&self, id: &str) -> Result<Option<Projection>, StoreError> {
-        match self.entities.get(id)? {
+        let Some(id) = entity_key(id) else {
+            return Ok(None);
+        };
+        let Some(number) = self.numbers.get(id)?.map(|n| n.value()) else {
+            return Ok(None);
+        };
+        if let Some(bytes) = self.pending_entities.get(&number) {
+            return Ok(Some(decode("entity", bytes)?));
+        }
+        match self.entities.get(number)? {
             Some(bytes) => Ok(Some(decode("entity", bytes.value())?)),
             None => Ok(None),
         }
@@ -496,10 +564,9 @@ impl SyncWrite for Write<'_> {
         };
         let (device, seq) = meta.event_key;
         let stored = self.store_projection(projection, old.as_ref())?;
-        self.pending_entity_events.insert(
-            (records::id_key(&stored.entity.id)?, stored.rev),
-            (device.as_u128(), seq),
-        );
+        let number = self.entity_number(records::id_key(&stored.entity.id)?)?;
+        self.pending_entity_events
+            .insert((number, stored.rev), (device.as_u128(), seq));
         Ok(stored)
     }
 }
@@ -635,11 +702,9 @@ impl RedbStore {
                     })
                     .collect();
                 for id in ids {
-                    let Some(bytes) = tables.entities.get(id.as_str())? else {
+                    let Some(projection) = tables.stored_entity(&id)? else {
                         continue;
                     };
-                    let projection: Projection = decode("entity", bytes.value())?;
-                    drop(bytes);
                     let prior = match &earlier {
                         Some(table) => match table.get((name, id.as_str()))? {
                             Some(bytes) => decode::<Fact>("fact", bytes.value()).ok(),
@@ -768,10 +833,13 @@ impl SyncStore for RedbStore {
         let receipts = txn.open_table(RECEIPTS)?;
         let mut found = Vec::new();
         // Every entity's id is a UUID; any other text names none.
-        let Ok(id) = Uuid::try_parse(id).map(|id| id.as_u128()) else {
+        let Some(id) = entity_key(id) else {
             return Ok(found);
         };
-        for entry in index.range((id, 0)..=(id, u64::MAX))? {
+        let Some(number) = txn.open_table(ENTITY_NUMBERS)?.get(id)?.map(|n| n.value()) else {
+            return Ok(found);
+        };
+        for entry in index.range((number, 0)..=(number, u64::MAX))? {
             let (device, seq) = entry?.1.value();
             if let (Some(event), Some(receipt)) =
                 (events.get((device, seq))?, receipts.get((device, seq))?)
@@ -866,7 +934,7 @@ impl SyncStore for RedbStore {
         let numbers = txn.open_table(BUCKETS)?;
         // Each bucket's changes after the cursor, merged by revision. An entity in several of
         // the caller's buckets has the same revision in each, so equal pairs are one change.
-        let mut changes: Vec<(u64, u128)> = Vec::new();
+        let mut changes: Vec<(u64, u64)> = Vec::new();
         for bucket in buckets {
             // A bucket without a number has never held anything.
             let Some(number) = numbers.get(bucket.as_str())?.map(|n| n.value()) else {
@@ -884,8 +952,8 @@ impl SyncStore for RedbStore {
         changes.truncate(limit);
         let entities = txn.open_table(ENTITIES)?;
         let mut projections = Vec::with_capacity(changes.len());
-        for (rev, id) in &changes {
-            if let Some(bytes) = entities.get(Uuid::from_u128(*id).to_string().as_str())? {
+        for (rev, number) in &changes {
+            if let Some(bytes) = entities.get(*number)? {
                 projections.push(StoredProjection {
                     rev: *rev,
                     // Decoded as raw JSON: checked and passed on, never parsed into a tree.
@@ -913,8 +981,12 @@ impl SyncStore for RedbStore {
     }
 
     fn entity(&self, id: &str) -> Result<Option<Projection>, StoreError> {
+        let Some(id) = entity_key(id) else {
+            return Ok(None);
+        };
         let txn = self.db().begin_read()?;
-        match txn.open_table(ENTITIES)?.get(id)? {
+        let entities = txn.open_table(ENTITIES)?;
+        match projection_row(&txn.open_table(ENTITY_NUMBERS)?, &entities, id)? {
             Some(bytes) => Ok(Some(decode("entity", bytes.value())?)),
             None => Ok(None),
         }
@@ -926,6 +998,7 @@ impl SyncStore for RedbStore {
     ) -> Result<Vec<Projection>, StoreError> {
         let txn = self.db().begin_read()?;
         let types = txn.open_table(TYPE_INDEX)?;
+        let numbers = txn.open_table(ENTITY_NUMBERS)?;
         let entities = txn.open_table(ENTITIES)?;
         let name = entity_type.name();
         let mut projections = Vec::new();
@@ -935,7 +1008,7 @@ impl SyncStore for RedbStore {
             if kind != name {
                 break;
             }
-            if let Some(bytes) = entities.get(Uuid::from_u128(id).to_string().as_str())? {
+            if let Some(bytes) = projection_row(&numbers, &entities, id)? {
                 projections.push(decode("entity", bytes.value())?);
             }
         }
@@ -1042,6 +1115,7 @@ impl BlobStore for RedbStore {
         let txn = self.db().begin_read()?;
         let citations = txn.open_table(BLOB_CITATIONS)?;
         let citers = txn.open_table(BLOB_CITERS)?;
+        let numbers = txn.open_table(ENTITY_NUMBERS)?;
         let entities = txn.open_table(ENTITIES)?;
         let mut projections = Vec::new();
         for entry in citations.range((sha256, "")..)? {
@@ -1050,7 +1124,10 @@ impl BlobStore for RedbStore {
             if blob != sha256 {
                 break;
             }
-            if let Some(bytes) = entities.get(id)? {
+            let Some(key) = entity_key(id) else {
+                continue;
+            };
+            if let Some(bytes) = projection_row(&numbers, &entities, key)? {
                 let held = citers
                     .get((sha256, id))?
                     .is_none_or(|citer| citer.value().1);
@@ -1098,7 +1175,7 @@ impl BlobStore for RedbStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use anjian_sync::clock::{CaptureTime, ClockFlag};
     use anjian_sync::entity::{EntityScope, EntityType};
 
@@ -1136,7 +1213,7 @@ mod tests {
         }
     }
 
-    fn citing(blobs: &[&str]) -> Entity {
+    pub(crate) fn citing(blobs: &[&str]) -> Entity {
         Entity {
             id: H1.into(),
             entity_type: EntityType::Hazard,
@@ -1165,7 +1242,7 @@ mod tests {
         }
     }
 
-    fn put(store: &RedbStore, entity: Entity) -> Projection {
+    pub(crate) fn put(store: &RedbStore, entity: Entity) -> Projection {
         put_by(store, entity, meta())
     }
 
@@ -1220,6 +1297,45 @@ mod tests {
         );
         assert_eq!(store.citing(&a).unwrap()[0].projection.entity.id, H1);
         assert!(store.citing(&"c".repeat(64)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn new_projections_fill_their_pages_whatever_their_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("test.redb")).unwrap();
+        // Ids scattered over the whole UUID space, as devices make them; ten pushes of 200.
+        let id = |n: u128| {
+            let scattered = n.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+            Uuid::from_u128(scattered).to_string()
+        };
+        for push in 0..10u128 {
+            store
+                .write(&mut |tx| {
+                    for n in push * 200..push * 200 + 200 {
+                        let entity = Entity {
+                            id: id(n),
+                            body: serde_json::json!({ "n": n.to_string(), "note": "x".repeat(300) }),
+                            ..citing(&[])
+                        };
+                        tx.put_entity(entity, meta())?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+        }
+        for n in [0, 777, 1999] {
+            let read = store.entity(&id(n)).unwrap().unwrap();
+            assert_eq!(read.entity.body["n"], n.to_string());
+        }
+        let page = store.pull(&["grid:g1".to_string()], 0, 5000).unwrap();
+        assert_eq!(page.projections.len(), 2000);
+        let txn = store.db().begin_read().unwrap();
+        let stats = txn.open_table(ENTITIES).unwrap().stats().unwrap();
+        // Keyed by id, a third or more of the leaves would be left empty.
+        assert!(
+            stats.fragmented_bytes() * 10 < stats.stored_bytes(),
+            "{stats:?}"
+        );
     }
 
     #[test]

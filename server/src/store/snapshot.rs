@@ -98,6 +98,7 @@ fn copy_all(
     copy(from, to, EVENTS, &mut counts)?;
     copy(from, to, RECEIPTS, &mut counts)?;
     copy(from, to, FORKS, &mut counts)?;
+    copy(from, to, super::tables::ENTITY_NUMBERS, &mut counts)?;
     copy(from, to, ENTITIES, &mut counts)?;
     copy(from, to, BUCKET_INDEX, &mut counts)?;
     copy(from, to, super::tables::BUCKETS, &mut counts)?;

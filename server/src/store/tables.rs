@@ -16,7 +16,10 @@ pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// - 1: events as their signed bytes, packed, with receipts in a table of their own
 ///   (`store::records`); projections packed ([`super::codec::Dictionary`]); entity ids in
 ///   index keys and values as `u128`, bucket names as numbers ([`BUCKETS`]).
-pub const FORMAT: u64 = 1;
+/// - 2: projections by entity number ([`ENTITY_NUMBERS`]), given out as entities first
+///   arrive, so that new projections fill their pages instead of splitting them; the bucket
+///   index and the entity events name entities by number.
+pub const FORMAT: u64 = 2;
 
 /// Readiness checks' writes (`/readyz`): the last one's time, by key `last`.
 pub const HEALTH: TableDefinition<&str, u64> = TableDefinition::new("health-0");
@@ -49,16 +52,29 @@ pub const RECEIPTS: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("
 pub const EVENTS_0: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("events-0");
 /// Refused forks by (device id, seq, hash) → the refused event and when (JSON), for audit.
 pub const FORKS: TableDefinition<(u128, u64, &str), &[u8]> = TableDefinition::new("forks-0");
-/// Entities by id → [`anjian_sync::protocol::Projection`] (JSON, packed with
+/// Each entity's number: entity id (UUID as `u128`) → the key of its projection in
+/// [`ENTITIES`]. Numbers are given out from 1 in the order the store first sees entities
+/// (counter `last_entity`), so a batch's new projections go to the end of their table, in full
+/// pages, where keys by id would land all over it and leave its pages half empty.
+pub const ENTITY_NUMBERS: TableDefinition<u128, u64> = TableDefinition::new("entity-numbers-2");
+/// Projections by entity number ([`ENTITY_NUMBERS`]) →
+/// [`anjian_sync::protocol::Projection`] (JSON, packed with
 /// [`super::codec::Dictionary::Projections`]).
-pub const ENTITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entities-1");
+pub const ENTITIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entities-2");
+/// Format 1's projections, by entity id (text), as [`ENTITIES`] holds them: read once, by the
+/// migration to format 2.
+pub const ENTITIES_1: TableDefinition<&str, &[u8]> = TableDefinition::new("entities-1");
 /// Format 0's entities, by id → [`anjian_sync::protocol::Projection`] (JSON): read once, by the
 /// migration to format 1.
 pub const ENTITIES_0: TableDefinition<&str, &[u8]> = TableDefinition::new("entities-0");
-/// The per-bucket change index: (bucket number, revision) → entity id (UUID as `u128`). An
-/// entity has one entry per bucket, at its latest revision, so a pull reads only its buckets'
-/// changes.
-pub const BUCKET_INDEX: TableDefinition<(u32, u64), u128> = TableDefinition::new("bucket-index-1");
+/// The per-bucket change index: (bucket number, revision) → entity number
+/// ([`ENTITY_NUMBERS`]). An entity has one entry per bucket, at its latest revision, so a pull
+/// reads only its buckets' changes.
+pub const BUCKET_INDEX: TableDefinition<(u32, u64), u64> = TableDefinition::new("bucket-index-2");
+/// Format 1's bucket index, the entity by id (UUID as `u128`): read once, by the migration to
+/// format 2.
+pub const BUCKET_INDEX_1: TableDefinition<(u32, u64), u128> =
+    TableDefinition::new("bucket-index-1");
 /// Bucket names → their numbers in the bucket index, given out from 1 as buckets first appear
 /// (counter `last_bucket`).
 pub const BUCKETS: TableDefinition<&str, u32> = TableDefinition::new("buckets-1");
@@ -68,16 +84,20 @@ pub const BUCKET_INDEX_0: TableDefinition<(&str, u64), &str> =
 /// Bucket → its [`anjian_sync::entity::BucketDigest`], kept up to date with every change.
 pub const BUCKET_DIGESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("bucket-digests-0");
 /// Counters: `last_rev`, the highest revision given out; `last_bucket`, the highest bucket
-/// number.
+/// number; `last_entity`, the highest entity number.
 pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters-0");
 /// Entities by type: (type name, entity id as `u128`) → revision, for the office's lists.
 pub const TYPE_INDEX: TableDefinition<(&str, u128), u64> = TableDefinition::new("type-index-1");
 /// Format 0's type index: (type name, entity id) → revision.
 pub const TYPE_INDEX_0: TableDefinition<(&str, &str), u64> = TableDefinition::new("type-index-0");
-/// Each entity's changes by events: (entity id as `u128`, revision) → (device id, seq) of the event that
-/// made that revision, so a record's history (its timeline) reads its events without a scan.
-/// Revisions made before this table existed have no entry.
-pub const ENTITY_EVENTS: TableDefinition<(u128, u64), (u128, u64)> =
+/// Each entity's changes by events: (entity number ([`ENTITY_NUMBERS`]), revision) → (device
+/// id, seq) of the event that made that revision, so a record's history (its timeline) reads
+/// its events without a scan. Revisions made before this table existed have no entry.
+pub const ENTITY_EVENTS: TableDefinition<(u64, u64), (u128, u64)> =
+    TableDefinition::new("entity-events-2");
+/// Format 1's entity events, the entity by id (UUID as `u128`): read once, by the migration to
+/// format 2.
+pub const ENTITY_EVENTS_1: TableDefinition<(u128, u64), (u128, u64)> =
     TableDefinition::new("entity-events-1");
 /// Format 0's entity events, the entity id as text.
 pub const ENTITY_EVENTS_0: TableDefinition<(&str, u64), (u128, u64)> =
