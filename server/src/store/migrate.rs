@@ -48,7 +48,9 @@ pub(super) fn migrate(db: &mut Database, from: u64) -> Result<bool, StoreError> 
     migrate_in_chunks(db, from, CHUNK)
 }
 
-/// [`migrate`], copying `chunk` records per transaction.
+/// [`migrate`], copying `chunk` records per transaction. A store of format 0 is brought to
+/// format 1 first, then to format 2: each step ends with a durable commit of its format, so a
+/// step's copies and the tables they replace are never all on disk at once.
 fn migrate_in_chunks(db: &mut Database, from: u64, chunk: usize) -> Result<bool, StoreError> {
     if from >= FORMAT {
         return Ok(false);
@@ -59,45 +61,44 @@ fn migrate_in_chunks(db: &mut Database, from: u64, chunk: usize) -> Result<bool,
         to = FORMAT,
         "migrating the store to the current format"
     );
-    // What an earlier, unfinished run copied is dropped: it may be part of a chunk. Format 0
-    // is first copied into format 1's tables, then format 1's are numbered into format 2's.
-    let txn = db.begin_write()?;
-    if from == 0 {
-        txn.delete_table(EVENTS)?;
-        txn.delete_table(RECEIPTS)?;
-        txn.delete_table(ENTITIES_1)?;
-        txn.delete_table(BUCKET_INDEX_1)?;
-        txn.delete_table(BUCKETS)?;
-        txn.delete_table(TYPE_INDEX)?;
-        txn.delete_table(ENTITY_EVENTS_1)?;
-    }
-    txn.delete_table(ENTITY_NUMBERS)?;
-    txn.delete_table(ENTITIES)?;
-    txn.delete_table(BUCKET_INDEX)?;
-    txn.delete_table(ENTITY_EVENTS)?;
-    txn.commit()?;
     let mut events = 0;
     if from == 0 {
-        events = copy_events(db, chunk)?;
-        copy_entities(db, chunk)?;
-        copy_bucket_index(db, chunk)?;
-        copy_type_index(db, chunk)?;
-        copy_entity_events(db, chunk)?;
+        let writes = [EVENTS.name(), RECEIPTS.name(), ENTITIES_1.name()]
+            .into_iter()
+            .chain([BUCKET_INDEX_1.name(), BUCKETS.name(), TYPE_INDEX.name()])
+            .chain([ENTITY_EVENTS_1.name()]);
+        let replaces = [EVENTS_0.name(), ENTITIES_0.name(), BUCKET_INDEX_0.name()]
+            .into_iter()
+            .chain([TYPE_INDEX_0.name(), ENTITY_EVENTS_0.name()]);
+        events = step(
+            db,
+            1,
+            &writes.collect::<Vec<_>>(),
+            &replaces.collect::<Vec<_>>(),
+            |db| {
+                let events = copy_events(db, chunk)?;
+                copy_entities(db, chunk)?;
+                copy_bucket_index(db, chunk)?;
+                copy_type_index(db, chunk)?;
+                copy_entity_events(db, chunk)?;
+                Ok(events)
+            },
+        )?;
     }
-    let entities = number_entities(db, chunk)?;
-    number_bucket_index(db, chunk)?;
-    number_entity_events(db, chunk)?;
-    let txn = db.begin_write()?;
-    txn.delete_table(EVENTS_0)?;
-    txn.delete_table(ENTITIES_0)?;
-    txn.delete_table(BUCKET_INDEX_0)?;
-    txn.delete_table(TYPE_INDEX_0)?;
-    txn.delete_table(ENTITY_EVENTS_0)?;
-    txn.delete_table(ENTITIES_1)?;
-    txn.delete_table(BUCKET_INDEX_1)?;
-    txn.delete_table(ENTITY_EVENTS_1)?;
-    txn.open_table(META)?.insert("format", FORMAT)?;
-    txn.commit()?;
+    let writes = [ENTITY_NUMBERS.name(), ENTITIES.name(), BUCKET_INDEX.name()]
+        .into_iter()
+        .chain([ENTITY_EVENTS.name()]);
+    let replaces = [
+        ENTITIES_1.name(),
+        BUCKET_INDEX_1.name(),
+        ENTITY_EVENTS_1.name(),
+    ];
+    let entities = step(db, 2, &writes.collect::<Vec<_>>(), &replaces, |db| {
+        let entities = number_entities(db, chunk)?;
+        number_bucket_index(db, chunk)?;
+        number_entity_events(db, chunk)?;
+        Ok(entities)
+    })?;
     tracing::info!(events, entities, "copied; compacting the file");
     db.compact()
         .map_err(|err| StoreError::other(format!("cannot compact the store: {err}")))?;
@@ -106,6 +107,49 @@ fn migrate_in_chunks(db: &mut Database, from: u64, chunk: usize) -> Result<bool,
         "the store is of format {FORMAT}"
     );
     Ok(true)
+}
+
+/// One step from a format to the next (`to`): `copy` writes the tables named by `writes`,
+/// which are dropped first (what an earlier, unfinished run copied may be part of a chunk);
+/// then, in one durable transaction, the tables named by `replaces` are dropped and the format
+/// recorded. Until that commit the store is of its old format and its old tables are untouched.
+/// A copy that fails drops what it wrote, so the store is left as it was: an older server
+/// opens it, and its backups refuse tables they do not know.
+fn step(
+    db: &Database,
+    to: u64,
+    writes: &[&str],
+    replaces: &[&str],
+    copy: impl FnOnce(&Database) -> Result<u64, StoreError>,
+) -> Result<u64, StoreError> {
+    drop_tables(db, writes)?;
+    let copied = match copy(db) {
+        Ok(copied) => copied,
+        Err(err) => {
+            if let Err(left) = drop_tables(db, writes) {
+                tracing::error!(%left, "cannot drop what a failed migration copied");
+            }
+            return Err(err);
+        }
+    };
+    let txn = db.begin_write()?;
+    for name in replaces {
+        txn.delete_table(redb::TableDefinition::<&str, &[u8]>::new(name))?;
+    }
+    txn.open_table(META)?.insert("format", to)?;
+    txn.commit()?;
+    tracing::info!(copied, "the store is of format {to}");
+    Ok(copied)
+}
+
+/// Drops the tables named, in one durable transaction.
+fn drop_tables(db: &Database, names: &[&str]) -> Result<(), StoreError> {
+    let txn = db.begin_write()?;
+    for name in names {
+        txn.delete_table(redb::TableDefinition::<&str, &[u8]>::new(name))?;
+    }
+    txn.commit()?;
+    Ok(())
 }
 
 /// Copies a table in chunks: `step` copies up to `chunk` records after the cursor it is given
@@ -201,15 +245,17 @@ fn number_entities(db: &Database, chunk: usize) -> Result<u64, StoreError> {
         let mut entities = txn.open_table(ENTITIES)?;
         let start = after.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
         let (mut taken, mut last) = (0, None);
-        // Numbered in ascending order, so written at the table's end as full pages.
+        // Ids and numbers both ascend, so each table is written at its end as full pages.
+        let mut ids = Vec::new();
         let mut rows: Vec<(u64, AccessGuard<'_, &[u8]>)> = Vec::new();
         for entry in old.range::<&str>((start, Bound::Unbounded))?.take(chunk) {
             let (key, bytes) = entry?;
             numbered += 1;
-            numbers.insert(records::id_key(key.value())?, numbered)?;
+            ids.push((records::id_key(key.value())?, numbered));
             rows.push((numbered, bytes));
             (taken, last) = (taken + 1, Some(key.value().to_string()));
         }
+        insert_sorted(&mut numbers, &ids)?;
         let rows: Vec<_> = rows.iter().map(|(n, row)| (*n, row.value())).collect();
         insert_sorted(&mut entities, &rows)?;
         txn.open_table(COUNTERS)?.insert("last_entity", numbered)?;
@@ -265,6 +311,8 @@ fn number_entity_events(db: &Database, chunk: usize) -> Result<u64, StoreError> 
             let mut events = txn.open_table(ENTITY_EVENTS)?;
             let start = after.map_or(Bound::Unbounded, Bound::Excluded);
             let (mut taken, mut last) = (0, after);
+            // Numbers follow the ids' order, so the rows ascend as they are read.
+            let mut rows = Vec::new();
             for entry in old
                 .range::<(u128, u64)>((start, Bound::Unbounded))?
                 .take(chunk)
@@ -272,10 +320,11 @@ fn number_entity_events(db: &Database, chunk: usize) -> Result<u64, StoreError> 
                 let (key, event) = entry?;
                 let (id, rev) = key.value();
                 if let Some(number) = number_of(&numbers, id)? {
-                    events.insert((number, rev), event.value())?;
+                    rows.push(((number, rev), event.value()));
                 }
                 (taken, last) = (taken + 1, Some((id, rev)));
             }
+            insert_sorted(&mut events, &rows)?;
             Ok((taken, last))
         },
     )
@@ -708,6 +757,34 @@ mod tests {
             assert_eq!(store.entity(&half.to_string()).unwrap(), None);
             assert_eq!(store.receipts(half, 0, 10).unwrap(), vec![]);
         }
+    }
+
+    #[test]
+    fn a_migration_that_fails_leaves_the_store_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = unpacked_fixture(dir.path(), FORMAT_1_STORE);
+        let tables = |db: &Database| -> Vec<String> {
+            let txn = db.begin_read().unwrap();
+            txn.list_tables()
+                .unwrap()
+                .map(|t| t.name().to_string())
+                .collect()
+        };
+        let mut db = Database::create(&path).unwrap();
+        // A projection under an id that is no UUID, last in the table: the copy fails after
+        // several chunks are written.
+        let txn = db.begin_write().unwrap();
+        txn.open_table(ENTITIES_1)
+            .unwrap()
+            .insert("not-a-uuid", b"x".as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+        let before = tables(&db);
+        let err = migrate_in_chunks(&mut db, 1, 3).unwrap_err();
+        assert!(err.to_string().contains("not-a-uuid"), "{err}");
+        assert_eq!(tables(&db), before);
+        let txn = db.begin_write().unwrap();
+        assert_eq!(format_of(&txn).unwrap(), 1);
     }
 
     #[test]

@@ -53,10 +53,14 @@ struct ReceiptRecord {
     received_at_ms: i64,
 }
 
+/// A UUID in its one canonical form (lower-case hex with dashes) as `u128`; any other text,
+/// even the same UUID written otherwise, is refused: it would read back as another string.
 fn uuid(what: &str, text: &str) -> Result<u128, StoreError> {
-    Uuid::try_parse(text)
+    anjian_sync::event::is_uuid(text)
+        .then(|| Uuid::try_parse(text).ok())
+        .flatten()
         .map(|id| id.as_u128())
-        .map_err(|_| StoreError::other(format!("{what} {text:?} is not a UUID")))
+        .ok_or_else(|| StoreError::other(format!("{what} {text:?} is not a canonical UUID")))
 }
 
 /// An entity id as index keys hold it: every entity's id is a UUID.
@@ -264,5 +268,11 @@ mod tests {
         let mut receipt = judged().receipt;
         receipt.issue_id = Some("issue-1".into());
         assert!(encode_receipt(&receipt).is_err());
+        // The same UUID in another form would read back as another id.
+        receipt.issue_id = Some(receipt.event_id.to_uppercase());
+        assert!(encode_receipt(&receipt).is_err());
+        receipt.issue_id = Some(receipt.event_id.clone());
+        assert!(encode_receipt(&receipt).is_ok());
+        assert!(id_key(&Uuid::from_u128(1).simple().to_string()).is_err());
     }
 }

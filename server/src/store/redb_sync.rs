@@ -35,10 +35,7 @@ const LAST_ENTITY: &str = "last_entity";
 /// An entity's id as the store keys it: a UUID in its one canonical form. Other text names no
 /// entity.
 fn entity_key(id: &str) -> Option<u128> {
-    if !anjian_sync::event::is_uuid(id) {
-        return None;
-    }
-    Uuid::try_parse(id).ok().map(|id| id.as_u128())
+    records::id_key(id).ok()
 }
 
 /// A projection's row by its entity's id: the entity's number, then the row under it.
@@ -232,12 +229,12 @@ impl<'txn> Write<'txn> {
     }
 
     /// Stores a projection at the next revision, moving it in the bucket index and digests from
-    /// where `old` left it.
+    /// where `old` left it; returns it as stored, and its entity's number.
     fn store_projection(
         &mut self,
         mut projection: Projection,
         old: Option<&Projection>,
-    ) -> Result<Projection, StoreError> {
+    ) -> Result<(Projection, u64), StoreError> {
         let rev = match self.last_rev {
             Some(rev) => rev,
             None => self.counters.get(LAST_REV)?.map(|v| v.value()).unwrap_or(0),
@@ -270,7 +267,7 @@ impl<'txn> Write<'txn> {
         self.pending_entities
             .insert(entity, encode_packed(Dictionary::Projections, &projection)?);
         self.keep_facts(&projection)?;
-        Ok(projection)
+        Ok((projection, entity))
     }
 
     /// Keeps the office's fact of a record and the counters that follow it
@@ -563,8 +560,7 @@ impl SyncWrite for Write<'_> {
             missing_blobs,
         };
         let (device, seq) = meta.event_key;
-        let stored = self.store_projection(projection, old.as_ref())?;
-        let number = self.entity_number(records::id_key(&stored.entity.id)?)?;
+        let (stored, number) = self.store_projection(projection, old.as_ref())?;
         self.pending_entity_events
             .insert((number, stored.rev), (device.as_u128(), seq));
         Ok(stored)
@@ -1103,7 +1099,7 @@ impl BlobStore for RedbStore {
                 }
                 let mut projection = old.clone();
                 projection.missing_blobs.retain(|b| *b != meta.sha256);
-                completed.push(tables.store_projection(projection, Some(&old))?);
+                completed.push(tables.store_projection(projection, Some(&old))?.0);
             }
             tables.finish()?;
         }
