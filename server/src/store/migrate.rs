@@ -4,8 +4,10 @@
 //! records per transaction, then, in one durable transaction, drops the old tables and records
 //! the new format. Until that last commit the store is of its old format and the old tables are
 //! untouched: a migration cut short (a crash, a full disk) starts again from the beginning at
-//! the next start, and an older server can still open the store. The file is compacted after, so
-//! the space the old tables took is given back.
+//! the next start, and an older server can still open the store. The file is compacted after;
+//! redb does not always give all the space back (a large store's file can end larger than it
+//! began, its free pages used by the writes that follow), and a backup restored writes the store
+//! anew, in full pages.
 
 use std::ops::Bound;
 
