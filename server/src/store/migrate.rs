@@ -19,6 +19,7 @@ use anjian_sync::protocol::{JudgedEvent, JudgedEventRef};
 use super::StoreError;
 use super::codec::{Dictionary, decode, pack};
 use super::records;
+use super::redb_sync::number_of;
 use super::runs::insert_sorted;
 use super::tables::{
     BUCKET_INDEX, BUCKET_INDEX_0, BUCKET_INDEX_1, BUCKETS, COUNTERS, ENTITIES, ENTITIES_0,
@@ -65,37 +66,43 @@ fn migrate_in_chunks(db: &mut Database, from: u64, chunk: usize) -> Result<bool,
     );
     let mut events = 0;
     if from == 0 {
-        let writes = [EVENTS.name(), RECEIPTS.name(), ENTITIES_1.name()]
-            .into_iter()
-            .chain([BUCKET_INDEX_1.name(), BUCKETS.name(), TYPE_INDEX.name()])
-            .chain([ENTITY_EVENTS_1.name()]);
-        let replaces = [EVENTS_0.name(), ENTITIES_0.name(), BUCKET_INDEX_0.name()]
-            .into_iter()
-            .chain([TYPE_INDEX_0.name(), ENTITY_EVENTS_0.name()]);
-        events = step(
-            db,
-            1,
-            &writes.collect::<Vec<_>>(),
-            &replaces.collect::<Vec<_>>(),
-            |db| {
-                let events = copy_events(db, chunk)?;
-                copy_entities(db, chunk)?;
-                copy_bucket_index(db, chunk)?;
-                copy_type_index(db, chunk)?;
-                copy_entity_events(db, chunk)?;
-                Ok(events)
-            },
-        )?;
+        let writes = [
+            EVENTS.name(),
+            RECEIPTS.name(),
+            ENTITIES_1.name(),
+            BUCKET_INDEX_1.name(),
+            BUCKETS.name(),
+            TYPE_INDEX.name(),
+            ENTITY_EVENTS_1.name(),
+        ];
+        let replaces = [
+            EVENTS_0.name(),
+            ENTITIES_0.name(),
+            BUCKET_INDEX_0.name(),
+            TYPE_INDEX_0.name(),
+            ENTITY_EVENTS_0.name(),
+        ];
+        events = step(db, 1, &writes, &replaces, |db| {
+            let events = copy_events(db, chunk)?;
+            copy_entities(db, chunk)?;
+            copy_bucket_index(db, chunk)?;
+            copy_type_index(db, chunk)?;
+            copy_entity_events(db, chunk)?;
+            Ok(events)
+        })?;
     }
-    let writes = [ENTITY_NUMBERS.name(), ENTITIES.name(), BUCKET_INDEX.name()]
-        .into_iter()
-        .chain([ENTITY_EVENTS.name()]);
+    let writes = [
+        ENTITY_NUMBERS.name(),
+        ENTITIES.name(),
+        BUCKET_INDEX.name(),
+        ENTITY_EVENTS.name(),
+    ];
     let replaces = [
         ENTITIES_1.name(),
         BUCKET_INDEX_1.name(),
         ENTITY_EVENTS_1.name(),
     ];
-    let entities = step(db, 2, &writes.collect::<Vec<_>>(), &replaces, |db| {
+    let entities = step(db, 2, &writes, &replaces, |db| {
         let entities = number_entities(db, chunk)?;
         number_bucket_index(db, chunk)?;
         number_entity_events(db, chunk)?;
@@ -263,12 +270,6 @@ fn number_entities(db: &Database, chunk: usize) -> Result<u64, StoreError> {
         txn.open_table(COUNTERS)?.insert("last_entity", numbered)?;
         Ok((taken, last.or(after)))
     })
-}
-
-/// An entity's number, as [`number_entities`] gave it out. An index entry that names an entity
-/// without a projection names nothing a read would find, and is not copied.
-fn number_of(numbers: &impl ReadableTable<u128, u64>, id: u128) -> Result<Option<u64>, StoreError> {
-    Ok(numbers.get(id)?.map(|n| n.value()))
 }
 
 /// Format 1's bucket index into format 2's, each entity named by its number.

@@ -38,6 +38,15 @@ fn entity_key(id: &str) -> Option<u128> {
     records::id_key(id).ok()
 }
 
+/// An entity's number ([`ENTITY_NUMBERS`]), if the store has seen it. An index entry of an
+/// earlier format that names an entity without a projection names nothing a read would find.
+pub(super) fn number_of(
+    numbers: &impl ReadableTable<u128, u64>,
+    id: u128,
+) -> Result<Option<u64>, StoreError> {
+    Ok(numbers.get(id)?.map(|n| n.value()))
+}
+
 /// A projection's row by its entity's id: the entity's number, then the row under it.
 fn projection_row<'e, N, E>(
     numbers: &N,
@@ -48,7 +57,7 @@ where
     N: ReadableTable<u128, u64>,
     E: ReadableTable<u64, &'static [u8]>,
 {
-    let Some(number) = numbers.get(id)?.map(|n| n.value()) else {
+    let Some(number) = number_of(numbers, id)? else {
         return Ok(None);
     };
     Ok(entities.get(number)?)
@@ -210,8 +219,8 @@ impl<'txn> Write<'txn> {
 
     /// An entity's number, given out if it has none yet.
     fn entity_number(&mut self, id: u128) -> Result<u64, StoreError> {
-        if let Some(number) = self.numbers.get(id)? {
-            return Ok(number.value());
+        if let Some(number) = number_of(&self.numbers, id)? {
+            return Ok(number);
         }
         let last = match self.last_entity {
             Some(last) => last,
@@ -406,7 +415,7 @@ impl<'txn> Write<'txn> {
         let Some(id) = entity_key(id) else {
             return Ok(None);
         };
-        let Some(number) = self.numbers.get(id)?.map(|n| n.value()) else {
+        let Some(number) = number_of(&self.numbers, id)? else {
             return Ok(None);
         };
         if let Some(bytes) = self.pending_entities.get(&number) {
@@ -832,7 +841,7 @@ impl SyncStore for RedbStore {
         let Some(id) = entity_key(id) else {
             return Ok(found);
         };
-        let Some(number) = txn.open_table(ENTITY_NUMBERS)?.get(id)?.map(|n| n.value()) else {
+        let Some(number) = number_of(&txn.open_table(ENTITY_NUMBERS)?, id)? else {
             return Ok(found);
         };
         for entry in index.range((number, 0)..=(number, u64::MAX))? {
