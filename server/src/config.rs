@@ -67,9 +67,15 @@ pub struct HttpSettings {
     pub shutdown_grace_secs: u64,
     /// Push and pull requests handled at once; more wait their turn.
     pub max_concurrent_syncs: usize,
-    /// Push and pull requests that may wait for a turn; one more is answered 503 with
-    /// `Retry-After`, its body unread.
+    /// Push and pull requests that may wait for a turn, their bodies read; more wait in line
+    /// for a place, their bodies unread.
     pub max_waiting_syncs: usize,
+    /// A pull page ends once its entities' JSON reaches this many bytes (or at the request's
+    /// `limit`); the device asks for the next.
+    pub max_pull_page_bytes: usize,
+    /// Seconds a push or pull may wait in line, its body unread, for a place among those
+    /// waiting; one that waits longer is answered 503 with `Retry-After`.
+    pub sync_queue_secs: u64,
     /// Connections open at once; a connection past this is answered 503 with `Retry-After`
     /// and closed.
     pub max_connections: usize,
@@ -276,7 +282,9 @@ impl Default for HttpSettings {
             trust_forwarded_for: None,
             shutdown_grace_secs: 30,
             max_concurrent_syncs: 4,
-            max_waiting_syncs: 60,
+            max_waiting_syncs: 8,
+            sync_queue_secs: 10,
+            max_pull_page_bytes: crate::service::sync::PULL_PAGE_BYTES,
             max_connections: 1024,
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,
@@ -361,6 +369,17 @@ impl Settings {
         }
         if http.max_waiting_syncs > 100_000 {
             bail!("http.max_waiting_syncs must be between 0 and 100000");
+        }
+        if !(64 * 1024..=MAX_JSON_BODY_LIMIT).contains(&http.max_pull_page_bytes) {
+            bail!(
+                "http.max_pull_page_bytes must be between 65536 and {MAX_JSON_BODY_LIMIT}, not {}",
+                http.max_pull_page_bytes
+            );
+        }
+        if http.sync_queue_secs > 60 {
+            bail!(
+                "http.sync_queue_secs must be between 0 and 60: a device gives up on a request after 30 s"
+            );
         }
         if http.max_connections == 0 || http.max_connections > 1_000_000 {
             bail!("http.max_connections must be between 1 and 1000000");

@@ -89,7 +89,8 @@ impl Application {
             wechat,
         );
         let office = OfficeDevice::new(office_key(&settings)?)?;
-        let sync = SyncService::new(store.clone() as Arc<dyn SyncStore>, office);
+        let sync = SyncService::new(store.clone() as Arc<dyn SyncStore>, office)
+            .with_pull_page_bytes(settings.http.max_pull_page_bytes);
         let sync = tokio::task::spawn_blocking(move || sync.ensure_office_device().map(|()| sync))
             .await??;
         sync.ensure_shipped_template()
@@ -202,6 +203,8 @@ impl Application {
         let limits = api::BodyLimits {
             concurrent_syncs: settings.http.max_concurrent_syncs,
             waiting_syncs: settings.http.max_waiting_syncs,
+            queue_wait: Duration::from_secs(settings.http.sync_queue_secs),
+            queued_syncs: settings.http.max_connections,
             json: settings.http.max_json_body_bytes,
             blob: usize::try_from(settings.blobs.max_bytes)
                 .unwrap_or(usize::MAX)

@@ -215,11 +215,14 @@ async fn a_slow_push_body_holds_no_sync_turn() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn a_sync_past_the_queue_is_answered_busy_unread_and_the_device_comes_back() {
+/// A server with one place for a sync and none to wait in with a body read (one waits in line
+/// for `queue_secs`, its body unread), bodies cut off after 2 s silent; its admin's token; and
+/// an inspector's device holding one unsent hazard.
+async fn one_sync_place(queue_secs: u64) -> (TestServer, String, anjian_tests::TestDevice) {
     let server = TestServer::start_with(|s| {
         s.http.max_concurrent_syncs = 1;
         s.http.max_waiting_syncs = 0;
+        s.http.sync_queue_secs = queue_secs;
         s.http.body_read_timeout_secs = 2;
     })
     .await;
@@ -228,6 +231,12 @@ async fn a_sync_past_the_queue_is_answered_busy_unread_and_the_device_comes_back
     let li =
         anjian_tests::TestDevice::enrolled(&server, "li.g1", anjian_tests::USER_PASSWORD).await;
     li.report_hazard("general");
+    (server, admin, li)
+}
+
+#[tokio::test]
+async fn a_sync_past_the_queue_is_answered_busy_unread_and_the_device_comes_back() {
+    let (server, admin, li) = one_sync_place(0).await;
     let push = "POST /v1/sync/push HTTP/1.1";
     let with_session = format!("{push}\r\nAuthorization: Bearer {admin}");
     // A place is for a session: a body without one, however slow, takes none, and a refused
@@ -281,6 +290,54 @@ async fn a_sync_past_the_queue_is_answered_busy_unread_and_the_device_comes_back
     );
     assert!(li.outbox().unwrap().is_empty(), "{report:?}");
     drop(slow);
+}
+
+#[tokio::test]
+async fn a_sync_waits_in_line_for_a_place_and_is_served_when_one_frees() {
+    let (server, admin, li) = one_sync_place(10).await;
+    let before = li.traffic().requests;
+    li.sync().await.unwrap();
+    let alone = li.traffic().requests - before;
+
+    // The only place, taken by a push whose body stalls; it is cut off after 2 s.
+    let with_session = format!("POST /v1/sync/push HTTP/1.1\r\nAuthorization: Bearer {admin}");
+    let _slow = stalled_request(&server, &with_session, 1000, 10).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A second push in line, its head sent and its body not: were its body read while it
+    // waits, it would be cut off as stalled (2 s) before its place came.
+    let mut waiting = stalled_request(&server, &with_session, 100_000, 0).await;
+    let mut byte = [0u8; 1];
+    let early = tokio::time::timeout(
+        Duration::from_millis(1500),
+        tokio::io::AsyncReadExt::read(&mut waiting, &mut byte),
+    )
+    .await;
+    assert!(early.is_err(), "a sync in line was answered: {early:?}");
+
+    // A device behind them waits in line and is served once a place frees, without being
+    // turned away: it sends no more requests than the same sync with the place free.
+    li.report_hazard("general");
+    let before = li.traffic().requests;
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(20), li.sync())
+        .await
+        .expect("the device waited too long")
+        .unwrap();
+    assert!(
+        started.elapsed() > Duration::from_millis(1000),
+        "the device did not wait for the place"
+    );
+    assert_eq!(
+        li.traffic().requests - before,
+        alone,
+        "the device was turned away"
+    );
+    assert!(li.outbox().unwrap().is_empty());
+    // The push in line got its place first, and then its body was read and cut off.
+    let answer = tokio::time::timeout(Duration::from_secs(10), read_answer(&mut waiting))
+        .await
+        .expect("the push in line was never answered");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
 
 /// Reads what the server sends until it closes the connection or stops sending for a second,

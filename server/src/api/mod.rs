@@ -208,10 +208,16 @@ pub struct BodyLimits {
     /// bounds the memory many devices syncing together take; it costs no throughput, since the
     /// writes take turns anyway.
     pub concurrent_syncs: usize,
-    /// Push and pull requests that may wait for a turn beyond those handled. One more is
-    /// answered `503` with `Retry-After` before its body is read, so the bodies the server holds
-    /// are at most (`concurrent_syncs` + this) × `json`, however many devices sync at once.
+    /// Push and pull requests that may wait for a turn, their bodies read, beyond those
+    /// handled. A place is taken before the body is read, so the bodies the server holds are at
+    /// most (`concurrent_syncs` + this) × `json`, however many devices sync at once.
     pub waiting_syncs: usize,
+    /// How long a push or pull may wait, its body unread, for one of those places; one that
+    /// waits longer is answered `503` with `Retry-After`. `0` answers it at once.
+    pub queue_wait: std::time::Duration,
+    /// Push and pull requests that may wait for a place at once; one more is answered `503` at
+    /// once. Each holds only its request's head.
+    pub queued_syncs: usize,
     /// Any request but an upload.
     pub json: usize,
     /// A request carrying a file (`/v1/uploads/…`, `POST /v1/blobs`): the largest file and room
@@ -235,6 +241,7 @@ pub fn routes(state: Arc<AppState>, limits: BodyLimits) -> impl Endpoint {
             .max(1)
             .saturating_add(limits.waiting_syncs),
     ));
+    let queue = Arc::new(tokio::sync::Semaphore::new(limits.queued_syncs.max(1)));
     let uploads = Arc::new(tokio::sync::Semaphore::new(
         limits.concurrent_uploads.max(1),
     ));
@@ -262,7 +269,7 @@ pub fn routes(state: Arc<AppState>, limits: BodyLimits) -> impl Endpoint {
         .nest("/", api)
         .around(move |ep, req| take_turns(ep, req, syncs.clone(), waiting.clone()))
         .around(move |ep, req| limit_body(ep, req, limits, uploads.clone(), receiving.clone()))
-        .around(move |ep, req| hold_place(ep, req, places.clone()))
+        .around(move |ep, req| hold_place(ep, req, places.clone(), queue.clone(), limits))
         .around(move |ep, req| keep_reserve(ep, req, space.clone()))
         .data(state)
         .with(Tracing)
@@ -407,9 +414,12 @@ fn is_sync(req: &Request) -> bool {
 }
 
 /// Gives a push or pull one of `places` before its body is read, and holds it until its answer
-/// is made; without a free one it is answered `503` `server-busy` with `Retry-After`, its body
-/// unread. A place is a turn ([`take_turns`]) or a wait for one, so memory for bodies is bounded
-/// by the places, not by how many devices sync at once.
+/// is made. A place is a turn ([`take_turns`]) or a wait for one, so memory for bodies is bounded
+/// by the places, not by how many devices sync at once. Without a free place, the request waits
+/// for one in line (first come, first served), its body unread, for up to `queue_wait`; one that
+/// waits longer, or that finds `queued_syncs` already in line, is answered `503` `server-busy`
+/// with `Retry-After`, its body still unread. A device that waits in line is served as soon as
+/// a place frees, rather than coming back at a guess.
 ///
 /// A place is for a session: the bearer token is checked first, and a request whose token is
 /// refused is answered as the operation would answer it (`401`, `403`), its body unread; one
@@ -419,6 +429,8 @@ async fn hold_place<E: Endpoint>(
     ep: Arc<E>,
     req: Request,
     places: Arc<tokio::sync::Semaphore>,
+    queue: Arc<tokio::sync::Semaphore>,
+    limits: BodyLimits,
 ) -> poem::Result<poem::Response> {
     let _place = match (is_sync(&req), bearer(&req), req.data::<Arc<AppState>>()) {
         (true, Some(token), Some(state)) => {
@@ -427,11 +439,28 @@ async fn hold_place<E: Endpoint>(
                 .authenticate(token)
                 .await
                 .map_err(error::ApiError::from)?;
-            Some(places.try_acquire_owned().map_err(|_| ServerBusy::Syncs)?)
+            Some(take_place(places, &queue, limits.queue_wait).await?)
         }
         _ => None,
     };
     ep.call(req).await.map(poem::IntoResponse::into_response)
+}
+
+/// One of `places`: free now, or the first to free within `wait` while one of `queue`'s
+/// permits is held; `server-busy` otherwise.
+async fn take_place(
+    places: Arc<tokio::sync::Semaphore>,
+    queue: &tokio::sync::Semaphore,
+    wait: std::time::Duration,
+) -> Result<tokio::sync::OwnedSemaphorePermit, ServerBusy> {
+    if let Ok(place) = places.clone().try_acquire_owned() {
+        return Ok(place);
+    }
+    let _in_line = queue.try_acquire().map_err(|_| ServerBusy::Syncs)?;
+    match tokio::time::timeout(wait, places.acquire_owned()).await {
+        Ok(Ok(place)) => Ok(place),
+        _ => Err(ServerBusy::Syncs),
+    }
 }
 
 /// The token of an `Authorization: Bearer …` header.

@@ -145,7 +145,8 @@ impl SyncApi {
         auth: Auth,
         /// The previous page's `next_cursor`; absent for the first pull.
         cursor: Query<Option<String>>,
-        /// Entities per page, 1 to 1000.
+        /// Entities per page, 1 to 1000; a page also ends once its entities reach the server's
+        /// `http.max_pull_page_bytes` (2 MiB by default), so it may hold fewer.
         #[oai(
             default = "default_limit",
             validator(minimum(value = "1"), maximum(value = "1000"))

@@ -82,7 +82,13 @@ pub enum SyncError {
 pub struct SyncService {
     store: Arc<dyn SyncStore>,
     office: Arc<OfficeDevice>,
+    pull_page_bytes: usize,
 }
+
+/// The JSON bytes of the entities a pull page ends after, unless configured otherwise
+/// (`http.max_pull_page_bytes`): a page is built and sent whole, so this bounds the memory each
+/// pull in hand takes.
+pub const PULL_PAGE_BYTES: usize = 2 * 1024 * 1024;
 
 /// The server's own device: it signs the events the office makes through the admin API
 /// (an enterprise record, …), so they travel the same pipeline as a phone's and reach the devices
@@ -180,7 +186,14 @@ impl SyncService {
         SyncService {
             store,
             office: Arc::new(office),
+            pull_page_bytes: PULL_PAGE_BYTES,
         }
+    }
+
+    /// The same service, its pull pages ending after `bytes` of entities' JSON.
+    pub fn with_pull_page_bytes(mut self, bytes: usize) -> SyncService {
+        self.pull_page_bytes = bytes.max(1);
+        self
     }
 
     /// Enrols the office device (once; later calls find it).
@@ -657,8 +670,10 @@ impl SyncService {
         };
         let store = self.store.clone();
         let query = buckets.clone();
+        let max_bytes = self.pull_page_bytes;
         let page =
-            blocking(move || store.pull(&query, if reset { 0 } else { after }, limit)).await?;
+            blocking(move || store.pull(&query, if reset { 0 } else { after }, limit, max_bytes))
+                .await?;
         if after > page.last_rev {
             reset = true;
         }

@@ -243,7 +243,9 @@ fn push(
 
 /// Every projection in the store, by id: (entity, revision).
 fn snapshot(store: &RedbStore) -> BTreeMap<String, (Entity, u64)> {
-    let page = store.pull(&["town".to_string()], 0, 100_000).unwrap();
+    let page = store
+        .pull(&["town".to_string()], 0, 100_000, usize::MAX)
+        .unwrap();
     page.projections
         .iter()
         .map(|p| p.decode().unwrap())

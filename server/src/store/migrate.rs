@@ -631,7 +631,9 @@ mod tests {
             "the fixture has amended records"
         );
         for (bucket, entries) in &before.index {
-            let page = store.pull(std::slice::from_ref(bucket), 0, 10_000).unwrap();
+            let page = store
+                .pull(std::slice::from_ref(bucket), 0, 10_000, usize::MAX)
+                .unwrap();
             let got: Vec<(u64, String)> = page
                 .projections
                 .iter()

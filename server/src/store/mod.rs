@@ -171,8 +171,16 @@ pub trait SyncStore: Send + Sync + std::fmt::Debug + 'static {
         work: &mut dyn FnMut(&mut dyn SyncWrite) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
 
-    /// A page of the projections in `buckets` changed after revision `after`, at most `limit`.
-    fn pull(&self, buckets: &[String], after: u64, limit: usize) -> Result<PullPage, StoreError>;
+    /// A page of the projections in `buckets` changed after revision `after`: at most `limit`
+    /// of them, and none more once their JSON has reached `max_bytes` (the first is always
+    /// taken, so a page is never empty while changes remain).
+    fn pull(
+        &self,
+        buckets: &[String],
+        after: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<PullPage, StoreError>;
 
     /// One entity's projection.
     fn entity(&self, id: &str) -> Result<Option<Projection>, StoreError>;

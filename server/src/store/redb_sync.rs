@@ -928,7 +928,13 @@ impl SyncStore for RedbStore {
         Ok(())
     }
 
-    fn pull(&self, buckets: &[String], after: u64, limit: usize) -> Result<PullPage, StoreError> {
+    fn pull(
+        &self,
+        buckets: &[String],
+        after: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<PullPage, StoreError> {
         let txn = self.db().begin_read()?;
         let last_rev = txn
             .open_table(COUNTERS)?
@@ -953,17 +959,22 @@ impl SyncStore for RedbStore {
         }
         changes.sort();
         changes.dedup();
-        let complete = changes.len() <= limit;
+        let mut complete = changes.len() <= limit;
         changes.truncate(limit);
         let entities = txn.open_table(ENTITIES)?;
         let mut projections = Vec::with_capacity(changes.len());
+        let mut bytes_taken = 0usize;
         for (rev, number) in &changes {
+            if bytes_taken >= max_bytes {
+                // The page is full: the rest come on the next, after the last one taken.
+                complete = false;
+                break;
+            }
             if let Some(bytes) = entities.get(*number)? {
-                projections.push(StoredProjection {
-                    rev: *rev,
-                    // Decoded as raw JSON: checked and passed on, never parsed into a tree.
-                    json: decode("entity", bytes.value())?,
-                });
+                // Decoded as raw JSON: checked and passed on, never parsed into a tree.
+                let json: Box<serde_json::value::RawValue> = decode("entity", bytes.value())?;
+                bytes_taken = bytes_taken.saturating_add(json.get().len());
+                projections.push(StoredProjection { rev: *rev, json });
             }
         }
         let mut digests = Vec::new();
@@ -1282,7 +1293,9 @@ pub(crate) mod tests {
             completed[0].rev > first.rev,
             "completeness travels as a new revision"
         );
-        let page = store.pull(&["grid:g1".to_string()], first.rev, 10).unwrap();
+        let page = store
+            .pull(&["grid:g1".to_string()], first.rev, 10, usize::MAX)
+            .unwrap();
         let pulled: Vec<Projection> = page
             .projections
             .iter()
@@ -1332,7 +1345,9 @@ pub(crate) mod tests {
             let read = store.entity(&id(n)).unwrap().unwrap();
             assert_eq!(read.entity.body["n"], n.to_string());
         }
-        let page = store.pull(&["grid:g1".to_string()], 0, 5000).unwrap();
+        let page = store
+            .pull(&["grid:g1".to_string()], 0, 5000, usize::MAX)
+            .unwrap();
         assert_eq!(page.projections.len(), 2000);
         let txn = store.db().begin_read().unwrap();
         let stats = txn.open_table(ENTITIES).unwrap().stats().unwrap();
@@ -1341,6 +1356,56 @@ pub(crate) mod tests {
             stats.fragmented_bytes() * 10 < stats.stored_bytes(),
             "{stats:?}"
         );
+    }
+
+    #[test]
+    fn a_pull_page_ends_at_its_byte_budget_and_the_next_goes_on_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("test.redb")).unwrap();
+        let id = |n: u64| format!("00000000-0000-4000-8000-{n:012x}");
+        store
+            .write(&mut |tx| {
+                for n in 0..50 {
+                    let entity = Entity {
+                        id: id(n),
+                        body: serde_json::json!({ "n": format!("{n:03}"), "note": "x".repeat(1000) }),
+                        ..citing(&[])
+                    };
+                    tx.put_entity(entity, meta())?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let buckets = ["grid:g1".to_string()];
+        let whole = store.pull(&buckets, 0, 1000, usize::MAX).unwrap();
+        assert!(whole.complete && whole.projections.len() == 50);
+        let budget = whole.projections[0].json.get().len() * 9 + 1;
+        // Pages of about ten entities' bytes: the one that reaches the budget ends the page.
+        let (mut after, mut pages, mut seen) = (0, 0, Vec::new());
+        loop {
+            let page = store.pull(&buckets, after, 1000, budget).unwrap();
+            pages += 1;
+            let sizes: Vec<usize> = page
+                .projections
+                .iter()
+                .map(|p| p.json.get().len())
+                .collect();
+            let before_last: usize = sizes[..sizes.len() - 1].iter().sum();
+            assert!(before_last < budget, "{sizes:?}");
+            assert!(page.complete || before_last + sizes[sizes.len() - 1] >= budget);
+            assert_eq!(page.complete, page.digests.len() == 1);
+            seen.extend(page.projections.iter().map(|p| p.rev));
+            after = page.projections.last().map_or(after, |p| p.rev);
+            if page.complete || pages > 10 {
+                break;
+            }
+        }
+        let all: Vec<u64> = whole.projections.iter().map(|p| p.rev).collect();
+        assert!(pages >= 5, "{pages} pages");
+        assert_eq!(seen, all, "every change once, in order");
+        // A budget smaller than one entity still sends one a page.
+        let one = store.pull(&buckets, 0, 1000, 1).unwrap();
+        assert!(!one.complete && one.projections.len() == 1);
     }
 
     #[test]
@@ -1371,7 +1436,9 @@ pub(crate) mod tests {
         assert!(revs.windows(2).all(|w| w[0] <= w[1]) && revs[0] < revs[5]);
         assert_eq!(seen[5].1, Some(3));
         // Each write replaced the revision before it: the bucket holds the last one only.
-        let page = store.pull(&["grid:g1".to_string()], 0, 10).unwrap();
+        let page = store
+            .pull(&["grid:g1".to_string()], 0, 10, usize::MAX)
+            .unwrap();
         let pulled: Vec<Projection> = page
             .projections
             .iter()

@@ -826,7 +826,14 @@ fn ceiling(events: &[SignedEvent], projections: &[Projection], user_id: &str) ->
     let mut after = 0;
     let mut read = 0;
     loop {
-        let page = store.pull(&buckets, after, 1000).unwrap();
+        let page = store
+            .pull(
+                &buckets,
+                after,
+                1000,
+                anjian_server::service::sync::PULL_PAGE_BYTES,
+            )
+            .unwrap();
         read += page.projections.len();
         // The same work as a pull answer: the page's stored projections into one JSON body.
         let entities: Vec<&serde_json::value::RawValue> =
