@@ -965,7 +965,7 @@ impl SyncStore for RedbStore {
         let mut projections = Vec::with_capacity(changes.len());
         let mut bytes_taken = 0usize;
         for (rev, number) in &changes {
-            if bytes_taken >= max_bytes {
+            if bytes_taken > 0 && bytes_taken >= max_bytes {
                 // The page is full: the rest come on the next, after the last one taken.
                 complete = false;
                 break;
@@ -1404,8 +1404,10 @@ pub(crate) mod tests {
         assert!(pages >= 5, "{pages} pages");
         assert_eq!(seen, all, "every change once, in order");
         // A budget smaller than one entity still sends one a page.
-        let one = store.pull(&buckets, 0, 1000, 1).unwrap();
-        assert!(!one.complete && one.projections.len() == 1);
+        for budget in [0, 1] {
+            let one = store.pull(&buckets, 0, 1000, budget).unwrap();
+            assert!(!one.complete && one.projections.len() == 1);
+        }
     }
 
     #[test]
