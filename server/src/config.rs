@@ -74,7 +74,8 @@ pub struct HttpSettings {
     /// `limit`); the device asks for the next.
     pub max_pull_page_bytes: usize,
     /// Seconds a push or pull may wait in line, its body unread, for a place among those
-    /// waiting; one that waits longer is answered 503 with `Retry-After`.
+    /// waiting; one that waits longer is answered 503 with `Retry-After`. At most
+    /// [`MAX_SYNC_QUEUE_SECS`].
     pub sync_queue_secs: u64,
     /// Connections open at once; a connection past this is answered 503 with `Retry-After`
     /// and closed.
@@ -335,6 +336,10 @@ pub const MAX_BLOB_BYTES_LIMIT: u64 = 256 * 1024 * 1024;
 /// The most a JSON body limit may be set to: larger uploads go through the blob protocol.
 pub const MAX_JSON_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
+/// The longest a push or pull may wait in line (`http.sync_queue_secs`): a device gives up on a
+/// request after 30 s, and the sync itself needs the time that is left.
+pub const MAX_SYNC_QUEUE_SECS: u64 = 20;
+
 impl Settings {
     /// Reads the TOML file at `path`, or the defaults when there is none.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Settings> {
@@ -376,9 +381,11 @@ impl Settings {
                 http.max_pull_page_bytes
             );
         }
-        if http.sync_queue_secs > 60 {
+        if http.sync_queue_secs > MAX_SYNC_QUEUE_SECS {
             bail!(
-                "http.sync_queue_secs must be between 0 and 60: a device gives up on a request after 30 s"
+                "http.sync_queue_secs must be between 0 and {MAX_SYNC_QUEUE_SECS}, not {}: a device \
+                 gives up on a request after 30 s, and a sync needs time after its wait",
+                http.sync_queue_secs
             );
         }
         if http.max_connections == 0 || http.max_connections > 1_000_000 {
@@ -557,6 +564,14 @@ mod tests {
             let err = format!("{:#}", bad.validate().unwrap_err());
             assert!(err.contains("storage.threads"), "{err}");
         }
+        // A wait in line a device would give up on before its sync is done.
+        let long = Settings::parse("[http]\nsync_queue_secs = 21").unwrap();
+        let err = format!("{:#}", long.validate().unwrap_err());
+        assert!(err.contains("http.sync_queue_secs"), "{err}");
+        Settings::parse("[http]\nsync_queue_secs = 20")
+            .unwrap()
+            .validate()
+            .unwrap();
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! connections costs a bounded amount of memory. Each connection speaks HTTP/1.1 or HTTP/2 through hyper:
 //! - an HTTP/1 client must send a request's whole head within `http.header_read_timeout_secs`;
 //! - an HTTP/2 client may have at most `http.max_http2_streams` requests open at once;
+//! - a connection holds at most 64 KiB of request bodies the server has not read: HTTP/1's read
+//!   buffer, HTTP/2's flow-control window (a request waiting in line reads none of its body);
 //! - any connection is closed once it has been **idle** for `http.idle_timeout_secs`: no request
 //!   being handled and no part of an answer taken.
 //! - over HTTPS (`tls`), the TLS handshake must finish within `http.header_read_timeout_secs`. A request whose handler is still working
@@ -58,6 +60,12 @@ pub struct ConnectionLimits {
 const REFUSALS_AT_ONCE: usize = 64;
 /// The most an HTTP/1 connection buffers of what it reads (hyper's least is 8 KiB).
 const HTTP1_BUFFER: usize = 64 * 1024;
+/// The most of its request bodies an HTTP/2 client may send before the server reads them: its
+/// flow-control window, for each stream and for the whole connection. hyper's default is 1 MiB
+/// each, which a thousand connections whose pushes wait in line for a place would make 1 GiB.
+/// One window for the connection means two bodies waiting on one connection hold up a third
+/// until one is read; the line is bounded in time (`http.sync_queue_secs`), so it is a delay.
+const HTTP2_WINDOW: u32 = 64 * 1024;
 
 /// How long a refused connection is given to take its 503.
 const REFUSAL_WRITE: Duration = Duration::from_secs(2);
@@ -79,7 +87,8 @@ where
     let local = LocalAddr(Addr::SocketAddr(listener.local_addr()?));
     // A connection's read buffer ([`HTTP1_BUFFER`]): hyper lets it grow to ~400 KB, which a
     // thousand phones sending pushes at once would make 400 MB. Bodies stream through it, so a
-    // smaller one limits no request's size.
+    // smaller one limits no request's size. Over HTTP/2 the same bound is the flow-control
+    // window ([`HTTP2_WINDOW`]), fixed rather than grown by hyper's adaptive window.
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -90,6 +99,8 @@ where
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(limits.max_http2_streams)
+        .initial_stream_window_size(HTTP2_WINDOW)
+        .initial_connection_window_size(HTTP2_WINDOW)
         .max_pending_accept_reset_streams(20)
         .max_header_list_size(16 * 1024);
     let slots = Arc::new(Semaphore::new(limits.max_connections));

@@ -340,6 +340,49 @@ async fn a_sync_waits_in_line_for_a_place_and_is_served_when_one_frees() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
 
+#[tokio::test]
+async fn a_push_waiting_in_line_over_http2_holds_at_most_a_window_of_its_body() {
+    let (server, admin, _li) = one_sync_place(10).await;
+    // The only place, taken by a push whose body stalls; it is cut off after 2 s.
+    let with_session = format!("POST /v1/sync/push HTTP/1.1\r\nAuthorization: Bearer {admin}");
+    let _slow = stalled_request(&server, &with_session, 1000, 10).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A push over HTTP/2 whose 896 KiB body is all ready to go, in 8 KiB pieces counted as the
+    // client takes them to send: while it waits in line, the server takes only what its
+    // flow-control window lets the client send.
+    const PIECE: usize = 8 * 1024;
+    let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = taken.clone();
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter((0..112).map(move |_| {
+        counted.fetch_add(PIECE, std::sync::atomic::Ordering::SeqCst);
+        Ok::<_, std::io::Error>(vec![b'{'; PIECE])
+    })));
+    let push = h2_client()
+        .post(server.url("/v1/sync/push"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(body)
+        .send();
+    tokio::pin!(push);
+    let early = tokio::time::timeout(Duration::from_millis(1200), &mut push).await;
+    assert!(early.is_err(), "a push in line was answered: {early:?}");
+    let held = taken.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        held <= 64 * 1024 + 2 * PIECE,
+        "{held} bytes of a body waiting in line were taken"
+    );
+    // Once the place frees, the body is read whole and judged: it is not JSON.
+    let response = tokio::time::timeout(Duration::from_secs(15), push)
+        .await
+        .expect("the push in line was never answered")
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    let reply = anjian_tests::server::reply(response).await;
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert_eq!(taken.load(std::sync::atomic::Ordering::SeqCst), 112 * PIECE);
+}
+
 /// Reads what the server sends until it closes the connection or stops sending for a second,
 /// for ten seconds at most.
 async fn read_answer(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {

@@ -220,8 +220,9 @@ pub enum ServerBusy {
 }
 
 impl ServerBusy {
-    /// Seconds to say in `Retry-After`: a sync's turn comes in well under a second; an
-    /// upload takes seconds.
+    /// Seconds to say in `Retry-After`. A sync is answered busy after it has waited in line
+    /// (`http.sync_queue_secs`), or at once when the line is full: either way the device comes
+    /// back soon, with its own random wait added. An upload takes seconds.
     fn retry_after(self) -> u64 {
         match self {
             ServerBusy::Uploads => 5,

@@ -1,8 +1,9 @@
 //! Photo throughput: 12-megapixel JPEGs uploaded at once over loopback into the real server.
 //!
-//! `cargo run --release -p anjian-tests --bin bench-photos -- [photos] [concurrency] [decoders]`
+//! `cargo run --release -p anjian-tests --bin bench-photos -- [photos] [concurrency] [decoders] [--http2]`
 //!
-//! (defaults 16, 8 and 2; `decoders` is the server's `blobs.decode_concurrency`)
+//! (defaults 16, 8 and 2; `decoders` is the server's `blobs.decode_concurrency`; with
+//! `--http2` every request goes over one HTTP/2 connection, prior knowledge, as h2c)
 //!
 //! The server runs in a child process (this binary, started with `serve`), so its peak memory
 //! is its own. Each photo goes up by the resumable protocol in 1 MiB chunks, in two phases:
@@ -52,8 +53,10 @@ fn main() {
 /// The benchmark's side.
 #[tokio::main]
 async fn bench(args: &[String]) {
+    let http2 = args.iter().any(|a| a == "--http2");
     let numbers: Vec<usize> = args[1..]
         .iter()
+        .filter(|a| *a != "--http2")
         .map(|a| a.parse().expect("numbers"))
         .collect();
     let count = numbers.first().copied().unwrap_or(16);
@@ -62,7 +65,12 @@ async fn bench(args: &[String]) {
 
     println!(
         "bench-photos: {count} photos of 4000x3000 (12 MP), {concurrency} uploads at once, \
-         {decoders} decoded at once"
+         {decoders} decoded at once, over {}",
+        if http2 {
+            "one HTTP/2 connection"
+        } else {
+            "HTTP/1.1"
+        }
     );
     let started = Instant::now();
     let photos: Vec<Arc<Vec<u8>>> = (0..count)
@@ -78,7 +86,14 @@ async fn bench(args: &[String]) {
     let dir = tempfile::tempdir().unwrap();
     let server = ChildServer::start(&dir.path().join("data"), &[decoders.to_string()]).await;
     let base = server.url.clone();
-    let http = reqwest::Client::new();
+    let http = if http2 {
+        reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .build()
+            .unwrap()
+    } else {
+        reqwest::Client::new()
+    };
     let token = login(&http, &base, "admin", ADMIN_PASSWORD).await;
     let idle_rss = server.peak_rss_kb();
 
