@@ -1,6 +1,7 @@
 //! Prometheus metrics (`GET /metrics`, when `metrics.enabled`): requests by operation and status,
 //! their durations (push and pull among them: the sync latencies), events pushed by verdict, pull
-//! pages, logins refused for too many tries, syncs waiting their turn, uploads in progress, and
+//! pages, logins refused for too many tries, syncs waiting their turn or in line for a place,
+//! uploads in progress, and
 //! the store's and the photos' sizes.
 //!
 //! Operations are labelled by their `operationId` in the spec, never by the raw path, so the
@@ -16,6 +17,25 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+/// One more in a gauge for as long as it is held: a request dropped while it waits (its client
+/// gone) is counted out as surely as one that is served.
+#[derive(Debug)]
+pub struct Counted(Gauge);
+
+impl Counted {
+    /// Adds one to `gauge` until the result is dropped.
+    pub fn new(gauge: &Gauge) -> Counted {
+        gauge.inc();
+        Counted(gauge.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
 
 /// A request's labels.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -56,6 +76,8 @@ pub struct Metrics {
     pub login_throttled: Counter,
     /// Push and pull requests waiting for their turn.
     pub waiting_syncs: Gauge,
+    /// Push and pull requests waiting in line for a place, their bodies unread.
+    pub syncs_in_line: Gauge,
     /// Uploads (chunks and photo forms) being received.
     pub uploads: Gauge,
     store_bytes: Gauge,
@@ -99,6 +121,12 @@ impl Metrics {
             "Push and pull requests waiting for their turn",
             waiting_syncs.clone(),
         );
+        let syncs_in_line = Gauge::default();
+        registry.register(
+            "syncs_in_line",
+            "Push and pull requests waiting in line for a place, their bodies unread",
+            syncs_in_line.clone(),
+        );
         let uploads = Gauge::default();
         registry.register(
             "uploads_in_progress",
@@ -127,6 +155,7 @@ impl Metrics {
             pull_pages,
             login_throttled,
             waiting_syncs,
+            syncs_in_line,
             uploads,
             store_bytes,
             blob_bytes,

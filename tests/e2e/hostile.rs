@@ -224,6 +224,8 @@ async fn one_sync_place(queue_secs: u64) -> (TestServer, String, anjian_tests::T
         s.http.max_waiting_syncs = 0;
         s.http.sync_queue_secs = queue_secs;
         s.http.body_read_timeout_secs = 2;
+        s.metrics.enabled = true;
+        s.metrics.token = secrecy::SecretString::from(METRICS_TOKEN.to_string());
     })
     .await;
     let admin = server.admin().await;
@@ -232,6 +234,25 @@ async fn one_sync_place(queue_secs: u64) -> (TestServer, String, anjian_tests::T
         anjian_tests::TestDevice::enrolled(&server, "li.g1", anjian_tests::USER_PASSWORD).await;
     li.report_hazard("general");
     (server, admin, li)
+}
+
+const METRICS_TOKEN: &str = "a-scrape-token-for-tests";
+
+/// The server's count of syncs waiting in line for a place.
+async fn syncs_in_line(server: &TestServer) -> String {
+    let page = reqwest::Client::new()
+        .get(server.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    page.lines()
+        .find_map(|line| line.strip_prefix("anjian_syncs_in_line "))
+        .unwrap_or_else(|| panic!("no anjian_syncs_in_line in {page}"))
+        .to_string()
 }
 
 #[tokio::test]
@@ -306,9 +327,11 @@ async fn a_sync_waits_in_line_for_a_place_and_is_served_when_one_frees() {
     // A second push in line, its head sent and its body not: were its body read while it
     // waits, it would be cut off as stalled (2 s) before its place came.
     let mut waiting = stalled_request(&server, &with_session, 100_000, 0).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(syncs_in_line(&server).await, "1");
     let mut byte = [0u8; 1];
     let early = tokio::time::timeout(
-        Duration::from_millis(1500),
+        Duration::from_millis(1200),
         tokio::io::AsyncReadExt::read(&mut waiting, &mut byte),
     )
     .await;
@@ -338,10 +361,12 @@ async fn a_sync_waits_in_line_for_a_place_and_is_served_when_one_frees() {
         .await
         .expect("the push in line was never answered");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(syncs_in_line(&server).await, "0");
 }
 
 #[tokio::test]
-async fn a_push_waiting_in_line_over_http2_holds_at_most_a_window_of_its_body() {
+async fn a_push_in_line_over_http2_holds_at_most_a_window_of_its_body_and_one_cancelled_leaves_the_line()
+ {
     let (server, admin, _li) = one_sync_place(10).await;
     // The only place, taken by a push whose body stalls; it is cut off after 2 s.
     let with_session = format!("POST /v1/sync/push HTTP/1.1\r\nAuthorization: Bearer {admin}");
@@ -365,8 +390,22 @@ async fn a_push_waiting_in_line_over_http2_holds_at_most_a_window_of_its_body() 
         .body(body)
         .send();
     tokio::pin!(push);
-    let early = tokio::time::timeout(Duration::from_millis(1200), &mut push).await;
+    let early = tokio::time::timeout(Duration::from_millis(600), &mut push).await;
     assert!(early.is_err(), "a push in line was answered: {early:?}");
+    // A second push in line that its client cancels (the stream is reset) leaves the line.
+    let cancelled = tokio::spawn(
+        h2_client()
+            .post(server.url("/v1/sync/push"))
+            .bearer_auth(&admin)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(syncs_in_line(&server).await, "2");
+    cancelled.abort();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(syncs_in_line(&server).await, "1");
     let held = taken.load(std::sync::atomic::Ordering::SeqCst);
     assert!(
         held <= 64 * 1024 + 2 * PIECE,

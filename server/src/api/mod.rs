@@ -425,6 +425,10 @@ fn is_sync(req: &Request) -> bool {
 /// refused is answered as the operation would answer it (`401`, `403`), its body unread; one
 /// without a token takes no place and is refused by the operation. So connections without a
 /// session, however slowly they send, cannot fill the queue.
+///
+/// A request cancelled while in line (an HTTP/2 stream reset) leaves it at once. A client that
+/// closes its HTTP/1 connection is noticed only when its wait ends, since nothing is read from a
+/// connection whose request body is unread: the line is bounded in time for that reason too.
 async fn hold_place<E: Endpoint>(
     ep: Arc<E>,
     req: Request,
@@ -439,7 +443,15 @@ async fn hold_place<E: Endpoint>(
                 .authenticate(token)
                 .await
                 .map_err(error::ApiError::from)?;
-            Some(take_place(places, &queue, limits.queue_wait).await?)
+            Some(
+                take_place(
+                    places,
+                    &queue,
+                    limits.queue_wait,
+                    &state.metrics.syncs_in_line,
+                )
+                .await?,
+            )
         }
         _ => None,
     };
@@ -447,16 +459,18 @@ async fn hold_place<E: Endpoint>(
 }
 
 /// One of `places`: free now, or the first to free within `wait` while one of `queue`'s
-/// permits is held; `server-busy` otherwise.
+/// permits is held (and counted in `in_line`); `server-busy` otherwise.
 async fn take_place(
     places: Arc<tokio::sync::Semaphore>,
     queue: &tokio::sync::Semaphore,
     wait: std::time::Duration,
+    in_line: &prometheus_client::metrics::gauge::Gauge,
 ) -> Result<tokio::sync::OwnedSemaphorePermit, ServerBusy> {
     if let Ok(place) = places.clone().try_acquire_owned() {
         return Ok(place);
     }
     let _in_line = queue.try_acquire().map_err(|_| ServerBusy::Syncs)?;
+    let _counted = crate::metrics::Counted::new(in_line);
     match tokio::time::timeout(wait, places.acquire_owned()).await {
         Ok(Ok(place)) => Ok(place),
         _ => Err(ServerBusy::Syncs),
@@ -483,9 +497,9 @@ async fn take_turns<E: Endpoint>(
     if !is_sync(&req) {
         return ep.call(req).await.map(poem::IntoResponse::into_response);
     }
-    metrics.waiting_syncs.inc();
+    let waiting = crate::metrics::Counted::new(&metrics.waiting_syncs);
     let permit = gate.acquire_owned().await;
-    metrics.waiting_syncs.dec();
+    drop(waiting);
     let permit = permit.map_err(|_| {
         poem::Error::from_string(
             "the server is stopping",
@@ -564,7 +578,7 @@ async fn limit_body<E: Endpoint>(
         let permit = uploads
             .try_acquire_owned()
             .map_err(|_| ServerBusy::Uploads)?;
-        Some(Receiving::new(permit, metrics))
+        Some(Receiving::new(permit, &metrics))
     } else {
         None
     };
@@ -586,25 +600,15 @@ async fn limit_body<E: Endpoint>(
 /// An upload being received: holds its place, and counts in the metrics until dropped.
 struct Receiving {
     _permit: tokio::sync::OwnedSemaphorePermit,
-    metrics: Arc<crate::metrics::Metrics>,
+    _counted: crate::metrics::Counted,
 }
 
 impl Receiving {
-    fn new(
-        permit: tokio::sync::OwnedSemaphorePermit,
-        metrics: Arc<crate::metrics::Metrics>,
-    ) -> Self {
-        metrics.uploads.inc();
+    fn new(permit: tokio::sync::OwnedSemaphorePermit, metrics: &crate::metrics::Metrics) -> Self {
         Receiving {
             _permit: permit,
-            metrics,
+            _counted: crate::metrics::Counted::new(&metrics.uploads),
         }
-    }
-}
-
-impl Drop for Receiving {
-    fn drop(&mut self) {
-        self.metrics.uploads.dec();
     }
 }
 
