@@ -419,6 +419,7 @@ async fn the_shipped_service_unit_and_config_start_the_server_logging_for_journa
         "StateDirectory=anjian",
         "Restart=on-failure",
         "Environment=MIMALLOC_ALLOW_THP=0",
+        "Environment=MIMALLOC_PURGE_DELAY=0",
         "KillSignal=SIGTERM",
         "ExecReload=/bin/kill -HUP $MAINPID",
     ] {

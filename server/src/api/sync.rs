@@ -170,7 +170,16 @@ impl SyncApi {
             )
             .await?;
         state.metrics.pull_pages.inc();
-        Ok(TypedJson::new(response))
+        // The entities are most of the page; the rest is a few hundred bytes per receipt or
+        // bucket and the page's own members.
+        let bytes = response
+            .entities
+            .iter()
+            .map(|entity| entity.get().len() + 1)
+            .sum::<usize>()
+            + 256 * (response.receipts.len() + response.checkpoint.as_ref().map_or(0, Vec::len))
+            + 1024;
+        Ok(TypedJson::sized(response, bytes))
     }
 }
 
