@@ -225,7 +225,7 @@ async fn one_sync_place(queue_secs: u64) -> (TestServer, String, anjian_tests::T
         s.http.sync_queue_secs = queue_secs;
         s.http.body_read_timeout_secs = 2;
         s.metrics.enabled = true;
-        s.metrics.token = secrecy::SecretString::from(METRICS_TOKEN.to_string());
+        s.metrics.token = secrecy::SecretString::from(crate::metrics::TOKEN.to_string());
     })
     .await;
     let admin = server.admin().await;
@@ -236,23 +236,13 @@ async fn one_sync_place(queue_secs: u64) -> (TestServer, String, anjian_tests::T
     (server, admin, li)
 }
 
-const METRICS_TOKEN: &str = "a-scrape-token-for-tests";
-
 /// The server's count of syncs waiting in line for a place.
-async fn syncs_in_line(server: &TestServer) -> String {
-    let page = reqwest::Client::new()
-        .get(server.url("/metrics"))
-        .bearer_auth(METRICS_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    page.lines()
-        .find_map(|line| line.strip_prefix("anjian_syncs_in_line "))
-        .unwrap_or_else(|| panic!("no anjian_syncs_in_line in {page}"))
-        .to_string()
+async fn syncs_in_line(server: &TestServer) -> f64 {
+    crate::metrics::value(
+        &crate::metrics::scraped(server).await,
+        "anjian_syncs_in_line",
+        &[],
+    )
 }
 
 #[tokio::test]
@@ -328,7 +318,7 @@ async fn a_sync_waits_in_line_for_a_place_and_is_served_when_one_frees() {
     // waits, it would be cut off as stalled (2 s) before its place came.
     let mut waiting = stalled_request(&server, &with_session, 100_000, 0).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(syncs_in_line(&server).await, "1");
+    assert_eq!(syncs_in_line(&server).await, 1.0);
     let mut byte = [0u8; 1];
     let early = tokio::time::timeout(
         Duration::from_millis(1200),
@@ -361,7 +351,7 @@ async fn a_sync_waits_in_line_for_a_place_and_is_served_when_one_frees() {
         .await
         .expect("the push in line was never answered");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert_eq!(syncs_in_line(&server).await, "0");
+    assert_eq!(syncs_in_line(&server).await, 0.0);
 }
 
 #[tokio::test]
@@ -402,10 +392,10 @@ async fn a_push_in_line_over_http2_holds_at_most_a_window_of_its_body_and_one_ca
             .send(),
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(syncs_in_line(&server).await, "2");
+    assert_eq!(syncs_in_line(&server).await, 2.0);
     cancelled.abort();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(syncs_in_line(&server).await, "1");
+    assert_eq!(syncs_in_line(&server).await, 1.0);
     let held = taken.load(std::sync::atomic::Ordering::SeqCst);
     assert!(
         held <= 64 * 1024 + 2 * PIECE,

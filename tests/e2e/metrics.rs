@@ -4,7 +4,8 @@
 use anjian_tests::{TestDevice, TestServer, USER_PASSWORD};
 use secrecy::SecretString;
 
-const TOKEN: &str = "a-scrape-token-for-tests";
+/// The scrape token of servers started with metrics on.
+pub(crate) const TOKEN: &str = "a-scrape-token-for-tests";
 
 async fn scrape(server: &TestServer, token: Option<&str>) -> (u16, String) {
     let mut request = reqwest::Client::new().get(server.url("/metrics"));
@@ -15,8 +16,15 @@ async fn scrape(server: &TestServer, token: Option<&str>) -> (u16, String) {
     (answer.status().as_u16(), answer.text().await.unwrap())
 }
 
+/// The metrics page of `server`, read with [`TOKEN`] and parsed.
+pub(crate) async fn scraped(server: &TestServer) -> prometheus_parse::Scrape {
+    let (status, text) = scrape(server, Some(TOKEN)).await;
+    assert_eq!(status, 200, "{text}");
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap()
+}
+
 /// The value of `name` with these labels.
-fn value(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn value(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
     scrape
         .samples
         .iter()
@@ -57,9 +65,7 @@ async fn the_metrics_page_is_prometheus_text_of_what_the_server_did_and_needs_it
 
     assert_eq!(scrape(&server, None).await.0, 404, "no token");
     assert_eq!(scrape(&server, Some("wrong")).await.0, 404, "a wrong token");
-    let (status, text) = scrape(&server, Some(TOKEN)).await;
-    assert_eq!(status, 200);
-    let parsed = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let parsed = scraped(&server).await;
     assert!(
         value(
             &parsed,
@@ -89,8 +95,7 @@ async fn the_metrics_page_is_prometheus_text_of_what_the_server_did_and_needs_it
     for path in ["/no/such/a", "/no/such/b"] {
         server.get(path, None).await;
     }
-    let (_, text) = scrape(&server, Some(TOKEN)).await;
-    let parsed = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let parsed = scraped(&server).await;
     assert!(
         value(
             &parsed,
